@@ -1,0 +1,165 @@
+"""Audience rules: a small rule tree that is data, never code.
+
+A rule is a JSON-able dict, one of::
+
+    {"all": [rule, ...]}        every child holds (an empty list holds)
+    {"any": [rule, ...]}        at least one child holds
+    {"not": rule}               the child does not hold
+    {"field": "segment", "op": "in", "value": ["loyal", "champions"]}
+
+Leaf operators: eq, ne, in, not_in, gt, gte, lt, lte, between ([low, high], inclusive), exists,
+missing, contains (a list attribute contains the value, or a string contains the substring).
+A user's attributes are a flat mapping (profile fields such as ``segment``, ``lifecycle``,
+``membership_tier``, ``region``, ``age``, ``bought_categories``, ``is_new``). Evaluating a rule
+never executes user-supplied code; explaining one says which leaf failed and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from campaignrec.errors import ValidationError
+
+OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "exists", "missing", "contains")
+
+
+@dataclass(frozen=True)
+class Leaf:
+    field: str
+    op: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class All:
+    children: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    children: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Rule
+
+
+Rule = Leaf | All | AnyOf | Not
+
+
+def parse_rule(node: Any, path: str = "audience") -> Rule:
+    """Parse and validate a rule tree; raises :class:`ValidationError` naming the bad node."""
+    if not isinstance(node, Mapping):
+        raise ValidationError(path, "a rule must be an object", value=node)
+    keys = set(node)
+    if keys == {"all"} or keys == {"any"}:
+        key = next(iter(keys))
+        kids = node[key]
+        if not isinstance(kids, list):
+            raise ValidationError(f"{path}.{key}", "must be a list of rules", value=kids)
+        parsed = tuple(parse_rule(k, f"{path}.{key}[{i}]") for i, k in enumerate(kids))
+        return All(parsed) if key == "all" else AnyOf(parsed)
+    if keys == {"not"}:
+        return Not(parse_rule(node["not"], f"{path}.not"))
+    if "field" in keys and "op" in keys and keys <= {"field", "op", "value"}:
+        field, op, value = node["field"], node["op"], node.get("value")
+        if not isinstance(field, str) or not field:
+            raise ValidationError(f"{path}.field", "must be a non-empty string", value=field)
+        if op not in OPS:
+            raise ValidationError(f"{path}.op", f"unknown operator; use one of {', '.join(OPS)}", value=op)
+        if op in ("in", "not_in") and not isinstance(value, list):
+            raise ValidationError(f"{path}.value", f"'{op}' needs a list", value=value)
+        if op == "between" and not (isinstance(value, list) and len(value) == 2):
+            raise ValidationError(f"{path}.value", "'between' needs [low, high]", value=value)
+        if op not in ("exists", "missing") and "value" not in node:
+            raise ValidationError(f"{path}.value", f"'{op}' needs a value")
+        return Leaf(field, op, value)
+    raise ValidationError(
+        path, "expected one of the keys all / any / not, or field + op (+ value)", value=sorted(keys)
+    )
+
+
+def _leaf_holds(leaf: Leaf, attrs: Mapping[str, Any]) -> bool:
+    present = leaf.field in attrs and attrs[leaf.field] is not None
+    if leaf.op == "exists":
+        return present
+    if leaf.op == "missing":
+        return not present
+    if not present:
+        return leaf.op in ("ne", "not_in")
+    x = attrs[leaf.field]
+    v = leaf.value
+    try:
+        match leaf.op:
+            case "eq":
+                return bool(x == v)
+            case "ne":
+                return bool(x != v)
+            case "in":
+                return x in v
+            case "not_in":
+                return x not in v
+            case "gt":
+                return bool(x > v)
+            case "gte":
+                return bool(x >= v)
+            case "lt":
+                return bool(x < v)
+            case "lte":
+                return bool(x <= v)
+            case "between":
+                return bool(v[0] <= x <= v[1])
+            case "contains":
+                return v in x
+    except TypeError:
+        return False
+    return False
+
+
+def evaluate(rule: Rule | Mapping[str, Any] | None, attrs: Mapping[str, Any]) -> bool:
+    """Whether ``attrs`` satisfies ``rule`` (``None`` means everyone)."""
+    return explain(rule, attrs) is None
+
+
+def explain(rule: Rule | Mapping[str, Any] | None, attrs: Mapping[str, Any]) -> str | None:
+    """``None`` when the rule holds, else a human sentence naming the first condition that failed."""
+    if rule is None:
+        return None
+    node = rule if isinstance(rule, Leaf | All | AnyOf | Not) else parse_rule(rule)
+    if isinstance(node, Leaf):
+        if _leaf_holds(node, attrs):
+            return None
+        actual = attrs.get(node.field)
+        want = "" if node.op in ("exists", "missing") else f" {node.value!r}"
+        return f"{node.field} is {actual!r}, rule needs {node.op}{want}"
+    if isinstance(node, All):
+        for child in node.children:
+            why = explain(child, attrs)
+            if why is not None:
+                return why
+        return None
+    if isinstance(node, AnyOf):
+        reasons = [explain(c, attrs) for c in node.children]
+        if not node.children or any(r is None for r in reasons):
+            return None
+        return "none of: " + "; ".join(r for r in reasons if r)
+    why = explain(node.child, attrs)
+    return "excluded by a 'not' rule" if why is None else None
+
+
+def rule_fields(rule: Rule | Mapping[str, Any] | None) -> set[str]:
+    """Every attribute name the rule reads (to check a profile can answer it)."""
+    if rule is None:
+        return set()
+    node = rule if isinstance(rule, Leaf | All | AnyOf | Not) else parse_rule(rule)
+    if isinstance(node, Leaf):
+        return {node.field}
+    if isinstance(node, Not):
+        return rule_fields(node.child)
+    out: set[str] = set()
+    for child in node.children:
+        out |= rule_fields(child)
+    return out
