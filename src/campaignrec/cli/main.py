@@ -1,0 +1,102 @@
+"""Entry point of the ``campaignrec`` command line.
+
+Sub-commands live in sibling modules and are registered here explicitly. Every
+:class:`~campaignrec.errors.CampaignrecError` becomes one line on stderr and its exit code
+(documented in docs/cli.md); unexpected exceptions print one line too unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from campaignrec.config import Settings, load_settings
+from campaignrec.errors import EXIT_ERROR, CampaignrecError
+
+app = typer.Typer(
+    name="campaignrec",
+    help="Self-hosted personalisation engine: products and campaigns for every shopper.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class State:
+    data_dir: Path | None = None
+    debug: bool = False
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.data_dir)
+        return self._settings
+
+
+STATE = State()
+
+
+def settings() -> Settings:
+    """Settings for the data directory chosen with --data-dir / CAMPAIGNREC_HOME."""
+    return STATE.settings
+
+
+def open_store() -> Any:
+    """The SQL store of the selected data directory (created and migrated when missing)."""
+    from campaignrec.store.sql import SQLStore
+
+    s = settings()
+    s.home.mkdir(parents=True, exist_ok=True)
+    return SQLStore(s.resolved_database_url)
+
+
+@app.callback()
+def _root(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", "-d", help="data directory of the shop (env CAMPAIGNREC_HOME)"),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+) -> None:
+    STATE.data_dir = data_dir
+    STATE.debug = debug
+    STATE._settings = None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI, turning our errors into one clear line and an exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except CampaignrecError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err_console.print(f"[dim]hint: {exc.hint}[/]", highlight=False)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and friends
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if STATE.debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        err_console.print("[dim]hint: run again with --debug for the traceback[/]")
+        sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,78 @@
+"""Settings: ``campaignrec.toml`` (in the data directory or the working directory) plus
+``CAMPAIGNREC_*`` environment variables, which win. Secrets are never logged."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError as PydanticValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from campaignrec.data.schema import DEFAULT_EVENT_WEIGHTS
+from campaignrec.errors import ConfigError
+
+DEFAULT_HOME = Path(".campaignrec")
+
+
+class Settings(BaseSettings):
+    """Every knob of a campaignrec installation."""
+
+    model_config = SettingsConfigDict(env_prefix="CAMPAIGNREC_", extra="forbid", frozen=True)
+
+    home: Path = Field(default=DEFAULT_HOME, description="data directory: store, artifacts, reports")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file in the data directory"
+    )
+    online_url: str = Field(default="memory://", description="memory:// or redis://host:port/db")
+    event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+    half_life_days: float | None = Field(default=None, gt=0)
+    reject_threshold: float = Field(
+        default=0.05, ge=0, le=1, description="an import fails when more than this share is rejected"
+    )
+    pseudonymisation_key: SecretStr | None = None
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'campaignrec.db').resolve()}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+
+def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``<home>/campaignrec.toml`` (or ``./campaignrec.toml``), env vars and overrides.
+
+    Environment variables take precedence over the file; explicit overrides over both.
+    """
+    import os
+
+    env_home = os.environ.get("CAMPAIGNREC_HOME")
+    base = Path(home) if home is not None else Path(env_home) if env_home else DEFAULT_HOME
+    file_values: dict[str, Any] = {}
+    for candidate in (base / "campaignrec.toml", Path("campaignrec.toml")):
+        if candidate.is_file():
+            try:
+                file_values = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{candidate}: not valid TOML ({exc})") from exc
+            break
+    env_keys = {k[len("CAMPAIGNREC_") :].lower() for k in os.environ if k.startswith("CAMPAIGNREC_")}
+    values = {k: v for k, v in file_values.items() if k not in env_keys}
+    values.update(overrides)
+    values["home"] = base
+    try:
+        return Settings(**values)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting '{field}': {first['msg']}", hint="check campaignrec.toml and CAMPAIGNREC_* variables") from exc
