@@ -1,0 +1,295 @@
+"""The one Recommender protocol every model implements.
+
+A model turns users and items into scores; it never sees SQL, campaigns or HTTP. ``fit`` does the
+bookkeeping (keeps the snapshot's id maps and the seen-item matrix) and calls ``_fit`` for the
+maths; ``recommend`` is batch-first with an allow-list (``items=``) and a block-list
+(``exclude_items=``). Cold users (no history, or not in the snapshot at all) are handled
+explicitly: a model that cannot score them from features falls back to popularity, and says so
+in the explanation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from campaignrec.data.interactions import IdMap, Interactions
+from campaignrec.errors import ConfigError, NotFittedError, UnknownIdError
+
+BATCH_USERS = 2048
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    """Base of every model's parameter dataclass (frozen, JSON-able fields only)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    """Why an item was recommended: a reason code, a human sentence and the evidence."""
+
+    reason: str
+    text: str
+    evidence: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def top_k(scores: NDArray[np.floating], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """Row-wise top-k of a dense score matrix, best first; -inf entries are padded with index -1."""
+    n, m = scores.shape
+    kk = min(k, m)
+    if kk <= 0:
+        return np.full((n, k), -1, np.int64), np.full((n, k), -np.inf, np.float32)
+    part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk] if kk < m else np.tile(np.arange(m), (n, 1))
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    val = np.take_along_axis(part_scores, order, axis=1).astype(np.float32)
+    idx[~np.isfinite(val)] = -1
+    if kk < k:
+        idx = np.pad(idx, ((0, 0), (0, k - kk)), constant_values=-1)
+        val = np.pad(val, ((0, 0), (0, k - kk)), constant_values=-np.inf)
+    return idx, val
+
+
+class Recommender(ABC):
+    """Base class: scikit-learn-style contract (``__init__`` stores parameters only)."""
+
+    name: ClassVar[str] = "base"
+    params_class: ClassVar[type[Params]] = Params
+    #: True when the model scores users without history from their features itself.
+    handles_cold_users: ClassVar[bool] = False
+
+    def __init__(self, params: Params | None = None, **overrides: Any) -> None:
+        base = params if params is not None else self.params_class()
+        if not isinstance(base, self.params_class):
+            raise ConfigError(f"{self.name}: params must be {self.params_class.__name__}")
+        known = {f.name for f in dataclasses.fields(base)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(
+                f"{self.name}: unknown parameter(s) {sorted(unknown)}", hint=f"known: {sorted(known)}"
+            )
+        self.params = dataclasses.replace(base, **overrides)
+
+    # ---- fitting -----------------------------------------------------------------------------
+    def fit(self, interactions: Interactions) -> Self:
+        """Learn from ``interactions``; returns ``self``."""
+        self.users_: IdMap = interactions.users
+        self.items_: IdMap = interactions.items
+        self.seen_: sp.csr_matrix = interactions.binary
+        self.popularity_: NDArray[np.float32] = interactions.item_popularity.astype(np.float32)
+        self.snapshot_id_: str = interactions.snapshot_id
+        self._fit(interactions)
+        self.fitted_ = True
+        return self
+
+    @abstractmethod
+    def _fit(self, interactions: Interactions) -> None:
+        """The maths of fitting (bookkeeping is done by ``fit``)."""
+
+    @abstractmethod
+    def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Dense scores, shape (len(user_idx), n_items), for known users (higher is better)."""
+
+    def check_fitted(self) -> None:
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(type(self).__name__)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items_)
+
+    # ---- scoring -------------------------------------------------------------------------------
+    def _has_history(self, user_idx: NDArray[np.int64]) -> NDArray[np.bool_]:
+        counts = np.diff(self.seen_.indptr)
+        ok = user_idx >= 0
+        out = np.zeros(len(user_idx), dtype=bool)
+        out[ok] = counts[user_idx[ok]] > 0
+        return out
+
+    def _cold_scores(self, n: int) -> NDArray[np.float32]:
+        """Scores for users the model cannot score: item popularity (overridable)."""
+        return np.tile(self.popularity_, (n, 1))
+
+    def score_matrix(self, user_idx: NDArray[np.int64] | Sequence[int]) -> NDArray[np.float32]:
+        """Dense scores for internal user indices (-1 = unknown user -> cold fallback)."""
+        self.check_fitted()
+        uidx = np.asarray(user_idx, dtype=np.int64)
+        out = np.empty((len(uidx), self.n_items), dtype=np.float32)
+        warm = self._has_history(uidx) | (self.handles_cold_users & (uidx >= 0))
+        if warm.any():
+            out[warm] = self._score_idx(uidx[warm])
+        if (~warm).any():
+            out[~warm] = self._cold_scores(int((~warm).sum()))
+        return out
+
+    def recommend_idx(
+        self,
+        user_idx: NDArray[np.int64] | Sequence[int],
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        items: NDArray[np.int64] | None = None,
+        exclude_items: NDArray[np.int64] | None = None,
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Top-k internal item indices and scores per user (rows padded with -1 / -inf)."""
+        self.check_fitted()
+        uidx = np.asarray(user_idx, dtype=np.int64)
+        all_idx = np.full((len(uidx), k), -1, np.int64)
+        all_val = np.full((len(uidx), k), -np.inf, np.float32)
+        allow = None
+        if items is not None:
+            allow = np.zeros(self.n_items, dtype=bool)
+            allow[np.asarray(items, dtype=np.int64)] = True
+        for start in range(0, len(uidx), BATCH_USERS):
+            batch = uidx[start : start + BATCH_USERS]
+            scores = self.score_matrix(batch).astype(np.float32, copy=False)
+            if exclude_seen:
+                known = batch >= 0
+                if known.any():
+                    rows = self.seen_[batch[known]]
+                    sub = scores[known]
+                    r, c = rows.nonzero()
+                    sub[r, c] = -np.inf
+                    scores[known] = sub
+            if allow is not None:
+                scores[:, ~allow] = -np.inf
+            if exclude_items is not None and len(exclude_items):
+                scores[:, np.asarray(exclude_items, dtype=np.int64)] = -np.inf
+            idx, val = top_k(scores, k)
+            all_idx[start : start + len(batch)] = idx
+            all_val[start : start + len(batch)] = val
+        return all_idx, all_val
+
+    def recommend(
+        self,
+        user_ids: Iterable[str] | str,
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        items: Iterable[str] | None = None,
+        exclude_items: Iterable[str] | None = None,
+    ) -> tuple[NDArray[np.object_], NDArray[np.float32]]:
+        """Top-k external item ids and scores for each user id (unknown users get the cold path).
+
+        Rows with fewer than ``k`` candidates are padded with ``None`` / ``-inf``.
+        """
+        self.check_fitted()
+        ids = [user_ids] if isinstance(user_ids, str) else list(user_ids)
+        uidx = self.users_.index(ids, missing="ignore")
+        allow = None if items is None else self.items_.index(list(items), missing="ignore")
+        block = None if exclude_items is None else self.items_.index(list(exclude_items), missing="ignore")
+        idx, val = self.recommend_idx(
+            uidx,
+            k,
+            exclude_seen=exclude_seen,
+            items=None if allow is None else allow[allow >= 0],
+            exclude_items=None if block is None else block[block >= 0],
+        )
+        return self.items_.external(idx), val
+
+    def score(self, user_ids: Iterable[str], item_ids: Iterable[str]) -> NDArray[np.float32]:
+        """Scores of aligned (user, item) pairs; an unknown item scores NaN."""
+        self.check_fitted()
+        u = self.users_.index(list(user_ids), missing="ignore")
+        i = self.items_.index(list(item_ids), missing="ignore")
+        if len(u) != len(i):
+            raise ConfigError("score(): user_ids and item_ids must have the same length")
+        out = np.full(len(u), np.nan, dtype=np.float32)
+        uniq, inv = np.unique(u, return_inverse=True)
+        mat = self.score_matrix(uniq)
+        ok = i >= 0
+        out[ok] = mat[inv[ok], i[ok]]
+        return out
+
+    # ---- explanations --------------------------------------------------------------------------
+    def explain(self, user_id: str, item_id: str) -> Explanation:
+        """The evidence behind recommending ``item_id`` to ``user_id`` (models override)."""
+        self.check_fitted()
+        if item_id not in self.items_:
+            raise UnknownIdError("item", item_id)
+        uidx = self.users_.index([user_id], missing="ignore")
+        if not self._has_history(uidx)[0] and not self.handles_cold_users:
+            return Explanation(
+                "popular", "Popular with shoppers right now.", {"popularity": float(self.popularity_[self.items_.index([item_id])[0]])}
+            )
+        return Explanation("model", f"Scored highly by {self.name}.", {"score": float(self.score([user_id], [item_id])[0])})
+
+    # ---- persistence (no pickle) ---------------------------------------------------------------
+    def _state(self) -> dict[str, NDArray[Any]]:
+        """Learned arrays to save (models override and extend)."""
+        return {}
+
+    def _load_state(self, arrays: dict[str, NDArray[Any]]) -> None:
+        """Restore what ``_state`` saved (models override)."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``meta.json`` and ``state.npz`` into directory ``path``."""
+        self.check_fitted()
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        seen = self.seen_.tocsr()
+        arrays = {
+            "_user_ids": np.asarray(self.users_.ids, dtype=str),
+            "_item_ids": np.asarray(self.items_.ids, dtype=str),
+            "_seen_indptr": seen.indptr,
+            "_seen_indices": seen.indices,
+            "_popularity": self.popularity_,
+        }
+        arrays.update(self._state())
+        np.savez_compressed(out / "state.npz", **arrays)
+        meta = {
+            "model": self.name,
+            "class": type(self).__name__,
+            "params": dataclasses.asdict(self.params),
+            "snapshot_id": self.snapshot_id_,
+        }
+        (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Load a model written by ``save`` (arrays only, never unpickled objects)."""
+        src = Path(path)
+        meta = json.loads((src / "meta.json").read_text())
+        if meta["model"] != cls.name:
+            raise ConfigError(f"{src} holds a '{meta['model']}' model, not '{cls.name}'")
+        params = _params_from_dict(cls.params_class, meta["params"])
+        model = cls(params)
+        with np.load(src / "state.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        model.users_ = IdMap(arrays["_user_ids"].astype(object))
+        model.items_ = IdMap(arrays["_item_ids"].astype(object))
+        n_u, n_i = len(model.users_), len(model.items_)
+        ind = arrays["_seen_indices"]
+        model.seen_ = sp.csr_matrix(
+            (np.ones(len(ind), np.float32), ind, arrays["_seen_indptr"]), shape=(n_u, n_i)
+        )
+        model.popularity_ = arrays["_popularity"]
+        model.snapshot_id_ = meta["snapshot_id"]
+        model._load_state({k: v for k, v in arrays.items() if not k.startswith("_")})
+        model.fitted_ = True
+        return model
+
+
+def _params_from_dict(params_class: type[Params], values: dict[str, Any]) -> Params:
+    fields = {f.name: f for f in dataclasses.fields(params_class)}
+    clean = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(f"unknown parameter '{key}' for {params_class.__name__}")
+        if isinstance(value, list):
+            value = tuple(value)
+        clean[key] = value
+    return params_class(**clean)
