@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from campaignrec.data.rules import parse_rule
+from campaignrec.errors import ValidationError as CampaignrecValidationError
 
 # ---- column names (external ids are strings: user_id, item_id, campaign_id) -------------------
 USER_ID = "user_id"
@@ -183,7 +184,10 @@ class Campaign(_Strict):
     @classmethod
     def _rule_is_valid(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None:
-            parse_rule(value)  # raises ValidationError naming the bad node
+            try:
+                parse_rule(value)
+            except CampaignrecValidationError as exc:  # pydantic reports ValueErrors only
+                raise ValueError(str(exc)) from exc
         return value
 
     @model_validator(mode="after")
