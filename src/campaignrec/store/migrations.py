@@ -1,0 +1,395 @@
+"""Table definitions and versioned migrations of the SQL store.
+
+The schema is created and evolved by an ordered list of :class:`Migration` steps. Each step has a
+version number; :func:`apply_migrations` applies, in one transaction, every step whose version is
+above the one recorded in the ``schema_version`` table and records each step it applied. Applying
+twice does nothing the second time.
+
+Conventions shared by every table (and relied on by :mod:`campaignrec.store.sql`):
+
+* timestamps are ``BIGINT`` microseconds since the Unix epoch, UTC, on every backend;
+* list and dict fields are JSON text (``column.info["kind"] == "json"``);
+* a NOT NULL column with a model default carries it in ``column.info["default"]`` so that a
+  missing value in an upsert falls back to the same default as :mod:`campaignrec.data.schema`.
+
+Adding a migration: append ``Migration(version=N + 1, description=..., apply=...)`` to
+:data:`MIGRATIONS` with explicit DDL (``ALTER TABLE ...``), and update :func:`build_tables` to the
+new shape. Step 1 creates the version-1 tables; once a later step changes a table, step 1 must keep
+creating the version-1 shape (copy the old definition into it) so that old stores and new ones
+converge on the same schema.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    false,
+    func,
+    select,
+    text,
+    true,
+)
+
+from campaignrec.errors import StoreError
+
+TABLE_NAMES = (
+    "users",
+    "items",
+    "campaigns",
+    "events",
+    "quarantine",
+    "imports",
+    "models",
+    "schema_version",
+)
+
+
+def _ts(name: str, *, nullable: bool = True) -> Column[int]:
+    return Column(name, BigInteger, nullable=nullable, info={"kind": "ts"})
+
+
+def _json(name: str) -> Column[str]:
+    return Column(name, Text, nullable=True, info={"kind": "json"})
+
+
+def _str(name: str, *, nullable: bool = True, default: str | None = None) -> Column[str]:
+    if default is None:
+        return Column(name, Text, nullable=nullable, info={"kind": "str"})
+    return Column(
+        name,
+        Text,
+        nullable=nullable,
+        server_default=default,
+        info={"kind": "str", "default": default},
+    )
+
+
+def _float(name: str, *, default: float | None = None) -> Column[float]:
+    if default is None:
+        return Column(name, Float, nullable=True, info={"kind": "float"})
+    return Column(
+        name,
+        Float,
+        nullable=False,
+        server_default=text(repr(float(default))),
+        info={"kind": "float", "default": default},
+    )
+
+
+def _int(name: str, *, default: int | None = None) -> Column[int]:
+    if default is None:
+        return Column(name, Integer, nullable=True, info={"kind": "int"})
+    return Column(
+        name,
+        Integer,
+        nullable=False,
+        server_default=text(str(int(default))),
+        info={"kind": "int", "default": default},
+    )
+
+
+def _bool(name: str, default: bool) -> Column[bool]:
+    return Column(
+        name,
+        Boolean,
+        nullable=False,
+        server_default=true() if default else false(),
+        info={"kind": "bool", "default": default},
+    )
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The store's tables, all sharing one ``MetaData`` and one name prefix."""
+
+    metadata: MetaData
+    prefix: str
+    users: Table
+    items: Table
+    campaigns: Table
+    events: Table
+    quarantine: Table
+    imports: Table
+    models: Table
+    schema_version: Table
+
+    def by_name(self, name: str) -> Table:
+        """The table called ``name`` (without the prefix)."""
+        table: Table = getattr(self, name)
+        return table
+
+
+def build_tables(prefix: str = "") -> Tables:
+    """Define every table of the current schema version, names prefixed with ``prefix``.
+
+    Parameters
+    ----------
+    prefix : str
+        Prepended to every table and index name (lets several stores share one database,
+        e.g. concurrent test runs on one PostgreSQL server).
+
+    Returns
+    -------
+    Tables
+    """
+    md = MetaData()
+    p = prefix
+    users = Table(
+        f"{p}users",
+        md,
+        Column("user_id", Text, primary_key=True, info={"kind": "str"}),
+        _ts("signup_time"),
+        _int("birth_year"),
+        _str("age_band"),
+        _str("gender"),
+        _str("region"),
+        _str("city"),
+        _str("membership_tier"),
+        _bool("consent_personalisation", True),
+        _bool("consent_marketing", True),
+        _json("attributes"),
+        _ts("updated_at"),
+    )
+    items = Table(
+        f"{p}items",
+        md,
+        Column("item_id", Text, primary_key=True, info={"kind": "str"}),
+        _str("title"),
+        _str("description"),
+        _str("category"),
+        _str("brand"),
+        _float("price"),
+        _str("currency"),
+        _json("tags"),
+        _bool("in_stock", True),
+        _ts("created_time"),
+        _json("attributes"),
+        _ts("updated_at"),
+    )
+    campaigns = Table(
+        f"{p}campaigns",
+        md,
+        Column("campaign_id", Text, primary_key=True, info={"kind": "str"}),
+        _str("name"),
+        _str("type"),
+        _str("status", nullable=False, default="active"),
+        _ts("start_time"),
+        _ts("end_time"),
+        _str("discount_type", nullable=False, default="none"),
+        _float("discount_value", default=0.0),
+        _float("min_spend", default=0.0),
+        _json("item_ids"),
+        _json("categories"),
+        _json("audience"),
+        _float("budget"),
+        _int("inventory"),
+        _float("cost_per_redemption", default=0.0),
+        _int("frequency_cap"),
+        _float("cap_window_hours", default=168.0),
+        _int("priority", default=0),
+        _str("exclusivity_group"),
+        _str("title_en"),
+        _str("title_zh"),
+        _str("description_en"),
+        _str("description_zh"),
+        _ts("updated_at"),
+    )
+    events = Table(
+        f"{p}events",
+        md,
+        Column("event_id", Text, primary_key=True, info={"kind": "str"}),
+        Column("user_id", Text, nullable=False, info={"kind": "str"}),
+        Column("event_type", Text, nullable=False, info={"kind": "str"}),
+        _ts("timestamp", nullable=False),
+        _str("item_id"),
+        _str("campaign_id"),
+        _str("query"),
+        _float("quantity"),
+        _float("price"),
+        _float("revenue"),
+        _str("session_id"),
+        _str("order_id"),
+        _str("device"),
+        _str("page"),
+        _int("position"),
+        _str("policy"),
+        _str("variant"),
+        _float("propensity"),
+        # One B-tree keyed by event_id instead of a rowid table plus a primary-key index:
+        # fewer page writes per inserted event on SQLite (ignored by other dialects).
+        sqlite_with_rowid=False,
+    )
+    Index(f"ix_{p}events_user_ts", events.c.user_id, events.c.timestamp)
+    Index(f"ix_{p}events_item", events.c.item_id)
+    Index(f"ix_{p}events_type_ts", events.c.event_type, events.c.timestamp)
+    quarantine = Table(
+        f"{p}quarantine",
+        md,
+        Column("source", Text, primary_key=True, info={"kind": "str"}),
+        Column("line", BigInteger, primary_key=True, info={"kind": "int"}),
+        Column("entity", Text, primary_key=True, info={"kind": "str"}),
+        Column("field", Text, primary_key=True, info={"kind": "str"}),
+        _str("value"),
+        _str("reason"),
+        _str("raw"),
+        _str("user_id"),
+        _ts("created_at"),
+    )
+    Index(f"ix_{p}quarantine_user", quarantine.c.user_id)
+    imports = Table(
+        f"{p}imports",
+        md,
+        Column("import_id", Integer, primary_key=True, autoincrement=True, info={"kind": "int"}),
+        _str("source", nullable=False),
+        _str("entity", nullable=False),
+        _str("fingerprint", nullable=False),
+        _json("summary"),
+        _ts("created_at", nullable=False),
+    )
+    Index(f"ix_{p}imports_fingerprint", imports.c.fingerprint)
+    models = Table(
+        f"{p}models",
+        md,
+        Column("name", Text, primary_key=True, info={"kind": "str"}),
+        Column("version", Text, primary_key=True, info={"kind": "str"}),
+        _str("path", nullable=False),
+        _json("meta"),
+        _ts("created_at", nullable=False),
+        _bool("active", False),
+        _ts("activated_at"),
+    )
+    # The database itself guarantees at most one active version per model name.
+    Index(
+        f"ux_{p}models_active",
+        models.c.name,
+        unique=True,
+        sqlite_where=models.c.active == true(),
+        postgresql_where=models.c.active == true(),
+    )
+    schema_version = Table(
+        f"{p}schema_version",
+        md,
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("description", Text, nullable=False),
+        Column("applied_at", BigInteger, nullable=False),
+    )
+    return Tables(
+        metadata=md,
+        prefix=prefix,
+        users=users,
+        items=items,
+        campaigns=campaigns,
+        events=events,
+        quarantine=quarantine,
+        imports=imports,
+        models=models,
+        schema_version=schema_version,
+    )
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: ``apply(conn, tables)`` runs inside the migration transaction."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection, Tables], None]
+
+
+def _v1_initial(conn: Connection, tables: Tables) -> None:
+    entity = [
+        tables.users,
+        tables.items,
+        tables.campaigns,
+        tables.events,
+        tables.quarantine,
+        tables.imports,
+        tables.models,
+    ]
+    tables.metadata.create_all(conn, tables=entity, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial schema: users, items, campaigns, events, quarantine, imports, models",
+        _v1_initial,
+    ),
+)
+
+
+def _check_steps(steps: Sequence[Migration]) -> None:
+    versions = [m.version for m in steps]
+    if versions != sorted(set(versions)) or (versions and versions[0] < 1):
+        raise StoreError(
+            f"migration versions must be unique, ascending and >= 1 (got {versions})",
+            hint="fix the MIGRATIONS list in campaignrec.store.migrations",
+        )
+
+
+def current_version(conn: Connection, tables: Tables) -> int:
+    """The highest applied migration version (0 for an empty database)."""
+    if not conn.dialect.has_table(conn, tables.schema_version.name):
+        return 0
+    value = conn.execute(select(func.max(tables.schema_version.c.version))).scalar()
+    return int(value or 0)
+
+
+def apply_migrations(
+    engine: Engine, tables: Tables, steps: Sequence[Migration] = MIGRATIONS
+) -> int:
+    """Apply every step newer than the recorded version, all in one transaction.
+
+    Concurrent callers are serialised (``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped
+    advisory lock on PostgreSQL), so two processes opening a new store at once are safe.
+
+    Parameters
+    ----------
+    engine : Engine
+    tables : Tables
+    steps : sequence of Migration
+        Ordered by version; defaults to :data:`MIGRATIONS`.
+
+    Returns
+    -------
+    int
+        The schema version after migrating.
+    """
+    _check_steps(steps)
+    with engine.connect() as conn:
+        conn.execution_options(campaignrec_write=True)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                    {"key": f"campaignrec-migrate:{tables.prefix}"},
+                )
+            tables.schema_version.create(conn, checkfirst=True)
+            version = current_version(conn, tables)
+            for step in steps:
+                if step.version <= version:
+                    continue
+                step.apply(conn, tables)
+                conn.execute(
+                    tables.schema_version.insert().values(
+                        version=step.version,
+                        description=step.description,
+                        applied_at=time.time_ns() // 1000,
+                    )
+                )
+                version = step.version
+        return version
