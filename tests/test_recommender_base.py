@@ -1,5 +1,7 @@
 """The Recommender base class, exercised through a tiny model whose answer is known."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +9,6 @@ import pytest
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError, NotFittedError
 from campaignrec.models.base import Params, Recommender, top_k
-from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,15 @@ def test_recommend_many_users_in_one_call():
     rng = np.random.default_rng(0)
     n = 10_000
     ev = pd.DataFrame(
-        {"user_id": rng.integers(0, n, 30_000).astype(str), "item_id": rng.integers(0, 300, 30_000).astype(str), "timestamp": 0}
+        {
+            "user_id": rng.integers(0, n, 30_000).astype(str),
+            "item_id": rng.integers(0, 300, 30_000).astype(str),
+            "timestamp": 0,
+        }
     )
     inter = Interactions.from_frame(ev)
     m = ItemIndexModel().fit(inter)
-    ids, scores = m.recommend(inter.users.ids, k=10)
+    ids, _scores = m.recommend(inter.users.ids, k=10)
     assert ids.shape == (inter.n_users, 10)
     seen = inter.binary
     rows = m.items_.index([x for x in ids[:50].ravel()])

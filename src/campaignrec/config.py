@@ -7,7 +7,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError as PydanticValidationError
+from pydantic import Field, SecretStr
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from campaignrec.data.schema import DEFAULT_EVENT_WEIGHTS
@@ -21,7 +22,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CAMPAIGNREC_", extra="forbid", frozen=True)
 
-    home: Path = Field(default=DEFAULT_HOME, description="data directory: store, artifacts, reports")
+    home: Path = Field(
+        default=DEFAULT_HOME, description="data directory: store, artifacts, reports"
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: a SQLite file in the data directory"
     )
@@ -29,7 +32,10 @@ class Settings(BaseSettings):
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     half_life_days: float | None = Field(default=None, gt=0)
     reject_threshold: float = Field(
-        default=0.05, ge=0, le=1, description="an import fails when more than this share is rejected"
+        default=0.05,
+        ge=0,
+        le=1,
+        description="an import fails when more than this share is rejected",
     )
     pseudonymisation_key: SecretStr | None = None
     log_level: str = "INFO"
@@ -66,7 +72,9 @@ def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{candidate}: not valid TOML ({exc})") from exc
             break
-    env_keys = {k[len("CAMPAIGNREC_") :].lower() for k in os.environ if k.startswith("CAMPAIGNREC_")}
+    env_keys = {
+        k[len("CAMPAIGNREC_") :].lower() for k in os.environ if k.startswith("CAMPAIGNREC_")
+    }
     values = {k: v for k, v in file_values.items() if k not in env_keys}
     values.update(overrides)
     values["home"] = base
@@ -75,4 +83,7 @@ def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting '{field}': {first['msg']}", hint="check campaignrec.toml and CAMPAIGNREC_* variables") from exc
+        raise ConfigError(
+            f"setting '{field}': {first['msg']}",
+            hint="check campaignrec.toml and CAMPAIGNREC_* variables",
+        ) from exc

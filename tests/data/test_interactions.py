@@ -16,7 +16,15 @@ def _events():
             "item_id": ["x", "y", "x", None, "x", "z"],
             "event_type": ["view", "purchase", "click", "search", "view", "remove_from_cart"],
             "timestamp": pd.to_datetime(
-                ["2024-01-01", "2024-01-03", "2024-01-02", "2024-01-02", "2024-01-05", "2024-01-06"], utc=True
+                [
+                    "2024-01-01",
+                    "2024-01-03",
+                    "2024-01-02",
+                    "2024-01-02",
+                    "2024-01-05",
+                    "2024-01-06",
+                ],
+                utc=True,
             ),
         }
     )
@@ -60,7 +68,14 @@ def test_cold_ids_from_feature_tables_and_aligned_features():
 
 
 def test_polars_input_and_explicit_values():
-    df = pl.DataFrame({"user_id": ["u1", "u2"], "item_id": ["i1", "i1"], "rating": [4.0, 2.0], "timestamp": [10, 20]})
+    df = pl.DataFrame(
+        {
+            "user_id": ["u1", "u2"],
+            "item_id": ["i1", "i1"],
+            "rating": [4.0, 2.0],
+            "timestamp": [10, 20],
+        }
+    )
     inter = Interactions.from_frame(df, value_column="rating")
     assert sorted(inter.weight.tolist()) == [2.0, 4.0]
 
@@ -68,15 +83,21 @@ def test_polars_input_and_explicit_values():
 def test_missing_column_and_bad_timestamp_are_named():
     with pytest.raises(ValidationError, match="item_id"):
         Interactions.from_frame(pd.DataFrame({"user_id": ["a"], "timestamp": [1]}))
-    bad = pd.DataFrame({"user_id": ["a"], "item_id": ["x"], "event_type": ["view"], "timestamp": ["yesterday"]})
+    bad = pd.DataFrame(
+        {"user_id": ["a"], "item_id": ["x"], "event_type": ["view"], "timestamp": ["yesterday"]}
+    )
     with pytest.raises(ValidationError, match="timestamp"):
         Interactions.from_frame(bad)
 
 
 def test_subset_keeps_id_maps_and_save_load_round_trips(tmp_path):
-    inter = Interactions.from_frame(_events(), items=pd.DataFrame({"item_id": ["x"], "brand": ["b"]}))
+    inter = Interactions.from_frame(
+        _events(), items=pd.DataFrame({"item_id": ["x"], "brand": ["b"]})
+    )
     sub = inter.subset(inter.timestamp < inter.reference_time)
-    assert sub.n_users == inter.n_users and sub.n_items == inter.n_items and len(sub) == len(inter) - 1
+    assert (
+        sub.n_users == inter.n_users and sub.n_items == inter.n_items and len(sub) == len(inter) - 1
+    )
     assert sub.snapshot_id != inter.snapshot_id
     back = Interactions.load(inter.save(tmp_path / "snap"))
     assert back.snapshot_id == inter.snapshot_id
@@ -96,13 +117,26 @@ def test_idmap_unknown_ids():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 7), st.integers(0, 1000)), min_size=1, max_size=60))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 7), st.integers(0, 1000)),
+        min_size=1,
+        max_size=60,
+    )
+)
 def test_matrix_total_equals_sum_of_weights(rows):
     df = pd.DataFrame(rows, columns=["u", "i", "t"])
-    ev = pd.DataFrame({"user_id": "u" + df.u.astype(str), "item_id": "i" + df.i.astype(str), "event_type": "click", "timestamp": df.t})
+    ev = pd.DataFrame(
+        {
+            "user_id": "u" + df.u.astype(str),
+            "item_id": "i" + df.i.astype(str),
+            "event_type": "click",
+            "timestamp": df.t,
+        }
+    )
     inter = Interactions.from_frame(ev)
     assert inter.matrix.sum() == pytest.approx(2.0 * len(rows))
-    indptr, items, ts = inter.sequences
+    indptr, _items, ts = inter.sequences
     assert indptr[-1] == len(rows)
     for u in range(inter.n_users):
         assert np.all(np.diff(ts[indptr[u] : indptr[u + 1]]) >= 0)

@@ -9,7 +9,12 @@ RULE = {
     "all": [
         {"field": "segment", "op": "in", "value": ["loyal", "champions"]},
         {"not": {"field": "lifecycle", "op": "eq", "value": "churned"}},
-        {"any": [{"field": "age", "op": "between", "value": [18, 30]}, {"field": "vip", "op": "exists"}]},
+        {
+            "any": [
+                {"field": "age", "op": "between", "value": [18, 30]},
+                {"field": "vip", "op": "exists"},
+            ]
+        },
     ]
 }
 

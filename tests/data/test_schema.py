@@ -28,7 +28,12 @@ def test_naive_timestamps_become_utc_and_offsets_are_converted():
     e = Event(user_id="u", event_type="view", item_id="i", timestamp=datetime(2024, 1, 1, 8))
     assert e.timestamp.tzinfo is not None and e.timestamp.utcoffset() == timedelta(0)
     shanghai = timezone(timedelta(hours=8))
-    f = Event(user_id="u", event_type="view", item_id="i", timestamp=datetime(2024, 1, 1, 8, tzinfo=shanghai))
+    f = Event(
+        user_id="u",
+        event_type="view",
+        item_id="i",
+        timestamp=datetime(2024, 1, 1, 8, tzinfo=shanghai),
+    )
     assert f.timestamp == datetime(2024, 1, 1, 0, tzinfo=UTC)
 
 
@@ -60,7 +65,9 @@ def test_unknown_fields_are_rejected():
 
 
 def test_campaign_validates_window_discount_and_rule():
-    Campaign(campaign_id="c", name="Spring", type="coupon", discount_type="percent", discount_value=20)
+    Campaign(
+        campaign_id="c", name="Spring", type="coupon", discount_type="percent", discount_value=20
+    )
     with pytest.raises(PydanticError, match="end_time"):
         Campaign(
             campaign_id="c",
@@ -70,8 +77,15 @@ def test_campaign_validates_window_discount_and_rule():
             end_time=datetime(2024, 1, 1, tzinfo=UTC),
         )
     with pytest.raises(PydanticError, match="at most 100"):
-        Campaign(campaign_id="c", name="x", type="coupon", discount_type="percent", discount_value=150)
+        Campaign(
+            campaign_id="c", name="x", type="coupon", discount_type="percent", discount_value=150
+        )
     with pytest.raises(PydanticError, match="operator"):
-        Campaign(campaign_id="c", name="x", type="coupon", audience={"field": "age", "op": "older", "value": 3})
+        Campaign(
+            campaign_id="c",
+            name="x",
+            type="coupon",
+            audience={"field": "age", "op": "older", "value": 3},
+        )
     with pytest.raises(PydanticError):
         Campaign(campaign_id="c", name="x", type="lottery")

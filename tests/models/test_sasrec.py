@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("torch", reason="SASRec needs the 'deep' extra (torch)")
 
-from campaignrec.data.interactions import Interactions  # noqa: E402
-from campaignrec.models.sasrec import SASRec  # noqa: E402
+from campaignrec.data.interactions import Interactions
+from campaignrec.models.sasrec import SASRec
 
 N_ITEMS = 12
 

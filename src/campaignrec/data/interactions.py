@@ -50,7 +50,9 @@ class IdMap:
     def __contains__(self, external_id: object) -> bool:
         return str(external_id) in self._index
 
-    def index(self, external_ids: Iterable[Any] | Any, *, missing: str = "raise") -> NDArray[np.int64]:
+    def index(
+        self, external_ids: Iterable[Any] | Any, *, missing: str = "raise"
+    ) -> NDArray[np.int64]:
         """Indices of ``external_ids``; unknown ids raise, or map to -1 with ``missing="ignore"``."""
         values = [external_ids] if isinstance(external_ids, str) else list(external_ids)
         idx = self._index.get_indexer(pd.Index([str(v) for v in values], dtype=object))
@@ -74,14 +76,19 @@ def _to_epoch_seconds(values: pd.Series) -> NDArray[np.int64]:
         ser = values
         if getattr(ser.dt, "tz", None) is None:
             ser = ser.dt.tz_localize("UTC")
-        return (ser.dt.tz_convert("UTC").astype("datetime64[us, UTC]").astype("int64") // 1_000_000).to_numpy()
+        return (
+            ser.dt.tz_convert("UTC").astype("datetime64[us, UTC]").astype("int64") // 1_000_000
+        ).to_numpy()
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=np.int64)
     parsed = pd.to_datetime(values, utc=True, errors="coerce")
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        raise ValidationError(TIMESTAMP, "cannot parse as a timestamp", value=values.iloc[row], row=row)
-    return (parsed.astype("datetime64[us, UTC]").astype("int64") // 1_000_000).to_numpy()
+        raise ValidationError(
+            TIMESTAMP, "cannot parse as a timestamp", value=values.iloc[row], row=row
+        )
+    seconds = parsed.astype("datetime64[us, UTC]").astype("int64") // 1_000_000
+    return np.asarray(seconds, dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,12 +159,26 @@ class Interactions:
         ev = ev.iloc[order]
         ts, w = ts[order], w[order]
 
-        user_extra = _as_pandas(users)[USER_ID].astype(str) if users is not None else pd.Series([], dtype=object)
-        item_extra = _as_pandas(items)[ITEM_ID].astype(str) if items is not None else pd.Series([], dtype=object)
-        umap = IdMap.from_values(pd.concat([ev[USER_ID].astype(str), user_extra], ignore_index=True))
-        imap = IdMap.from_values(pd.concat([ev[ITEM_ID].astype(str), item_extra], ignore_index=True))
+        user_extra = (
+            _as_pandas(users)[USER_ID].astype(str)
+            if users is not None
+            else pd.Series([], dtype=object)
+        )
+        item_extra = (
+            _as_pandas(items)[ITEM_ID].astype(str)
+            if items is not None
+            else pd.Series([], dtype=object)
+        )
+        umap = IdMap.from_values(
+            pd.concat([ev[USER_ID].astype(str), user_extra], ignore_index=True)
+        )
+        imap = IdMap.from_values(
+            pd.concat([ev[ITEM_ID].astype(str), item_extra], ignore_index=True)
+        )
         types = tuple(sorted(set(ev[EVENT_TYPE].astype(str)) | set(weights)))
-        code = pd.Categorical(ev[EVENT_TYPE].astype(str), categories=list(types)).codes.astype(np.int8)
+        code = pd.Categorical(ev[EVENT_TYPE].astype(str), categories=list(types)).codes.astype(
+            np.int8
+        )
         return cls(
             users=umap,
             items=imap,
@@ -195,7 +216,9 @@ class Interactions:
             return self.weight
         ref = self.reference_time if now is None else now
         age_days = (ref - self.timestamp) / SECONDS_PER_DAY
-        return (self.weight * np.power(0.5, np.maximum(age_days, 0) / self.half_life_days)).astype(np.float32)
+        return (self.weight * np.power(0.5, np.maximum(age_days, 0) / self.half_life_days)).astype(
+            np.float32
+        )
 
     @cached_property
     def matrix(self) -> sp.csr_matrix:
@@ -262,7 +285,9 @@ class Interactions:
         """The same snapshot restricted to the log rows where ``mask`` holds (id maps kept)."""
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != self.user_idx.shape:
-            raise ValidationError("mask", f"needs one entry per event ({len(self)})", value=mask.shape)
+            raise ValidationError(
+                "mask", f"needs one entry per event ({len(self)})", value=mask.shape
+            )
         return Interactions(
             users=self.users,
             items=self.items,
@@ -291,7 +316,9 @@ class Interactions:
             h.update(np.ascontiguousarray(arr).tobytes())
         h.update("\x1f".join(map(str, self.users.ids)).encode())
         h.update("\x1f".join(map(str, self.items.ids)).encode())
-        h.update(json.dumps([self.half_life_days, dict(self.event_weights)], sort_keys=True).encode())
+        h.update(
+            json.dumps([self.half_life_days, dict(self.event_weights)], sort_keys=True).encode()
+        )
         return h.hexdigest()
 
     # ---- persistence (no pickle) ----------------------------------------------------------------

@@ -22,7 +22,20 @@ from typing import Any
 
 from campaignrec.errors import ValidationError
 
-OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "exists", "missing", "contains")
+OPS = (
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "between",
+    "exists",
+    "missing",
+    "contains",
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,9 @@ def parse_rule(node: Any, path: str = "audience") -> Rule:
         if not isinstance(field, str) or not field:
             raise ValidationError(f"{path}.field", "must be a non-empty string", value=field)
         if op not in OPS:
-            raise ValidationError(f"{path}.op", f"unknown operator; use one of {', '.join(OPS)}", value=op)
+            raise ValidationError(
+                f"{path}.op", f"unknown operator; use one of {', '.join(OPS)}", value=op
+            )
         if op in ("in", "not_in") and not isinstance(value, list):
             raise ValidationError(f"{path}.value", f"'{op}' needs a list", value=value)
         if op == "between" and not (isinstance(value, list) and len(value) == 2):
@@ -78,7 +93,9 @@ def parse_rule(node: Any, path: str = "audience") -> Rule:
             raise ValidationError(f"{path}.value", f"'{op}' needs a value")
         return Leaf(field, op, value)
     raise ValidationError(
-        path, "expected one of the keys all / any / not, or field + op (+ value)", value=sorted(keys)
+        path,
+        "expected one of the keys all / any / not, or field + op (+ value)",
+        value=sorted(keys),
     )
 
 

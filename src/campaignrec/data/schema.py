@@ -41,7 +41,9 @@ class EventType(StrEnum):
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)
-ITEM_EVENT_TYPES = frozenset({"view", "click", "add_to_cart", "remove_from_cart", "purchase", "favorite"})
+ITEM_EVENT_TYPES = frozenset(
+    {"view", "click", "add_to_cart", "remove_from_cart", "purchase", "favorite"}
+)
 CAMPAIGN_EVENT_TYPES = frozenset(
     {"campaign_impression", "campaign_click", "coupon_claim", "coupon_redeem"}
 )

@@ -50,7 +50,11 @@ def top_k(scores: NDArray[np.floating], k: int) -> tuple[NDArray[np.int64], NDAr
     kk = min(k, m)
     if kk <= 0:
         return np.full((n, k), -1, np.int64), np.full((n, k), -np.inf, np.float32)
-    part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk] if kk < m else np.tile(np.arange(m), (n, 1))
+    part = (
+        np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        if kk < m
+        else np.tile(np.arange(m), (n, 1))
+    )
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-part_scores, axis=1, kind="stable")
     idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
@@ -78,7 +82,8 @@ class Recommender(ABC):
         unknown = set(overrides) - known
         if unknown:
             raise ConfigError(
-                f"{self.name}: unknown parameter(s) {sorted(unknown)}", hint=f"known: {sorted(known)}"
+                f"{self.name}: unknown parameter(s) {sorted(unknown)}",
+                hint=f"known: {sorted(known)}",
             )
         self.params = dataclasses.replace(base, **overrides)
 
@@ -189,7 +194,11 @@ class Recommender(ABC):
         ids = [user_ids] if isinstance(user_ids, str) else list(user_ids)
         uidx = self.users_.index(ids, missing="ignore")
         allow = None if items is None else self.items_.index(list(items), missing="ignore")
-        block = None if exclude_items is None else self.items_.index(list(exclude_items), missing="ignore")
+        block = (
+            None
+            if exclude_items is None
+            else self.items_.index(list(exclude_items), missing="ignore")
+        )
         idx, val = self.recommend_idx(
             uidx,
             k,
@@ -222,9 +231,15 @@ class Recommender(ABC):
         uidx = self.users_.index([user_id], missing="ignore")
         if not self._has_history(uidx)[0] and not self.handles_cold_users:
             return Explanation(
-                "popular", "Popular with shoppers right now.", {"popularity": float(self.popularity_[self.items_.index([item_id])[0]])}
+                "popular",
+                "Popular with shoppers right now.",
+                {"popularity": float(self.popularity_[self.items_.index([item_id])[0]])},
             )
-        return Explanation("model", f"Scored highly by {self.name}.", {"score": float(self.score([user_id], [item_id])[0])})
+        return Explanation(
+            "model",
+            f"Scored highly by {self.name}.",
+            {"score": float(self.score([user_id], [item_id])[0])},
+        )
 
     # ---- persistence (no pickle) ---------------------------------------------------------------
     def _state(self) -> dict[str, NDArray[Any]]:
@@ -233,6 +248,7 @@ class Recommender(ABC):
 
     def _load_state(self, arrays: dict[str, NDArray[Any]]) -> None:
         """Restore what ``_state`` saved (models override)."""
+        return None
 
     def save(self, path: str | Path) -> Path:
         """Write ``meta.json`` and ``state.npz`` into directory ``path``."""

@@ -107,7 +107,9 @@ class SASRec(Recommender):
 
     def _user_seqs(self, interactions: Interactions) -> list[NDArray[np.int32]]:
         indptr, items, _ = interactions.sequences
-        return [_collapse_repeats(items[indptr[u] : indptr[u + 1]]) for u in range(interactions.n_users)]
+        return [
+            _collapse_repeats(items[indptr[u] : indptr[u + 1]]) for u in range(interactions.n_users)
+        ]
 
     def _fit(self, interactions: Interactions) -> None:
         p: SASRecParams = self.params  # type: ignore[assignment]
@@ -141,7 +143,9 @@ class SASRec(Recommender):
                 batch = torch.from_numpy(data[order[start : start + p.batch_size]])
                 inp, tgt = batch[:, :-1], batch[:, 1:] - 1  # targets back to item_idx; pad -> -1
                 h = self.net_(inp)
-                loss = loss_fn(self.net_.logits(h).reshape(-1, interactions.n_items), tgt.reshape(-1))
+                loss = loss_fn(
+                    self.net_.logits(h).reshape(-1, interactions.n_items), tgt.reshape(-1)
+                )
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -177,25 +181,37 @@ class SASRec(Recommender):
             sims = (emb[torch.as_tensor(recent, dtype=torch.long)] @ emb[i]).numpy()
         top = np.argsort(-sims)[:3]
         evidence = [
-            {"item_id": str(self.items_.ids[recent[j]]), "steps_ago": int(len(recent) - 1 - j), "affinity": float(sims[j])}
+            {
+                "item_id": str(self.items_.ids[recent[j]]),
+                "steps_ago": int(len(recent) - 1 - j),
+                "affinity": float(sims[j]),
+            }
             for j in top
         ]
-        names = ", ".join(e["item_id"] for e in evidence)
-        return Explanation("sequence", f"Follows on from what you looked at recently ({names}).", {"recent": evidence})
+        names = ", ".join(str(e["item_id"]) for e in evidence)
+        return Explanation(
+            "sequence",
+            f"Follows on from what you looked at recently ({names}).",
+            {"recent": evidence},
+        )
 
     def _state(self) -> dict[str, NDArray[Any]]:
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
         lengths = np.array([len(s) for s in self.history_], dtype=np.int64)
         arrays["hist_indptr"] = np.concatenate([[0], np.cumsum(lengths)])
         arrays["hist_items"] = (
-            np.concatenate(self.history_).astype(np.int32) if len(self.history_) else np.zeros(0, np.int32)
+            np.concatenate(self.history_).astype(np.int32)
+            if len(self.history_)
+            else np.zeros(0, np.int32)
         )
         return arrays
 
     def _load_state(self, arrays: dict[str, NDArray[Any]]) -> None:
         p: SASRecParams = self.params  # type: ignore[assignment]
         self.net_ = _Net(len(self.items_), p)
-        state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")}
+        state = {
+            k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net.")
+        }
         self.net_.load_state_dict(state)
         self.net_.eval()
         ptr, items = arrays["hist_indptr"], arrays["hist_items"]

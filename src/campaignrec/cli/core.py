@@ -1,0 +1,178 @@
+"""Core commands: init, stats, train, recommend."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from campaignrec.cli.main import console, open_store, settings
+from campaignrec.errors import CampaignrecError, ConfigError
+
+DEFAULT_TOML = """# campaignrec settings for this shop (environment variables CAMPAIGNREC_* win).
+# database_url = "postgresql+psycopg://user@host:5432/shop"   # default: SQLite file here
+# online_url = "redis://127.0.0.1:6379/0"                      # default: memory://
+# half_life_days = 30                                           # time decay of interactions
+reject_threshold = 0.05
+
+[event_weights]
+view = 1.0
+click = 2.0
+favorite = 3.0
+add_to_cart = 3.0
+purchase = 5.0
+remove_from_cart = 0.0
+"""
+
+
+def init() -> None:
+    """Create the data directory, its settings file and the store (idempotent)."""
+    s = settings()
+    s.home.mkdir(parents=True, exist_ok=True)
+    toml = s.home / "campaignrec.toml"
+    if not toml.exists():
+        toml.write_text(DEFAULT_TOML, encoding="utf-8")
+    store = open_store()
+    version = store.migrate()
+    console.print(f"initialised [bold]{s.home}[/] (store schema v{version}, settings {toml})")
+
+
+def stats(
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """Counts of what the store holds."""
+    store = open_store()
+    counts = {
+        name: store.count(name) for name in ("users", "items", "campaigns", "events", "quarantine")
+    }
+    events = (
+        store.read_table("events", columns=["event_type", "timestamp"])
+        if counts["events"]
+        else None
+    )
+    by_type = {} if events is None else events["event_type"].value_counts().to_dict()
+    span = None
+    if events is not None and len(events):
+        span = [events["timestamp"].min().isoformat(), events["timestamp"].max().isoformat()]
+    if json_out:
+        print(json.dumps({"counts": counts, "events_by_type": by_type, "time_span": span}))
+        return
+    table = Table(title=f"store {settings().home}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+    if by_type:
+        t2 = Table(title="events by type")
+        t2.add_column("event_type")
+        t2.add_column("rows", justify="right")
+        for name, n in sorted(by_type.items(), key=lambda kv: -kv[1]):
+            t2.add_row(str(name), f"{n:,}")
+        console.print(t2)
+    if span:
+        console.print(f"time span: {span[0]} .. {span[1]}")
+
+
+def _parse_params(pairs: list[str] | None) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ConfigError(f"--param '{pair}' must look like name=value")
+        key, raw = pair.split("=", 1)
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def train(
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="model name; default: chosen on a validation split"),
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="name=value (repeatable)")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option("--trials", help="tuning trials for the default")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+) -> None:
+    """Train a model on the store's events and make it the active version."""
+    from campaignrec.pipeline import train as run_train
+
+    with console.status("training..."):
+        result = run_train(
+            open_store(), settings(), model, _parse_params(param), tune_trials=trials, seed=seed
+        )
+    console.print(
+        f"trained [bold]{result.name}[/] version {result.version} on snapshot {result.snapshot_id} "
+        f"in {result.seconds:.1f}s -> {result.path}"
+    )
+    selection = result.metrics.get("selection")
+    if isinstance(selection, dict) and selection.get("leaderboard"):
+        table = Table(title="validation leaderboard (chosen on a split carved from your data)")
+        table.add_column("candidate")
+        table.add_column("validation score", justify="right")
+        for row in selection["leaderboard"]:
+            table.add_row(str(row.get("name")), f"{float(row.get('score', float('nan'))):.4f}")
+        console.print(table)
+
+
+def recommend(
+    user_ids: Annotated[list[str] | None, typer.Argument(help="user ids")] = None,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="items per user")] = 10,
+    all_users: Annotated[bool, typer.Option("--all", help="every known user")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV or Parquet file")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="model name (active version)")
+    ] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="show the evidence per item")] = False,
+) -> None:
+    """Top-k products per user from the active model (batch export with --all --out)."""
+    from campaignrec.pipeline import load_active_model, recommend_frame
+
+    if not all_users and not user_ids:
+        raise ConfigError(
+            "name one or more USER_IDS, or use --all",
+            hint="campaignrec recommend --all --k 10 --out recs.csv",
+        )
+    m = load_active_model(open_store(), model)
+    ids = list(m.users_.ids) if all_users else list(user_ids or [])
+    frame = recommend_frame(m, ids, k)
+    if out is not None:
+        suffix = out.suffix.lower()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".parquet":
+            frame.to_parquet(out, index=False)
+        elif suffix == ".csv":
+            frame.to_csv(out, index=False)
+        else:
+            raise ConfigError(f"--out {out}: use a .csv or .parquet file")
+        console.print(f"wrote {len(frame):,} rows for {len(ids):,} users to {out}")
+        return
+    table = Table(title=f"top-{k} from {m.name}")
+    for col in ("user_id", "rank", "item_id", "score", "reason"):
+        table.add_column(col)
+    if explain:
+        table.add_column("why")
+    for row in frame.itertuples(index=False):
+        cells = [
+            str(row.user_id),
+            str(row.rank),
+            str(row.item_id),
+            f"{row.score:.4f}",
+            str(row.reason),
+        ]
+        if explain:
+            try:
+                cells.append(m.explain(str(row.user_id), str(row.item_id)).text)
+            except CampaignrecError as exc:
+                cells.append(str(exc))
+        table.add_row(*cells)
+    console.print(table)

@@ -1,0 +1,197 @@
+"""Train end to end: store -> snapshot -> (profiles) -> models -> artifacts.
+
+The pipeline is the only place that reads the store and hands DataFrames / snapshots to later
+stages; models never touch SQL. Every artifact names the snapshot it was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from campaignrec.config import Settings
+from campaignrec.data.interactions import Interactions
+from campaignrec.errors import CampaignrecError, ConfigError
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_EVENT_COLUMNS = ["user_id", "item_id", "event_type", "timestamp"]
+ITEM_FEATURE_COLUMNS = [
+    "item_id",
+    "title",
+    "description",
+    "category",
+    "brand",
+    "price",
+    "tags",
+    "created_time",
+]
+USER_FEATURE_COLUMNS = [
+    "user_id",
+    "birth_year",
+    "age_band",
+    "gender",
+    "region",
+    "city",
+    "membership_tier",
+]
+
+
+def build_snapshot(store: Any, settings: Settings) -> Interactions:
+    """The Interactions snapshot of everything in the store (item events, items, users)."""
+    chunks = [
+        c[c["item_id"].notna()]
+        for c in store.iter_table("events", chunk_rows=1_000_000, columns=SNAPSHOT_EVENT_COLUMNS)
+    ]
+    events = (
+        pd.concat(chunks, ignore_index=True)
+        if chunks
+        else pd.DataFrame(columns=SNAPSHOT_EVENT_COLUMNS)
+    )
+    if events.empty:
+        raise CampaignrecError(
+            "the store has no item events to learn from",
+            hint="import events first: campaignrec import events FILE (or campaignrec generate --load)",
+        )
+    items = store.read_table("items")
+    users = store.read_table("users")
+    items = (
+        items[[c for c in ITEM_FEATURE_COLUMNS if c in items.columns]] if not items.empty else None
+    )
+    users = (
+        users[[c for c in USER_FEATURE_COLUMNS if c in users.columns]] if not users.empty else None
+    )
+    return Interactions.from_frame(
+        events,
+        items=items,
+        users=users,
+        event_weights=settings.event_weights,
+        half_life_days=settings.half_life_days,
+    )
+
+
+@dataclass
+class TrainResult:
+    name: str
+    version: str
+    path: Path
+    snapshot_id: str
+    params: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def new_version() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def train(
+    store: Any,
+    settings: Settings,
+    model: str | None = None,
+    params: dict[str, Any] | None = None,
+    *,
+    interactions: Interactions | None = None,
+    tune_trials: int | None = None,
+    seed: int = 0,
+) -> TrainResult:
+    """Train ``model`` (or the default configuration chosen on a validation split), save it under
+    ``<home>/artifacts/<name>/<version>/`` and make it the active version in the registry."""
+    from campaignrec.models.registry import create
+
+    started = time.perf_counter()
+    inter = interactions if interactions is not None else build_snapshot(store, settings)
+    metrics: dict[str, Any] = {}
+    if model is None:
+        from campaignrec.evaluation.tuning import select_default
+
+        kwargs: dict[str, Any] = {"seed": seed}
+        if tune_trials is not None:
+            kwargs["n_trials"] = tune_trials
+        selection = select_default(inter, **kwargs)
+        fitted = selection.model
+        metrics = {"selection": _jsonable(selection.report)}
+    else:
+        try:
+            fitted = create(model, **(params or {})).fit(inter)
+        except TypeError as exc:
+            raise ConfigError(f"model '{model}': {exc}") from exc
+    version = new_version()
+    path = settings.artifacts_dir / fitted.name / version
+    fitted.save(path)
+    meta_path = path / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta.update(
+        {
+            "version": version,
+            "created": datetime.now(UTC).isoformat(),
+            "metrics": metrics,
+            "n_users": inter.n_users,
+            "n_items": inter.n_items,
+            "n_events": len(inter),
+        }
+    )
+    meta_path.write_text(json.dumps(meta, indent=2, default=str))
+    store.register_model(fitted.name, version, str(path), meta)
+    store.activate_model(fitted.name, version)
+    return TrainResult(
+        name=fitted.name,
+        version=version,
+        path=path,
+        snapshot_id=inter.snapshot_id,
+        params=meta["params"],
+        metrics=metrics,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def load_active_model(store: Any, name: str | None = None) -> Any:
+    """The active version of model ``name`` (or of the most recently activated model)."""
+    from campaignrec.models.registry import load_model
+
+    if name is None:
+        models = store.list_models()
+        active = models[models["active"]] if not models.empty else models
+        if active.empty:
+            raise CampaignrecError("no trained model yet", hint="run: campaignrec train")
+        row = (
+            active.sort_values("created_at").iloc[-1] if "created_at" in active else active.iloc[-1]
+        )
+        return load_model(row["path"])
+    info = store.active_model(name)
+    if info is None:
+        raise CampaignrecError(
+            f"no active version of model '{name}'", hint=f"run: campaignrec train --model {name}"
+        )
+    return load_model(info["path"])
+
+
+def recommend_frame(model: Any, user_ids: list[str] | np.ndarray, k: int) -> pd.DataFrame:
+    """Top-k per user as rows ``user_id, rank, item_id, score, reason`` (the batch export)."""
+    user_ids = np.asarray(user_ids, dtype=object)
+    ids, scores = model.recommend(user_ids, k=k)
+    known = model.users_.index(user_ids, missing="ignore")
+    warm = model._has_history(known) | (bool(model.handles_cold_users) & (known >= 0))
+    reason = np.where(warm, model.name, "popular")
+    frame = pd.DataFrame(
+        {
+            "user_id": np.repeat(user_ids, k),
+            "rank": np.tile(np.arange(1, k + 1), len(user_ids)),
+            "item_id": ids.ravel(),
+            "score": scores.ravel(),
+            "reason": np.repeat(reason, k),
+        }
+    )
+    return frame[frame["item_id"].notna()].reset_index(drop=True)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
