@@ -72,25 +72,32 @@ def _root(
     STATE._settings = None
 
 
+def _register() -> None:
+    """Attach every sub-command explicitly (no registration by import side effects)."""
+    from campaignrec.cli import core
+
+    app.command("init")(core.init)
+    app.command("stats")(core.stats)
+    app.command("train")(core.train)
+    app.command("recommend")(core.recommend)
+
+
+_register()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, turning our errors into one clear line and an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="campaignrec")  # usage errors and --help exit through click
     except CampaignrecError as exc:
         err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         if exc.hint:
             err_console.print(f"[dim]hint: {exc.hint}[/]", highlight=False)
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors and friends
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:
         if STATE.debug:
             raise
         err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
