@@ -1,0 +1,215 @@
+"""Shared building blocks of the models: history weighting, sparse top-k, term weighting.
+
+Everything here is vectorised over the whole matrix (no Python loop per user or per item), so the
+models stay batch-first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from campaignrec.data.interactions import SECONDS_PER_DAY, Interactions
+from campaignrec.errors import ConfigError
+
+WeightingT = Literal["none", "log", "bm25", "tfidf"]
+WEIGHTINGS = ("none", "log", "bm25", "tfidf")
+
+
+def check_choice(model: str, field: str, value: Any, choices: tuple[Any, ...]) -> None:
+    """Raise a ConfigError naming the field, the value and the allowed choices."""
+    if value not in choices:
+        raise ConfigError(
+            f"{model}: parameter '{field}' is {value!r}", hint=f"use one of {list(choices)}"
+        )
+
+
+def check_positive(
+    model: str, field: str, value: float | None, *, allow_none: bool = False
+) -> None:
+    """Raise a ConfigError unless ``value`` is a positive number (or None when allowed)."""
+    if value is None and allow_none:
+        return
+    if value is None or not np.isfinite(value) or value <= 0:
+        raise ConfigError(f"{model}: parameter '{field}' must be > 0, got {value!r}")
+
+
+def csr_arrays(prefix: str, m: sp.csr_matrix) -> dict[str, NDArray[Any]]:
+    """A CSR matrix as npz-ready arrays (``prefix_indptr`` ...)."""
+    m = m.tocsr()
+    return {
+        f"{prefix}_indptr": m.indptr,
+        f"{prefix}_indices": m.indices,
+        f"{prefix}_data": m.data,
+        f"{prefix}_shape": np.asarray(m.shape, dtype=np.int64),
+    }
+
+
+def csr_from_arrays(prefix: str, arrays: dict[str, NDArray[Any]]) -> sp.csr_matrix:
+    """Inverse of :func:`csr_arrays`."""
+    shape = tuple(int(v) for v in arrays[f"{prefix}_shape"])
+    return sp.csr_matrix(
+        (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
+        shape=shape,
+    )
+
+
+def row_of_nonzero(m: sp.csr_matrix) -> NDArray[np.int64]:
+    """The row index of every stored entry of a CSR matrix."""
+    return np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+
+
+def sparse_topk_rows(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Keep the ``k`` largest stored entries of every row (others dropped), vectorised."""
+    m = m.tocsr()
+    m.eliminate_zeros()
+    counts = np.diff(m.indptr)
+    if m.nnz == 0 or counts.max() <= k:
+        return m
+    rows = row_of_nonzero(m)
+    order = np.lexsort((-m.data, rows))
+    rank = np.arange(m.nnz) - m.indptr[rows[order]]
+    keep = np.sort(order[rank < k])
+    out = sp.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape, dtype=m.dtype)
+    out.sort_indices()
+    return out
+
+
+def bm25_weight(x: sp.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sp.csr_matrix:
+    """BM25 weighting of a user x item matrix, users as terms and items as documents.
+
+    An item is a document made of the users who touched it: users who touch everything carry
+    little evidence (idf), and items touched by many users are length-normalised.
+    """
+    x = x.tocsr().astype(np.float32)
+    n_items = x.shape[1]
+    rows = row_of_nonzero(x)
+    cols = x.indices
+    users_per_row = np.diff(x.indptr).astype(np.float64)
+    idf = np.log(n_items / (1.0 + users_per_row)) + 1.0
+    idf = np.maximum(idf, 1e-3)
+    item_len = np.asarray(x.sum(axis=0)).ravel().astype(np.float64)
+    avg = item_len[item_len > 0].mean() if (item_len > 0).any() else 1.0
+    norm = (1.0 - b) + b * item_len / avg
+    tf = x.data.astype(np.float64)
+    data = tf * (k1 + 1.0) / (k1 * norm[cols] + tf) * idf[rows]
+    return sp.csr_matrix((data.astype(np.float32), x.indices, x.indptr), shape=x.shape)
+
+
+def tfidf_weight(x: sp.csr_matrix) -> sp.csr_matrix:
+    """TF-IDF weighting of a user x item matrix (users as terms), log-scaled term frequency."""
+    x = x.tocsr().astype(np.float32)
+    n_items = x.shape[1]
+    rows = row_of_nonzero(x)
+    idf = np.log((1.0 + n_items) / (1.0 + np.diff(x.indptr))) + 1.0
+    data = np.log1p(x.data) * idf[rows]
+    return sp.csr_matrix((data.astype(np.float32), x.indices, x.indptr), shape=x.shape)
+
+
+def apply_weighting(
+    x: sp.csr_matrix, weighting: str, *, k1: float = 1.2, b: float = 0.75
+) -> sp.csr_matrix:
+    """Apply one of ``none | log | bm25 | tfidf`` to a user x item matrix."""
+    if weighting == "none":
+        return x.tocsr().astype(np.float32)
+    if weighting == "log":
+        x = x.tocsr().astype(np.float32)
+        return sp.csr_matrix((np.log1p(x.data), x.indices, x.indptr), shape=x.shape)
+    if weighting == "bm25":
+        return bm25_weight(x, k1, b)
+    if weighting == "tfidf":
+        return tfidf_weight(x)
+    raise ConfigError(f"unknown weighting {weighting!r}", hint=f"use one of {list(WEIGHTINGS)}")
+
+
+def recency_history(
+    interactions: Interactions,
+    half_life_steps: float | None,
+    *,
+    base: sp.csr_matrix | None = None,
+) -> sp.csr_matrix:
+    """User x item history where recent items count more.
+
+    Each distinct item a user touched is weighted ``0.5 ** (steps_from_end / half_life_steps)``,
+    where ``steps_from_end`` is 0 for the user's most recent distinct item, 1 for the one before,
+    and so on (items are ordered by their last occurrence). ``half_life_steps=None`` gives plain
+    weights. The weights multiply ``base`` (default: the 0/1 matrix).
+    """
+    base_m = interactions.binary if base is None else base.tocsr()
+    if half_life_steps is None:
+        return base_m.astype(np.float32)
+    n_users, n_items = interactions.n_users, interactions.n_items
+    indptr, items, _ = interactions.sequences
+    if len(items) == 0:
+        return base_m.astype(np.float32)
+    users = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(indptr))
+    pos = np.arange(len(items), dtype=np.int64)
+    key = users * n_items + items.astype(np.int64)
+    # the last occurrence of each (user, item): first hit when scanning the log backwards
+    _, first_rev = np.unique(key[::-1], return_index=True)
+    last = len(items) - 1 - first_rev
+    u, it, p = users[last], items[last].astype(np.int64), pos[last]
+    order = np.lexsort((-p, u))
+    counts = np.bincount(u, minlength=n_users)
+    starts = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    steps = np.empty(len(order), dtype=np.float64)
+    steps[order] = np.arange(len(order)) - starts[u[order]]
+    decay = np.power(0.5, steps / float(half_life_steps)).astype(np.float32)
+    w = sp.csr_matrix((decay, (u, it)), shape=(n_users, n_items), dtype=np.float32)
+    w.sort_indices()
+    return w.multiply(base_m).tocsr().astype(np.float32)
+
+
+def time_decayed_matrix(
+    interactions: Interactions, half_life_days: float | None, *, binary: bool = False
+) -> sp.csr_matrix:
+    """User x item matrix with our own time decay (``None``: the snapshot's ``matrix``)."""
+    if half_life_days is None:
+        return interactions.binary if binary else interactions.matrix
+    age = (interactions.reference_time - interactions.timestamp) / SECONDS_PER_DAY
+    decay = np.power(0.5, np.maximum(age, 0.0) / half_life_days).astype(np.float32)
+    w = decay if binary else decay * interactions.weight
+    m = sp.csr_matrix(
+        (w, (interactions.user_idx, interactions.item_idx)),
+        shape=(interactions.n_users, interactions.n_items),
+        dtype=np.float32,
+    )
+    m.sum_duplicates()
+    m.sort_indices()
+    return m
+
+
+def normalize_rows(
+    scores: NDArray[np.float32], method: str, mask: NDArray[np.bool_] | None = None
+) -> NDArray[np.float32]:
+    """Per-row score normalisation: ``zscore``, ``minmax`` or ``none``; -inf kept as -inf.
+
+    ``mask`` (same shape, True = counts) restricts the statistics to some entries, e.g. the items
+    a user can still be shown.
+    """
+    s = scores.astype(np.float32, copy=True)
+    if method == "none":
+        return s
+    finite = np.isfinite(s) if mask is None else (np.isfinite(s) & mask)
+    cnt = np.maximum(finite.sum(axis=1, keepdims=True), 1)
+    z = np.where(finite, s, 0.0)
+    if method == "zscore":
+        mean = z.sum(axis=1, keepdims=True) / cnt
+        var = (np.where(finite, s - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / cnt
+        std = np.sqrt(var)
+        out = (s - mean) / np.where(std > 0, std, 1.0)
+    elif method == "minmax":
+        lo = np.where(finite, s, np.inf).min(axis=1, keepdims=True)
+        hi = np.where(finite, s, -np.inf).max(axis=1, keepdims=True)
+        lo = np.where(np.isfinite(lo), lo, 0.0)
+        hi = np.where(np.isfinite(hi), hi, 1.0)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        out = (s - lo) / span
+    else:
+        raise ConfigError(f"unknown normalisation {method!r}", hint="use zscore, minmax or none")
+    out[~np.isfinite(s)] = -np.inf
+    return out.astype(np.float32)

@@ -1,0 +1,301 @@
+"""Neighbourhood models: ItemKNN and UserKNN.
+
+Similarities are computed sparse and in blocks (cosine, Jaccard, or cosine over BM25 / TF-IDF
+weighted vectors, with shrinkage), and only the ``neighbours`` strongest per item (per user) are
+kept, so scoring a batch of users is one sparse product.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from campaignrec.data.interactions import Interactions
+from campaignrec.errors import ConfigError, UnknownIdError
+from campaignrec.models._common import (
+    apply_weighting,
+    check_choice,
+    check_positive,
+    csr_arrays,
+    csr_from_arrays,
+    recency_history,
+    row_of_nonzero,
+    sparse_topk_rows,
+)
+from campaignrec.models.base import Explanation, Params, Recommender
+
+SIMILARITIES = ("cosine", "jaccard", "bm25", "tfidf", "dot")
+_BLOCK = 2048
+
+
+@dataclasses.dataclass(frozen=True)
+class KNNParams(Params):
+    """Parameters shared by :class:`ItemKNN` and :class:`UserKNN`.
+
+    Attributes
+    ----------
+    similarity : ``cosine`` | ``jaccard`` | ``bm25`` | ``tfidf`` (cosine over BM25 / TF-IDF
+        weighted vectors) | ``dot`` (plain co-occurrence of the weighted vectors).
+    neighbours : how many neighbours to keep per item (per user).
+    shrinkage : added to the similarity's denominator; damps similarities built on few co-users.
+    use_weights : build vectors from event weights (purchase > view) instead of 0/1.
+    bm25_k1, bm25_b : BM25 saturation and length normalisation (similarity ``bm25``).
+    recency_half_life : score a history where each past item counts
+        ``0.5 ** (steps_from_end / recency_half_life)``; None = every item counts the same.
+    """
+
+    similarity: str = "cosine"
+    neighbours: int = 100
+    shrinkage: float = 0.0
+    use_weights: bool = False
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    recency_half_life: float | None = None
+
+
+def _check_params(name: str, p: KNNParams) -> None:
+    check_choice(name, "similarity", p.similarity, SIMILARITIES)
+    if p.neighbours < 1:
+        raise ConfigError(f"{name}: 'neighbours' must be >= 1, got {p.neighbours}")
+    if p.shrinkage < 0:
+        raise ConfigError(f"{name}: 'shrinkage' must be >= 0, got {p.shrinkage}")
+    check_positive(name, "recency_half_life", p.recency_half_life, allow_none=True)
+
+
+def _vectors(interactions: Interactions, p: KNNParams) -> sp.csr_matrix:
+    """User x item matrix the similarity is computed on."""
+    base = interactions.matrix if p.use_weights else interactions.binary
+    if p.similarity == "bm25":
+        return apply_weighting(base, "bm25", k1=p.bm25_k1, b=p.bm25_b)
+    if p.similarity == "tfidf":
+        return apply_weighting(base, "tfidf")
+    if p.similarity == "jaccard":
+        return interactions.binary.astype(np.float32)
+    return base.astype(np.float32)
+
+
+def _similarity_rows(
+    a_rows: sp.csr_matrix,
+    a_all: sp.csr_matrix,
+    row_ids: NDArray[np.int64],
+    stat: NDArray[np.float64],
+    p: KNNParams,
+) -> sp.csr_matrix:
+    """Similarities of some rows of ``a`` to all rows of ``a`` (rows are items or users).
+
+    ``stat`` is the norm (cosine-like) or the count (Jaccard) of every row of ``a_all``.
+    The self-similarity is removed; then only the ``neighbours`` largest per row are kept.
+    """
+    co = (a_rows @ a_all.T).tocsr().astype(np.float32)
+    r = row_of_nonzero(co)
+    c = co.indices
+    dot = co.data.astype(np.float64)
+    if p.similarity == "jaccard":
+        den = stat[row_ids[r]] + stat[c] - dot + p.shrinkage
+    elif p.similarity == "dot":
+        den = np.ones_like(dot) + p.shrinkage
+    else:
+        den = stat[row_ids[r]] * stat[c] + p.shrinkage
+    data = np.where(den > 0, dot / np.where(den > 0, den, 1.0), 0.0)
+    data[c == row_ids[r]] = 0.0
+    sim = sp.csr_matrix((data.astype(np.float32), c, co.indptr), shape=co.shape)
+    return sparse_topk_rows(sim, p.neighbours)
+
+
+def _row_stat(a: sp.csr_matrix, p: KNNParams) -> NDArray[np.float64]:
+    if p.similarity == "jaccard":
+        return np.diff(a.indptr).astype(np.float64)
+    return np.sqrt(np.asarray(a.multiply(a).sum(axis=1)).ravel().astype(np.float64))
+
+
+def _history(interactions: Interactions, p: KNNParams) -> sp.csr_matrix:
+    base = interactions.matrix if p.use_weights else interactions.binary
+    return recency_history(interactions, p.recency_half_life, base=base)
+
+
+class ItemKNN(Recommender):
+    """Item-based nearest neighbours: score(u, j) = sum over the user's items i of h_ui * sim(i, j).
+
+    Examples
+    --------
+    >>> model = ItemKNN(similarity="bm25", neighbours=200).fit(interactions)  # doctest: +SKIP
+    >>> model.explain("u1", "i42").evidence["neighbours"]  # doctest: +SKIP
+    """
+
+    name = "item_knn"
+    params_class = KNNParams
+    params: KNNParams
+
+    def __init__(self, params: KNNParams | None = None, **overrides: Any) -> None:
+        super().__init__(params, **overrides)
+        _check_params(self.name, self.params)
+
+    def _fit(self, interactions: Interactions) -> None:
+        p = self.params
+        items = _vectors(interactions, p).T.tocsr()  # item x user
+        stat = _row_stat(items, p)
+        blocks = []
+        for start in range(0, items.shape[0], _BLOCK):
+            ids = np.arange(start, min(start + _BLOCK, items.shape[0]), dtype=np.int64)
+            blocks.append(_similarity_rows(items[ids], items, ids, stat, p))
+        sim = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix(items.shape[:1] * 2)
+        self.similarity_: sp.csr_matrix = sim.astype(np.float32)
+        self.history_: sp.csr_matrix = _history(interactions, p)
+
+    def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
+        return np.asarray((self.history_[user_idx] @ self.similarity_).toarray(), dtype=np.float32)
+
+    def similar_items(
+        self, item_id: str, k: int = 10
+    ) -> tuple[NDArray[np.object_], NDArray[np.float32]]:
+        """The ``k`` nearest neighbours of one item and their similarities."""
+        self.check_fitted()
+        i = int(self.items_.index([item_id])[0])
+        row = self.similarity_[i]
+        order = np.argsort(-row.data, kind="stable")[:k]
+        return self.items_.external(row.indices[order]), row.data[order].astype(np.float32)
+
+    def explain(self, user_id: str, item_id: str) -> Explanation:
+        self.check_fitted()
+        if item_id not in self.items_:
+            raise UnknownIdError("item", item_id)
+        u = int(self.users_.index([user_id], missing="ignore")[0])
+        if u < 0 or self.history_[u].nnz == 0:
+            return super().explain(user_id, item_id)
+        j = int(self.items_.index([item_id])[0])
+        hist = self.history_[u]
+        col = np.asarray(self.similarity_[hist.indices][:, [j]].toarray()).ravel()
+        contrib = hist.data * col
+        order = np.argsort(-contrib, kind="stable")
+        order = order[contrib[order] > 0][:5]
+        neighbours = [
+            {
+                "item_id": str(self.items_.ids[hist.indices[o]]),
+                "similarity": float(col[o]),
+                "contribution": float(contrib[o]),
+            }
+            for o in order
+        ]
+        if not neighbours:
+            return Explanation(
+                "item_knn",
+                "No item you touched is similar to this one.",
+                {"neighbours": [], "score": 0.0},
+            )
+        names = ", ".join(n["item_id"] for n in neighbours[:3])
+        return Explanation(
+            "similar_items",
+            f"Because you interacted with {names}.",
+            {"neighbours": neighbours, "score": float(contrib.sum())},
+        )
+
+    def _state(self) -> dict[str, NDArray[Any]]:
+        return csr_arrays("similarity", self.similarity_) | csr_arrays("history", self.history_)
+
+    def _load_state(self, arrays: dict[str, NDArray[Any]]) -> None:
+        self.similarity_ = csr_from_arrays("similarity", arrays)
+        self.history_ = csr_from_arrays("history", arrays)
+
+
+class UserKNN(Recommender):
+    """User-based nearest neighbours: score(u, j) = sum over u's neighbours v of sim(u, v) * h_vj.
+
+    Neighbours are found at scoring time (one sparse product per batch of users), so the model only
+    stores the user vectors.
+    """
+
+    name = "user_knn"
+    params_class = KNNParams
+    params: KNNParams
+
+    def __init__(self, params: KNNParams | None = None, **overrides: Any) -> None:
+        super().__init__(params, **overrides)
+        _check_params(self.name, self.params)
+
+    def _fit(self, interactions: Interactions) -> None:
+        p = self.params
+        self.vectors_: sp.csr_matrix = _vectors(interactions, p).tocsr()
+        self.history_: sp.csr_matrix = _history(interactions, p)
+        self.targets_: sp.csr_matrix = (
+            interactions.matrix if p.use_weights else interactions.binary
+        ).astype(np.float32)
+
+    def _neighbours(self, user_idx: NDArray[np.int64]) -> sp.csr_matrix:
+        p = self.params
+        query = self.vectors_[user_idx]
+        if p.recency_half_life is not None:
+            # recent items shape who the neighbours are
+            query = query.multiply(self.history_[user_idx]).tocsr()
+        stat_all = _row_stat(self.vectors_, p)
+        if p.similarity == "jaccard":
+            stat_q = stat_all
+        else:
+            stat_q = stat_all.copy()
+            stat_q[user_idx] = _row_stat(query, p)
+        co = (query @ self.vectors_.T).tocsr().astype(np.float32)
+        r = row_of_nonzero(co)
+        c = co.indices
+        dot = co.data.astype(np.float64)
+        if p.similarity == "jaccard":
+            den = stat_q[user_idx[r]] + stat_all[c] - dot + p.shrinkage
+        elif p.similarity == "dot":
+            den = np.ones_like(dot) + p.shrinkage
+        else:
+            den = stat_q[user_idx[r]] * stat_all[c] + p.shrinkage
+        data = np.where(den > 0, dot / np.where(den > 0, den, 1.0), 0.0)
+        data[c == user_idx[r]] = 0.0
+        sim = sp.csr_matrix((data.astype(np.float32), c, co.indptr), shape=co.shape)
+        return sparse_topk_rows(sim, p.neighbours)
+
+    def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
+        sim = self._neighbours(user_idx)
+        return np.asarray((sim @ self.targets_).toarray(), dtype=np.float32)
+
+    def explain(self, user_id: str, item_id: str) -> Explanation:
+        self.check_fitted()
+        if item_id not in self.items_:
+            raise UnknownIdError("item", item_id)
+        u = int(self.users_.index([user_id], missing="ignore")[0])
+        if u < 0 or self.history_[u].nnz == 0:
+            return super().explain(user_id, item_id)
+        j = int(self.items_.index([item_id])[0])
+        sim = self._neighbours(np.asarray([u], dtype=np.int64))
+        had = np.asarray(self.targets_[sim.indices][:, [j]].toarray()).ravel()
+        contrib = sim.data * had
+        order = np.argsort(-contrib, kind="stable")
+        order = order[contrib[order] > 0][:5]
+        hist = self.history_[u]
+        top_hist = hist.indices[np.argsort(-hist.data, kind="stable")[:5]]
+        neighbours = [
+            {
+                "user_idx": int(sim.indices[o]),
+                "similarity": float(sim.data[o]),
+                "contribution": float(contrib[o]),
+            }
+            for o in order
+        ]
+        return Explanation(
+            "similar_shoppers",
+            f"{len(neighbours)} shoppers with tastes like yours interacted with this item.",
+            {
+                "neighbours": neighbours,
+                "your_items": [str(x) for x in self.items_.ids[top_hist]],
+                "score": float(contrib.sum()),
+            },
+        )
+
+    def _state(self) -> dict[str, NDArray[Any]]:
+        return (
+            csr_arrays("vectors", self.vectors_)
+            | csr_arrays("history", self.history_)
+            | csr_arrays("targets", self.targets_)
+        )
+
+    def _load_state(self, arrays: dict[str, NDArray[Any]]) -> None:
+        self.vectors_ = csr_from_arrays("vectors", arrays)
+        self.history_ = csr_from_arrays("history", arrays)
+        self.targets_ = csr_from_arrays("targets", arrays)

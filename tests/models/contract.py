@@ -1,0 +1,187 @@
+"""The contract every Recommender must honour, as a test mixin.
+
+Use it in one line::
+
+    class TestEASE(RecommenderContract):
+        def make_model(self):
+            return EASE(l2=10.0)
+
+The fixtures come from ``tests/models/conftest.py`` (the two-block shop whose right answer is
+known). Set ``known_answer = False`` (with a reason in ``known_answer_reason``) for models that
+cannot separate the blocks by design (Random, global popularity).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from campaignrec.data.interactions import Interactions
+from campaignrec.errors import NotFittedError
+from campaignrec.models.base import Explanation, Recommender
+from tests.models.conftest import block_of
+
+K = 5
+
+
+class RecommenderContract:
+    """Mixin: subclasses implement :meth:`make_model`; every test below then runs for them."""
+
+    known_answer: ClassVar[bool] = True
+    known_answer_reason: ClassVar[str] = ""
+
+    def make_model(self) -> Recommender:
+        raise NotImplementedError
+
+    # ---- fixtures ------------------------------------------------------------------------------
+    @pytest.fixture(scope="class")
+    @classmethod
+    def fitted(cls, block_shop: Interactions) -> Recommender:
+        return cls().make_model().fit(block_shop)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def warm_users(cls, block_shop: Interactions) -> list[str]:
+        return [str(u) for u in block_shop.users.ids[block_shop.active_users]]
+
+    # ---- the contract --------------------------------------------------------------------------
+    def test_fit_returns_self(self, block_shop: Interactions) -> None:
+        model = self.make_model()
+        assert model.fit(block_shop) is model
+
+    def test_not_fitted_raises(self) -> None:
+        with pytest.raises(NotFittedError):
+            self.make_model().recommend(["ua0"], k=3)
+
+    def test_at_most_k_and_no_duplicates(self, fitted: Recommender, warm_users: list[str]) -> None:
+        ids, scores = fitted.recommend(warm_users, k=K)
+        assert ids.shape == (len(warm_users), K) and scores.shape == (len(warm_users), K)
+        for row, row_scores in zip(ids, scores, strict=True):
+            real = [x for x in row if x is not None]
+            assert len(real) == len(set(real))
+            finite = row_scores[np.isfinite(row_scores)]
+            assert np.all(np.diff(finite) <= 1e-6), "scores must be sorted best first"
+
+    def test_seen_items_excluded(
+        self, fitted: Recommender, block_shop: Interactions, warm_users: list[str]
+    ) -> None:
+        ids, _ = fitted.recommend(warm_users, k=K)
+        uidx = block_shop.users.index(warm_users)
+        for u, row in zip(uidx, ids, strict=True):
+            seen = set(block_shop.items.ids[block_shop.binary[u].indices])
+            assert not seen & {x for x in row if x is not None}
+
+    def test_seen_items_allowed_when_asked(
+        self, fitted: Recommender, block_shop: Interactions
+    ) -> None:
+        n_items = block_shop.n_items
+        ids, _ = fitted.recommend(["ua0"], k=n_items, exclude_seen=False)
+        assert len({x for x in ids[0] if x is not None}) == n_items
+
+    def test_allow_list(self, fitted: Recommender, warm_users: list[str]) -> None:
+        allowed = ["a1", "b2", "b5", "a_new"]
+        ids, _ = fitted.recommend(warm_users, k=K, items=allowed)
+        assert {x for x in ids.ravel() if x is not None} <= set(allowed)
+
+    def test_block_list(self, fitted: Recommender, warm_users: list[str]) -> None:
+        ids_before, _ = fitted.recommend(warm_users, k=K)
+        blocked = sorted({x for x in ids_before[:, 0] if x is not None})
+        ids, _ = fitted.recommend(warm_users, k=K, exclude_items=blocked)
+        assert not set(blocked) & {x for x in ids.ravel() if x is not None}
+
+    def test_unknown_user_gets_cold_fallback(self, fitted: Recommender) -> None:
+        ids, scores = fitted.recommend(["nobody-knows-me", "ua_cold"], k=K)
+        assert ids.shape == (2, K)
+        assert all(x is not None for x in ids.ravel())
+        assert np.isfinite(scores).all()
+        explanation = fitted.explain("nobody-knows-me", str(ids[0, 0]))
+        assert isinstance(explanation, Explanation) and explanation.reason
+
+    def test_score_agrees_with_recommend(self, fitted: Recommender, warm_users: list[str]) -> None:
+        users = [*warm_users[:6], "nobody-knows-me"]
+        ids, scores = fitted.recommend(users, k=K)
+        for user, row, row_scores in zip(users, ids, scores, strict=True):
+            direct = fitted.score([user] * K, [str(x) for x in row])
+            np.testing.assert_allclose(direct, row_scores, rtol=1e-5, atol=1e-5)
+
+    def test_save_load_round_trip(
+        self, fitted: Recommender, warm_users: list[str], tmp_path: Path
+    ) -> None:
+        users = [*warm_users, "ua_cold", "nobody-knows-me"]
+        ids, scores = fitted.recommend(users, k=K)
+        fitted.save(tmp_path / "model")
+        loaded = type(fitted).load(tmp_path / "model")
+        ids2, scores2 = loaded.recommend(users, k=K)
+        np.testing.assert_array_equal(ids, ids2)
+        np.testing.assert_allclose(scores, scores2, rtol=1e-5, atol=1e-6)
+        assert loaded.params == fitted.params
+
+    def test_explain_returns_evidence(self, fitted: Recommender, warm_users: list[str]) -> None:
+        user = warm_users[0]
+        ids, _ = fitted.recommend([user], k=1)
+        explanation = fitted.explain(user, str(ids[0, 0]))
+        assert isinstance(explanation, Explanation)
+        assert explanation.reason and explanation.text
+        assert explanation.evidence, "explain must return the evidence behind the score"
+        assert explanation.to_dict()["reason"] == explanation.reason
+
+    def test_recommend_10000_users_in_one_call(
+        self, fitted: Recommender, warm_users: list[str]
+    ) -> None:
+        pool = [*warm_users, "ua_cold", "nobody-knows-me"]
+        users = [pool[i % len(pool)] for i in range(10_000)]
+        ids, scores = fitted.recommend(users, k=K)
+        assert ids.shape == (10_000, K) and scores.shape == (10_000, K)
+        np.testing.assert_array_equal(ids[0], ids[len(pool)])  # same user, same list
+
+    def test_known_answer_blocks(self, fitted: Recommender, warm_users: list[str]) -> None:
+        if not self.known_answer:
+            pytest.skip(self.known_answer_reason or "model cannot separate the blocks by design")
+        ids, _ = fitted.recommend(warm_users, k=3)
+        for user, row in zip(warm_users, ids, strict=True):
+            want = user[1]  # "ua3" -> "a"
+            got = [block_of(str(x)) for x in row if x is not None]
+            assert got and all(g == want for g in got), (user, list(row))
+
+    @settings(
+        max_examples=15,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
+    )
+    @given(
+        k=st.integers(min_value=1, max_value=30),
+        allowed=st.lists(
+            st.sampled_from(["a0", "a3", "a_new", "b1", "b7", "b_new", "zzz"]), max_size=5
+        ),
+        blocked=st.lists(st.sampled_from(["a0", "a1", "b1", "b2"]), max_size=3),
+    )
+    def test_invariants_property(
+        self,
+        fitted: Recommender,
+        k: int,
+        allowed: list[str],
+        blocked: list[str],
+    ) -> None:
+        users = ["ua0", "ub1", "ua_cold", "nobody"]
+        ids, scores = fitted.recommend(
+            users, k=k, items=allowed or None, exclude_items=blocked or None
+        )
+        assert ids.shape == (len(users), k)
+        for row, row_scores in zip(ids, scores, strict=True):
+            real = [x for x in row if x is not None]
+            assert len(real) == len(set(real))
+            assert not set(real) & set(blocked)
+            if allowed:
+                assert set(real) <= set(allowed)
+            # padding only at the end, and only with -inf
+            n = len(real)
+            assert all(x is None for x in row[n:])
+            assert np.all(np.isinf(row_scores[n:]))

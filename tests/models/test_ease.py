@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from campaignrec.data.interactions import Interactions
+from campaignrec.errors import ConfigError
+from campaignrec.models.ease import EASE, OUT_OF_SET_FLOOR
+from tests.models.contract import RecommenderContract
+
+
+class TestEASE(RecommenderContract):
+    def make_model(self) -> EASE:
+        return EASE(l2=5.0)
+
+
+class TestEASEDualRecency(RecommenderContract):
+    def make_model(self) -> EASE:
+        return EASE(l2=5.0, solver="dual", recency_half_life=2.0)
+
+
+class TestEASERestricted(RecommenderContract):
+    def make_model(self) -> EASE:
+        return EASE(l2=5.0, solver="primal", max_items=24)
+
+
+def _random_shop(seed: int, n_users: int = 25, n_items: int = 15) -> Interactions:
+    rng = np.random.default_rng(seed)
+    rows = [
+        (f"u{u}", f"i{i}") for u in range(n_users) for i in range(n_items) if rng.random() < 0.35
+    ]
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    frame["event_type"] = "view"
+    frame["timestamp"] = pd.date_range("2026-01-01", periods=len(rows), freq="h", tz="UTC")
+    return Interactions.from_frame(frame)
+
+
+def _reference_b(x: np.ndarray, lam: float) -> np.ndarray:
+    """EASE by direct constrained least squares, one column at a time (no closed form)."""
+    n = x.shape[1]
+    b = np.zeros((n, n))
+    for j in range(n):
+        others = [i for i in range(n) if i != j]
+        a = x[:, others]
+        b[others, j] = np.linalg.solve(a.T @ a + lam * np.eye(n - 1), a.T @ x[:, j])
+    return b
+
+
+def test_closed_form_matches_direct_solve() -> None:
+    shop = _random_shop(0)
+    model = EASE(l2=3.0, solver="primal").fit(shop)
+    x = shop.binary.toarray().astype(np.float64)
+    np.testing.assert_allclose(model.weights_, _reference_b(x, 3.0), atol=2e-5)
+
+
+def test_dual_solver_equals_primal() -> None:
+    shop = _random_shop(1, n_users=10, n_items=30)
+    users = np.arange(shop.n_users)
+    primal = EASE(l2=2.0, solver="primal").fit(shop).score_matrix(users)
+    dual = EASE(l2=2.0, solver="dual").fit(shop).score_matrix(users)
+    np.testing.assert_allclose(primal, dual, atol=1e-4)
+
+
+def test_auto_picks_dual_for_wide_catalogues() -> None:
+    shop = _random_shop(2, n_users=8, n_items=40)
+    model = EASE(l2=2.0, max_items=10).fit(shop)
+    assert model.solver_ == "dual" and len(model.kept_items_) == shop.n_items
+
+
+def test_restricted_catalogue_scores_outside_items_below() -> None:
+    shop = _random_shop(3)
+    model = EASE(l2=2.0, solver="primal", max_items=5).fit(shop)
+    assert len(model.kept_items_) == 5
+    scores = model.score_matrix(np.arange(shop.n_users))
+    outside = np.setdiff1d(np.arange(shop.n_items), model.kept_items_)
+    assert scores[:, outside].max() < OUT_OF_SET_FLOOR + 2
+    assert scores[:, model.kept_items_].min() > OUT_OF_SET_FLOOR + 2
+
+
+def test_memory_guard() -> None:
+    shop = _random_shop(4)
+    with pytest.raises(ConfigError, match="memory_limit_gb"):
+        EASE(solver="primal", memory_limit_gb=1e-9).fit(shop)
+
+
+def test_recency_weighting_changes_ranking() -> None:
+    # Two tastes: {x, x2} and {y, y2, y3}. The shopper touched y, y3 long ago and x just now.
+    rows = []
+    for n in range(8):
+        rows += [
+            (f"fx{n}", "x"),
+            (f"fx{n}", "x2"),
+            (f"fy{n}", "y"),
+            (f"fy{n}", "y2"),
+            (f"fy{n}", "y3"),
+        ]
+    rows += [("me", "y"), ("me", "y3"), ("me", "x")]
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    frame["event_type"] = "view"
+    frame["timestamp"] = pd.date_range("2026-01-01", periods=len(rows), freq="h", tz="UTC")
+    shop = Interactions.from_frame(frame)
+    plain = EASE(l2=1.0).fit(shop)
+    recent = EASE(l2=1.0, recency_half_life=0.5).fit(shop)
+    assert plain.recommend(["me"], k=1)[0][0, 0] == "y2"
+    assert recent.recommend(["me"], k=1)[0][0, 0] == "x2"
+    hist = recent.history_[shop.users.index(["me"])[0]]
+    weights = dict(zip(shop.items.ids[hist.indices], hist.data, strict=True))
+    assert weights["x"] == pytest.approx(1.0)
+    assert weights["y3"] == pytest.approx(0.25)
+    assert weights["y"] == pytest.approx(0.0625)
