@@ -1,0 +1,671 @@
+"""Off-policy evaluation: how a new policy would have done, from logs of an old one.
+
+The log is a typed, frozen :class:`BanditLog` (context, action, reward, propensity of the logged
+action, optional slot position and action features). A target policy is given as its action
+distribution on the logged rounds, an array ``action_dist`` of shape ``(n_rounds, n_actions)``
+whose rows sum to 1.
+
+Estimators (each returns a :class:`PolicyValueEstimate`: value, percentile bootstrap 95% interval
+over rounds, effective sample size):
+
+* ``ips``: inverse propensity scoring, ``mean(w r)`` with ``w = pi(a|x) / pscore``.
+* ``snips``: self-normalised IPS, ``sum(w r) / sum(w)``.
+* ``dm``: direct method, ``mean(sum_a pi(a|x) q(x, a))`` with a reward model ``q``.
+* ``dr``: doubly robust, ``dm + mean(w (r - q(x, a_logged)))``.
+* ``switch-dr``: doubly robust where ``w <= tau``, direct method only where ``w > tau``.
+
+The reward model of DM/DR is cross-fitted (:func:`fit_reward_model`): every round's ``q`` comes
+from a model that never saw that round, so DR's correction term stays unbiased. In the bootstrap
+the reward predictions are kept fixed and the rounds are resampled.
+
+Effective sample size is Kish's ``(sum w)^2 / sum w^2`` of the importance weights the estimator
+uses (``n_rounds`` for DM, which uses no weights): how many rounds of on-policy data the estimate
+is worth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from campaignrec.errors import ValidationError
+
+__all__ = [
+    "ESTIMATORS",
+    "BanditLog",
+    "DirectMethod",
+    "DoublyRobust",
+    "Estimator",
+    "InverseProbabilityWeighting",
+    "PolicyValueEstimate",
+    "SelfNormalizedIPS",
+    "SwitchDoublyRobust",
+    "check_action_dist",
+    "epsilon_greedy_policy",
+    "estimate_policy_value",
+    "fit_reward_model",
+    "softmax_policy",
+    "uniform_policy",
+]
+
+
+# ---- the log ------------------------------------------------------------------------------------
+
+
+def _frozen(a: NDArray[Any]) -> NDArray[Any]:
+    a = np.array(a, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class BanditLog:
+    """Logged bandit feedback: one row per round (a decision that was served).
+
+    Parameters
+    ----------
+    context : ndarray of shape (n_rounds, n_features)
+        Numeric context of each round (user features...).
+    action : ndarray of shape (n_rounds,)
+        Index in ``[0, n_actions)`` of the action shown.
+    reward : ndarray of shape (n_rounds,)
+        Observed reward (click, conversion, revenue...).
+    pscore : ndarray of shape (n_rounds,)
+        Probability the logging policy had of choosing the logged action, in (0, 1].
+    n_actions : int
+        Number of actions.
+    position : ndarray of shape (n_rounds,), optional
+        Slot index of the decision (a feature for reward models; the target policy's action
+        distribution applies to every slot).
+    action_context : ndarray of shape (n_actions, n_action_features), optional
+        Features of each action (campaign or item features).
+    """
+
+    context: NDArray[np.float64]
+    action: NDArray[np.int64]
+    reward: NDArray[np.float64]
+    pscore: NDArray[np.float64]
+    n_actions: int
+    position: NDArray[np.int64] | None = None
+    action_context: NDArray[np.float64] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        ctx = np.asarray(self.context, dtype=np.float64)
+        if ctx.ndim == 1:
+            ctx = ctx.reshape(-1, 1)
+        if ctx.ndim != 2:
+            raise ValidationError("context", "must be 2-D (rounds x features)", value=ctx.shape)
+        n = ctx.shape[0]
+        if n == 0:
+            raise ValidationError("context", "the log has no rounds")
+        if not np.all(np.isfinite(ctx)):
+            raise ValidationError("context", "contains NaN or infinite values")
+        action = np.asarray(self.action)
+        if action.shape != (n,) or not np.issubdtype(action.dtype, np.integer):
+            raise ValidationError(
+                "action", f"must be {n} integer action indices", value=(action.shape, action.dtype)
+            )
+        if int(self.n_actions) < 1:
+            raise ValidationError("n_actions", "must be >= 1", value=self.n_actions)
+        if action.min() < 0 or action.max() >= self.n_actions:
+            raise ValidationError(
+                "action",
+                f"indices must lie in [0, {self.n_actions})",
+                value=(int(action.min()), int(action.max())),
+                hint="map action ids to 0..n_actions-1",
+            )
+        reward = np.asarray(self.reward, dtype=np.float64)
+        if reward.shape != (n,) or not np.all(np.isfinite(reward)):
+            raise ValidationError("reward", f"must be {n} finite numbers", value=reward.shape)
+        pscore = np.asarray(self.pscore, dtype=np.float64)
+        if pscore.shape != (n,):
+            raise ValidationError("pscore", f"must have {n} entries", value=pscore.shape)
+        bad = ~((pscore > 0) & (pscore <= 1))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValidationError(
+                "pscore",
+                "propensities must be in (0, 1]",
+                value=float(pscore[i]),
+                row=i,
+                hint="log the probability the policy had of its choice",
+            )
+        object.__setattr__(self, "context", _frozen(ctx))
+        object.__setattr__(self, "action", _frozen(action.astype(np.int64)))
+        object.__setattr__(self, "reward", _frozen(reward))
+        object.__setattr__(self, "pscore", _frozen(pscore))
+        object.__setattr__(self, "n_actions", int(self.n_actions))
+        if self.position is not None:
+            pos = np.asarray(self.position)
+            if pos.shape != (n,) or not np.issubdtype(pos.dtype, np.integer) or pos.min() < 0:
+                raise ValidationError("position", f"must be {n} non-negative integers")
+            object.__setattr__(self, "position", _frozen(pos.astype(np.int64)))
+        if self.action_context is not None:
+            ac = np.asarray(self.action_context, dtype=np.float64)
+            if ac.ndim != 2 or ac.shape[0] != self.n_actions or not np.all(np.isfinite(ac)):
+                raise ValidationError(
+                    "action_context",
+                    f"must be a finite ({self.n_actions}, n_action_features) array",
+                    value=ac.shape,
+                )
+            object.__setattr__(self, "action_context", _frozen(ac))
+
+    @property
+    def n_rounds(self) -> int:
+        """Number of logged rounds."""
+        return int(self.context.shape[0])
+
+    @property
+    def n_positions(self) -> int:
+        """Number of slots (1 without positions)."""
+        return 1 if self.position is None else int(self.position.max()) + 1
+
+    def __len__(self) -> int:
+        return self.n_rounds
+
+    def subset(self, rows: ArrayLike) -> BanditLog:
+        """The log restricted to ``rows`` (indices or a boolean mask)."""
+        idx = np.asarray(rows)
+        return replace(
+            self,
+            context=self.context[idx],
+            action=self.action[idx],
+            reward=self.reward[idx],
+            pscore=self.pscore[idx],
+            position=None if self.position is None else self.position[idx],
+        )
+
+
+def check_action_dist(log: BanditLog, action_dist: ArrayLike) -> NDArray[np.float64]:
+    """Validate a target policy's action distribution on the log's rounds.
+
+    Parameters
+    ----------
+    log : BanditLog
+    action_dist : array-like of shape (n_rounds, n_actions)
+        Probabilities, each row summing to 1.
+
+    Returns
+    -------
+    ndarray
+        The distribution as float64.
+    """
+    pi = np.asarray(action_dist, dtype=np.float64)
+    if pi.shape != (log.n_rounds, log.n_actions):
+        raise ValidationError(
+            "action_dist",
+            f"must have shape ({log.n_rounds}, {log.n_actions})",
+            value=pi.shape,
+        )
+    if not np.all(np.isfinite(pi)) or pi.min() < 0:
+        raise ValidationError("action_dist", "probabilities must be finite and >= 0")
+    sums = pi.sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-6):
+        i = int(np.argmax(np.abs(sums - 1.0)))
+        raise ValidationError("action_dist", "rows must sum to 1", value=float(sums[i]), row=i)
+    return pi
+
+
+# ---- simple target policies ---------------------------------------------------------------------
+
+
+def uniform_policy(n_rounds: int, n_actions: int) -> NDArray[np.float64]:
+    """Uniform action distribution, shape ``(n_rounds, n_actions)``."""
+    return np.full((n_rounds, n_actions), 1.0 / n_actions)
+
+
+def softmax_policy(
+    scores: ArrayLike, *, temperature: float = 1.0, floor: float = 0.0
+) -> NDArray[np.float64]:
+    """Softmax over scores with a uniform probability floor.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_rounds, n_actions)
+    temperature : float
+        Softmax temperature (> 0); small = greedy.
+    floor : float
+        Share of probability spread uniformly, in [0, 1]: every action keeps at least
+        ``floor / n_actions``.
+
+    Returns
+    -------
+    ndarray of shape (n_rounds, n_actions)
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if temperature <= 0:
+        raise ValidationError("temperature", "must be > 0", value=temperature)
+    if not 0.0 <= floor <= 1.0:
+        raise ValidationError("floor", "must be in [0, 1]", value=floor)
+    z = (s - s.max(axis=1, keepdims=True)) / temperature
+    e = np.exp(z)
+    p = e / e.sum(axis=1, keepdims=True)
+    return (1.0 - floor) * p + floor / s.shape[1]
+
+
+def epsilon_greedy_policy(scores: ArrayLike, *, epsilon: float = 0.1) -> NDArray[np.float64]:
+    """Best-scored action with prob. ``1 - epsilon`` (ties split), uniform otherwise."""
+    s = np.asarray(scores, dtype=np.float64)
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValidationError("epsilon", "must be in [0, 1]", value=epsilon)
+    best = (s == s.max(axis=1, keepdims=True)).astype(np.float64)
+    best /= best.sum(axis=1, keepdims=True)
+    return (1.0 - epsilon) * best + epsilon / s.shape[1]
+
+
+# ---- reward model (for DM / DR) -----------------------------------------------------------------
+
+
+def _design(
+    log: BanditLog, rows: NDArray[np.int64], actions: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """Features of (round, action) pairs: context, action one-hot, action features, slot one-hot."""
+    parts = [log.context[rows], np.eye(log.n_actions)[actions]]
+    if log.action_context is not None:
+        parts.append(log.action_context[actions])
+    if log.position is not None:
+        parts.append(np.eye(log.n_positions)[log.position[rows]])
+    return np.hstack(parts)
+
+
+def _make_reward_model(kind: str, binary: bool, seed: int) -> Any:
+    if kind == "logistic":
+        from sklearn.linear_model import LogisticRegression, Ridge
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        if binary:
+            return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+        return make_pipeline(StandardScaler(), Ridge(alpha=10.0))
+    if kind == "lightgbm":
+        import lightgbm as lgb
+
+        params: dict[str, Any] = {
+            "n_estimators": 150,
+            "learning_rate": 0.05,
+            "num_leaves": 15,
+            "min_child_samples": 30,
+            "subsample": 0.8,
+            "subsample_freq": 1,
+            "random_state": seed,
+            "n_jobs": 1,
+            "verbose": -1,
+        }
+        return lgb.LGBMClassifier(**params) if binary else lgb.LGBMRegressor(**params)
+    raise ValidationError(
+        "reward_model", "unknown reward model", value=kind, hint="use 'logistic' or 'lightgbm'"
+    )
+
+
+def fit_reward_model(
+    log: BanditLog,
+    *,
+    model: Literal["logistic", "lightgbm"] = "logistic",
+    structure: Literal["auto", "joint", "per_action"] = "auto",
+    n_folds: int = 2,
+    seed: int = 0,
+) -> NDArray[np.float64]:
+    """Cross-fitted estimates of the expected reward of every action in every round.
+
+    Models are fitted on the logged rows of ``n_folds - 1`` folds and predict every action for
+    the rounds of the remaining fold. A *joint* model reads (context, action one-hot, action
+    features, slot one-hot); *per-action* models read (context, slot one-hot), one per action,
+    so the context's effect may differ by action. ``"auto"`` picks per-action models when every
+    action has at least ``max(30, 5 * n_features)`` training rows with both some reward and
+    some non-reward (binary), else the joint model (e.g. sparse click logs).
+
+    Parameters
+    ----------
+    log : BanditLog
+    model : {"logistic", "lightgbm"}
+        Logistic regression (binary rewards; ridge otherwise) or LightGBM.
+    structure : {"auto", "joint", "per_action"}
+        One model over all actions or one model per action (see above).
+    n_folds : int
+        Number of cross-fitting folds (>= 2).
+    seed : int
+        Seed of the fold assignment and the models.
+
+    Returns
+    -------
+    ndarray of shape (n_rounds, n_actions)
+        ``q[i, a]``: the estimated expected reward of action ``a`` in round ``i`` (at the
+        round's logged slot).
+    """
+    if n_folds < 2:
+        raise ValidationError("n_folds", "cross-fitting needs at least 2 folds", value=n_folds)
+    n, k = log.n_rounds, log.n_actions
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(np.arange(n) % n_folds)
+    binary = bool(np.all((log.reward == 0.0) | (log.reward == 1.0)))
+    if structure not in ("auto", "joint", "per_action"):
+        raise ValidationError(
+            "structure", "unknown", value=structure, hint="use 'auto', 'joint' or 'per_action'"
+        )
+    q = np.empty((n, k))
+    all_rows = np.arange(n)
+    for f in range(n_folds):
+        train = all_rows[fold != f]
+        test = all_rows[fold == f]
+        y = log.reward[train]
+        if np.all(y == y[0]):
+            q[test] = float(y[0])
+            continue
+        if structure == "per_action" or (
+            structure == "auto" and _per_action_feasible(log, train, binary)
+        ):
+            q[test] = _fit_per_action(log, train, test, model, binary, seed + f)
+            continue
+        m = _make_reward_model(model, binary, seed + f)
+        m.fit(_design(log, train, log.action[train]), y.astype(np.int64) if binary else y)
+        rows = np.repeat(test, k)
+        acts = np.tile(np.arange(k), len(test))
+        X = _design(log, rows, acts)
+        pred = m.predict_proba(X)[:, 1] if binary else m.predict(X)
+        q[test] = np.asarray(pred, dtype=np.float64).reshape(len(test), k)
+    return q
+
+
+def _slot_context(log: BanditLog, rows: NDArray[np.int64]) -> NDArray[np.float64]:
+    if log.position is None:
+        return log.context[rows]
+    return np.hstack([log.context[rows], np.eye(log.n_positions)[log.position[rows]]])
+
+
+def _per_action_feasible(log: BanditLog, train: NDArray[np.int64], binary: bool) -> bool:
+    need = max(30, 5 * log.context.shape[1])
+    a, r = log.action[train], log.reward[train]
+    counts = np.bincount(a, minlength=log.n_actions)
+    if counts.min() < need:
+        return False
+    if binary:
+        pos = np.bincount(a, weights=r, minlength=log.n_actions)
+        return bool(np.all((pos >= 3) & (counts - pos >= 3)))
+    return True
+
+
+def _fit_per_action(
+    log: BanditLog,
+    train: NDArray[np.int64],
+    test: NDArray[np.int64],
+    kind: str,
+    binary: bool,
+    seed: int,
+) -> NDArray[np.float64]:
+    X_test = _slot_context(log, test)
+    out = np.empty((len(test), log.n_actions))
+    for a in range(log.n_actions):
+        rows = train[log.action[train] == a]
+        y = log.reward[rows]
+        if len(rows) == 0 or np.all(y == y[0]):
+            out[:, a] = float(y[0]) if len(rows) else float(np.mean(log.reward[train]))
+            continue
+        m = _make_reward_model(kind, binary, seed + 31 * a)
+        m.fit(_slot_context(log, rows), y.astype(np.int64) if binary else y)
+        out[:, a] = m.predict_proba(X_test)[:, 1] if binary else m.predict(X_test)
+    return out
+
+
+# ---- estimators ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyValueEstimate:
+    """An estimate of a policy's value with its bootstrap interval and effective sample size."""
+
+    estimator: str
+    value: float
+    ci_low: float
+    ci_high: float
+    ess: float
+    n_rounds: int
+
+    def as_dict(self) -> dict[str, float]:
+        """``{"value", "ci_low", "ci_high", "ess"}`` for JSON output."""
+        return {
+            "value": self.value,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "ess": self.ess,
+        }
+
+
+@dataclass(frozen=True)
+class _Rounds:
+    """Per-round quantities every estimator is a function of."""
+
+    w: NDArray[np.float64]  # importance weight of the logged action
+    r: NDArray[np.float64]  # reward
+    dm: NDArray[np.float64]  # sum_a pi(a|x) q(x, a)
+    q_logged: NDArray[np.float64]  # q(x, a_logged)
+
+
+def _kish(w: NDArray[np.float64]) -> float:
+    s2 = float(np.sum(w * w))
+    return float(np.sum(w) ** 2 / s2) if s2 > 0 else 0.0
+
+
+class Estimator:
+    """Base of every off-policy estimator: a point formula over per-round quantities.
+
+    Subclasses define ``name``, ``needs_reward_model`` and ``_point(rounds)`` (vectorised over a
+    leading bootstrap axis). :meth:`estimate` adds the bootstrap interval and the ESS.
+    """
+
+    name = "base"
+    needs_reward_model = False
+
+    def _point(self, d: _Rounds) -> NDArray[np.float64]:
+        raise NotImplementedError
+
+    def _ess(self, d: _Rounds) -> float:
+        return _kish(d.w)
+
+    def estimate(
+        self,
+        log: BanditLog,
+        action_dist: ArrayLike,
+        *,
+        estimated_rewards: ArrayLike | None = None,
+        n_boot: int = 500,
+        alpha: float = 0.05,
+        seed: int = 0,
+    ) -> PolicyValueEstimate:
+        """Estimate the value of the target policy ``action_dist`` from ``log``.
+
+        Parameters
+        ----------
+        log : BanditLog
+        action_dist : array-like of shape (n_rounds, n_actions)
+            The target policy's action probabilities in each logged round.
+        estimated_rewards : array-like of shape (n_rounds, n_actions), optional
+            Reward-model predictions (cross-fitted: see :func:`fit_reward_model`); required by
+            DM, DR and Switch-DR.
+        n_boot : int
+            Bootstrap replicates (resampling rounds) for the interval.
+        alpha : float
+            1 - confidence level.
+        seed : int
+            Seed of the bootstrap.
+
+        Returns
+        -------
+        PolicyValueEstimate
+        """
+        pi = check_action_dist(log, action_dist)
+        n = log.n_rounds
+        rows = np.arange(n)
+        if estimated_rewards is None:
+            if self.needs_reward_model:
+                raise ValidationError(
+                    "estimated_rewards",
+                    f"{self.name} needs reward-model predictions",
+                    hint="pass estimated_rewards=fit_reward_model(log)",
+                )
+            q = np.zeros((n, log.n_actions))
+        else:
+            q = np.asarray(estimated_rewards, dtype=np.float64)
+            if q.shape != (n, log.n_actions) or not np.all(np.isfinite(q)):
+                raise ValidationError(
+                    "estimated_rewards",
+                    f"must be a finite ({n}, {log.n_actions}) array",
+                    value=q.shape,
+                )
+        d = _Rounds(
+            w=pi[rows, log.action] / log.pscore,
+            r=log.reward,
+            dm=np.sum(pi * q, axis=1),
+            q_logged=q[rows, log.action],
+        )
+        value = float(self._point(d))
+        rng = np.random.default_rng(seed)
+        stats = np.empty(n_boot)
+        chunk = max(1, 2_000_000 // n)  # bound memory of the (replicates x rounds) index block
+        for start in range(0, n_boot, chunk):
+            m = min(chunk, n_boot - start)
+            idx = rng.integers(0, n, size=(m, n))
+            stats[start : start + m] = self._point(
+                _Rounds(w=d.w[idx], r=d.r[idx], dm=d.dm[idx], q_logged=d.q_logged[idx])
+            )
+        lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2]) if n_boot else (np.nan, np.nan)
+        return PolicyValueEstimate(
+            estimator=self.name,
+            value=value,
+            ci_low=float(lo),
+            ci_high=float(hi),
+            ess=self._ess(d),
+            n_rounds=n,
+        )
+
+
+class InverseProbabilityWeighting(Estimator):
+    """IPS: ``mean(w r)``. Unbiased when every action the target can take has pscore > 0."""
+
+    name = "ips"
+
+    def _point(self, d: _Rounds) -> NDArray[np.float64]:
+        return np.mean(d.w * d.r, axis=-1)
+
+
+class SelfNormalizedIPS(Estimator):
+    """SNIPS: ``sum(w r) / sum(w)``; slightly biased, much less variance than IPS."""
+
+    name = "snips"
+
+    def _point(self, d: _Rounds) -> NDArray[np.float64]:
+        den = np.sum(d.w, axis=-1)
+        return np.sum(d.w * d.r, axis=-1) / np.where(den > 0, den, 1.0)
+
+
+class DirectMethod(Estimator):
+    """DM: the reward model's average value of the target policy (biased if the model is)."""
+
+    name = "dm"
+    needs_reward_model = True
+
+    def _point(self, d: _Rounds) -> NDArray[np.float64]:
+        return np.mean(d.dm, axis=-1)
+
+    def _ess(self, d: _Rounds) -> float:
+        return float(d.w.shape[-1])
+
+
+class DoublyRobust(Estimator):
+    """DR: the direct method plus an importance-weighted correction of its residuals."""
+
+    name = "dr"
+    needs_reward_model = True
+
+    def _point(self, d: _Rounds) -> NDArray[np.float64]:
+        return np.mean(d.dm + d.w * (d.r - d.q_logged), axis=-1)
+
+
+@dataclass
+class SwitchDoublyRobust(Estimator):
+    """Switch-DR (Wang et al. 2017): DR where ``w <= tau``, the direct method where ``w > tau``.
+
+    Parameters
+    ----------
+    tau : float
+        Importance-weight threshold; ``inf`` gives DR, ``0`` gives DM.
+    """
+
+    tau: float = 20.0
+    name = "switch-dr"
+    needs_reward_model = True
+
+    def _point(self, d: _Rounds) -> NDArray[np.float64]:
+        keep = d.w <= self.tau
+        return np.mean(d.dm + np.where(keep, d.w * (d.r - d.q_logged), 0.0), axis=-1)
+
+    def _ess(self, d: _Rounds) -> float:
+        return _kish(np.where(d.w <= self.tau, d.w, 0.0))
+
+
+ESTIMATORS: dict[str, type[Estimator]] = {
+    "ips": InverseProbabilityWeighting,
+    "snips": SelfNormalizedIPS,
+    "dm": DirectMethod,
+    "dr": DoublyRobust,
+    "switch-dr": SwitchDoublyRobust,
+}
+
+
+def estimate_policy_value(
+    log: BanditLog,
+    action_dist: ArrayLike,
+    *,
+    estimators: Sequence[str] = ("ips", "snips", "dm", "dr", "switch-dr"),
+    estimated_rewards: ArrayLike | None = None,
+    reward_model: Literal["logistic", "lightgbm"] = "logistic",
+    reward_structure: Literal["auto", "joint", "per_action"] = "auto",
+    n_boot: int = 500,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> dict[str, PolicyValueEstimate]:
+    """Run several estimators on one log and one target policy.
+
+    Parameters
+    ----------
+    log : BanditLog
+    action_dist : array-like of shape (n_rounds, n_actions)
+    estimators : sequence of str
+        Names from :data:`ESTIMATORS`.
+    estimated_rewards : array-like, optional
+        Cross-fitted reward predictions; fitted with ``reward_model`` when missing and needed.
+    reward_model : {"logistic", "lightgbm"}
+    reward_structure : {"auto", "joint", "per_action"}
+        See :func:`fit_reward_model`.
+    n_boot, alpha, seed
+        Bootstrap settings (the same seed for every estimator, so their intervals are paired).
+
+    Returns
+    -------
+    dict
+        Estimator name -> :class:`PolicyValueEstimate`.
+    """
+    unknown = [e for e in estimators if e not in ESTIMATORS]
+    if unknown:
+        raise ValidationError(
+            "estimators", "unknown estimator", value=unknown, hint=f"use {sorted(ESTIMATORS)}"
+        )
+    objs = [ESTIMATORS[e]() for e in estimators]
+    if estimated_rewards is None and any(o.needs_reward_model for o in objs):
+        estimated_rewards = fit_reward_model(
+            log, model=reward_model, structure=reward_structure, seed=seed
+        )
+    return {
+        o.name: o.estimate(
+            log,
+            action_dist,
+            estimated_rewards=estimated_rewards,
+            n_boot=n_boot,
+            alpha=alpha,
+            seed=seed,
+        )
+        for o in objs
+    }
