@@ -119,7 +119,7 @@ TYPE_PARAMS: dict[str, _TypeParams] = {
         basket=1.3,
         p_fav=0.03,
         p_search=0.65,
-        price_beta=1.6,
+        price_beta=2.5,
         p_stay=0.6,
         p_keep_focus=0.5,
         hour=12.5,
@@ -144,7 +144,7 @@ TYPE_PARAMS: dict[str, _TypeParams] = {
         basket=2.8,
         p_fav=0.05,
         p_search=0.2,
-        price_beta=-1.2,
+        price_beta=-2.0,
         p_stay=0.7,
         p_keep_focus=0.6,
         hour=20.5,
@@ -210,7 +210,7 @@ TYPE_PARAMS: dict[str, _TypeParams] = {
     ),
     "dormant": _TypeParams(
         share=0.20,
-        rate=0.35,
+        rate=0.7,
         depth=5,
         p_click=0.35,
         p_cart=0.35,
@@ -369,6 +369,12 @@ _PAGE_OF = np.array(
      "home", "campaign", "campaign", "checkout"], dtype=object,
 )  # fmt: skip
 _MEAN_GAP = np.array([12, 25, 20, 15, 40, 8, 10, 3, 5, 6, 2], dtype=np.float64)  # seconds
+# the dtype pandas gives text columns (object before pandas 3, "str" from pandas 3 on)
+TEXT_DTYPE = pd.Series(["text"]).dtype
+_EVENT_TEXT = (
+    "event_id", "user_id", "event_type", "item_id", "campaign_id", "query", "session_id",
+    "order_id", "device", "page", "policy", "variant",
+)  # fmt: skip
 _COUPON_LIKE = frozenset({"coupon", "member_exclusive", "bundle", "free_shipping", "custom"})
 
 
@@ -1534,8 +1540,8 @@ def _session_items(
     return item, slot_sess, offset
 
 
-def _block_events(w: _World, block: int) -> pd.DataFrame:
-    """Events of one block of sessions (canonical columns, sorted by timestamp)."""
+def _block_events(w: _World, block: int) -> dict[str, NDArray[Any]]:
+    """Events of one block of sessions as raw arrays, in session order."""
     cfg, cat, users, camps, plan = w.cfg, w.cat, w.users, w.camps, w.plan
     rng = _rng(cfg, 2, block)
     lo = block * BLOCK_SESSIONS
@@ -1663,10 +1669,11 @@ def _assemble(
     sess: NDArray[np.int64],
     parts: list[dict[str, NDArray[Any]]],
     rng: np.random.Generator,
-) -> pd.DataFrame:
-    cfg, cat, users, camps, plan = w.cfg, w.cat, w.users, w.camps, w.plan
+) -> dict[str, NDArray[Any]]:
+    """Order a block's events within sessions, clock them and trim; numbers only (no strings)."""
+    plan = w.plan
     if not parts:
-        return _empty_events()
+        return {k: np.zeros(0, dtype=np.int64) for k in _RAW}
     n = sum(len(p["sess"]) for p in parts)
 
     def col(name: str, fill: Any, dtype: Any) -> NDArray[Any]:
@@ -1702,10 +1709,27 @@ def _assemble(
     keep = rank_in_session < plan.n_keep[g]
     if not keep.all():
         sel = np.flatnonzero(keep)
-        local, etype, item, camp, paid_camp, qty, position, query_sub, ts, g = (
-            a[sel] for a in (local, etype, item, camp, paid_camp, qty, position, query_sub, ts, g)
+        etype, item, camp, paid_camp, qty, position, query_sub, ts, g = (
+            a[sel] for a in (etype, item, camp, paid_camp, qty, position, query_sub, ts, g)
         )
-        n = len(sel)
+    raw = {
+        "g": g, "ts": ts, "etype": etype, "item": item, "camp": camp, "paid_camp": paid_camp,
+        "qty": qty, "position": position, "query_sub": query_sub,
+    }  # fmt: skip
+    return raw
+
+
+_RAW = ("g", "ts", "etype", "item", "camp", "paid_camp", "qty", "position", "query_sub")
+
+
+def _to_frame(w: _World, raw: Mapping[str, NDArray[Any]]) -> pd.DataFrame:
+    """Canonical event rows from raw block arrays (already in output order)."""
+    cat, users, camps, plan = w.cat, w.users, w.camps, w.plan
+    g, ts, etype, item = raw["g"], raw["ts"], raw["etype"], raw["item"]
+    camp, paid_camp, qty = raw["camp"], raw["paid_camp"], raw["qty"]
+    position, query_sub = raw["position"], raw["query_sub"]
+    if len(g) == 0:
+        return _empty_events()
     u = plan.user[g]
     has_item = item >= 0
     has_camp = camp >= 0
@@ -1733,11 +1757,11 @@ def _assemble(
     q_zh = np.array([q[1] for q in cat.sub_query] + [""], dtype=object)
     query = np.where(query_sub >= 0, np.where(zh, q_zh[query_sub], q_en[query_sub]), None)
     width = max(6, len(str(len(plan))))
-    sess_names = np.array([f"s{x:0{width}d}" for x in sess], dtype=object)
-    session_s = sess_names[local]
-    ordered = (plan.n_buy[sess] + plan.c_convert[sess]) > 0
+    uniq, local = np.unique(g, return_inverse=True)
+    session_s = np.array([f"s{x:0{width}d}" for x in uniq], dtype=object)[local]
+    ordered = (plan.n_buy[uniq] + plan.c_convert[uniq]) > 0
     order_names = np.array(
-        [f"o{x:0{width}d}" if o else None for x, o in zip(sess, ordered, strict=True)], dtype=object
+        [f"o{x:0{width}d}" if o else None for x, o in zip(uniq, ordered, strict=True)], dtype=object
     )
     order_s = np.where(is_purchase | (etype == _E["coupon_redeem"]), order_names[local], None)
     device_s = np.array(DEVICES, dtype=object)[plan.device[g]]
@@ -1776,8 +1800,10 @@ def _assemble(
         },
         columns=list(EVENT_COLUMNS),
     )
-    del cfg
-    return frame.iloc[np.argsort(ts, kind="stable")].reset_index(drop=True)
+    for name in _EVENT_TEXT:  # the same dtype in every chunk, even where a column is all missing
+        if frame[name].dtype != TEXT_DTYPE:
+            frame[name] = frame[name].astype(TEXT_DTYPE)
+    return frame
 
 
 def _event_ids(
@@ -1791,32 +1817,21 @@ def _event_ids(
     order: NDArray[Any],
 ) -> NDArray[np.object_]:
     """:func:`campaignrec.data.schema.derive_event_id`, row-wise (same key, same digest)."""
-    sep = "\x1f"
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    def s(a: NDArray[Any]) -> NDArray[Any]:
-        return np.where(pd.isna(a), "", a).astype(object)
+    def text(a: NDArray[Any]) -> Any:
+        return pa.array(a, type=pa.string(), from_pandas=True)
 
-    ts_s = (ts.astype(np.int64) * 1_000_000).astype(str).astype(object)
-    keys = (
-        s(user)
-        + sep
-        + s(etype)
-        + sep
-        + ts_s
-        + sep
-        + s(item)
-        + sep
-        + s(camp)
-        + sep
-        + s(query)
-        + sep
-        + s(session)
-        + sep
-        + s(order)
-    )
+    ts_us = pc.cast(pa.array(ts.astype(np.int64) * 1_000_000), pa.string())
+    keys = pc.binary_join_element_wise(
+        text(user), text(etype), ts_us, text(item), text(camp), text(query), text(session),
+        text(order), "\x1f", null_handling="replace", null_replacement="",
+    )  # fmt: skip
     blake = hashlib.blake2b
     return np.array(
-        [blake(k.encode("utf-8"), digest_size=12).hexdigest() for k in keys], dtype=object
+        [blake(k.encode("utf-8"), digest_size=12).hexdigest() for k in keys.to_pylist()],
+        dtype=object,
     )
 
 
@@ -1918,23 +1933,24 @@ def _build_world(cfg: ShopConfig) -> _World:
 
 
 def _iter_blocks(world: _World, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    pending: list[pd.DataFrame] = []
+    pending: list[dict[str, NDArray[Any]]] = []
     rows = 0
     for b in range(world.n_blocks):
-        frame = _block_events(world, b)
-        pending.append(frame)
-        rows += len(frame)
+        raw = _block_events(world, b)
+        pending.append(raw)
+        rows += len(raw["g"])
         if rows >= chunk_rows:
-            yield _merge(pending)
+            yield _merge(world, pending)
             pending, rows = [], 0
     if pending:
-        yield _merge(pending)
+        yield _merge(world, pending)
 
 
-def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    order = np.argsort(frame["timestamp"].to_numpy(), kind="stable")
-    return frame.iloc[order].reset_index(drop=True)
+def _merge(world: _World, blocks: list[dict[str, NDArray[Any]]]) -> pd.DataFrame:
+    """One chunk: blocks concatenated in order, stably sorted by timestamp, then turned to rows."""
+    raw = {k: np.concatenate([blk[k] for blk in blocks]) for k in _RAW}
+    order = np.argsort(raw["ts"], kind="stable")
+    return _to_frame(world, {k: v[order] for k, v in raw.items()})
 
 
 def iter_events(cfg: ShopConfig, chunk_rows: int = 250_000) -> Iterator[pd.DataFrame]:
