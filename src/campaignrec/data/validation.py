@@ -1,0 +1,970 @@
+"""Column-wise validation of users, items, campaigns and events, with a quarantine of bad rows.
+
+Bulk imports cannot afford one pydantic model per row, so every rule of the models in
+:mod:`campaignrec.data.schema` is restated here as a vectorised check on a polars frame. A frame
+comes in with canonical column names (after a mapping has been applied) and values that are either
+strings (as read from a text file) or already typed (Parquet, DataFrames). Out come the good rows as
+a typed pandas frame in the layout the store expects, and one quarantine row per problem found:
+``source, line, entity, field, value, reason, raw``.
+
+Reason codes (``REASONS``):
+
+``missing_field``       a required value is empty (user_id of an event, item_id of a view, ...)
+``bad_value``           a value does not parse as its type, or is not one of the allowed values
+``bad_timestamp``       a timestamp does not parse, or lies outside MIN_TIMESTAMP .. now + 2 days
+``negative_value``      a price, quantity, revenue, budget ... below zero
+``out_of_range``        a value outside its bounds (propensity not in (0, 1], birth_year, ...)
+``unknown_event_type``  not a standard event type nor a declared custom one
+``bad_rule``            a campaign audience rule that :func:`campaignrec.data.rules.parse_rule` rejects
+``duplicate``           the same event_id appeared earlier in the same file
+``unknown_user`` / ``unknown_item``  with strict reference checks, an id the store does not know
+
+The pydantic models stay the definition; ``tests/data/test_validation.py`` checks that both agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from numpy.typing import NDArray
+
+from campaignrec.data.rules import parse_rule
+from campaignrec.data.schema import (
+    CAMPAIGN_COLUMNS,
+    CAMPAIGN_EVENT_TYPES,
+    CAMPAIGN_STATUSES,
+    CAMPAIGN_TYPES,
+    EVENT_COLUMNS,
+    EVENT_TYPES,
+    ITEM_COLUMNS,
+    ITEM_EVENT_TYPES,
+    MAX_FUTURE_DAYS,
+    MIN_TIMESTAMP,
+    QUERY_EVENT_TYPES,
+    USER_COLUMNS,
+)
+from campaignrec.errors import ConfigError
+
+Entity = Literal["users", "items", "campaigns", "events"]
+ENTITIES: tuple[str, ...] = ("users", "items", "campaigns", "events")
+
+QUARANTINE_COLUMNS = ("source", "line", "entity", "field", "value", "reason", "raw")
+
+MISSING_FIELD = "missing_field"
+BAD_VALUE = "bad_value"
+BAD_TIMESTAMP = "bad_timestamp"
+NEGATIVE_VALUE = "negative_value"
+OUT_OF_RANGE = "out_of_range"
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+BAD_RULE = "bad_rule"
+DUPLICATE = "duplicate"
+UNKNOWN_USER = "unknown_user"
+UNKNOWN_ITEM = "unknown_item"
+REASONS = (
+    MISSING_FIELD,
+    BAD_VALUE,
+    BAD_TIMESTAMP,
+    NEGATIVE_VALUE,
+    OUT_OF_RANGE,
+    UNKNOWN_EVENT_TYPE,
+    BAD_RULE,
+    DUPLICATE,
+    UNKNOWN_USER,
+    UNKNOWN_ITEM,
+)
+
+ID_MAX_LEN = 256
+LINE = "__line"  # private column carrying the 1-based line number of each row
+
+# ---- the column types of each entity (mirrors schema.py's pydantic models) -------------------
+Kind = Literal["id", "str", "float", "int", "bool", "datetime", "list", "dict"]
+
+COLUMN_KINDS: dict[str, dict[str, Kind]] = {
+    "users": {
+        "user_id": "id",
+        "signup_time": "datetime",
+        "birth_year": "int",
+        "age_band": "str",
+        "gender": "str",
+        "region": "str",
+        "city": "str",
+        "membership_tier": "str",
+        "consent_personalisation": "bool",
+        "consent_marketing": "bool",
+        "attributes": "dict",
+    },
+    "items": {
+        "item_id": "id",
+        "title": "str",
+        "description": "str",
+        "category": "str",
+        "brand": "str",
+        "price": "float",
+        "currency": "str",
+        "tags": "list",
+        "in_stock": "bool",
+        "created_time": "datetime",
+        "attributes": "dict",
+    },
+    "campaigns": {
+        "campaign_id": "id",
+        "name": "str",
+        "type": "str",
+        "status": "str",
+        "start_time": "datetime",
+        "end_time": "datetime",
+        "discount_type": "str",
+        "discount_value": "float",
+        "min_spend": "float",
+        "item_ids": "list",
+        "categories": "list",
+        "audience": "dict",
+        "budget": "float",
+        "inventory": "int",
+        "cost_per_redemption": "float",
+        "frequency_cap": "int",
+        "cap_window_hours": "float",
+        "priority": "int",
+        "exclusivity_group": "str",
+        "title_en": "str",
+        "title_zh": "str",
+        "description_en": "str",
+        "description_zh": "str",
+    },
+    "events": {
+        "event_id": "id",
+        "user_id": "id",
+        "event_type": "str",
+        "timestamp": "datetime",
+        "item_id": "id",
+        "campaign_id": "id",
+        "query": "str",
+        "quantity": "float",
+        "price": "float",
+        "revenue": "float",
+        "session_id": "str",
+        "order_id": "str",
+        "device": "str",
+        "page": "str",
+        "position": "int",
+        "policy": "str",
+        "variant": "str",
+        "propensity": "float",
+    },
+}
+CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "users": USER_COLUMNS,
+    "items": ITEM_COLUMNS,
+    "campaigns": CAMPAIGN_COLUMNS,
+    "events": EVENT_COLUMNS,
+}
+KEY_COLUMN = {
+    "users": "user_id",
+    "items": "item_id",
+    "campaigns": "campaign_id",
+    "events": "event_id",
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "users": ("user_id",),
+    "items": ("item_id",),
+    "campaigns": ("campaign_id", "name", "type"),
+    "events": ("user_id", "event_type", "timestamp"),
+}
+# Defaults of the pydantic models, filled where a column is absent or empty.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "users": {"consent_personalisation": True, "consent_marketing": True},
+    "items": {"in_stock": True},
+    "campaigns": {
+        "status": "active",
+        "discount_type": "none",
+        "discount_value": 0.0,
+        "min_spend": 0.0,
+        "cost_per_redemption": 0.0,
+        "cap_window_hours": 24.0 * 7,
+        "priority": 0,
+    },
+    "events": {},
+}
+ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
+    "users": {},
+    "items": {},
+    "campaigns": {
+        "type": CAMPAIGN_TYPES,
+        "status": CAMPAIGN_STATUSES,
+        "discount_type": ("percent", "amount", "none"),
+    },
+    "events": {},
+}
+# (column, lower bound, lower inclusive, upper bound, reason when below)
+NON_NEGATIVE: dict[str, tuple[str, ...]] = {
+    "users": (),
+    "items": ("price",),
+    "campaigns": ("discount_value", "min_spend", "budget", "inventory", "cost_per_redemption"),
+    "events": ("quantity", "price", "revenue", "position"),
+}
+
+TRUE_STRINGS = ("true", "t", "yes", "y", "1")
+FALSE_STRINGS = ("false", "f", "no", "n", "0")
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    """Knobs of a validation run.
+
+    Parameters
+    ----------
+    custom_event_types
+        Event types accepted besides :data:`campaignrec.data.schema.EVENT_TYPES`.
+    list_separator
+        Separator of list values given as text (``"a|b"``); a value starting with ``[`` is JSON.
+    timestamp_format
+        strptime format of the ``timestamp`` column when given as text (``None``: ISO 8601).
+    timestamp_unit
+        Unit of numeric epoch timestamps (``s``, ``ms``, ``us``, ``ns``); numbers default to seconds.
+    timezone
+        Time zone of naive timestamps (converted to UTC).
+    now
+        "Now" for the future-timestamp check (default: the current time).
+    known_user_ids, known_item_ids
+        With strict reference checks, the ids the store knows; events naming others are rejected.
+    """
+
+    custom_event_types: tuple[str, ...] = ()
+    list_separator: str = "|"
+    timestamp_format: str | None = None
+    timestamp_unit: Literal["s", "ms", "us", "ns"] | None = None
+    timezone: str = "UTC"
+    now: datetime | None = None
+    known_user_ids: frozenset[str] | None = None
+    known_item_ids: frozenset[str] | None = None
+
+
+@dataclass
+class ValidationResult:
+    """Good rows (typed pandas, canonical columns) and the quarantine of the bad ones."""
+
+    valid: pd.DataFrame
+    quarantine: pd.DataFrame
+    rejected_rows: int
+    duplicates: int = 0
+    ignored_columns: tuple[str, ...] = ()
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+
+# ---- event ids --------------------------------------------------------------------------------
+_ID_KEY_COLUMNS = (
+    "user_id",
+    "event_type",
+    "timestamp",
+    "item_id",
+    "campaign_id",
+    "query",
+    "session_id",
+    "order_id",
+)
+
+
+def derive_event_ids(df: pl.DataFrame | pd.DataFrame) -> NDArray[np.object_]:
+    """Event ids of many rows at once, equal to :func:`campaignrec.data.schema.derive_event_id`.
+
+    The key is built column-wise; only the BLAKE2b digest runs per row (hashlib has no batch API).
+
+    Parameters
+    ----------
+    df
+        Canonical events with string ids and a tz-aware (or UTC) ``timestamp`` column.
+
+    Returns
+    -------
+    numpy.ndarray
+        One 24-character hex id per row.
+    """
+    frame = df if isinstance(df, pl.DataFrame) else pl.from_pandas(df)
+    ts = frame["timestamp"]
+    if ts.dtype == pl.Datetime and getattr(ts.dtype, "time_zone", None) is None:
+        ts = ts.dt.replace_time_zone("UTC")
+    micros = ts.dt.epoch("us").to_numpy().astype(np.float64)
+    # datetime.timestamp() is an exact-microsecond float; derive_event_id multiplies it back and
+    # truncates, which is not always the identity, so replicate the float arithmetic exactly.
+    ts_key = np.trunc((micros / 1e6) * 1_000_000.0).astype(np.int64)
+    parts: list[pl.Expr] = []
+    for name in _ID_KEY_COLUMNS:
+        if name == "timestamp":
+            parts.append(pl.lit(pl.Series("ts", ts_key)).cast(pl.String))
+        elif name in frame.columns:
+            parts.append(pl.col(name).cast(pl.String).fill_null(""))
+        else:
+            parts.append(pl.lit(""))
+    keys = frame.select(pl.concat_str(parts, separator="\x1f").alias("k"))["k"].to_list()
+    blake = hashlib.blake2b
+    return np.array(
+        [blake(k.encode("utf-8"), digest_size=12).hexdigest() for k in keys], dtype=object
+    )
+
+
+class SeenIds:
+    """Event ids seen so far in one import, as sorted 64-bit hashes (8 bytes per id).
+
+    Memory-bounded enough for 10M-row files (80 MB) where a Python set of strings would not be.
+    """
+
+    def __init__(self) -> None:
+        self._hashes = np.empty(0, dtype=np.uint64)
+
+    def __len__(self) -> int:
+        return int(self._hashes.size)
+
+    def check_and_add(self, ids: pl.Series) -> NDArray[np.bool_]:
+        """True for each id seen before (earlier in ``ids`` or in an earlier call); adds them all."""
+        h = ids.cast(pl.String).hash(seed=0).to_numpy().astype(np.uint64)
+        seen = np.zeros(h.size, dtype=bool)
+        if self._hashes.size:
+            pos = np.searchsorted(self._hashes, h)
+            pos_c = np.minimum(pos, self._hashes.size - 1)
+            seen = self._hashes[pos_c] == h
+        seen |= ~pl.Series(h).is_first_distinct().to_numpy()
+        new = np.unique(h[~seen])
+        if new.size:
+            pos = np.searchsorted(self._hashes, new)
+            self._hashes = np.insert(self._hashes, pos, new)
+        return seen
+
+
+# ---- coercion helpers -------------------------------------------------------------------------
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Categorical | pl.Enum)
+
+
+def _as_text(s: pl.Series) -> pl.Series:
+    """Text of a value as it would appear in a file: stripped, empty -> null."""
+    if _is_text(s.dtype):
+        t = s.cast(pl.String).str.strip_chars()
+    elif s.dtype == pl.Object or isinstance(s.dtype, pl.List | pl.Struct | pl.Array):
+        t = pl.Series(s.name, [_json_text(v) for v in s.to_list()], dtype=pl.String)
+    else:
+        t = s.cast(pl.String)
+    return t.replace("", None)
+
+
+def _json_text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, default=str, ensure_ascii=False)
+
+
+def _present(s: pl.Series) -> pl.Series:
+    """Whether each value counts as given (not null, not an empty/blank string, not NaN)."""
+    if _is_text(s.dtype):
+        return s.cast(pl.String).str.strip_chars().fill_null("") != ""
+    if s.dtype.is_float():
+        return s.is_not_null() & ~s.is_nan()
+    return s.is_not_null()
+
+
+def _to_float(s: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """(values, bad mask) for a float column."""
+    present = _present(s)
+    if s.dtype.is_numeric() or s.dtype == pl.Boolean:
+        out = s.cast(pl.Float64)
+    else:
+        out = _as_text(s).cast(pl.Float64, strict=False)
+    finite = out.is_finite().fill_null(False)
+    bad = present & ~finite
+    return out.set(~finite, None), bad
+
+
+def _to_int(s: pl.Series) -> tuple[pl.Series, pl.Series]:
+    f, bad = _to_float(s)
+    integral = (f.round(0) == f).fill_null(True)
+    bad = bad | ~integral
+    return f.set(bad | f.is_null(), None).cast(pl.Int64), bad
+
+
+def _to_bool(s: pl.Series) -> tuple[pl.Series, pl.Series]:
+    present = _present(s)
+    if s.dtype == pl.Boolean:
+        return s, pl.Series([False] * len(s))
+    if s.dtype.is_numeric():
+        out = pl.Series(s.name, [None if v is None else bool(v) for v in s.to_list()], pl.Boolean)
+        bad = present & ~s.is_in([0, 1]).fill_null(False)
+        return out.set(bad, None), bad
+    t = _as_text(s).str.to_lowercase()
+    is_true = t.is_in(list(TRUE_STRINGS)).fill_null(False)
+    is_false = t.is_in(list(FALSE_STRINGS)).fill_null(False)
+    out = pl.Series(s.name, [None] * len(s), pl.Boolean).set(is_true, True).set(is_false, False)
+    bad = present & ~is_true & ~is_false
+    return out, bad
+
+
+_EPOCH_UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0}
+
+
+def _epoch_to_dt(nums: pl.Series, unit: str) -> pl.Series:
+    """Numeric epoch values (any unit) to Datetime[us, UTC]."""
+    f = nums.cast(pl.Float64).fill_nan(0.0)
+    if unit == "ns":
+        micros = (f / 1_000).round(0)
+    else:
+        micros = (f * _EPOCH_UNITS[unit]).round(0)
+    # keep out-of-range values representable; the range check rejects them afterwards
+    micros = micros.clip(-(2**62), 2**62)
+    return micros.cast(pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def _to_datetime(
+    s: pl.Series, *, fmt: str | None, unit: str | None, timezone: str
+) -> tuple[pl.Series, pl.Series]:
+    """(Datetime[us, UTC] values, bad mask). Accepts datetimes, epoch numbers and text."""
+    present = _present(s)
+    if isinstance(s.dtype, pl.Datetime):
+        out = s.cast(pl.Datetime("us", s.dtype.time_zone))
+        if s.dtype.time_zone is None:
+            out = out.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+        out = out.dt.convert_time_zone("UTC")
+        return out, present & out.is_null()
+    if s.dtype == pl.Date:
+        out = s.cast(pl.Datetime("us")).dt.replace_time_zone(timezone, non_existent="null")
+        out = out.dt.convert_time_zone("UTC")
+        return out, present & out.is_null()
+    if s.dtype.is_numeric():
+        out = _epoch_to_dt(s, unit or "s").set(~present, None)
+        return out, present & out.is_null()
+    text = _as_text(s)
+    if fmt is not None:
+        parsed = text.str.strptime(pl.Datetime("us"), fmt, strict=False)
+        if isinstance(parsed.dtype, pl.Datetime) and parsed.dtype.time_zone is not None:
+            out = parsed.dt.convert_time_zone("UTC")
+        else:
+            out = parsed.dt.replace_time_zone(timezone, non_existent="null")
+            out = out.dt.convert_time_zone("UTC")
+        return out, present & out.is_null()
+    nums = text.cast(pl.Float64, strict=False)
+    is_num = nums.is_finite().fill_null(False)
+    out = pl.Series(s.name, [None] * len(s), pl.Datetime("us", "UTC"))
+    if is_num.any():
+        out = out.zip_with(~is_num, _epoch_to_dt(nums.fill_null(0.0), unit or "s"))
+    rest = present & ~is_num
+    if rest.any():
+        sub = text.filter(rest)
+        try:
+            parsed = sub.str.to_datetime(strict=False, time_unit="us")
+        except pl.exceptions.PolarsError:
+            parsed = pl.Series([None] * len(sub), dtype=pl.Datetime("us"))
+        if isinstance(parsed.dtype, pl.Datetime) and parsed.dtype.time_zone is not None:
+            parsed = parsed.dt.convert_time_zone("UTC")
+        else:
+            parsed = parsed.dt.replace_time_zone(timezone, non_existent="null")
+            parsed = parsed.dt.convert_time_zone("UTC")
+        if parsed.null_count():  # mixed formats: the slow, exact path for what polars missed
+            vals = parsed.to_list()
+            raw = sub.to_list()
+            vals = [
+                v if v is not None else _parse_iso(r, timezone)
+                for v, r in zip(vals, raw, strict=True)
+            ]
+            parsed = pl.Series(vals, dtype=pl.Datetime("us", "UTC"))
+        idx = np.flatnonzero(rest.to_numpy())
+        out = out.scatter(idx, parsed)
+    return out, present & out.is_null()
+
+
+def _parse_iso(text: str | None, timezone: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        value = value.replace(tzinfo=ZoneInfo(timezone))
+    return value.astimezone(UTC)
+
+
+def _to_list(s: pl.Series, sep: str) -> tuple[list[list[Any]], pl.Series]:
+    bad = [False] * len(s)
+    out: list[list[Any]] = []
+    for i, v in enumerate(s.to_list()):
+        if v is None:
+            out.append([])
+        elif isinstance(v, list | tuple | np.ndarray):
+            out.append([str(x) for x in v])
+        elif isinstance(v, str):
+            t = v.strip()
+            if not t:
+                out.append([])
+            elif t.startswith("["):
+                try:
+                    parsed = json.loads(t)
+                except json.JSONDecodeError:
+                    parsed = None
+                if isinstance(parsed, list):
+                    out.append([str(x) for x in parsed])
+                else:
+                    out.append([])
+                    bad[i] = True
+            else:
+                out.append([p.strip() for p in t.split(sep) if p.strip()])
+        else:
+            out.append([])
+            bad[i] = True
+    return out, pl.Series(bad, dtype=pl.Boolean)
+
+
+def _to_dict(s: pl.Series, *, nullable: bool) -> tuple[list[Any], pl.Series]:
+    bad = [False] * len(s)
+    out: list[Any] = []
+    for i, v in enumerate(s.to_list()):
+        if v is None or (isinstance(v, str) and not v.strip()):
+            out.append(None if nullable else {})
+        elif isinstance(v, dict):
+            out.append(v)
+        elif isinstance(v, str):
+            try:
+                parsed = json.loads(v)
+            except json.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, dict):
+                out.append(parsed)
+            else:
+                out.append(None if nullable else {})
+                bad[i] = True
+        else:
+            out.append(None if nullable else {})
+            bad[i] = True
+    return out, pl.Series(bad, dtype=pl.Boolean)
+
+
+# ---- the validator ----------------------------------------------------------------------------
+class _Problems:
+    """Accumulates (row mask, field, reason) triples of one chunk."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.items: list[tuple[NDArray[np.bool_], str, str]] = []
+        self.values: dict[tuple[str, str], NDArray[np.object_]] = {}
+
+    def add(
+        self,
+        mask: pl.Series | NDArray[np.bool_],
+        field_name: str,
+        reason: str,
+        values: NDArray[np.object_] | None = None,
+    ) -> None:
+        arr = mask.fill_null(False).to_numpy() if isinstance(mask, pl.Series) else mask
+        arr = np.asarray(arr, dtype=bool)
+        if arr.any():
+            self.items.append((arr, field_name, reason))
+            if values is not None:
+                self.values[(field_name, reason)] = values
+
+    def rejected(self) -> NDArray[np.bool_]:
+        out = np.zeros(self.n, dtype=bool)
+        for mask, _, reason in self.items:
+            if reason == DUPLICATE:
+                continue
+            out |= mask
+        return out
+
+
+def validate_frame(
+    entity: str,
+    df: pl.DataFrame,
+    *,
+    source: str,
+    lines: Sequence[int] | NDArray[np.int64] | None = None,
+    options: ValidationOptions | None = None,
+    seen: SeenIds | None = None,
+) -> ValidationResult:
+    """Validate one chunk of an entity's rows column-wise.
+
+    Parameters
+    ----------
+    entity
+        ``users``, ``items``, ``campaigns`` or ``events``.
+    df
+        Rows with canonical column names; values as text or already typed. Columns unknown to the
+        entity go into ``attributes`` (users, items) or are ignored (listed in the result).
+    source
+        Name of the file or frame, written into the quarantine.
+    lines
+        1-based line number of each row in its file (default: 1..n).
+    options
+        See :class:`ValidationOptions`.
+    seen
+        Event ids seen earlier in the same import; later copies are duplicates.
+
+    Returns
+    -------
+    ValidationResult
+        ``valid`` holds the good rows in canonical layout (events carry their ``event_id``),
+        ``quarantine`` one row per problem (a row can have several).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> frame = pl.DataFrame({"user_id": ["u1", ""], "event_type": ["view", "view"],
+    ...                       "timestamp": ["2024-01-01T00:00:00Z"] * 2, "item_id": ["i1", "i1"]})
+    >>> res = validate_frame("events", frame, source="demo.csv")
+    >>> len(res.valid), res.quarantine["reason"].tolist()
+    (1, ['missing_field'])
+    """
+    if entity not in ENTITIES:
+        raise ConfigError(
+            f"entity {entity!r} is not one of {', '.join(ENTITIES)}",
+            hint="import users, items, campaigns or events",
+        )
+    opts = options or ValidationOptions()
+    n = df.height
+    line_arr = (
+        np.arange(1, n + 1, dtype=np.int64) if lines is None else np.asarray(lines, dtype=np.int64)
+    )
+    kinds = COLUMN_KINDS[entity]
+    raw = df
+    extra = [c for c in df.columns if c not in kinds and c != LINE]
+    problems = _Problems(n)
+    cols: dict[str, Any] = {}
+
+    for name, kind in kinds.items():
+        if name not in df.columns:
+            continue
+        s = df[name]
+        if kind in ("id", "str"):
+            t = _as_text(s)
+            cols[name] = t
+            if kind == "id":
+                problems.add(t.str.len_chars() > ID_MAX_LEN, name, BAD_VALUE)
+        elif kind == "float":
+            cols[name], bad = _to_float(s)
+            problems.add(bad, name, BAD_VALUE)
+        elif kind == "int":
+            cols[name], bad = _to_int(s)
+            problems.add(bad, name, BAD_VALUE)
+        elif kind == "bool":
+            cols[name], bad = _to_bool(s)
+            problems.add(bad, name, BAD_VALUE)
+        elif kind == "datetime":
+            is_ts = name == "timestamp"
+            cols[name], bad = _to_datetime(
+                s,
+                fmt=opts.timestamp_format if is_ts else None,
+                unit=opts.timestamp_unit if is_ts else None,
+                timezone=opts.timezone,
+            )
+            problems.add(bad, name, BAD_TIMESTAMP)
+        elif kind == "list":
+            cols[name], bad = _to_list(s, opts.list_separator)
+            problems.add(bad, name, BAD_VALUE)
+        elif kind == "dict":
+            cols[name], bad = _to_dict(s, nullable=name == "audience")
+            problems.add(bad, name, BAD_VALUE)
+
+    # extra columns become attributes of users and items
+    if extra and entity in ("users", "items"):
+        extra_text = {c: _as_text(df[c]).to_list() for c in extra}
+        base = cols.get("attributes") or [{} for _ in range(n)]
+        merged = []
+        for i in range(n):
+            d = dict(base[i]) if base[i] else {}
+            for c in extra:
+                v = extra_text[c][i]
+                if v is not None and c not in d:
+                    d[c] = v
+            merged.append(d)
+        cols["attributes"] = merged
+        ignored: tuple[str, ...] = ()
+    else:
+        ignored = tuple(extra)
+
+    # required fields
+    for name in REQUIRED[entity]:
+        if name in cols and isinstance(cols[name], pl.Series):
+            problems.add(
+                cols[name].is_null().to_numpy() & ~_bad_mask(problems, name, n), name, MISSING_FIELD
+            )
+        else:
+            problems.add(np.ones(n, dtype=bool), name, MISSING_FIELD)
+
+    # enumerations
+    for name, allowed in ALLOWED[entity].items():
+        if name in cols:
+            t = cols[name]
+            problems.add(t.is_not_null() & ~t.is_in(list(allowed)), name, BAD_VALUE)
+
+    # signs and bounds
+    for name in NON_NEGATIVE[entity]:
+        if name in cols:
+            problems.add(cols[name] < 0, name, NEGATIVE_VALUE)
+    _entity_rules(entity, cols, problems, opts, n)
+
+    rejected = problems.rejected()
+    frame = _assemble(entity, cols, n)
+    duplicates = 0
+    dup_mask = np.zeros(n, dtype=bool)
+    if entity == "events":
+        ok = ~rejected
+        ids = frame["event_id"] if "event_id" in frame.columns else None
+        need = np.ones(n, dtype=bool) if ids is None else ids.is_null().to_numpy()
+        need &= ok
+        event_ids = np.empty(n, dtype=object)
+        if ids is not None:
+            event_ids[:] = ids.to_numpy()
+        if need.any():
+            event_ids[need] = derive_event_ids(frame.filter(pl.Series(need)))
+        frame = frame.with_columns(pl.Series("event_id", event_ids.tolist(), dtype=pl.String))
+        tracker = seen if seen is not None else SeenIds()
+        if ok.any():
+            dup_mask[ok] = tracker.check_and_add(frame["event_id"].filter(pl.Series(ok)))
+        duplicates = int(dup_mask.sum())
+        problems.add(dup_mask, "event_id", DUPLICATE, values=event_ids)
+    else:
+        key = KEY_COLUMN[entity]
+        ok = ~rejected
+        if key in frame.columns and ok.any():
+            keys = frame[key].filter(pl.Series(ok))
+            # within a file the last row of an id wins, as a later upsert would
+            last = keys.is_last_distinct().to_numpy()
+            dup_mask[np.flatnonzero(ok)[~last]] = True
+            duplicates = int(dup_mask.sum())
+
+    keep = ~rejected & ~dup_mask
+    valid = _to_pandas(entity, frame.filter(pl.Series(keep)))
+    quarantine = _quarantine_frame(entity, raw, problems, line_arr, source)
+    by_reason: dict[str, int] = {}
+    if len(quarantine):
+        by_reason = {str(k): int(v) for k, v in quarantine["reason"].value_counts().items()}
+    return ValidationResult(
+        valid=valid,
+        quarantine=quarantine,
+        rejected_rows=int(rejected.sum()),
+        duplicates=duplicates,
+        ignored_columns=ignored,
+        by_reason=by_reason,
+    )
+
+
+def _bad_mask(problems: _Problems, name: str, n: int) -> NDArray[np.bool_]:
+    """Rows already flagged on this field (a value that failed to parse is not also 'missing')."""
+    out = np.zeros(n, dtype=bool)
+    for mask, f, _ in problems.items:
+        if f == name:
+            out |= mask
+    return out
+
+
+def _entity_rules(
+    entity: str, cols: dict[str, Any], problems: _Problems, opts: ValidationOptions, n: int
+) -> None:
+    if entity == "users":
+        if "birth_year" in cols:
+            by = cols["birth_year"]
+            problems.add((by < 1900) | (by > 2100), "birth_year", OUT_OF_RANGE)
+    elif entity == "items":
+        if "currency" in cols:
+            c = cols["currency"]
+            problems.add(c.is_not_null() & (c.str.len_chars() != 3), "currency", BAD_VALUE)
+    elif entity == "campaigns":
+        if "frequency_cap" in cols:
+            problems.add(cols["frequency_cap"] < 1, "frequency_cap", OUT_OF_RANGE)
+        if "cap_window_hours" in cols:
+            problems.add(cols["cap_window_hours"] <= 0, "cap_window_hours", OUT_OF_RANGE)
+        if "start_time" in cols and "end_time" in cols:
+            problems.add(cols["end_time"] <= cols["start_time"], "end_time", OUT_OF_RANGE)
+        if "discount_type" in cols and "discount_value" in cols:
+            pct = (cols["discount_type"] == "percent") & (cols["discount_value"] > 100)
+            problems.add(pct, "discount_value", OUT_OF_RANGE)
+        if "audience" in cols:
+            bad = np.zeros(n, dtype=bool)
+            for i, rule in enumerate(cols["audience"]):
+                if rule is not None:
+                    try:
+                        parse_rule(rule)
+                    except Exception:
+                        bad[i] = True
+            problems.add(bad, "audience", BAD_RULE)
+    elif entity == "events":
+        _event_rules(cols, problems, opts, n)
+
+
+def _event_rules(
+    cols: dict[str, Any], problems: _Problems, opts: ValidationOptions, n: int
+) -> None:
+    if "timestamp" in cols:
+        ts = cols["timestamp"]
+        now = opts.now or datetime.now(UTC)
+        hi = now + timedelta(days=MAX_FUTURE_DAYS)
+        problems.add((ts < MIN_TIMESTAMP) | (ts > hi), "timestamp", BAD_TIMESTAMP)
+    if "propensity" in cols:
+        p = cols["propensity"]
+        problems.add((p <= 0) | (p > 1), "propensity", OUT_OF_RANGE)
+    et = cols.get("event_type")
+    if et is None:
+        return
+    known = list(EVENT_TYPES) + list(opts.custom_event_types)
+    problems.add(et.is_not_null() & ~et.is_in(known), "event_type", UNKNOWN_EVENT_TYPE)
+    for types, needed in (
+        (ITEM_EVENT_TYPES, "item_id"),
+        (CAMPAIGN_EVENT_TYPES, "campaign_id"),
+        (QUERY_EVENT_TYPES, "query"),
+    ):
+        needs = et.is_in(list(types))
+        value = cols.get(needed)
+        missing = needs if value is None else needs & value.is_null()
+        problems.add(missing, needed, MISSING_FIELD)
+    if opts.known_user_ids is not None and "user_id" in cols:
+        u = cols["user_id"]
+        known_u = pl.Series(list(opts.known_user_ids), dtype=pl.String)
+        problems.add(u.is_not_null() & ~u.is_in(known_u), "user_id", UNKNOWN_USER)
+    if opts.known_item_ids is not None and "item_id" in cols:
+        it = cols["item_id"]
+        known_i = pl.Series(list(opts.known_item_ids), dtype=pl.String)
+        problems.add(it.is_not_null() & ~it.is_in(known_i), "item_id", UNKNOWN_ITEM)
+
+
+def _assemble(entity: str, cols: dict[str, Any], n: int) -> pl.DataFrame:
+    """A polars frame of the typed columns (lists and dicts kept as Python objects)."""
+    series = []
+    for name in CANONICAL_COLUMNS[entity]:
+        if name in cols:
+            v = cols[name]
+            if isinstance(v, pl.Series):
+                series.append(v.alias(name))
+            else:
+                series.append(pl.Series(name, v, dtype=pl.Object))
+    frame = pl.DataFrame(series) if series else pl.DataFrame({"__n": [None] * n}).drop("__n")
+    if frame.height != n and n == 0:
+        frame = frame.clear()
+    return frame
+
+
+def _to_pandas(entity: str, frame: pl.DataFrame) -> pd.DataFrame:
+    """Typed pandas frame in canonical column order with the models' defaults filled in."""
+    data: dict[str, Any] = {}
+    n = frame.height
+    for name in CANONICAL_COLUMNS[entity]:
+        kind = COLUMN_KINDS[entity][name]
+        default = DEFAULTS[entity].get(name)
+        if name in frame.columns:
+            s = frame[name]
+            if s.dtype == pl.Object:
+                data[name] = pd.Series(s.to_list(), dtype=object)
+                continue
+            ps = s.to_pandas(use_pyarrow_extension_array=False)
+            if default is not None:
+                ps = ps.astype(object).where(ps.notna(), default)
+        elif default is not None:
+            ps = pd.Series([default] * n, dtype=object)
+        elif kind in ("list",):
+            ps = pd.Series([[] for _ in range(n)], dtype=object)
+        elif kind == "dict" and name != "audience":
+            ps = pd.Series([{} for _ in range(n)], dtype=object)
+        else:
+            continue
+        data[name] = _cast_kind(ps.reset_index(drop=True), kind)
+    out = pd.DataFrame(data, index=pd.RangeIndex(n))
+    return out
+
+
+def _cast_kind(ps: pd.Series, kind: str) -> pd.Series:
+    if kind == "float":
+        return ps.astype("float64")
+    if kind == "int":
+        return ps.astype("Int64")
+    if kind == "bool":
+        return ps.astype("boolean")
+    if kind == "datetime":
+        return pd.to_datetime(ps, utc=True).astype("datetime64[us, UTC]")
+    if kind in ("id", "str"):
+        return ps.astype(object).where(ps.notna(), None)
+    return ps
+
+
+def _quarantine_frame(
+    entity: str,
+    raw: pl.DataFrame,
+    problems: _Problems,
+    lines: NDArray[np.int64],
+    source: str,
+) -> pd.DataFrame:
+    if not problems.items:
+        return empty_quarantine()
+    rows: list[dict[str, Any]] = []
+    raw_json: dict[int, str] = {}
+    user_cols = [c for c in raw.columns if c != LINE]
+    for mask, field_name, reason in problems.items:
+        idx = np.flatnonzero(mask)
+        explicit = problems.values.get((field_name, reason))
+        if explicit is not None:
+            values = explicit[idx].tolist()
+        elif field_name in raw.columns:
+            values = raw[field_name].gather(idx).to_list()
+        else:
+            values = [None] * len(idx)
+        for i, v in zip(idx.tolist(), values, strict=True):
+            if i not in raw_json:
+                raw_json[i] = json.dumps(
+                    {c: _jsonable(raw[c][i]) for c in user_cols}, ensure_ascii=False, default=str
+                )
+            rows.append(
+                {
+                    "source": source,
+                    "line": int(lines[i]),
+                    "entity": entity,
+                    "field": field_name,
+                    "value": "" if v is None else _value_text(v),
+                    "reason": reason,
+                    "raw": raw_json[i],
+                }
+            )
+    out = pd.DataFrame(rows, columns=list(QUARANTINE_COLUMNS))
+    # one problem per (line, field): the first rule that fired wins
+    out = out.drop_duplicates(subset=["source", "line", "entity", "field"], keep="first")
+    out = out.sort_values(["line", "field"], kind="stable").reset_index(drop=True)
+    out["line"] = out["line"].astype("int64")
+    return out
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, datetime):
+        return v.isoformat()
+    return v
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, list | dict):
+        return json.dumps(v, default=str, ensure_ascii=False)
+    return str(v)
+
+
+def empty_quarantine() -> pd.DataFrame:
+    """A quarantine frame with no rows and the right columns."""
+    return pd.DataFrame(
+        {c: pd.Series([], dtype="int64" if c == "line" else object) for c in QUARANTINE_COLUMNS}
+    )
+
+
+def combine_reasons(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Sum several ``by_reason`` dicts."""
+    total: dict[str, int] = {}
+    for c in counts:
+        for k, v in c.items():
+            total[k] = total.get(k, 0) + int(v)
+    return dict(sorted(total.items()))
