@@ -181,3 +181,199 @@ def test_write_shop_canonical_files(tmp_path, shop: SyntheticShop) -> None:  # t
     pq = write_shop(in_memory, tmp_path / "pq", fmt="parquet", chunk_rows=700)
     back = pd.read_parquet(pq["events"])
     assert list(back["event_id"]) == list(in_memory.events["event_id"])
+
+
+def test_funnel_purchases_follow_views_and_carts(shop: SyntheticShop) -> None:
+    ev = shop.events[["session_id", "item_id", "event_type", "timestamp"]]
+    first = ev.groupby(["session_id", "item_id", "event_type"])["timestamp"].min().unstack()
+    buys = first[first["purchase"].notna()]
+    viewed_before = (buys["view"] < buys["purchase"]).mean()
+    carted_before = (buys["add_to_cart"] < buys["purchase"]).mean()
+    assert viewed_before > 0.97 and carted_before > 0.97
+    clicks = first[first["click"].notna()]
+    assert (clicks["view"] < clicks["click"]).mean() > 0.97
+    # removals only of carted items
+    removed = first[first["remove_from_cart"].notna()]
+    assert (removed["add_to_cart"] < removed["remove_from_cart"]).mean() > 0.97
+    # conversion falls along the funnel
+    counts = shop.events["event_type"].value_counts()
+    assert counts["view"] > counts["click"] > counts["add_to_cart"] > counts["purchase"]
+
+
+def test_planted_pairs_are_bought_together(shop: SyntheticShop) -> None:
+    buys = shop.events[shop.events["event_type"] == "purchase"]
+    baskets = buys.groupby("order_id")["item_id"].agg(set)
+    n_orders = len(baskets)
+    lifts = []
+    for a, b in shop.truth.complementary_pairs.itertuples(index=False):
+        with_a = baskets[baskets.map(lambda s, a=a: a in s)]
+        if len(with_a) < 5:
+            continue
+        p_b_given_a = with_a.map(lambda s, b=b: b in s).mean()
+        p_b = baskets.map(lambda s, b=b: b in s).mean()
+        lifts.append(p_b_given_a / max(p_b, 1.0 / n_orders))
+    assert len(lifts) >= 5
+    assert np.median(lifts) > 10.0
+
+
+def test_next_item_depends_on_the_previous_one(shop: SyntheticShop) -> None:
+    views = shop.events[shop.events["event_type"] == "view"]
+    cat = views["item_id"].map(shop.items.set_index("item_id")["category"])
+    same_session = views["session_id"].to_numpy()[1:] == views["session_id"].to_numpy()[:-1]
+    # events of a session are not interleaved with others' in this check: sort by session
+    ordered = views.assign(cat=cat).sort_values(["session_id", "timestamp"], kind="stable")
+    c = ordered["cat"].to_numpy()
+    s = ordered["session_id"].to_numpy()
+    same_session = s[1:] == s[:-1]
+    same_cat = (c[1:] == c[:-1])[same_session].mean()
+    share = ordered["cat"].value_counts(normalize=True)
+    chance = float((share**2).sum())
+    assert same_cat > 3 * chance
+    # price-adjacent neighbours: the exact next item repeats far more than chance
+    items = ordered["item_id"].to_numpy()
+    pairs = pd.Series(list(zip(items[:-1][same_session], items[1:][same_session], strict=True)))
+    top_pair_share = pairs.value_counts(normalize=True).iloc[:50].sum()
+    assert top_pair_share > 0.02
+
+
+def test_shopper_types_are_recoverable_by_kmeans() -> None:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    cfg = ShopConfig(n_users=1500, n_items=300, n_events=80_000, n_campaigns=8, days=60, seed=11)
+    s = generate_shop(cfg)
+    e = s.events
+    end = pd.Timestamp(cfg.end)
+    sess = e.groupby("session_id").agg(
+        user_id=("user_id", "first"), t=("timestamp", "min"), n=("event_type", "size")
+    )
+    angle = (sess["t"].dt.hour + sess["t"].dt.minute / 60) / 24 * 2 * np.pi
+    sess = sess.assign(hs=np.sin(angle), hc=np.cos(angle))
+    su = sess.groupby("user_id")
+    g = e.groupby("user_id")["timestamp"]
+    buys = e[e["event_type"] == "purchase"].groupby("user_id")
+    f = pd.DataFrame(
+        {
+            "sessions": np.log1p(su.size()),
+            "depth": np.log(su["n"].mean()),
+            "hs": su["hs"].mean(),
+            "hc": su["hc"].mean(),
+            "recency": (end - g.max()).dt.total_seconds() / 86400,
+            "tenure": (end - g.min()).dt.total_seconds() / 86400,
+        }
+    )
+    f["orders"] = np.log1p(buys["order_id"].nunique()).reindex(f.index).fillna(0)
+    f["monetary"] = np.log1p(buys["revenue"].sum()).reindex(f.index).fillna(0)
+    x = StandardScaler().fit_transform(f.to_numpy())
+    with threadpool_limits(1):  # OpenMP threads on a busy 2-core machine are slower than one
+        labels = KMeans(5, n_init=10, random_state=0).fit_predict(x)
+        # ... but not trivially: a single feature does not separate the types
+        one = KMeans(5, n_init=10, random_state=0).fit_predict(x[:, [0]])
+    ari = adjusted_rand_score(f.index.map(s.truth.user_type), labels)
+    assert ari >= 0.6
+    assert adjusted_rand_score(f.index.map(s.truth.user_type), one) < 0.5
+
+
+def _exposure_outcomes(s: SyntheticShop) -> pd.DataFrame:
+    e = s.events
+    imp = e[e["event_type"] == "campaign_impression"][
+        ["session_id", "user_id", "campaign_id", "variant"]
+    ]
+    camps = s.campaigns.set_index("campaign_id")
+    top = s.items.set_index("item_id")["category"].str.split("/").str[0]
+    buys = e[e["event_type"] == "purchase"][["session_id", "item_id"]]
+    m = imp.merge(buys, on="session_id", how="left")
+
+    def covered(row: pd.Series) -> bool:
+        if pd.isna(row["item_id"]):
+            return False
+        c = camps.loc[row["campaign_id"]]
+        if len(c["item_ids"]):
+            return row["item_id"] in c["item_ids"]
+        if len(c["categories"]):
+            return top[row["item_id"]] in c["categories"]
+        return True
+
+    m["conv"] = m.apply(covered, axis=1)
+    conv = m.groupby(["session_id", "campaign_id"])["conv"].any().reset_index()
+    out = imp.merge(conv, on=["session_id", "campaign_id"])
+    return out.assign(type=out["user_id"].map(s.truth.user_type))
+
+
+def test_logged_exposures_carry_the_uplift_signal() -> None:
+    cfg = ShopConfig(
+        n_users=1500, n_items=300, n_events=80_000, n_campaigns=10, seed=3, impression_rate=0.9
+    )
+    s = generate_shop(cfg)
+    out = _exposure_outcomes(s)
+    rates = out.groupby(["type", "variant"])["conv"].mean().unstack()
+    response = rates["treatment"]
+    uplift = rates["treatment"] - rates["control"]
+    # response-based targeting picks the sure things; uplift-based picks the persuadables
+    assert response.idxmax() == "loyal_big_spender"
+    assert uplift.idxmax() == "bargain_hunter"
+    eff = s.truth.campaign_effect
+    true_uplift = eff[eff["eligible"]].groupby(eff["user_id"].map(s.truth.user_type))["uplift"]
+    true_by_type = true_uplift.mean()
+    assert true_by_type[uplift.idxmax()] > 5 * true_by_type[response.idxmax()]
+    # the estimates follow the truth
+    assert abs(uplift["bargain_hunter"] - true_by_type["bargain_hunter"]) < 0.1
+    assert uplift["dormant"] < 0.05 and true_by_type["dormant"] < 0
+
+
+def test_exposures_respect_windows_audience_and_consent(shop: SyntheticShop) -> None:
+    from campaignrec.data.rules import evaluate
+
+    ev = shop.events
+    imp = ev[ev["event_type"] == "campaign_impression"]
+    camps = shop.campaigns.set_index("campaign_id")
+    assert (
+        imp["timestamp"].to_numpy() >= camps.loc[imp["campaign_id"], "start_time"].to_numpy()
+    ).all()
+    assert (
+        imp["timestamp"].to_numpy() < camps.loc[imp["campaign_id"], "end_time"].to_numpy()
+    ).all()
+    users = shop.users.set_index("user_id")
+    assert users.loc[imp["user_id"], "consent_marketing"].all()
+    eff = shop.truth.campaign_effect.set_index(["user_id", "campaign_id"])
+    assert eff.loc[list(zip(imp["user_id"], imp["campaign_id"], strict=True)), "eligible"].all()
+    # eligibility agrees with the rule engine (attributes at generation time)
+    rng = np.random.default_rng(0)
+    for uid in rng.choice(users.index.to_numpy(), 40, replace=False):
+        u = users.loc[uid]
+        attrs = {
+            "membership_tier": u["membership_tier"],
+            "region": u["region"],
+            "age": SMALL.start.year - int(u["birth_year"]),
+            "segment": shop.truth.user_type[uid],
+        }
+        for cid, c in camps.iterrows():
+            expected = evaluate(c["audience"], attrs) and bool(u["consent_marketing"])
+            assert bool(eff.loc[(uid, cid), "eligible"]) == expected
+
+
+def test_items_are_never_seen_before_they_exist(shop: SyntheticShop) -> None:
+    ev = shop.events[shop.events["item_id"].notna()]
+    created = ev["item_id"].map(shop.items.set_index("item_id")["created_time"])
+    assert (created <= ev["timestamp"]).all()
+    assert (shop.items["created_time"] >= pd.Timestamp(SMALL.start)).any()  # new arrivals exist
+    titles = shop.items["title"]
+    assert titles.str.contains(r"[a-z]").all() and titles.str.contains(r"[\u4e00-\u9fff]").all()
+
+
+def test_types_differ_in_rhythm_and_price(shop: SyntheticShop) -> None:
+    ev = shop.events.assign(type=shop.events["user_id"].map(shop.truth.user_type))
+    hours = ev.groupby("type")["timestamp"].apply(lambda t: t.dt.hour.median())
+    assert hours["new_browser"] < hours["bargain_hunter"] < hours["loyal_big_spender"]
+    weekend = ev.groupby("type")["timestamp"].apply(lambda t: (t.dt.dayofweek >= 5).mean())
+    assert weekend["loyal_big_spender"] > 2 / 7 > weekend["bargain_hunter"]
+    views = ev[ev["event_type"] == "view"]
+    median = shop.items.groupby("category")["price"].median()
+    cat = views["item_id"].map(shop.items.set_index("item_id")["category"])
+    rel = np.log(views["price"] / cat.map(median).to_numpy())
+    by_type = rel.groupby(views["type"]).mean()
+    assert by_type["bargain_hunter"] < by_type["window_shopper"] < by_type["loyal_big_spender"]
+    depth = ev.groupby(["type", "session_id"]).size().groupby("type").mean()
+    assert depth.idxmax() == "window_shopper"

@@ -115,7 +115,7 @@ TYPE_PARAMS: dict[str, _TypeParams] = {
         p_click=0.35,
         p_cart=0.35,
         p_remove=0.35,
-        p_conv=0.22,
+        p_conv=0.3,
         basket=1.3,
         p_fav=0.03,
         p_search=0.65,
@@ -123,13 +123,13 @@ TYPE_PARAMS: dict[str, _TypeParams] = {
         p_stay=0.6,
         p_keep_focus=0.5,
         hour=12.5,
-        hour_sd=1.5,
+        hour_sd=1.2,
         weekday=(1.2, 1.2, 1.2, 1.2, 1.1, 0.6, 0.5),
         active=(0.0, 1.0),
         extra_qty=0.2,
         device=(0.3, 0.3, 0.4),
         p_base=0.04,
-        sens=0.55,
+        sens=0.4,
         ctr=0.12,
         tier=(0.55, 0.35, 0.08, 0.02),
     ),
@@ -148,12 +148,12 @@ TYPE_PARAMS: dict[str, _TypeParams] = {
         p_stay=0.7,
         p_keep_focus=0.6,
         hour=20.5,
-        hour_sd=1.8,
+        hour_sd=1.5,
         weekday=(0.8, 0.8, 0.8, 0.9, 1.1, 1.4, 1.4),
         active=(0.0, 1.0),
         extra_qty=0.6,
         device=(0.7, 0.2, 0.1),
-        p_base=0.30,
+        p_base=0.50,
         sens=0.04,
         ctr=0.08,
         tier=(0.05, 0.15, 0.45, 0.35),
@@ -173,7 +173,7 @@ TYPE_PARAMS: dict[str, _TypeParams] = {
         p_stay=0.45,
         p_keep_focus=0.3,
         hour=23.0,
-        hour_sd=1.5,
+        hour_sd=1.2,
         weekday=(1, 1, 1, 1, 1, 1, 1),
         active=(0.0, 1.0),
         extra_qty=0.0,
@@ -198,7 +198,7 @@ TYPE_PARAMS: dict[str, _TypeParams] = {
         p_stay=0.5,
         p_keep_focus=0.4,
         hour=8.5,
-        hour_sd=1.5,
+        hour_sd=1.2,
         weekday=(1, 1, 1, 1, 1, 1, 1),
         active=(0.45, 0.85),
         extra_qty=0.1,
@@ -223,7 +223,7 @@ TYPE_PARAMS: dict[str, _TypeParams] = {
         p_stay=0.6,
         p_keep_focus=0.5,
         hour=16.5,
-        hour_sd=3.0,
+        hour_sd=2.0,
         weekday=(1, 1, 1, 1, 1, 1.1, 1.1),
         active=(0.0, 0.3),
         extra_qty=0.2,
@@ -780,7 +780,7 @@ def _build_users(
     type_idx = rng.permutation(np.repeat(np.arange(len(SHOPPER_TYPES)), counts))
     params = [TYPE_PARAMS[t] for t in SHOPPER_TYPES]
     act = rng.lognormal(0.0, 0.35, n)
-    peak = np.array([params[t].hour for t in type_idx]) + rng.normal(0.0, 0.8, n)
+    peak = np.array([params[t].hour for t in type_idx]) + rng.normal(0.0, 0.6, n)
     start_s = int(cfg.start.timestamp())
     span = cfg.days * DAY
     lo = np.array([params[t].active[0] for t in type_idx])
@@ -1340,7 +1340,7 @@ def _draw_plan(
         ).astype(np.int64)
     hour = (
         np.where(
-            rng.random(s) < 0.85,
+            rng.random(s) < 0.9,
             rng.normal(users.peak[user], _tp("hour_sd", t)),
             rng.random(s) * 24.0,
         )
