@@ -367,7 +367,7 @@ def test_types_differ_in_rhythm_and_price(shop: SyntheticShop) -> None:
     ev = shop.events.assign(type=shop.events["user_id"].map(shop.truth.user_type))
     hours = ev.groupby("type")["timestamp"].apply(lambda t: t.dt.hour.median())
     assert hours["new_browser"] < hours["bargain_hunter"] < hours["loyal_big_spender"]
-    weekend = ev.groupby("type")["timestamp"].apply(lambda t: (t.dt.dayofweek >= 5).mean())
+    weekend = ev.groupby("type")["timestamp"].apply(lambda t: (t.dt.day_of_week >= 5).mean())
     assert weekend["loyal_big_spender"] > 2 / 7 > weekend["bargain_hunter"]
     views = ev[ev["event_type"] == "view"]
     median = shop.items.groupby("category")["price"].median()
