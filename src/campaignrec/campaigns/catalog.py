@@ -36,7 +36,7 @@ def _is_missing(value: Any) -> bool:
         return True
     if isinstance(value, float) and math.isnan(value):
         return True
-    return bool(value is pd.NaT)
+    return bool(value is pd.NaT or value is pd.NA)
 
 
 def _as_list(value: Any, field: str, row: int | None) -> list[str]:
@@ -208,7 +208,7 @@ def load_campaigns(source: Any) -> Catalog:
     ----------
     source : pandas.DataFrame, polars.DataFrame, iterable of Mapping or Campaign
         The canonical campaigns table (schema columns; list and rule columns as objects or JSON
-        text) or records.
+        text; other columns of a table are ignored) or records (unknown keys are rejected).
 
     Returns
     -------
@@ -225,7 +225,9 @@ def load_campaigns(source: Any) -> Catalog:
     if hasattr(source, "to_pandas") and not isinstance(source, pd.DataFrame):
         source = source.to_pandas()
     if isinstance(source, pd.DataFrame):
-        records: Iterable[Any] = source.to_dict(orient="records")
+        # a table may carry bookkeeping columns (e.g. the store's updated_at): keep the schema's
+        keep = [c for c in source.columns if c in CAMPAIGN_COLUMNS]
+        records: Iterable[Any] = source[keep].to_dict(orient="records")
     else:
         records = source
     out: list[Campaign] = []

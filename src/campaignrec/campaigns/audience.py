@@ -1,0 +1,143 @@
+"""Audience attributes: the flat mapping an audience rule is evaluated on, per user.
+
+The profiles module produces the full attributes (``segment``, ``lifecycle``, RFM, ...). This
+module builds the base attributes every shop has from the users table and purchase events, and
+merges profile attributes over them when they are given, so audience rules work before profiles
+have been computed (rules on missing fields simply do not hold).
+
+Base attributes: ``user_id, gender, region, city, membership_tier, age_band, age, is_new,
+consent_marketing, bought_categories`` (every category path and each of its ancestors the user
+bought in), ``n_purchases``, plus the keys of the user's free ``attributes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from campaignrec.data.rules import evaluate, parse_rule
+from campaignrec.data.schema import Campaign
+
+NEW_USER_DAYS = 30
+_BASE_FIELDS = ("gender", "region", "city", "membership_tier", "age_band")
+
+
+def _clean(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if value is pd.NaT or value is pd.NA:
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def base_attributes(
+    users: pd.DataFrame,
+    events: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    *,
+    now: datetime,
+    new_user_days: int = NEW_USER_DAYS,
+) -> dict[str, dict[str, Any]]:
+    """Base audience attributes of every user in the users table.
+
+    Parameters
+    ----------
+    users : DataFrame
+        Canonical users table.
+    events : DataFrame, optional
+        Events (purchases give ``bought_categories`` and ``n_purchases``).
+    items : DataFrame, optional
+        Items table (item categories).
+    now : datetime
+        Reference time for ``age`` and ``is_new``.
+    new_user_days : int
+        A user who signed up fewer than this many days before ``now`` is new.
+
+    Returns
+    -------
+    dict
+        ``user_id -> {attribute: value}``.
+    """
+    bought: dict[str, set[str]] = {}
+    n_buys: dict[str, int] = {}
+    if events is not None and items is not None and len(events):
+        pur = events[(events["event_type"] == "purchase") & events["item_id"].notna()]
+        cat = items.set_index(items["item_id"].astype(str))["category"]
+        pc = pd.DataFrame(
+            {
+                "user_id": pur["user_id"].astype(str).to_numpy(),
+                "category": pur["item_id"].astype(str).map(cat).to_numpy(),
+            }
+        ).dropna()
+        for uid, grp in pc.groupby("user_id"):
+            cats: set[str] = set()
+            for path in grp["category"].astype(str).unique():
+                cats.update(_ancestors(path))
+            bought[str(uid)] = cats
+        n_buys = {str(k): int(v) for k, v in pur.groupby(pur["user_id"].astype(str)).size().items()}
+    out: dict[str, dict[str, Any]] = {}
+    for rec in users.to_dict(orient="records"):
+        uid = str(rec["user_id"])
+        attrs: dict[str, Any] = {"user_id": uid}
+        for f in _BASE_FIELDS:
+            if f in rec:
+                attrs[f] = _clean(rec[f])
+        by = _clean(rec.get("birth_year"))
+        attrs["age"] = int(now.year - int(by)) if by is not None else None
+        signup = _clean(rec.get("signup_time"))
+        if signup is not None:
+            ts = pd.Timestamp(signup)
+            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+            attrs["is_new"] = bool(ts > pd.Timestamp(now) - timedelta(days=new_user_days))
+        consent = _clean(rec.get("consent_marketing"))
+        attrs["consent_marketing"] = True if consent is None else bool(consent)
+        extra = rec.get("attributes")
+        if isinstance(extra, Mapping):
+            for k, v in extra.items():
+                attrs.setdefault(str(k), v)
+        attrs["bought_categories"] = sorted(bought.get(uid, set()))
+        attrs["n_purchases"] = int(n_buys.get(uid, 0))
+        out[uid] = attrs
+    return out
+
+
+def merge_attributes(
+    base: Mapping[str, Mapping[str, Any]], profiles: Mapping[str, Mapping[str, Any]] | None
+) -> dict[str, dict[str, Any]]:
+    """Profile attributes over base attributes (profile values win)."""
+    out = {u: dict(a) for u, a in base.items()}
+    for u, extra in (profiles or {}).items():
+        out.setdefault(str(u), {"user_id": str(u)}).update(dict(extra))
+    return out
+
+
+def audience_of(
+    campaign: Campaign, attributes: Mapping[str, Mapping[str, Any]], *, consent: bool = True
+) -> list[str]:
+    """User ids whose attributes satisfy the campaign's audience rule (and marketing consent)."""
+    rule = parse_rule(campaign.audience) if campaign.audience is not None else None
+    out: list[str] = []
+    for uid, attrs in attributes.items():
+        if consent and attrs.get("consent_marketing") is False:
+            continue
+        if evaluate(rule, attrs):
+            out.append(str(uid))
+    return out
+
+
+def audience_sizes(
+    campaigns: Iterable[Campaign], attributes: Mapping[str, Mapping[str, Any]]
+) -> dict[str, int]:
+    """Audience size of each campaign."""
+    return {c.campaign_id: len(audience_of(c, attributes)) for c in campaigns}
