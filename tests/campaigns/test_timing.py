@@ -8,6 +8,7 @@ import pytest
 
 from campaignrec.campaigns.timing import (
     activity_heatmaps,
+    heatmaps_from_long,
     predicted_demand,
     recommend_flash_sale_windows,
     select_flash_sale_products,
@@ -107,3 +108,17 @@ def test_products_by_demand_times_margin() -> None:
     # b's sale price 70 < cost 80: dropped; c: 1 * (35-20)=15 > a: 2 * (7-5)=4; d has no demand
     assert sel.item_id.tolist() == ["c", "a"]
     assert sel.expected_profit.tolist() == pytest.approx([15.0, 4.0])
+
+
+def test_long_heatmap_table_is_accepted() -> None:
+    hm = activity_heatmaps(_events(), {"owl": "night"})["night"]
+    wd, hr = np.nonzero(np.ones((7, 24)))
+    long = pd.DataFrame(
+        {"segment": "night", "weekday": wd, "hour": hr, "events": (hm * 1000).ravel()}
+    )
+    np.testing.assert_allclose(heatmaps_from_long(long)["night"], hm)
+    a = recommend_flash_sale_windows(long, top=1)
+    b = recommend_flash_sale_windows({"night": hm}, top=1)
+    assert a[["weekday", "start_hour", "duration_hours"]].equals(
+        b[["weekday", "start_hour", "duration_hours"]]
+    )

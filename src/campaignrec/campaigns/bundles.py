@@ -6,7 +6,11 @@ has neither).
 
 **Rules.** For items ``a`` and ``b`` over ``N`` baskets: ``support(a, b) = n_ab / N``,
 ``confidence(a -> b) = n_ab / n_a`` (how often a basket with ``a`` also has ``b``) and
-``lift(a -> b) = confidence / (n_b / N)`` (> 1: bought together more than by chance).
+``lift(a -> b) = confidence / (n_b / N)`` (> 1: bought together more than by chance). The
+functions here take any rules table with the columns ``antecedent, consequent, confidence,
+lift``, so the rules of ``campaignrec.profiles.analytics.association_rules`` (same definitions,
+computed from events) work as they are; :func:`association_rules` computes them from a basket
+table, which is what a held-out evaluation needs (baskets split before the rules are learned).
 
 **Complements.** For each anchor ``a``, partners ``b`` ranked by confidence among rules with at least
 ``min_count`` co-purchases and lift above ``min_lift``; optionally blended with the cosine

@@ -84,6 +84,38 @@ def activity_heatmaps(
     return out
 
 
+def heatmaps_from_long(long: pd.DataFrame) -> dict[str, NDArray[np.float64]]:
+    """7 x 24 arrays from a long heatmap table (``segment, weekday, hour, events``).
+
+    This is the layout of ``campaignrec.profiles.analytics.activity_heatmap``; the arrays it
+    returns can go straight into :func:`recommend_flash_sale_windows`.
+    """
+    for col in ("weekday", "hour"):
+        if col not in long.columns:
+            raise ValidationError(
+                col,
+                "the heatmap table needs this column",
+                hint="columns: segment, weekday, hour, events (or share)",
+            )
+    value = "events" if "events" in long.columns else "share"
+    seg = (
+        long["segment"].astype(str)
+        if "segment" in long.columns
+        else pd.Series(ALL_USERS, index=long.index)
+    )
+    out: dict[str, NDArray[np.float64]] = {}
+    for name, grp in long.groupby(seg, sort=True):
+        grid = np.zeros((7, 24))
+        np.add.at(
+            grid,
+            (grp["weekday"].to_numpy(int), grp["hour"].to_numpy(int)),
+            grp[value].to_numpy(float),
+        )
+        total = grid.sum()
+        out[str(name)] = grid / total if total > 0 else grid
+    return out
+
+
 def _normalised(slot: NDArray[np.int64]) -> NDArray[np.float64]:
     counts = np.bincount(slot, minlength=HOURS_PER_WEEK).astype(float)
     total = counts.sum()
@@ -106,7 +138,7 @@ def _window_sums(flat: NDArray[np.float64], d: int) -> NDArray[np.float64]:
 
 
 def recommend_flash_sale_windows(
-    heatmaps: Mapping[str, Any],
+    heatmaps: Mapping[str, Any] | pd.DataFrame,
     *,
     response_rates: Mapping[str, float | Any] | None = None,
     segment_sizes: Mapping[str, int] | None = None,
@@ -119,8 +151,9 @@ def recommend_flash_sale_windows(
 
     Parameters
     ----------
-    heatmaps : Mapping
-        ``segment -> 7 x 24`` activity (any non-negative scale; normalised here).
+    heatmaps : Mapping or DataFrame
+        ``segment -> 7 x 24`` activity (any non-negative scale; normalised here), or a long
+        table ``segment, weekday, hour, events`` (the profiles module's heatmap).
     response_rates : Mapping, optional
         ``segment -> rate`` (a number, or a 7 x 24 array of response rate by hour). Default 1.
     segment_sizes : Mapping, optional
@@ -145,6 +178,8 @@ def recommend_flash_sale_windows(
     """
     if top < 1:
         raise ValidationError("top", "must be >= 1", value=top)
+    if isinstance(heatmaps, pd.DataFrame):
+        heatmaps = heatmaps_from_long(heatmaps)
     ds = sorted({int(d) for d in durations})
     if not ds or ds[0] < 1 or ds[-1] > HOURS_PER_WEEK:
         raise ValidationError("durations", "must be hours in 1..168", value=list(durations))
