@@ -7,6 +7,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from campaignrec.data.schema import (
     CAMPAIGN_COLUMNS,
@@ -377,3 +379,32 @@ def test_types_differ_in_rhythm_and_price(shop: SyntheticShop) -> None:
     assert by_type["bargain_hunter"] < by_type["window_shopper"] < by_type["loyal_big_spender"]
     depth = ev.groupby(["type", "session_id"]).size().groupby("type").mean()
     assert depth.idxmax() == "window_shopper"
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    n_users=st.integers(1, 60),
+    n_items=st.integers(26, 80),
+    n_events=st.integers(0, 3_000),
+    n_campaigns=st.integers(0, 9),
+    days=st.integers(1, 30),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_any_small_config_gives_a_consistent_shop(
+    n_users: int, n_items: int, n_events: int, n_campaigns: int, days: int, seed: int
+) -> None:
+    cfg = ShopConfig(
+        n_users=n_users, n_items=n_items, n_events=n_events, n_campaigns=n_campaigns,
+        days=days, seed=seed,
+    )  # fmt: skip
+    s = generate_shop(cfg)
+    ev = s.events
+    assert len(ev) == n_events and tuple(ev.columns) == EVENT_COLUMNS
+    assert ev["event_id"].is_unique and ev["timestamp"].is_monotonic_increasing
+    assert set(ev["user_id"]) <= set(s.users["user_id"])
+    assert set(ev["item_id"].dropna()) <= set(s.items["item_id"])
+    assert set(ev["campaign_id"].dropna()) <= set(s.campaigns["campaign_id"])
+    if n_events:
+        assert ev["timestamp"].min() >= pd.Timestamp(cfg.start)
+        assert ev["timestamp"].max() < pd.Timestamp(cfg.end)
+    assert len(s.truth.campaign_effect) == n_users * n_campaigns

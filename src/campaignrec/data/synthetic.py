@@ -288,6 +288,7 @@ _CATALOG: dict[str, list[tuple[str, str, str, float, str, str]]] = {
         ("puzzles", "jigsaw puzzle", "拼图", 59, "1000 piece puzzle", "千片拼图"),
     ],
 }
+_N_SUBS = sum(len(subs) for subs in _CATALOG.values())  # smallest catalogue: one item per sub
 # sub-category -> its complementary sub-category (where planted pairs come from)
 _COMPLEMENT = {
     "shoes": "socks",
@@ -371,6 +372,7 @@ _PAGE_OF = np.array(
 _MEAN_GAP = np.array([12, 25, 20, 15, 40, 8, 10, 3, 5, 6, 2], dtype=np.float64)  # seconds
 # the dtype pandas gives text columns (object before pandas 3, "str" from pandas 3 on)
 TEXT_DTYPE = pd.Series(["text"]).dtype
+TIME_DTYPE = "datetime64[us, UTC]"
 _EVENT_TEXT = (
     "event_id", "user_id", "event_type", "item_id", "campaign_id", "query", "session_id",
     "order_id", "device", "page", "policy", "variant",
@@ -386,7 +388,8 @@ class ShopConfig:
     Parameters
     ----------
     n_users, n_items, n_events, n_campaigns, days
-        Sizes. ``n_events`` is exact; ``n_campaigns`` >= 1 (>= 7 covers every campaign type).
+        Sizes. ``n_events`` is exact; ``n_items`` >= 26 (one per sub-category); ``n_campaigns`` >= 7
+        covers every campaign type.
     seed
         Everything is determined by the config: same config, identical frames.
     start
@@ -424,7 +427,12 @@ class ShopConfig:
     currency: str = "CNY"
 
     def __post_init__(self) -> None:
-        for name, low in (("n_users", 1), ("n_items", 20), ("n_events", 0), ("n_campaigns", 0)):
+        for name, low in (
+            ("n_users", 1),
+            ("n_items", _N_SUBS),
+            ("n_events", 0),
+            ("n_campaigns", 0),
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < low:
                 raise ValidationError(name, f"must be an integer >= {low}", value=value)
@@ -804,7 +812,7 @@ def _build_users(
     n_top = len(cat.top_names)
     top_pop = np.bincount(cat.sub_top, weights=cat.sub_pop, minlength=n_top)
     top_p = top_pop / top_pop.sum()
-    g = rng.gumbel(size=(n, n_top)) + np.log(top_p)[None, :]
+    g = rng.gumbel(size=(n, n_top)) + np.log(np.maximum(top_p, 1e-300))[None, :]
     ranked = np.argsort(-g, axis=1)[:, :3]
     n_prefs = np.where(type_idx == SHOPPER_TYPES.index("loyal_big_spender"), 3, 2)
     prefs = ranked.copy()
@@ -1782,7 +1790,7 @@ def _to_frame(w: _World, raw: Mapping[str, NDArray[Any]]) -> pd.DataFrame:
             "event_id": event_id,
             "user_id": user_s,
             "event_type": et_s,
-            "timestamp": pd.to_datetime(ts, unit="s", utc=True),
+            "timestamp": pd.to_datetime(ts, unit="s", utc=True).astype(TIME_DTYPE),
             "item_id": item_s,
             "campaign_id": camp_s,
             "query": query,
@@ -1836,8 +1844,8 @@ def _event_ids(
 
 
 def _empty_events() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in EVENT_COLUMNS})
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame = pd.DataFrame({c: pd.Series([], dtype=TEXT_DTYPE) for c in EVENT_COLUMNS})
+    frame["timestamp"] = pd.Series([], dtype=TIME_DTYPE)
     for c in ("quantity", "price", "revenue", "propensity"):
         frame[c] = frame[c].astype(np.float64)
     frame["position"] = frame["position"].astype("Int64")
