@@ -25,7 +25,7 @@ def cyclic():
 
 @pytest.fixture(scope="module")
 def model(cyclic):
-    return SASRec(epochs=25, dim=32, max_len=20, dropout=0.1, seed=1).fit(cyclic)
+    return SASRec(epochs=25, dim=32, max_len=20, dropout=0.1, seed=1, num_threads=1).fit(cyclic)
 
 
 def test_learns_the_next_item(model, cyclic):
