@@ -712,7 +712,7 @@ def _build_catalog(cfg: ShopConfig, rng: np.random.Generator) -> tuple[_Catalog,
     sub_has_old = np.bincount(sub, weights=old.astype(float), minlength=n_sub) > 0
     old_w = np.where(sub_has_old[sub], old_w, pop)  # a sub with only new items: no restriction
     old_keys = _segment_cdf(sub, old_w, n_sub)
-    sub_pop = np.bincount(sub, weights=pop, minlength=n_sub)
+    sub_pop = np.bincount(sub, weights=pop, minlength=n_sub).astype(np.float64)
     top_sub_keys = _segment_cdf(sub_top, sub_pop, len(top_names))
     anchor_top = top[anchors]
     a_order = np.argsort(anchor_top, kind="stable")
@@ -1216,9 +1216,9 @@ def _build_campaigns(
     for c in range(n_c):
         eligible[:, c] = _eval_rule_vec(rows[c]["audience"], users.attrs) & consent
         cov_tops = np.unique(cat.top[covered[c]])
-        match = np.isin(users.prefs, cov_tops).any(axis=1)
+        match = np.asarray(np.isin(users.prefs, cov_tops).any(axis=1), dtype=bool)
         if len(cov_tops) >= len(cat.top_names) - 1:  # storewide campaigns fit everyone
-            match[:] = True
+            match = np.ones(n_u, dtype=bool)
         taste = np.where(match, 1.4, 0.6)
         pc = np.clip(base * u_noise * taste, 0.0, 0.95)
         effect = 1.0 - np.exp(-6.0 * disc[c])
@@ -1757,13 +1757,13 @@ def _to_frame(w: _World, raw: Mapping[str, NDArray[Any]]) -> pd.DataFrame:
     qty_f = np.where(qty > 0, qty, np.nan).astype(np.float64)
     revenue = np.where(is_purchase, np.round(price * qty_f, 2), np.nan)
     # strings
-    item_s = np.where(has_item, cat.item_ids[np.maximum(item, 0)], None)
+    item_s = _text_where(has_item, cat.item_ids[np.maximum(item, 0)])
     camp_ids = np.array([f"c{c:03d}" for c in range(len(camps.start))] + [""], dtype=object)
-    camp_s = np.where(has_camp, camp_ids[camp], None)
+    camp_s = _text_where(has_camp, camp_ids[camp])
     zh = users.zh[u]
     q_en = np.array([q[0] for q in cat.sub_query] + [""], dtype=object)
     q_zh = np.array([q[1] for q in cat.sub_query] + [""], dtype=object)
-    query = np.where(query_sub >= 0, np.where(zh, q_zh[query_sub], q_en[query_sub]), None)
+    query = _text_where(query_sub >= 0, np.where(zh, q_zh[query_sub], q_en[query_sub]))
     width = max(6, len(str(len(plan))))
     uniq, local = np.unique(g, return_inverse=True)
     session_s = np.array([f"s{x:0{width}d}" for x in uniq], dtype=object)[local]
@@ -1771,14 +1771,14 @@ def _to_frame(w: _World, raw: Mapping[str, NDArray[Any]]) -> pd.DataFrame:
     order_names = np.array(
         [f"o{x:0{width}d}" if o else None for x, o in zip(uniq, ordered, strict=True)], dtype=object
     )
-    order_s = np.where(is_purchase | (etype == _E["coupon_redeem"]), order_names[local], None)
+    order_s = _text_where(is_purchase | (etype == _E["coupon_redeem"]), order_names[local])
     device_s = np.array(DEVICES, dtype=object)[plan.device[g]]
     page = _PAGE_OF[etype].copy()
     searched = plan.search[g] > 0
     page[(etype == _E["view"]) & searched & (position >= 0) & (position < 10)] = "search_results"
     is_imp = etype == _E["campaign_impression"]
-    policy = np.where(is_imp, "uniform_random", None)
-    variant = np.where(is_imp, np.where(plan.treated[g], "treatment", "control"), None)
+    policy = _text_where(is_imp, np.full(len(g), "uniform_random", dtype=object))
+    variant = _text_where(is_imp, np.where(plan.treated[g], "treatment", "control"))
     propensity = np.where(is_imp, plan.propensity[g], np.nan)
     position_out = pd.array(np.where(is_imp, 0, position), dtype="Int64")
     position_out[(position < 0) & ~is_imp] = pd.NA
@@ -1812,6 +1812,13 @@ def _to_frame(w: _World, raw: Mapping[str, NDArray[Any]]) -> pd.DataFrame:
         if frame[name].dtype != TEXT_DTYPE:
             frame[name] = frame[name].astype(TEXT_DTYPE)
     return frame
+
+
+def _text_where(mask: NDArray[np.bool_], values: NDArray[Any]) -> NDArray[np.object_]:
+    """``values`` where ``mask`` holds, else None (an object array)."""
+    out = np.full(len(mask), None, dtype=object)
+    out[mask] = np.asarray(values, dtype=object)[mask]
+    return out
 
 
 def _event_ids(
