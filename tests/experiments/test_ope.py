@@ -179,3 +179,19 @@ def test_policies_are_distributions_with_floors(scores, temperature, floor, epsi
     g = epsilon_greedy_policy(s, epsilon=epsilon)
     assert np.allclose(g.sum(axis=1), 1.0)
     assert np.all(g >= epsilon / 3 - 1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_lift_is_the_paired_difference(name: str, data, env) -> None:
+    log = data.log
+    q = fit_reward_model(log, seed=0)
+    target = env.oracle_policy(epsilon=0.3)(log.context)
+    base = uniform_policy(log.n_rounds, log.n_actions)
+    est = ESTIMATORS[name]()
+    lift = est.estimate_lift(log, target, base, estimated_rewards=q, n_boot=200, seed=1)
+    a = est.estimate(log, target, estimated_rewards=q, n_boot=10).value
+    b = est.estimate(log, base, estimated_rewards=q, n_boot=10).value
+    assert lift.value == pytest.approx(a - b)
+    assert lift.ci_low <= lift.value <= lift.ci_high
+    same = est.estimate_lift(log, base, base, estimated_rewards=q, n_boot=50)
+    assert same.value == 0.0 and same.ci_low == 0.0 and same.ci_high == 0.0

@@ -25,7 +25,7 @@ is worth.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -48,6 +48,7 @@ __all__ = [
     "epsilon_greedy_policy",
     "estimate_policy_value",
     "fit_reward_model",
+    "predict_rewards",
     "softmax_policy",
     "uniform_policy",
 ]
@@ -261,26 +262,26 @@ def epsilon_greedy_policy(scores: ArrayLike, *, epsilon: float = 0.1) -> NDArray
 
 
 def _design(
-    log: BanditLog, rows: NDArray[np.int64], actions: NDArray[np.int64]
+    log: BanditLog, rows: NDArray[np.int64], actions: NDArray[np.int64], n_pos: int
 ) -> NDArray[np.float64]:
     """Features of (round, action) pairs: context, action one-hot, action features, slot one-hot."""
     parts = [log.context[rows], np.eye(log.n_actions)[actions]]
     if log.action_context is not None:
         parts.append(log.action_context[actions])
     if log.position is not None:
-        parts.append(np.eye(log.n_positions)[log.position[rows]])
+        parts.append(np.eye(n_pos)[log.position[rows]])
     return np.hstack(parts)
 
 
-def _make_reward_model(kind: str, binary: bool, seed: int) -> Any:
+def _make_reward_model(kind: str, binary: bool, seed: int, C: float = 1.0) -> Any:
     if kind == "logistic":
         from sklearn.linear_model import LogisticRegression, Ridge
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
         if binary:
-            return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
-        return make_pipeline(StandardScaler(), Ridge(alpha=10.0))
+            return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
+        return make_pipeline(StandardScaler(), Ridge(alpha=1.0 / C))
     if kind == "lightgbm":
         import lightgbm as lgb
 
@@ -341,39 +342,87 @@ def fit_reward_model(
     n, k = log.n_rounds, log.n_actions
     rng = np.random.default_rng(seed)
     fold = rng.permutation(np.arange(n) % n_folds)
-    binary = bool(np.all((log.reward == 0.0) | (log.reward == 1.0)))
-    if structure not in ("auto", "joint", "per_action"):
-        raise ValidationError(
-            "structure", "unknown", value=structure, hint="use 'auto', 'joint' or 'per_action'"
-        )
     q = np.empty((n, k))
     all_rows = np.arange(n)
     for f in range(n_folds):
         train = all_rows[fold != f]
         test = all_rows[fold == f]
-        y = log.reward[train]
-        if np.all(y == y[0]):
-            q[test] = float(y[0])
-            continue
-        if structure == "per_action" or (
-            structure == "auto" and _per_action_feasible(log, train, binary)
-        ):
-            q[test] = _fit_per_action(log, train, test, model, binary, seed + f)
-            continue
-        m = _make_reward_model(model, binary, seed + f)
-        m.fit(_design(log, train, log.action[train]), y.astype(np.int64) if binary else y)
-        rows = np.repeat(test, k)
-        acts = np.tile(np.arange(k), len(test))
-        X = _design(log, rows, acts)
-        pred = m.predict_proba(X)[:, 1] if binary else m.predict(X)
-        q[test] = np.asarray(pred, dtype=np.float64).reshape(len(test), k)
+        q[test] = _fit_predict(log, train, log, test, model, structure, seed + f)
     return q
 
 
-def _slot_context(log: BanditLog, rows: NDArray[np.int64]) -> NDArray[np.float64]:
+def predict_rewards(
+    train_log: BanditLog,
+    target_log: BanditLog,
+    *,
+    model: Literal["logistic", "lightgbm"] = "logistic",
+    structure: Literal["auto", "joint", "per_action"] = "auto",
+    seed: int = 0,
+) -> NDArray[np.float64]:
+    """Fit a reward model on ``train_log`` and predict every action for ``target_log``'s rounds.
+
+    For learning a policy on one log and evaluating it on another (no cross-fitting needed as
+    the rounds differ). Models and structure as in :func:`fit_reward_model`.
+
+    Returns
+    -------
+    ndarray of shape (target_log.n_rounds, n_actions)
+    """
+    if train_log.n_actions != target_log.n_actions:
+        raise ValidationError(
+            "n_actions", "logs differ", value=(train_log.n_actions, target_log.n_actions)
+        )
+    return _fit_predict(
+        train_log,
+        np.arange(train_log.n_rounds),
+        target_log,
+        np.arange(target_log.n_rounds),
+        model,
+        structure,
+        seed,
+    )
+
+
+def _fit_predict(
+    log: BanditLog,
+    train: NDArray[np.int64],
+    pred_log: BanditLog,
+    pred: NDArray[np.int64],
+    model: str,
+    structure: str,
+    seed: int,
+) -> NDArray[np.float64]:
+    if structure not in ("auto", "joint", "per_action"):
+        raise ValidationError(
+            "structure", "unknown", value=structure, hint="use 'auto', 'joint' or 'per_action'"
+        )
+    k = log.n_actions
+    n_pos = max(log.n_positions, pred_log.n_positions)
+    binary = bool(np.all((log.reward == 0.0) | (log.reward == 1.0)))
+    y = log.reward[train]
+    if np.all(y == y[0]):
+        return np.full((len(pred), k), float(y[0]))
+    if structure == "per_action" or (
+        structure == "auto" and _per_action_feasible(log, train, binary)
+    ):
+        return _fit_per_action(log, train, pred_log, pred, model, binary, seed, n_pos)
+    # the joint model serves sparse logs (many actions, few rewards): regularise it more
+    m = _make_reward_model(model, binary, seed, C=0.1)
+    m.fit(_design(log, train, log.action[train], n_pos), y.astype(np.int64) if binary else y)
+    out = np.empty((len(pred), k))
+    step = max(1, 50_000 // k)  # predict (round, action) pairs in bounded chunks
+    for start in range(0, len(pred), step):
+        chunk = pred[start : start + step]
+        X = _design(pred_log, np.repeat(chunk, k), np.tile(np.arange(k), len(chunk)), n_pos)
+        p = m.predict_proba(X)[:, 1] if binary else m.predict(X)
+        out[start : start + len(chunk)] = np.asarray(p, dtype=np.float64).reshape(len(chunk), k)
+    return out
+
+
+def _slot_context(log: BanditLog, rows: NDArray[np.int64], n_pos: int) -> NDArray[np.float64]:
     if log.position is None:
         return log.context[rows]
-    return np.hstack([log.context[rows], np.eye(log.n_positions)[log.position[rows]]])
+    return np.hstack([log.context[rows], np.eye(n_pos)[log.position[rows]]])
 
 
 def _per_action_feasible(log: BanditLog, train: NDArray[np.int64], binary: bool) -> bool:
@@ -391,13 +440,15 @@ def _per_action_feasible(log: BanditLog, train: NDArray[np.int64], binary: bool)
 def _fit_per_action(
     log: BanditLog,
     train: NDArray[np.int64],
-    test: NDArray[np.int64],
+    pred_log: BanditLog,
+    pred: NDArray[np.int64],
     kind: str,
     binary: bool,
     seed: int,
+    n_pos: int,
 ) -> NDArray[np.float64]:
-    X_test = _slot_context(log, test)
-    out = np.empty((len(test), log.n_actions))
+    X_pred = _slot_context(pred_log, pred, n_pos)
+    out = np.empty((len(pred), log.n_actions))
     for a in range(log.n_actions):
         rows = train[log.action[train] == a]
         y = log.reward[rows]
@@ -405,8 +456,8 @@ def _fit_per_action(
             out[:, a] = float(y[0]) if len(rows) else float(np.mean(log.reward[train]))
             continue
         m = _make_reward_model(kind, binary, seed + 31 * a)
-        m.fit(_slot_context(log, rows), y.astype(np.int64) if binary else y)
-        out[:, a] = m.predict_proba(X_test)[:, 1] if binary else m.predict(X_test)
+        m.fit(_slot_context(log, rows, n_pos), y.astype(np.int64) if binary else y)
+        out[:, a] = m.predict_proba(X_pred)[:, 1] if binary else m.predict(X_pred)
     return out
 
 
@@ -496,6 +547,94 @@ class Estimator:
         -------
         PolicyValueEstimate
         """
+        d = self._rounds(log, action_dist, estimated_rewards)
+        value = float(self._point(d))
+        stats = self._bootstrap(d, n_boot, seed, lambda b: self._point(b))
+        lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2]) if n_boot else (np.nan, np.nan)
+        return PolicyValueEstimate(
+            estimator=self.name,
+            value=value,
+            ci_low=float(lo),
+            ci_high=float(hi),
+            ess=self._ess(d),
+            n_rounds=log.n_rounds,
+        )
+
+    def estimate_lift(
+        self,
+        log: BanditLog,
+        action_dist: ArrayLike,
+        baseline_dist: ArrayLike,
+        *,
+        estimated_rewards: ArrayLike | None = None,
+        n_boot: int = 500,
+        alpha: float = 0.05,
+        seed: int = 0,
+    ) -> PolicyValueEstimate:
+        """Value of ``action_dist`` minus value of ``baseline_dist``, with a paired interval.
+
+        Both policies are evaluated on the same bootstrap resamples of rounds, so the interval
+        of the difference is narrower than the two separate intervals suggest. Parameters as in
+        :meth:`estimate`; ``ess`` is the target policy's.
+
+        Returns
+        -------
+        PolicyValueEstimate
+            ``value`` is the estimated lift (target minus baseline).
+        """
+        d = self._rounds(log, action_dist, estimated_rewards)
+        base = self._rounds(log, baseline_dist, estimated_rewards)
+        value = float(self._point(d) - self._point(base))
+        pair = _Rounds(
+            w=np.stack([d.w, base.w]),
+            r=np.stack([d.r, base.r]),
+            dm=np.stack([d.dm, base.dm]),
+            q_logged=np.stack([d.q_logged, base.q_logged]),
+        )
+
+        def diff(b: _Rounds) -> NDArray[np.float64]:
+            both = self._point(b)  # shape (2, replicates)
+            return np.asarray(both[0] - both[1])
+
+        stats = self._bootstrap(pair, n_boot, seed, diff)
+        lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2]) if n_boot else (np.nan, np.nan)
+        return PolicyValueEstimate(
+            estimator=self.name,
+            value=value,
+            ci_low=float(lo),
+            ci_high=float(hi),
+            ess=self._ess(d),
+            n_rounds=log.n_rounds,
+        )
+
+    @staticmethod
+    def _bootstrap(
+        d: _Rounds,
+        n_boot: int,
+        seed: int,
+        stat: Callable[[_Rounds], NDArray[np.float64]],
+    ) -> NDArray[np.float64]:
+        """``stat`` on ``n_boot`` resamples of rounds (the last axis of every array)."""
+        n = d.w.shape[-1]
+        rng = np.random.default_rng(seed)
+        stats = np.empty(n_boot)
+        chunk = max(1, 2_000_000 // (n * (d.w.size // n)))  # bound the index block's memory
+        for start in range(0, n_boot, chunk):
+            m = min(chunk, n_boot - start)
+            idx = rng.integers(0, n, size=(m, n))
+            stats[start : start + m] = stat(
+                _Rounds(
+                    w=d.w[..., idx],
+                    r=d.r[..., idx],
+                    dm=d.dm[..., idx],
+                    q_logged=d.q_logged[..., idx],
+                )
+            )
+        return stats
+
+    def _rounds(
+        self, log: BanditLog, action_dist: ArrayLike, estimated_rewards: ArrayLike | None
+    ) -> _Rounds:
         pi = check_action_dist(log, action_dist)
         n = log.n_rounds
         rows = np.arange(n)
@@ -515,30 +654,11 @@ class Estimator:
                     f"must be a finite ({n}, {log.n_actions}) array",
                     value=q.shape,
                 )
-        d = _Rounds(
+        return _Rounds(
             w=pi[rows, log.action] / log.pscore,
             r=log.reward,
             dm=np.sum(pi * q, axis=1),
             q_logged=q[rows, log.action],
-        )
-        value = float(self._point(d))
-        rng = np.random.default_rng(seed)
-        stats = np.empty(n_boot)
-        chunk = max(1, 2_000_000 // n)  # bound memory of the (replicates x rounds) index block
-        for start in range(0, n_boot, chunk):
-            m = min(chunk, n_boot - start)
-            idx = rng.integers(0, n, size=(m, n))
-            stats[start : start + m] = self._point(
-                _Rounds(w=d.w[idx], r=d.r[idx], dm=d.dm[idx], q_logged=d.q_logged[idx])
-            )
-        lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2]) if n_boot else (np.nan, np.nan)
-        return PolicyValueEstimate(
-            estimator=self.name,
-            value=value,
-            ci_low=float(lo),
-            ci_high=float(hi),
-            ess=self._ess(d),
-            n_rounds=n,
         )
 
 
