@@ -74,12 +74,16 @@ def _root(
 
 def _register() -> None:
     """Attach every sub-command explicitly (no registration by import side effects)."""
-    from campaignrec.cli import core
+    from campaignrec.cli import campaigns, core, generate, ingest
 
     app.command("init")(core.init)
+    app.command("import")(ingest.import_cmd)
+    app.command("quarantine")(ingest.quarantine_cmd)
+    app.command("generate")(generate.generate)
     app.command("stats")(core.stats)
     app.command("train")(core.train)
     app.command("recommend")(core.recommend)
+    app.add_typer(campaigns.app, name="campaigns")
 
 
 _register()
