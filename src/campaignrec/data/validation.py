@@ -304,11 +304,9 @@ def derive_event_ids(df: pl.DataFrame | pd.DataFrame) -> NDArray[np.object_]:
             parts.append(pl.col(name).cast(pl.String).fill_null(""))
         else:
             parts.append(pl.lit(""))
-    keys = frame.select(pl.concat_str(parts, separator="\x1f").alias("k"))["k"].to_list()
+    keys = frame.select(pl.concat_str(parts, separator="\x1f").cast(pl.Binary).alias("k"))["k"]
     blake = hashlib.blake2b
-    return np.array(
-        [blake(k.encode("utf-8"), digest_size=12).hexdigest() for k in keys], dtype=object
-    )
+    return np.array([blake(k, digest_size=12).hexdigest() for k in keys.to_list()], dtype=object)
 
 
 class SeenIds:
@@ -332,7 +330,7 @@ class SeenIds:
             pos_c = np.minimum(pos, self._hashes.size - 1)
             seen = self._hashes[pos_c] == h
         seen |= ~pl.Series(h).is_first_distinct().to_numpy()
-        new = np.unique(h[~seen])
+        new = np.sort(h[~seen])  # unique already: first copies of ids not seen before
         if new.size:
             pos = np.searchsorted(self._hashes, new)
             self._hashes = np.insert(self._hashes, pos, new)
