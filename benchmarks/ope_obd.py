@@ -39,8 +39,8 @@ from campaignrec.experiments.logs_io import read_obd_csv
 from campaignrec.experiments.ope import (
     ESTIMATORS,
     fit_reward_model,
+    learned_softmax_policy,
     predict_rewards,
-    softmax_policy,
     uniform_policy,
 )
 
@@ -54,12 +54,6 @@ def data_dir(arg: str | None) -> Path:
         if cand and (Path(cand) / "obd" / "random").is_dir():
             return Path(cand)
     raise SystemExit("OBD data not found: pass --data DIR or set CAMPAIGNREC_DATA")
-
-
-def learned_policy(q: np.ndarray, *, temperature: float, floor: float) -> np.ndarray:
-    """Softmax over each round's standardised predicted rewards, with a uniform floor."""
-    z = (q - q.mean(axis=1, keepdims=True)) / (q.std(axis=1, keepdims=True) + 1e-12)
-    return softmax_policy(z, temperature=temperature, floor=floor)
 
 
 def run_campaign(
@@ -79,7 +73,7 @@ def run_campaign(
         half = log.n_rounds // 2
         train, test = log.subset(np.sort(perm[:half])), log.subset(np.sort(perm[half:]))
         q_policy = predict_rewards(train, test, model="logistic", seed=s)
-        pi = learned_policy(q_policy, temperature=temperature, floor=floor)
+        pi = learned_softmax_policy(q_policy, temperature=temperature, floor=floor)
         base = uniform_policy(test.n_rounds, test.n_actions)
         q_eval = fit_reward_model(test, model="logistic", seed=s)
         split: dict[str, Any] = {

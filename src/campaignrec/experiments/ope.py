@@ -48,6 +48,7 @@ __all__ = [
     "epsilon_greedy_policy",
     "estimate_policy_value",
     "fit_reward_model",
+    "learned_softmax_policy",
     "predict_rewards",
     "softmax_policy",
     "uniform_policy",
@@ -246,6 +247,31 @@ def softmax_policy(
     e = np.exp(z)
     p = e / e.sum(axis=1, keepdims=True)
     return (1.0 - floor) * p + floor / s.shape[1]
+
+
+def learned_softmax_policy(
+    estimated_rewards: ArrayLike, *, temperature: float = 0.5, floor: float = 0.1
+) -> NDArray[np.float64]:
+    """A stochastic policy from predicted rewards: softmax over per-round standardised scores.
+
+    Standardising each round's predictions (mean 0, sd 1 over actions) makes the temperature
+    independent of the reward scale (click rates of 0.5% or revenues of 50 behave alike).
+
+    Parameters
+    ----------
+    estimated_rewards : array-like of shape (n_rounds, n_actions)
+    temperature : float
+        Softmax temperature on the standardised scale.
+    floor : float
+        Uniform share: every action keeps at least ``floor / n_actions``.
+
+    Returns
+    -------
+    ndarray of shape (n_rounds, n_actions)
+    """
+    q = np.asarray(estimated_rewards, dtype=np.float64)
+    z = (q - q.mean(axis=1, keepdims=True)) / (q.std(axis=1, keepdims=True) + 1e-12)
+    return softmax_policy(z, temperature=temperature, floor=floor)
 
 
 def epsilon_greedy_policy(scores: ArrayLike, *, epsilon: float = 0.1) -> NDArray[np.float64]:
