@@ -78,7 +78,9 @@ def test_blend_weights_prefer_the_informative_model():
     noise = Mix(popularity=0.0).fit(val.fit_part)
     pop = Mix(popularity=100.0).fit(val.fit_part)
     res = tune_blend_weights({"noise": noise, "pop": pop}, val, n_trials=6, seed=0, high=5.0)
-    assert res.best_params["weights"]["pop"] > 0.5
+    assert res.best_params["models"] == ["mix", "mix"]
+    assert res.best_params["weights"][0] == 1.0
+    assert res.best_params["weights"][1] > 0.5
     assert res.best_value >= res.trials[0]["value"]
 
 

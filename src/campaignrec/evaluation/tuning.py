@@ -240,58 +240,63 @@ def normalise_scores(scores: NDArray[np.floating], method: str = "zscore") -> ND
 
 
 def tune_blend_weights(
-    components: Mapping[str, Any],
+    components: Mapping[str, Any] | Any,
     validation: ValidationData,
     *,
     n_trials: int = 30,
     timeout: float | None = None,
     seed: int = 0,
     normalisation: str = "zscore",
+    method: str = "score",
     low: float = 0.0,
     high: float = 1.0,
 ) -> TuningResult:
-    """Weights of a score fusion of models already fitted on ``validation.fit_part``.
+    """Weights of a blend of models already fitted on ``validation.fit_part``.
 
-    The first component's weight is fixed at 1 (only ratios matter); the others are searched in
-    ``[low, high]`` times that. Scores are normalised per user (``normalise_scores``) and summed.
-    Returns the best weights as ``{"weights": {name: w}, "normalisation": ...}``.
+    ``components`` is a fitted :class:`~campaignrec.models.blend.Blend` or a mapping name ->
+    fitted model (made into one). Component scores are computed once; each trial re-fuses them
+    with the blend's own ``fuse`` (so tuning and serving fuse the same way). The first
+    component's weight is fixed at 1 (only ratios matter), the others are searched in
+    ``[low, high]``; the first trial is the first model alone. Returns
+    ``{"weights": [w, ...], "models": [...], "method", "normalization"}`` as best params.
     """
     import optuna
 
     from campaignrec.models.base import top_k
+    from campaignrec.models.blend import Blend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    names = list(components)
-    if len(names) < 2:
-        raise ValidationError("components", "a blend needs at least two models", value=names)
+    if isinstance(components, Blend):
+        blend = components
+        labels = list(blend.params.models)
+    else:
+        labels = list(components)
+        if len(labels) < 2:
+            raise ValidationError("components", "a blend needs at least two models", value=labels)
+        blend = Blend(
+            components=[components[n] for n in labels], method=method, normalization=normalisation
+        ).fit(validation.fit_part)
     users = validation.truth.user_idx
-    seen = validation.fit_part.binary[users]
-    r, c = seen.nonzero()
-    mats = []
-    for name in names:
-        s = np.asarray(components[name].score_matrix(users), dtype=np.float32).copy()
-        s[r, c] = -np.inf
-        mats.append(normalise_scores(s, normalisation))
+    scores = blend.component_scores(users)
+    seen = blend.seen_mask(users)
     k = validation.k
     trials: list[dict[str, Any]] = []
     t_start = time.perf_counter()
-
-    def value_of(weights: Mapping[str, float]) -> float:
-        fused = np.zeros_like(mats[0])
-        for name, m in zip(names, mats, strict=True):
-            w = float(weights[name])
-            if w != 0.0:
-                fused += w * np.where(np.isfinite(m), m, 0.0)
-        fused[r, c] = -np.inf
-        idx, _ = top_k(fused, k)
-        return validation.score(idx)
+    names = [f"w{i}_{lbl}" for i, lbl in enumerate(labels)]
 
     def objective(trial: Any) -> float:
-        weights = {names[0]: 1.0} | {n: trial.suggest_float(n, low, high) for n in names[1:]}
-        value = value_of(weights)
-        trials.append(
-            {"params": {"weights": weights, "normalisation": normalisation}, "value": value}
-        )
+        weights = [1.0] + [trial.suggest_float(n, low, high) for n in names[1:]]
+        fused = blend.with_weights(weights).fuse(scores, seen)
+        fused[seen] = -np.inf
+        idx, _ = top_k(fused, k)
+        value = validation.score(idx)
+        params = {
+            "models": list(blend.params.models),
+            "weights": weights,
+            "method": blend.params.method,
+            "normalization": blend.params.normalization,
+        }
+        trials.append({"params": params, "value": value})
         return value
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
@@ -301,3 +306,214 @@ def tune_blend_weights(
     return TuningResult(
         dict(best["params"]), float(best["value"]), trials, time.perf_counter() - t_start
     )
+
+
+# ---- the default for `campaignrec train` ----------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """One configuration family ``select_default`` tries: a registry model, a start, a space."""
+
+    label: str
+    model: str
+    base: Mapping[str, Any]
+    space: Mapping[str, Mapping[str, Any]]
+
+
+#: What the ranking benchmark found strong, with small spaces so tuning runs in minutes on 2 cores.
+#: Popularity is always a candidate: on small shops it is hard to beat, and validation decides.
+DEFAULT_CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("most_popular", "most_popular", {}, {}),
+    Candidate(
+        "ease (recency)",
+        "ease",
+        {"l2": 250.0, "recency_half_life": 20.0},
+        {
+            "l2": {"type": "float", "low": 10.0, "high": 3000.0, "log": True},
+            "recency_half_life": {"type": "float", "low": 1.0, "high": 100.0, "log": True},
+        },
+    ),
+    Candidate(
+        "item_knn",
+        "item_knn",
+        {"similarity": "cosine", "neighbours": 100, "shrinkage": 10.0},
+        {
+            "similarity": {"type": "categorical", "choices": ["cosine", "bm25", "jaccard"]},
+            "neighbours": {"type": "int", "low": 20, "high": 400, "log": True},
+            "recency_half_life": {"type": "categorical", "choices": [None, 3.0, 10.0, 30.0]},
+        },
+    ),
+    Candidate(
+        "als",
+        "als",
+        {"factors": 64, "regularization": 0.1, "alpha": 2.0, "iterations": 15},
+        {
+            "factors": {"type": "int", "low": 16, "high": 128, "log": True},
+            "regularization": {"type": "float", "low": 1e-3, "high": 10.0, "log": True},
+            "alpha": {"type": "float", "low": 0.5, "high": 30.0, "log": True},
+        },
+    ),
+)
+
+
+@dataclasses.dataclass
+class Selection:
+    """What ``select_default`` chose: the model refitted on all data, and why."""
+
+    model: Any
+    name: str
+    params: dict[str, Any]
+    report: dict[str, Any]
+
+
+def _validation_for(
+    interactions: Interactions, k: int, max_users: int, seed: int
+) -> ValidationData:
+    """Per-user temporal validation when enough users have a history, else leave-one-out."""
+    last_err: Exception | None = None
+    for kind, params in (("user_temporal", {"test_fraction": 0.2}), ("leave_one_out", {})):
+        try:
+            val = make_validation(interactions, kind, k=k, max_users=max_users, seed=seed, **params)
+        except ValidationError as exc:
+            last_err = exc
+            continue
+        if val.truth.n_users >= 20 or kind == "leave_one_out":
+            return val, kind
+    raise ValidationError(
+        "interactions",
+        "too little data to carve a validation split (need users with 2+ events)",
+        hint="import more events, or train a named model: campaignrec train --model most_popular",
+    ) from last_err
+
+
+def select_default(
+    interactions: Interactions,
+    *,
+    n_trials: int = 6,
+    timeout_per_candidate: float = 90.0,
+    k: int = 10,
+    max_validation_users: int = 3000,
+    candidates: Sequence[Candidate] = DEFAULT_CANDIDATES,
+    blend: bool = True,
+    seed: int = 0,
+) -> Selection:
+    """Choose, tune and fit the default model for a shop on a validation split of its own data.
+
+    1. carve validation from ``interactions`` (each user's last 20 % by time; leave-one-out
+       when too few users qualify); 2. tune every candidate (``n_trials`` TPE trials each, the
+       candidate's base configuration first, ``timeout_per_candidate`` seconds at most);
+    3. optionally tune a score-fusion blend of the two best; 4. pick the best by validation
+    NDCG@k alone; 5. refit it on all ``interactions``.
+
+    Returns
+    -------
+    Selection with the fitted model and a report: the validation protocol, a leaderboard of
+    ``{"name", "score", "params"}`` rows (best first) and the chosen name.
+    """
+    from campaignrec.models.blend import Blend
+    from campaignrec.models.registry import create, get_class
+
+    t_start = time.perf_counter()
+    val, val_kind = _validation_for(interactions, k, max_validation_users, seed)
+    board: list[dict[str, Any]] = []
+    fitted_on_val: dict[str, Any] = {}
+    for cand in candidates:
+        t0 = time.perf_counter()
+        try:
+            fields = set(get_class(cand.model).params_class.__dataclass_fields__)
+            space = {n: s for n, s in cand.space.items() if n in fields}
+            extra = {"seed": seed} if "seed" in fields else {}
+            base = {n: v for n, v in cand.base.items() if n in fields}
+
+            def factory(q: dict[str, Any], _m: str = cand.model, _e: dict[str, Any] = extra) -> Any:
+                return create(_m, **(_e | q))
+
+            if space and n_trials > 1:
+                res = tune(
+                    factory,
+                    space,
+                    val,
+                    n_trials=n_trials,
+                    timeout=timeout_per_candidate,
+                    seed=seed,
+                    fixed=base,
+                    baseline=base,
+                )
+                params, score = res.best_params, res.best_value
+            else:
+                params = base
+                score = val.evaluate(factory(params).fit(val.fit_part))
+            params = extra | params
+        except Exception as exc:  # a candidate that cannot run on this data is skipped, not fatal
+            log.warning("select_default: candidate %s failed: %s", cand.label, exc)
+            board.append(
+                {"name": cand.label, "model": cand.model, "score": float("nan"), "error": str(exc)}
+            )
+            continue
+        board.append(
+            {
+                "name": cand.label,
+                "model": cand.model,
+                "score": score,
+                "params": params,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        log.info("select_default: %s validation ndcg@%d=%.4f", cand.label, k, score)
+
+    ok = sorted((r for r in board if np.isfinite(r["score"])), key=lambda r: -r["score"])
+    if not ok:
+        raise ValidationError(
+            "candidates",
+            "no candidate could be trained on this data",
+            value=[r.get("error") for r in board],
+        )
+    if blend and len(ok) >= 2 and ok[1]["score"] > 0:
+        top = ok[:2]
+        try:
+            for r in top:
+                fitted_on_val[r["name"]] = create(r["model"], **r["params"]).fit(val.fit_part)
+            res = tune_blend_weights(
+                {r["name"]: fitted_on_val[r["name"]] for r in top},
+                val,
+                n_trials=max(8, 2 * n_trials),
+                seed=seed,
+                high=2.0,
+            )
+            if res.best_value > ok[0]["score"]:
+                ok.append(
+                    {
+                        "name": "blend(" + " + ".join(r["name"] for r in top) + ")",
+                        "model": "blend",
+                        "score": res.best_value,
+                        "params": res.best_params,
+                        "components": [{"model": r["model"], "params": r["params"]} for r in top],
+                    }
+                )
+                ok.sort(key=lambda r: -r["score"])
+        except Exception as exc:
+            log.warning("select_default: blend failed: %s", exc)
+    chosen = ok[0]
+    if chosen["model"] == "blend":
+        comps = [create(c["model"], **c["params"]) for c in chosen["components"]]
+        p = chosen["params"]
+        model = Blend(
+            components=comps,
+            weights=tuple(p["weights"]),
+            method=p["method"],
+            normalization=p["normalization"],
+        )
+    else:
+        model = create(chosen["model"], **chosen["params"])
+    model.fit(interactions)
+    report = {
+        "validation": {
+            "protocol": val_kind,
+            "metric": f"ndcg@{k}",
+            "users": int(val.truth.n_users),
+            "fit_events": len(val.fit_part),
+        },
+        "leaderboard": ok + [r for r in board if not np.isfinite(r["score"])],
+        "chosen": chosen["name"],
+        "seconds": time.perf_counter() - t_start,
+    }
+    return Selection(model, chosen["name"], dict(chosen["params"]), report)
