@@ -238,3 +238,17 @@ def test_no_ineligible_campaign_is_ever_served(campaigns, requests) -> None:
             if c.exclusivity_group is not None:
                 owner = group_owner.setdefault((uid, c.exclusivity_group), cid)
                 assert owner == cid
+
+
+def test_counters_are_initialised_once_and_never_refilled(state: Any) -> None:
+    from campaignrec.campaigns.eligibility import set_campaign_counters
+
+    c = camp(inventory=2)
+    first = CampaignServer([c], state)
+    assert first.serve("u1", {}, 1, NOW).campaign_ids == ["c1"]
+    second = CampaignServer([c], state)  # a worker restarting
+    assert state.get_budget(DEFAULT_KEYS.inventory("c1")) == 1.0
+    assert second.serve("u2", {}, 1, NOW).campaign_ids == ["c1"]
+    assert first.serve("u3", {}, 1, NOW).campaign_ids == []
+    set_campaign_counters(c, state, inventory_left=5)  # an operator tops it up
+    assert second.serve("u3", {}, 1, NOW).campaign_ids == ["c1"]

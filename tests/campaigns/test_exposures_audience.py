@@ -95,8 +95,12 @@ def test_base_attributes_and_audience() -> None:
     assert a["age"] == 35 and a["is_new"] is True and a["language"] == "zh"
     assert a["bought_categories"] == ["home", "home/kitchen"] and a["n_purchases"] == 1
     assert attrs["b"]["age"] is None and attrs["b"]["is_new"] is False
-    merged = merge_attributes(attrs, {"a": {"segment": "loyal"}, "z": {"segment": "new"}})
+    merged = merge_attributes(
+        attrs,
+        {"a": {"segment": "loyal", "bought_categories": ["garden/tools"]}, "z": {"segment": "new"}},
+    )
     assert merged["a"]["segment"] == "loyal" and merged["z"]["user_id"] == "z"
+    assert merged["a"]["bought_categories"] == ["garden", "garden/tools"]
     gold = Campaign(
         campaign_id="g",
         name="g",

@@ -115,10 +115,22 @@ def base_attributes(
 def merge_attributes(
     base: Mapping[str, Mapping[str, Any]], profiles: Mapping[str, Mapping[str, Any]] | None
 ) -> dict[str, dict[str, Any]]:
-    """Profile attributes over base attributes (profile values win)."""
+    """Profile attributes over base attributes (profile values win).
+
+    ``bought_categories`` always ends up with every ancestor of each path, whichever side it came
+    from, so ``{"field": "bought_categories", "op": "contains", "value": "home"}`` means the same
+    with or without profiles.
+    """
     out = {u: dict(a) for u, a in base.items()}
     for u, extra in (profiles or {}).items():
         out.setdefault(str(u), {"user_id": str(u)}).update(dict(extra))
+    for attrs in out.values():
+        cats = attrs.get("bought_categories")
+        if isinstance(cats, list | tuple):
+            full: set[str] = set()
+            for c in cats:
+                full.update(_ancestors(str(c)))
+            attrs["bought_categories"] = sorted(full)
     return out
 
 

@@ -80,6 +80,9 @@ class StateKeys:
     def budget(self, campaign_id: str) -> str:
         return f"{self.prefix}:budget:{campaign_id}"
 
+    def initialised(self, campaign_id: str) -> str:
+        return f"{self.prefix}:init:{campaign_id}"
+
     def inventory(self, campaign_id: str) -> str:
         return f"{self.prefix}:inventory:{campaign_id}"
 
@@ -145,18 +148,42 @@ def _to_str(value: Any) -> str | None:
     return str(value)
 
 
+_INIT_TTL_SECONDS = 10 * 365 * 86_400.0
+
+
 def ensure_campaign_state(
     campaigns: Iterable[Campaign], state: OnlineStateLike, keys: StateKeys = DEFAULT_KEYS
 ) -> None:
-    """Initialise budget and inventory counters of campaigns that have none yet.
+    """Initialise the budget and inventory counters of campaigns, once across all workers.
 
-    Counters already present are left alone, so workers restarting never refill a budget.
+    The first worker to claim a campaign's init key (an atomic ``incr_capped``) sets its counters
+    from the catalog; later workers and restarts leave them alone, so a budget is never refilled.
+    Until the counters exist, serving refuses the campaign (never shows more than allowed).
+    To change a running campaign's budget, call :func:`set_campaign_counters`.
     """
     for c in campaigns:
-        if c.budget is not None and state.get_budget(keys.budget(c.campaign_id)) is None:
-            state.set_budget(keys.budget(c.campaign_id), float(c.budget))
-        if c.inventory is not None and state.get_budget(keys.inventory(c.campaign_id)) is None:
-            state.set_budget(keys.inventory(c.campaign_id), float(c.inventory))
+        if c.budget is None and c.inventory is None:
+            continue
+        if state.incr_capped(keys.initialised(c.campaign_id), 1, _INIT_TTL_SECONDS):
+            set_campaign_counters(c, state, keys=keys)
+
+
+def set_campaign_counters(
+    campaign: Campaign,
+    state: OnlineStateLike,
+    *,
+    budget_left: float | None = None,
+    inventory_left: float | None = None,
+    keys: StateKeys = DEFAULT_KEYS,
+) -> None:
+    """Set a campaign's remaining budget and inventory (default: the catalog's full amounts)."""
+    cid = campaign.campaign_id
+    budget = budget_left if budget_left is not None else campaign.budget
+    inventory = inventory_left if inventory_left is not None else campaign.inventory
+    if budget is not None:
+        state.set_budget(keys.budget(cid), float(budget))
+    if inventory is not None:
+        state.set_budget(keys.inventory(cid), float(inventory))
 
 
 def _remaining(state: OnlineStateLike, key: str, initial: float) -> float:

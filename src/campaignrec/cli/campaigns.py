@@ -51,22 +51,24 @@ def _catalog(store: Any) -> Catalog:
     return load_campaigns(frame)
 
 
-def _profile_attributes(store: Any, user_ids: list[str] | None) -> dict[str, dict[str, Any]] | None:
-    """Profile attributes from the profiles module, when it can give them; else None."""
+def _profile_attributes(user_ids: list[str] | None) -> dict[str, dict[str, Any]] | None:
+    """Attributes from the saved profiles (``<home>/profiles``), when they have been computed."""
     try:
-        from campaignrec import profiles
+        from campaignrec.profiles.pipeline import PROFILES_FILE, load_profiles, profile_attributes
     except ImportError:
         return None
-    fn = getattr(profiles, "profile_attributes", None)
-    if fn is None:
+    d = Path(_main().settings().home) / "profiles"
+    if not (d / PROFILES_FILE).is_file():
         return None
-    try:
-        got = fn(store) if user_ids is None else fn(store, user_ids=user_ids)
-    except Exception:  # profiles not computed yet: base attributes still work
-        return None
-    if isinstance(got, pd.DataFrame):
-        got = {str(r["user_id"]): r for r in got.to_dict(orient="records")}
-    return {str(k): dict(v) for k, v in dict(got).items()}
+    profiles = load_profiles(d).profiles
+    ids = profiles["user_id"].astype(str).to_numpy()
+    wanted = None if user_ids is None else set(user_ids)
+    out: dict[str, dict[str, Any]] = {}
+    for i, uid in enumerate(ids):
+        if wanted is None or uid in wanted:
+            # one-row slices keep each lookup O(1) for large profile tables
+            out[uid] = profile_attributes(profiles.iloc[[i]], uid)
+    return out
 
 
 def _attributes(
@@ -81,7 +83,7 @@ def _attributes(
     events = events[events["timestamp"] <= pd.Timestamp(now)]
     items = store.read_table("items", columns=["item_id", "category"])
     base = base_attributes(users, events, items, now=now)
-    return merge_attributes(base, _profile_attributes(store, user_ids))
+    return merge_attributes(base, _profile_attributes(user_ids))
 
 
 def _money(x: float | None) -> str:
