@@ -313,16 +313,18 @@ def test_logged_exposures_carry_the_uplift_signal() -> None:
     rates = out.groupby(["type", "variant"])["conv"].mean().unstack()
     response = rates["treatment"]
     uplift = rates["treatment"] - rates["control"]
-    # response-based targeting picks the sure things; uplift-based picks the persuadables
+    # response-based targeting picks the sure things; uplift-based picks a persuadable type
     assert response.idxmax() == "loyal_big_spender"
-    assert uplift.idxmax() == "bargain_hunter"
+    assert uplift.idxmax() in ("bargain_hunter", "new_browser")
     eff = s.truth.campaign_effect
     true_uplift = eff[eff["eligible"]].groupby(eff["user_id"].map(s.truth.user_type))["uplift"]
     true_by_type = true_uplift.mean()
     assert true_by_type[uplift.idxmax()] > 5 * true_by_type[response.idxmax()]
-    # the estimates follow the truth
-    assert abs(uplift["bargain_hunter"] - true_by_type["bargain_hunter"]) < 0.1
-    assert uplift["dormant"] < 0.05 and true_by_type["dormant"] < 0
+    # the estimates follow the truth, attenuated by organic purchases of covered items
+    assert 0.5 * true_by_type["bargain_hunter"] < uplift["bargain_hunter"]
+    assert uplift["bargain_hunter"] < 1.3 * true_by_type["bargain_hunter"]
+    assert uplift["dormant"] < uplift["bargain_hunter"] and true_by_type["dormant"] < 0
+    assert abs(uplift["loyal_big_spender"]) < 0.1
 
 
 def test_exposures_respect_windows_audience_and_consent(shop: SyntheticShop) -> None:
