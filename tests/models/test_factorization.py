@@ -7,6 +7,7 @@ import pytest
 
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError
+from campaignrec.models import factorization
 from campaignrec.models.factorization import ALS, BPR
 from tests.models.contract import RecommenderContract
 
@@ -36,9 +37,12 @@ def test_fit_emits_no_blas_warning(block_shop: Interactions) -> None:
         BPR(factors=2, iterations=2).fit(block_shop)
 
 
-def test_recommend_matches_dense_scoring(block_shop: Interactions) -> None:
+def test_recommend_matches_dense_scoring(
+    block_shop: Interactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """implicit's topk path and the generic dense path give the same lists."""
     model = ALS(factors=4, iterations=10, num_threads=1).fit(block_shop)
+    monkeypatch.setattr(factorization, "TOPK_MIN_ITEMS", 0)
     users = np.arange(block_shop.n_users, dtype=np.int64)
     fast_idx, fast_val = model.recommend_idx(users, k=6, exclude_items=np.array([0, 3]))
     slow_idx, slow_val = super(ALS, model).recommend_idx(users, k=6, exclude_items=np.array([0, 3]))
