@@ -97,8 +97,8 @@ def test_allocations_never_break_constraints(p: AllocationProblem) -> None:
 def test_greedy_within_a_few_percent_of_exact_on_random_small_instances() -> None:
     rng = np.random.default_rng(7)
     ratios = []
-    for _ in range(30):
-        n_u, n_c = 40, 3
+    for _ in range(20):
+        n_u, n_c = 30, 3
         pc = rng.uniform(0.01, 0.2, (n_u, n_c))
         pt = np.clip(pc + rng.normal(0.05, 0.05, (n_u, n_c)), 0, 1)
         value, cost = expected_value_and_cost(pc, pt, 40.0, 1.0, 5.0)
@@ -106,7 +106,7 @@ def test_greedy_within_a_few_percent_of_exact_on_random_small_instances() -> Non
             value,
             cost,
             rng.random((n_u, n_c)) > 0.1,
-            budget=rng.uniform(3, 10, n_c),
+            budget=rng.uniform(2, 7, n_c),
             inventory=rng.integers(5, 20, n_c).astype(float),
             max_per_user=1,
             groups=["g", "g", None],
@@ -114,7 +114,7 @@ def test_greedy_within_a_few_percent_of_exact_on_random_small_instances() -> Non
         e = exact_allocate(p)
         if e.objective > 0:
             ratios.append(greedy_allocate(p).objective / e.objective)
-    assert len(ratios) > 20
+    assert len(ratios) >= 15
     assert min(ratios) >= 0.9
     assert np.mean(ratios) >= 0.97
 
