@@ -80,3 +80,18 @@ def test_relevance_ranks_the_obvious_campaign_first() -> None:
     assert only_model.loc["a"].tolist() == pytest.approx([1.0, 0.5, 0.0])
     with pytest.raises(ValidationError, match="model"):
         campaign_relevance(["a"], CAMPS)
+
+
+def test_relevance_orders_served_campaigns_of_equal_priority() -> None:
+    from datetime import UTC, datetime
+
+    from campaignrec.campaigns.eligibility import CampaignServer
+    from campaignrec.campaigns.relevance import relevance_value_fn
+    from campaignrec.store.online import open_online_state
+
+    aff = {"a": {"garden": 0.9, "home": 0.2}}
+    rel = campaign_relevance(["a"], CAMPS, affinities=aff, items=ITEMS)
+    server = CampaignServer(CAMPS, open_online_state("memory://"), value_fn=relevance_value_fn(rel))
+    d = server.serve("a", {}, 3, datetime(2026, 1, 1, tzinfo=UTC))
+    assert d.campaign_ids[:2] == ["garden", "home"]
+    assert d.served[0].value == pytest.approx(1.0)

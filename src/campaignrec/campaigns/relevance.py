@@ -230,3 +230,31 @@ def campaign_relevance(
         index=pd.Index([str(u) for u in user_ids], name="user_id"),
         columns=[c.campaign_id for c in campaigns],
     )
+
+
+def relevance_value_fn(table: pd.DataFrame, default: float = 0.0) -> Any:
+    """A ``value_fn`` for :class:`campaignrec.campaigns.eligibility.CampaignServer` from a table.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Index ``user_id``, one column per ``campaign_id`` (e.g. :func:`campaign_relevance`).
+    default : float
+        Value of a (user, campaign) pair the table does not have.
+
+    Returns
+    -------
+    callable
+        ``value_fn(user_id, attrs, campaign) -> float``.
+    """
+    values = table.to_numpy(dtype=float)
+    lookup: dict[tuple[str, str], float] = {}
+    for r, u in enumerate(table.index):
+        for j, c in enumerate(table.columns):
+            if np.isfinite(values[r, j]):
+                lookup[(str(u), str(c))] = float(values[r, j])
+
+    def value_fn(user_id: str, attrs: Mapping[str, Any], campaign: Campaign) -> float:
+        return lookup.get((str(user_id), campaign.campaign_id), default)
+
+    return value_fn
