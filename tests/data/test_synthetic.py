@@ -410,3 +410,38 @@ def test_any_small_config_gives_a_consistent_shop(
         assert ev["timestamp"].min() >= pd.Timestamp(cfg.start)
         assert ev["timestamp"].max() < pd.Timestamp(cfg.end)
     assert len(s.truth.campaign_effect) == n_users * n_campaigns
+
+
+def test_generate_command_writes_and_loads_the_shop(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import importlib
+
+    import typer
+    from typer.testing import CliRunner
+
+    from campaignrec.cli.generate import generate
+
+    cli_main = importlib.import_module("campaignrec.cli.main")
+    app = typer.Typer()
+    app.command()(generate)
+
+    @app.command()
+    def _noop() -> None:  # a second command keeps typer from collapsing the app
+        pass
+
+    monkeypatch.setattr(cli_main.STATE, "data_dir", tmp_path / "home")
+    monkeypatch.setattr(cli_main.STATE, "_settings", None)
+    out = tmp_path / "shop"
+    args = ["generate", str(out), "--users", "40", "--items", "30", "--events", "1500",
+            "--campaigns", "7", "--days", "20", "--seed", "5", "--fmt", "csv", "--load"]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "events" in res.output and "1,500" in res.output
+    for name in ("users", "items", "campaigns", "events"):
+        assert (out / f"{name}.csv").exists()
+    assert (out / "truth" / "campaign_effect.parquet").exists()
+    store = cli_main.open_store()
+    assert store.count("events") == 1500 and store.count("users") == 40
+    assert store.count("quarantine") == 0
+    store.close()
+    bad = CliRunner().invoke(app, ["generate", str(out), "--fmt", "xml"])
+    assert bad.exit_code != 0

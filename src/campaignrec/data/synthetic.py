@@ -1581,7 +1581,6 @@ def _block_events(w: _World, block: int) -> dict[str, NDArray[Any]]:
     parts: list[dict[str, NDArray[Any]]] = []
 
     def add(
-        mask_or_idx: NDArray[Any],
         local: NDArray[np.int64],
         key: NDArray[np.int64],
         etype: str,
@@ -1601,40 +1600,39 @@ def _block_events(w: _World, block: int) -> dict[str, NDArray[Any]]:
         parts.append(part)
 
     slot_key = 10 + 8 * slot_j
-    all_slots = np.arange(n_slots)
     pos = slot_j
-    add(all_slots, slot_sess, slot_key, "view", item, position=pos)
+    add(slot_sess, slot_key, "view", item, position=pos)
     c = np.flatnonzero(clicked)
-    add(c, slot_sess[c], slot_key[c] + 1, "click", item[c], position=pos[c])
+    add(slot_sess[c], slot_key[c] + 1, "click", item[c], position=pos[c])
     f = np.flatnonzero(fav)
-    add(f, slot_sess[f], slot_key[f] + 2, "favorite", item[f])
+    add(slot_sess[f], slot_key[f] + 2, "favorite", item[f])
     k = np.flatnonzero(carted)
     qty_all = 1 + rng.poisson(_tp("extra_qty", t_slot))
-    add(k, slot_sess[k], slot_key[k] + 3, "add_to_cart", item[k], qty=qty_all[k])
+    add(slot_sess[k], slot_key[k] + 3, "add_to_cart", item[k], qty=qty_all[k])
     r = np.flatnonzero(removed)
-    add(r, slot_sess[r], end_key[slot_sess[r]] + 2, "remove_from_cart", item[r], qty=qty_all[r])
+    add(slot_sess[r], end_key[slot_sess[r]] + 2, "remove_from_cart", item[r], qty=qty_all[r])
     b = np.flatnonzero(bought)
-    add(b, slot_sess[b], end_key[slot_sess[b]] + 3, "purchase", item[b], qty=qty_all[b])
+    add(slot_sess[b], end_key[slot_sess[b]] + 3, "purchase", item[b], qty=qty_all[b])
     # partners of the anchors join the order
     p = np.flatnonzero(comp)
     partner = cat.partner[item[p]]
     p_qty = 1 + rng.poisson(0.1, len(p))
-    add(p, slot_sess[p], slot_key[p] + 5, "view", partner)
-    add(p, slot_sess[p], slot_key[p] + 6, "add_to_cart", partner, qty=p_qty)
-    add(p, slot_sess[p], end_key[slot_sess[p]] + 3, "purchase", partner, qty=p_qty)
+    add(slot_sess[p], slot_key[p] + 5, "view", partner)
+    add(slot_sess[p], slot_key[p] + 6, "add_to_cart", partner, qty=p_qty)
+    add(slot_sess[p], end_key[slot_sess[p]] + 3, "purchase", partner, qty=p_qty)
     # searches open the session with a query about the focus sub-category
     loc = np.arange(ns)
     sq = loc[plan.search[sess] > 0]
-    add(sq, sq, np.zeros(len(sq), np.int64), "search", query_sub=plan.focus[sess[sq]])
+    add(sq, np.zeros(len(sq), np.int64), "search", query_sub=plan.focus[sess[sq]])
     # campaign exposure and responses
     camp = plan.camp[sess]
     ex = loc[camp >= 0]
     zero = np.zeros(len(ex), np.int64)
-    add(ex, ex, zero + 1, "campaign_impression", camp=camp[ex])
+    add(ex, zero + 1, "campaign_impression", camp=camp[ex])
     cc = loc[plan.c_click[sess] > 0]
-    add(cc, cc, np.zeros(len(cc), np.int64) + 2, "campaign_click", camp=camp[cc])
+    add(cc, np.zeros(len(cc), np.int64) + 2, "campaign_click", camp=camp[cc])
     cl = loc[plan.c_claim[sess] > 0]
-    add(cl, cl, np.zeros(len(cl), np.int64) + 3, "coupon_claim", camp=camp[cl])
+    add(cl, np.zeros(len(cl), np.int64) + 3, "coupon_claim", camp=camp[cl])
     cv = loc[plan.c_convert[sess] > 0]
     if len(cv):
         n_cv = len(cv)
@@ -1655,10 +1653,9 @@ def _block_events(w: _World, block: int) -> dict[str, NDArray[Any]]:
         cv_treated = plan.treated[sess[cv]]
         cv_qty = np.ones(n_cv, dtype=np.int64)
         cv_camp = np.where(cv_treated, camp[cv], -1)
-        add(cv, cv, end_key[cv], "view", cv_item)
-        add(cv, cv, end_key[cv] + 1, "add_to_cart", cv_item, qty=cv_qty)
+        add(cv, end_key[cv], "view", cv_item)
+        add(cv, end_key[cv] + 1, "add_to_cart", cv_item, qty=cv_qty)
         add(
-            cv,
             cv,
             end_key[cv] + 3,
             "purchase",
@@ -1668,7 +1665,7 @@ def _block_events(w: _World, block: int) -> dict[str, NDArray[Any]]:
             paid_camp=cv_camp,
         )
     rd = loc[plan.c_redeem[sess] > 0]
-    add(rd, rd, end_key[rd] + 4, "coupon_redeem", camp=camp[rd])
+    add(rd, end_key[rd] + 4, "coupon_redeem", camp=camp[rd])
     return _assemble(w, sess, parts, rng)
 
 
