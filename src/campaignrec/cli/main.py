@@ -74,7 +74,8 @@ def _root(
 
 def _register() -> None:
     """Attach every sub-command explicitly (no registration by import side effects)."""
-    from campaignrec.cli import campaigns, core, generate, ingest
+    from campaignrec.cli import campaigns, core, evaluate, experiments, generate, ingest
+    from campaignrec.cli import profiles as profiles_cli
 
     app.command("init")(core.init)
     app.command("import")(ingest.import_cmd)
@@ -83,7 +84,14 @@ def _register() -> None:
     app.command("stats")(core.stats)
     app.command("train")(core.train)
     app.command("recommend")(core.recommend)
+    app.command("evaluate")(evaluate.evaluate)
+    app.command("profile")(profiles_cli.profile_command)
+    app.add_typer(profiles_cli.profiles_app, name="profiles")
+    app.command("segments")(profiles_cli.segments_command)
+    app.add_typer(profiles_cli.analytics_app, name="analytics")
     app.add_typer(campaigns.app, name="campaigns")
+    app.command("uplift")(experiments.uplift)
+    app.command("ope")(experiments.ope)
 
 
 _register()
