@@ -324,3 +324,49 @@ def test_iter_source_bounds_chunks(write_file):
     assert all(f.height <= 10 + 0 or f.height < 26 for f, _ in chunks)
     assert sum(f.height for f, _ in chunks) == 25
     assert chunks[0][1][0] == 2 and chunks[-1][1][-1] == 26
+
+
+HILLSTROM_CSV = (
+    "recency,history_segment,history,mens,womens,zip_code,newbie,channel,segment,visit,"
+    "conversion,spend\n"
+    "10,2) $100 - $200,142.44,1,0,Surburban,0,Phone,Womens E-Mail,0,0,0\n"
+    "7,2) $100 - $200,180.65,0,1,Surburban,1,Web,Mens E-Mail,1,1,29.99\n"
+)
+
+
+def test_cli_import_dataset_and_adapter_preset(tmp_path, cli_home):
+    folder = tmp_path / "hill"
+    folder.mkdir()
+    (folder / "hillstrom.csv").write_text(HILLSTROM_CSV, encoding="utf-8")
+    app = _cli_app()
+    res = _invoke(app, ["import", "dataset", "hillstrom", str(folder), "--json"], cli_home)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["quarantined"] == 0
+    assert out["tables"]["users"]["accepted"] == 2 and out["tables"]["campaigns"]["accepted"] == 2
+    assert out["tables"]["events"]["accepted"] == 4  # 2 impressions, 1 click, 1 purchase
+    # one table of an adapter through --preset: the events again are all duplicates
+    res = _invoke(
+        app,
+        ["import", "events", str(folder / "hillstrom.csv"), "--preset", "hillstrom", "--json"],
+        cli_home,
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["duplicates"] == 4
+    bad = _invoke(app, ["import", "orders", "x.csv"], cli_home)
+    assert bad.exit_code != 0
+
+
+def test_cli_mapping_options(tmp_path, cli_home):
+    path = tmp_path / "shop.txt"
+    path.write_text("u1;pv;20240301;i1\nu2;buy;20240302;i2\n", encoding="utf-8")
+    args = [
+        "import", "events", str(path), "--json", "--format", "csv", "--delimiter", ";",
+        "--no-header", "--columns", "who,what,day,sku", "--rename", "who=user_id",
+        "--rename", "what=event_type", "--rename", "sku=item_id", "--value", "event_type:pv=view",
+        "--value", "event_type:buy=purchase", "--timestamp-column", "day",
+        "--timestamp-format", "%Y%m%d", "--constant", "device=app",
+    ]  # fmt: skip
+    res = _invoke(_cli_app(), args, cli_home)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["accepted"] == 2

@@ -48,7 +48,7 @@ def reasons(
 ids = st.text(alphabet="abcXYZ01_-é ", min_size=1, max_size=6)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     user=ids,
     etype=st.sampled_from(["view", "purchase", "search", "campaign_click"]),
@@ -243,7 +243,7 @@ def test_unknown_entity_is_a_config_error():
 TS_TEXT = ["2024-01-01T00:00:00Z", "2023-05-05 12:00:00", "garbage", "1700000000"]
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(
         st.fixed_dictionaries(

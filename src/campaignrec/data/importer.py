@@ -182,7 +182,7 @@ def _iter_text(path: Path, mapping: Mapping, fmt: str, chunk_rows: int) -> Itera
             column_names=names,
             skip_rows=skip,
             encoding=mapping.encoding,
-            block_size=8 << 20,
+            block_size=1 << 20,
             use_threads=False,  # row numbers of malformed rows are only known single-threaded
         ),
         parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_invalid),

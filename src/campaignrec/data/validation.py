@@ -859,6 +859,13 @@ def _to_pandas(entity: str, frame: pl.DataFrame) -> pd.DataFrame:
             if s.dtype == pl.Object:
                 data[name] = pd.Series(s.to_list(), dtype=object)
                 continue
+            if kind in ("id", "str") and default is None:
+                # Arrow-backed strings: no Python object per value (memory of 10M-row imports)
+                data[name] = pd.Series(
+                    pd.arrays.ArrowStringArray(s.cast(pl.String).to_arrow().cast("large_string")),
+                    name=name,
+                )
+                continue
             ps = s.to_pandas(use_pyarrow_extension_array=False)
             if default is not None:
                 ps = ps.astype(object).where(ps.notna(), default)
