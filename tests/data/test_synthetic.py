@@ -36,9 +36,20 @@ from campaignrec.errors import ValidationError
 SMALL = ShopConfig(n_users=600, n_items=200, n_events=30_000, n_campaigns=9, days=45, seed=7)
 
 
+BIG = ShopConfig(
+    n_users=1500, n_items=300, n_events=80_000, n_campaigns=10, seed=3, impression_rate=0.9
+)
+
+
 @pytest.fixture(scope="module")
 def shop() -> SyntheticShop:
     return generate_shop(SMALL)
+
+
+@pytest.fixture(scope="module")
+def big_shop() -> SyntheticShop:
+    """About 50 events per user (the default ratio) and most sessions exposed to a campaign."""
+    return generate_shop(BIG)
 
 
 def _record(row: pd.Series) -> dict:
@@ -238,14 +249,13 @@ def test_next_item_depends_on_the_previous_one(shop: SyntheticShop) -> None:
     assert top_pair_share > 0.02
 
 
-def test_shopper_types_are_recoverable_by_kmeans() -> None:
+def test_shopper_types_are_recoverable_by_kmeans(big_shop: SyntheticShop) -> None:
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
-    cfg = ShopConfig(n_users=1500, n_items=300, n_events=80_000, n_campaigns=8, days=60, seed=11)
-    s = generate_shop(cfg)
+    cfg, s = BIG, big_shop
     e = s.events
     end = pd.Timestamp(cfg.end)
     sess = e.groupby("session_id").agg(
@@ -304,11 +314,8 @@ def _exposure_outcomes(s: SyntheticShop) -> pd.DataFrame:
     return out.assign(type=out["user_id"].map(s.truth.user_type))
 
 
-def test_logged_exposures_carry_the_uplift_signal() -> None:
-    cfg = ShopConfig(
-        n_users=1500, n_items=300, n_events=80_000, n_campaigns=10, seed=3, impression_rate=0.9
-    )
-    s = generate_shop(cfg)
+def test_logged_exposures_carry_the_uplift_signal(big_shop: SyntheticShop) -> None:
+    s = big_shop
     out = _exposure_outcomes(s)
     rates = out.groupby(["type", "variant"])["conv"].mean().unstack()
     response = rates["treatment"]
