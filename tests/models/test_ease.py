@@ -109,3 +109,69 @@ def test_recency_weighting_changes_ranking() -> None:
     assert weights["x"] == pytest.approx(1.0)
     assert weights["y3"] == pytest.approx(0.25)
     assert weights["y"] == pytest.approx(0.0625)
+
+
+class TestEASEProximity(RecommenderContract):
+    def make_model(self) -> EASE:
+        return EASE(l2=5.0, proximity_half_life=2.0, recency_half_life=3.0)
+
+
+def _sequence_shop(rows: list[tuple[str, str]]) -> Interactions:
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    frame["event_type"] = "view"
+    frame["timestamp"] = pd.date_range("2026-01-01", periods=len(rows), freq="h", tz="UTC")
+    return Interactions.from_frame(frame)
+
+
+def test_proximity_gram_known_values() -> None:
+    from campaignrec.models._common import proximity_gram
+
+    shop = _sequence_shop([("u", "x"), ("u", "y"), ("u", "z"), ("v", "x"), ("v", "z")])
+    x, y, z = shop.items.index(["x", "y", "z"])
+    g = proximity_gram(shop, half_life_steps=1.0, window=5)
+    assert g[x, x] == 2 and g[y, y] == 1 and g[z, z] == 2
+    assert g[x, y] == pytest.approx(0.5)  # u: one step apart
+    assert g[x, z] == pytest.approx(0.25 + 0.5)  # u: two steps, v: one step
+    np.testing.assert_allclose(g, g.T)
+    g1 = proximity_gram(shop, half_life_steps=1.0, window=1)
+    assert g1[x, z] == pytest.approx(0.5)  # u's pair is outside the window
+
+
+def test_proximity_with_long_half_life_is_plain_ease() -> None:
+    shop = _random_shop(5)
+    users = np.arange(shop.n_users)
+    plain = EASE(l2=3.0).fit(shop).score_matrix(users)
+    near = EASE(l2=3.0, proximity_half_life=1e9, proximity_window=1000).fit(shop)
+    np.testing.assert_allclose(near.score_matrix(users), plain, atol=1e-4)
+
+
+def test_proximity_links_items_touched_together() -> None:
+    # Everyone touches a, b, c, d in that order. A shopper who just touched b should be offered
+    # the item next to it (c), not the far end (d) — only when proximity counts.
+    rows = []
+    for n in range(10):
+        rows += [(f"f{n}", "a"), (f"f{n}", "b"), (f"f{n}", "c"), (f"f{n}", "d"), (f"f{n}", "e")]
+    rows += [("me", "a"), ("me", "b")]
+    shop = _sequence_shop(rows)
+    model = EASE(l2=1.0, proximity_half_life=0.5).fit(shop)
+    scores = dict(zip(["c", "d", "e"], model.score(["me"] * 3, ["c", "d", "e"]), strict=True))
+    assert scores["c"] > scores["d"] > scores["e"]
+
+
+def test_proximity_rejects_dual_and_weights() -> None:
+    with pytest.raises(ConfigError, match="primal"):
+        EASE(proximity_half_life=5.0, solver="dual")
+    with pytest.raises(ConfigError, match="use_weights"):
+        EASE(proximity_half_life=5.0, use_weights=True)
+
+
+def test_proximity_gram_sparse_and_dense_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    from campaignrec.models import _common
+
+    shop = _random_shop(6, n_users=12, n_items=20)
+    kept = np.array([0, 3, 4, 7, 9, 15], dtype=np.int64)
+    dense = _common.proximity_gram(shop, 2.0, 6, kept)
+    monkeypatch.setattr(_common, "DENSE_GRAM_MAX", 0)
+    sparse = _common.proximity_gram(shop, 2.0, 6, kept)
+    np.testing.assert_allclose(dense, sparse)
+    assert dense.shape == (6, 6)

@@ -17,6 +17,8 @@ from campaignrec.errors import ConfigError
 
 WeightingT = Literal["none", "log", "bm25", "tfidf"]
 WEIGHTINGS = ("none", "log", "bm25", "tfidf")
+#: proximity_gram accumulates straight into a dense array up to this many cells.
+DENSE_GRAM_MAX = 25_000_000
 
 
 def check_choice(model: str, field: str, value: Any, choices: tuple[Any, ...]) -> None:
@@ -125,6 +127,27 @@ def apply_weighting(
     raise ConfigError(f"unknown weighting {weighting!r}", hint=f"use one of {list(WEIGHTINGS)}")
 
 
+def distinct_sequences(
+    interactions: Interactions,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Each user's distinct items in order of their last occurrence, as ``(indptr, items, users)``.
+
+    User u's sequence is ``items[indptr[u]:indptr[u + 1]]``, oldest first; a repeated item sits at
+    the position of its latest event. ``users`` repeats u along its sequence.
+    """
+    n_users, n_items = interactions.n_users, interactions.n_items
+    indptr, items, _ = interactions.sequences
+    users = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(indptr))
+    key = users * n_items + items.astype(np.int64)
+    # the last occurrence of each (user, item): first hit when scanning the log backwards
+    _, first_rev = np.unique(key[::-1], return_index=True)
+    last = np.sort(len(items) - 1 - first_rev)  # sorted positions keep (user, time) order
+    u, it = users[last], items[last].astype(np.int64)
+    out_ptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(u, minlength=n_users), out=out_ptr[1:])
+    return out_ptr, it, u
+
+
 def recency_history(
     interactions: Interactions,
     half_life_steps: float | None,
@@ -139,29 +162,83 @@ def recency_history(
     weights. The weights multiply ``base`` (default: the 0/1 matrix).
     """
     base_m = interactions.binary if base is None else base.tocsr()
-    if half_life_steps is None:
+    if half_life_steps is None or len(interactions) == 0:
         return base_m.astype(np.float32)
-    n_users, n_items = interactions.n_users, interactions.n_items
-    indptr, items, _ = interactions.sequences
-    if len(items) == 0:
-        return base_m.astype(np.float32)
-    users = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(indptr))
-    pos = np.arange(len(items), dtype=np.int64)
-    key = users * n_items + items.astype(np.int64)
-    # the last occurrence of each (user, item): first hit when scanning the log backwards
-    _, first_rev = np.unique(key[::-1], return_index=True)
-    last = len(items) - 1 - first_rev
-    u, it, p = users[last], items[last].astype(np.int64), pos[last]
-    order = np.lexsort((-p, u))
-    counts = np.bincount(u, minlength=n_users)
-    starts = np.zeros(n_users + 1, dtype=np.int64)
-    np.cumsum(counts, out=starts[1:])
-    steps = np.empty(len(order), dtype=np.float64)
-    steps[order] = np.arange(len(order)) - starts[u[order]]
+    indptr, items, users = distinct_sequences(interactions)
+    steps = (indptr[users + 1] - 1 - np.arange(len(items))).astype(np.float64)
     decay = np.power(0.5, steps / float(half_life_steps)).astype(np.float32)
-    w = sp.csr_matrix((decay, (u, it)), shape=(n_users, n_items), dtype=np.float32)
+    shape = (interactions.n_users, interactions.n_items)
+    w = sp.csr_matrix((decay, (users, items)), shape=shape, dtype=np.float32)
     w.sort_indices()
     return w.multiply(base_m).tocsr().astype(np.float32)
+
+
+def proximity_gram(
+    interactions: Interactions,
+    half_life_steps: float,
+    window: int,
+    items_kept: NDArray[np.int64] | None = None,
+) -> NDArray[np.float64]:
+    """Item x item co-occurrence where pairs close in a user's sequence count more.
+
+    ``G[i, j] = Σ_users 0.5 ** (|pos_i - pos_j| / half_life_steps)`` over pairs at most ``window``
+    steps apart in each user's distinct-item sequence; the diagonal is the number of users per
+    item (as in XᵀX). ``items_kept`` restricts (and orders) the rows and columns.
+    """
+    n_items = interactions.n_items
+    _, items, users = distinct_sequences(interactions)
+    if items_kept is None:
+        remap = np.arange(n_items, dtype=np.int64)
+        m = n_items
+    else:
+        remap = np.full(n_items, -1, dtype=np.int64)
+        remap[items_kept] = np.arange(len(items_kept))
+        m = len(items_kept)
+    pos_items = remap[items]
+    # small catalogues: accumulate straight into a dense flat array; large: via sparse sums
+    dense_acc = m * m <= DENSE_GRAM_MAX
+    flat = np.zeros(m * m if dense_acc else 0, dtype=np.float64)
+    gram = sp.csr_matrix((m, m), dtype=np.float64)
+    chunk_i: list[NDArray[np.int64]] = []
+    chunk_j: list[NDArray[np.int64]] = []
+    chunk_w: list[NDArray[np.float64]] = []
+    pending = 0
+
+    def flush() -> None:
+        nonlocal gram, flat, pending
+        if not chunk_i:
+            return
+        i = np.concatenate(chunk_i)
+        j = np.concatenate(chunk_j)
+        w = np.concatenate(chunk_w)
+        if dense_acc:
+            flat += np.bincount(i * m + j, weights=w, minlength=m * m)
+        else:
+            gram = gram + sp.csr_matrix((w, (i, j)), shape=(m, m))
+        chunk_i.clear(), chunk_j.clear(), chunk_w.clear()
+        pending = 0
+
+    for d in range(1, window + 1):
+        a = np.flatnonzero(users[:-d] == users[d:])
+        if len(a) == 0:
+            break
+        i, j = pos_items[a], pos_items[a + d]
+        ok = (i >= 0) & (j >= 0)
+        i, j = i[ok], j[ok]
+        w = np.full(len(i), 0.5 ** (d / half_life_steps))
+        chunk_i.append(i)  # one direction only; symmetrised at the end
+        chunk_j.append(j)
+        chunk_w.append(w)
+        pending += len(i)
+        if pending > 20_000_000:
+            flush()
+    flush()
+    half = flat.reshape(m, m) if dense_acc else gram.toarray()
+    dense = half + half.T
+    del half
+    diag = np.bincount(pos_items[pos_items >= 0], minlength=m).astype(np.float64)
+    dense[np.diag_indices(m)] += diag
+    return dense
 
 
 def time_decayed_matrix(

@@ -28,6 +28,7 @@ from campaignrec.models._common import (
     check_positive,
     csr_arrays,
     csr_from_arrays,
+    proximity_gram,
     recency_history,
 )
 from campaignrec.models.base import Explanation, Params, Recommender
@@ -48,6 +49,12 @@ class EASEParams(Params):
         ``0.5 ** (steps_from_end / recency_half_life)`` (steps over the user's distinct items,
         most recent = 0); None scores the plain 0/1 history.
     use_weights : train on log(1 + event weight) instead of 0/1.
+    proximity_half_life : when set, the Gram matrix counts two items a user touched
+        ``0.5 ** (steps_apart / proximity_half_life)`` instead of 1 (steps over the user's
+        distinct-item sequence), so items touched close together in time are associated more
+        strongly ("temporal proximity" EASE); primal solver only, 0/1 data only.
+    proximity_window : pairs further apart than this many steps are ignored (None:
+        ``min(ceil(4 * proximity_half_life), 200)``).
     solver : ``auto`` | ``primal`` | ``dual`` (see the module docstring).
     max_items : cut-off of the primal solver: beyond it ``auto`` tries the dual solver, then
         restricts to the most popular ``max_items`` items.
@@ -57,6 +64,8 @@ class EASEParams(Params):
     l2: float = 250.0
     recency_half_life: float | None = None
     use_weights: bool = False
+    proximity_half_life: float | None = None
+    proximity_window: int | None = None
     solver: str = "auto"
     max_items: int = 15_000
     memory_limit_gb: float = 6.0
@@ -91,6 +100,21 @@ class EASE(Recommender):
         check_choice(self.name, "solver", p.solver, ("auto", "primal", "dual"))
         if p.max_items < 1:
             raise ConfigError(f"{self.name}: 'max_items' must be >= 1, got {p.max_items}")
+        check_positive(self.name, "proximity_half_life", p.proximity_half_life, allow_none=True)
+        if p.proximity_half_life is not None:
+            if p.solver == "dual":
+                raise ConfigError(
+                    f"{self.name}: proximity_half_life={p.proximity_half_life} needs the primal "
+                    "solver, got solver='dual'",
+                    hint="use solver='auto' or 'primal' (with a max_items cut-off)",
+                )
+            if p.use_weights:
+                raise ConfigError(
+                    f"{self.name}: proximity_half_life works on 0/1 data, got use_weights=True",
+                    hint="set use_weights=False",
+                )
+        if p.proximity_window is not None and p.proximity_window < 1:
+            raise ConfigError(f"{self.name}: 'proximity_window' must be >= 1")
 
     # ---- fitting -------------------------------------------------------------------------------
     def _choose(self, n_users: int, n_items: int) -> tuple[str, int]:
@@ -105,7 +129,12 @@ class EASE(Recommender):
                     hint="use solver='primal' with a max_items cut-off, or raise memory_limit_gb",
                 )
             return "dual", n_items
-        wide = p.solver == "auto" and n_items > p.max_items and n_users < n_items
+        wide = (
+            p.solver == "auto"
+            and p.proximity_half_life is None
+            and n_items > p.max_items
+            and n_users < n_items
+        )
         if wide and _dual_bytes(n_users, n_items) <= limit:
             return "dual", n_items
         m = min(n_items, p.max_items)
@@ -140,7 +169,11 @@ class EASE(Recommender):
         ).astype(np.float32)
         xk = x[:, kept].tocsr()
         if solver == "primal":
-            gram = (xk.T @ xk).toarray()
+            if p.proximity_half_life is not None:
+                window = p.proximity_window or min(int(np.ceil(4 * p.proximity_half_life)), 200)
+                gram = proximity_gram(interactions, p.proximity_half_life, window, kept)
+            else:
+                gram = (xk.T @ xk).toarray()
             gram[np.diag_indices_from(gram)] += p.l2
             prec = np.linalg.inv(gram)
             del gram
