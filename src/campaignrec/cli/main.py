@@ -74,7 +74,7 @@ def _root(
 
 def _register() -> None:
     """Attach every sub-command explicitly (no registration by import side effects)."""
-    from campaignrec.cli import campaigns, core, evaluate, experiments, generate, ingest
+    from campaignrec.cli import campaigns, core, demo, evaluate, experiments, generate, ingest
     from campaignrec.cli import profiles as profiles_cli
 
     app.command("init")(core.init)
@@ -92,6 +92,7 @@ def _register() -> None:
     app.add_typer(campaigns.app, name="campaigns")
     app.command("uplift")(experiments.uplift)
     app.command("ope")(experiments.ope)
+    app.command("demo")(demo.demo)
 
 
 _register()
