@@ -37,11 +37,15 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from campaignrec.data.schema import (
@@ -369,6 +373,14 @@ _PAGE_OF = np.array(
     ["listing", "product", "product", "cart", "checkout", "search", "product",
      "home", "campaign", "campaign", "checkout"], dtype=object,
 )  # fmt: skip
+_PAGES = ("listing", "product", "cart", "checkout", "search", "home", "campaign", "search_results")
+_PAGE_CODE = np.array([_PAGES.index(p) for p in _PAGE_OF], dtype=np.int64)
+_PAGE_SEARCH = _PAGES.index("search_results")
+_PAGES_PA = pa.array(_PAGES)
+_ET_PA = pa.array(_ET)
+_DEVICES_PA = pa.array(DEVICES)
+_POLICY_PA = pa.array(["uniform_random"])
+_VARIANT_PA = pa.array(["treatment", "control"])
 _MEAN_GAP = np.array([12, 25, 20, 15, 40, 8, 10, 3, 5, 6, 2], dtype=np.float64)  # seconds
 # the dtype pandas gives text columns (object before pandas 3, "str" from pandas 3 on)
 TEXT_DTYPE = pd.Series(["text"]).dtype
@@ -1501,6 +1513,18 @@ class _World:
     campaigns_df: pd.DataFrame
     truth: ShopTruth
 
+    @cached_property
+    def user_ids_pa(self) -> Any:
+        return pa.array(self.users.ids, type=pa.string())
+
+    @cached_property
+    def item_ids_pa(self) -> Any:
+        return pa.array(self.cat.item_ids, type=pa.string())
+
+    @cached_property
+    def campaign_ids_pa(self) -> Any:
+        return pa.array([f"c{c:03d}" for c in range(len(self.camps.start))], type=pa.string())
+
     @property
     def n_blocks(self) -> int:
         return -(-len(self.plan) // BLOCK_SESSIONS)
@@ -1740,12 +1764,12 @@ def _to_frame(w: _World, raw: Mapping[str, NDArray[Any]]) -> pd.DataFrame:
     has_camp = camp >= 0
     is_purchase = etype == _E["purchase"]
     list_price = np.where(has_item, cat.price[np.maximum(item, 0)], np.nan)
-    pc = np.maximum(paid_camp, 0)
+    pcamp = np.maximum(paid_camp, 0)
     paid = np.where(
         paid_camp >= 0,
         np.maximum(
-            list_price * (1.0 - camps.pct_off[pc] if len(camps.start) else 1.0)
-            - (camps.amt_off[pc] if len(camps.start) else 0.0),
+            list_price * (1.0 - camps.pct_off[pcamp] if len(camps.start) else 1.0)
+            - (camps.amt_off[pcamp] if len(camps.start) else 0.0),
             0.01,
         ),
         list_price,
@@ -1753,54 +1777,47 @@ def _to_frame(w: _World, raw: Mapping[str, NDArray[Any]]) -> pd.DataFrame:
     price = np.round(np.where(is_purchase, paid, list_price), 2)
     qty_f = np.where(qty > 0, qty, np.nan).astype(np.float64)
     revenue = np.where(is_purchase, np.round(price * qty_f, 2), np.nan)
-    # strings
-    item_s = _text_where(has_item, cat.item_ids[np.maximum(item, 0)])
-    camp_ids = np.array([f"c{c:03d}" for c in range(len(camps.start))] + [""], dtype=object)
-    camp_s = _text_where(has_camp, camp_ids[camp])
-    zh = users.zh[u]
-    q_en = np.array([q[0] for q in cat.sub_query] + [""], dtype=object)
-    q_zh = np.array([q[1] for q in cat.sub_query] + [""], dtype=object)
-    query = _text_where(query_sub >= 0, np.where(zh, q_zh[query_sub], q_en[query_sub]))
+    # strings: arrow takes from small vocabularies, no Python object per cell
     width = max(6, len(str(len(plan))))
     uniq, local = np.unique(g, return_inverse=True)
-    session_s = np.array([f"s{x:0{width}d}" for x in uniq], dtype=object)[local]
     ordered = (plan.n_buy[uniq] + plan.c_convert[uniq]) > 0
-    order_names = np.array(
-        [f"o{x:0{width}d}" if o else None for x, o in zip(uniq, ordered, strict=True)], dtype=object
+    sessions = pa.array([f"s{x:0{width}d}" for x in uniq], type=pa.string())
+    orders = pa.array(
+        [f"o{x:0{width}d}" if o else None for x, o in zip(uniq, ordered, strict=True)],
+        type=pa.string(),
     )
-    order_s = _text_where(is_purchase | (etype == _E["coupon_redeem"]), order_names[local])
-    device_s = np.array(DEVICES, dtype=object)[plan.device[g]]
-    page = _PAGE_OF[etype].copy()
+    n_sub = len(cat.sub_query)
+    queries = pa.array([q[0] for q in cat.sub_query] + [q[1] for q in cat.sub_query])
+    page_code = _PAGE_CODE[etype]
     searched = plan.search[g] > 0
-    page[(etype == _E["view"]) & searched & (position >= 0) & (position < 10)] = "search_results"
+    page_code[(etype == _E["view"]) & searched & (position >= 0) & (position < 10)] = _PAGE_SEARCH
     is_imp = etype == _E["campaign_impression"]
-    policy = _text_where(is_imp, np.full(len(g), "uniform_random", dtype=object))
-    variant = _text_where(is_imp, np.where(plan.treated[g], "treatment", "control"))
+    is_order = is_purchase | (etype == _E["coupon_redeem"])
+    text = {
+        "user_id": _take(w.user_ids_pa, u),
+        "event_type": _take(_ET_PA, etype),
+        "item_id": _take(w.item_ids_pa, item, has_item),
+        "campaign_id": _take(w.campaign_ids_pa, camp, has_camp),
+        "query": _take(queries, query_sub + n_sub * users.zh[u], query_sub >= 0),
+        "session_id": _take(sessions, local),
+        "order_id": _take(orders, local, is_order),
+        "device": _take(_DEVICES_PA, plan.device[g]),
+        "page": _take(_PAGES_PA, page_code),
+        "policy": _take(_POLICY_PA, np.zeros(len(g), np.int64), is_imp),
+        "variant": _take(_VARIANT_PA, (~plan.treated[g]).astype(np.int64), is_imp),
+    }
+    text["event_id"] = _event_ids(text, ts)
     propensity = np.where(is_imp, plan.propensity[g], np.nan)
     position_out = pd.array(np.where(is_imp, 0, position), dtype="Int64")
     position_out[(position < 0) & ~is_imp] = pd.NA
-    user_s = users.ids[u]
-    et_s = np.array(_ET, dtype=object)[etype]
-    event_id = _event_ids(user_s, et_s, ts, item_s, camp_s, query, session_s, order_s)
     frame = pd.DataFrame(
         {
-            "event_id": event_id,
-            "user_id": user_s,
-            "event_type": et_s,
+            **{k: pd.Series(v, dtype=TEXT_DTYPE) for k, v in text.items()},
             "timestamp": pd.to_datetime(ts, unit="s", utc=True).astype(TIME_DTYPE),
-            "item_id": item_s,
-            "campaign_id": camp_s,
-            "query": query,
             "quantity": qty_f,
             "price": price,
             "revenue": revenue,
-            "session_id": session_s,
-            "order_id": order_s,
-            "device": device_s,
-            "page": page,
             "position": position_out,
-            "policy": policy,
-            "variant": variant,
             "propensity": propensity,
         },
         columns=list(EVENT_COLUMNS),
@@ -1811,40 +1828,22 @@ def _to_frame(w: _World, raw: Mapping[str, NDArray[Any]]) -> pd.DataFrame:
     return frame
 
 
-def _text_where(mask: NDArray[np.bool_], values: NDArray[Any]) -> NDArray[np.object_]:
-    """``values`` where ``mask`` holds, else None (an object array)."""
-    out = np.full(len(mask), None, dtype=object)
-    out[mask] = np.asarray(values, dtype=object)[mask]
-    return out
+def _take(values: Any, idx: NDArray[np.integer], valid: NDArray[np.bool_] | None = None) -> Any:
+    """``values[idx]`` as a pyarrow string array; null where ``valid`` is False."""
+    indices = pa.array(np.asarray(idx, dtype=np.int64), mask=None if valid is None else ~valid)
+    return values.take(indices)
 
 
-def _event_ids(
-    user: NDArray[Any],
-    etype: NDArray[Any],
-    ts: NDArray[np.int64],
-    item: NDArray[Any],
-    camp: NDArray[Any],
-    query: NDArray[Any],
-    session: NDArray[Any],
-    order: NDArray[Any],
-) -> NDArray[np.object_]:
+def _event_ids(text: Mapping[str, Any], ts: NDArray[np.int64]) -> Any:
     """:func:`campaignrec.data.schema.derive_event_id`, row-wise (same key, same digest)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    def text(a: NDArray[Any]) -> Any:
-        return pa.array(a, type=pa.string(), from_pandas=True)
-
     ts_us = pc.cast(pa.array(ts.astype(np.int64) * 1_000_000), pa.string())
-    keys = pc.binary_join_element_wise(
-        text(user), text(etype), ts_us, text(item), text(camp), text(query), text(session),
-        text(order), "\x1f", null_handling="replace", null_replacement="",
-    )  # fmt: skip
+    parts = [text["user_id"], text["event_type"], ts_us] + [
+        text[k] for k in ("item_id", "campaign_id", "query", "session_id", "order_id")
+    ]
+    keys = pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="")
     blake = hashlib.blake2b
-    return np.array(
-        [blake(k.encode("utf-8"), digest_size=12).hexdigest() for k in keys.to_pylist()],
-        dtype=object,
-    )
+    digests = [blake(k, digest_size=12).hexdigest() for k in pc.cast(keys, pa.binary()).to_pylist()]
+    return pa.array(digests, type=pa.string())
 
 
 def _empty_events() -> pd.DataFrame:
@@ -2147,9 +2146,6 @@ def _write_events(chunks: Iterator[pd.DataFrame], path: Path, fmt: str) -> None:
             if header:
                 _canonical_text(_empty_events()).to_csv(fh, index=False)
         return
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     writer: Any = None
     schema: Any = None
     try:
@@ -2169,8 +2165,6 @@ def _write_events(chunks: Iterator[pd.DataFrame], path: Path, fmt: str) -> None:
 
 def _events_schema(inferred: Any) -> Any:
     """A fixed schema for every chunk (an all-null column in the first chunk must not pin it)."""
-    import pyarrow as pa
-
     text = {
         "event_id",
         "user_id",
