@@ -624,6 +624,7 @@ class _Catalog:
     old_keys: NDArray[np.float64]  # keys restricted to items created before the window
     top_sub_keys: NDArray[np.float64]  # sampling a sub-category inside a top category
     sub_pop: NDArray[np.float64]
+    all_sub_keys: NDArray[np.float64]  # sampling any sub-category by popularity (group 0)
     partner: NDArray[np.int64]  # partner item index or -1
     anchors: NDArray[np.int64]  # anchor item indices
     anchor_keys: NDArray[np.float64]  # sampling an anchor inside a top category
@@ -749,6 +750,7 @@ def _build_catalog(cfg: ShopConfig, rng: np.random.Generator) -> tuple[_Catalog,
         old_keys=old_keys,
         top_sub_keys=top_sub_keys,
         sub_pop=sub_pop,
+        all_sub_keys=_segment_cdf(np.zeros(n_sub, dtype=np.int64), sub_pop, 1),
         partner=partner,
         anchors=anchors,
         anchor_keys=anchor_keys,
@@ -1321,10 +1323,8 @@ def _sample_subs(
     top = users.prefs[user, pick]
     sub = _pick_in_group(cat.top_sub_keys, top, rng.random(n))
     explore = rng.random(n) < 0.15
-    n_sub = len(cat.sub_names)
-    global_keys = _segment_cdf(np.zeros(n_sub, dtype=np.int64), cat.sub_pop, 1)
     sub[explore] = _pick_in_group(
-        global_keys, np.zeros(int(explore.sum()), np.int64), rng.random(int(explore.sum()))
+        cat.all_sub_keys, np.zeros(int(explore.sum()), np.int64), rng.random(int(explore.sum()))
     )
     return sub.astype(np.int64)
 
