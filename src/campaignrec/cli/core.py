@@ -176,3 +176,31 @@ def recommend(
                 cells.append(str(exc))
         table.add_row(*cells)
     console.print(table)
+
+
+def models(
+    activate: Annotated[
+        str | None, typer.Option("--activate", help="NAME:VERSION to make the active version")
+    ] = None,
+) -> None:
+    """The model names you can train, and the trained versions in this shop (active marked)."""
+    from campaignrec.models.registry import available_models
+
+    store = open_store()
+    if activate:
+        if ":" not in activate:
+            raise ConfigError("--activate takes NAME:VERSION", hint="see the versions listed below")
+        name, version = activate.split(":", 1)
+        store.activate_model(name, version)
+        console.print(f"activated {name} version {version}")
+    console.print("models: " + ", ".join(available_models()))
+    trained = store.list_models()
+    if trained.empty:
+        console.print("no trained versions yet (campaignrec train)")
+        return
+    table = Table(title="trained versions")
+    for col in ("name", "version", "active", "path"):
+        table.add_column(col)
+    for row in trained.itertuples(index=False):
+        table.add_row(str(row.name), str(row.version), "yes" if row.active else "", str(row.path))
+    console.print(table)

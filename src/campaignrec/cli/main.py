@@ -84,6 +84,7 @@ def _register() -> None:
     app.command("stats")(core.stats)
     app.command("train")(core.train)
     app.command("recommend")(core.recommend)
+    app.command("models")(core.models)
     app.command("evaluate")(evaluate.evaluate)
     app.command("profile")(profiles_cli.profile_command)
     app.add_typer(profiles_cli.profiles_app, name="profiles")
