@@ -294,7 +294,10 @@ def association_rules(
 def frequently_bought_together(
     rules: pd.DataFrame, *, item_id: str | None = None, top: int = 10, min_lift: float = 1.0
 ) -> pd.DataFrame:
-    """Undirected "frequently bought together" pairs (the input of bundles).
+    """Undirected "frequently bought together" pairs (the input of bundles), most frequent first.
+
+    Pairs must co-occur more often than chance (lift above ``min_lift``) and are ranked by the
+    number of baskets holding both, then by lift.
 
     Parameters
     ----------
@@ -333,6 +336,11 @@ def frequently_bought_together(
             ]
         )
     cols = ["item_a", "item_b", "count", "support", "lift", "confidence_ab", "confidence_ba"]
+    # frequent first (support), then by how far above chance; rare pairs with a huge lift from
+    # a handful of baskets are noise
+    out = out.sort_values(
+        ["count", "lift", "item_a", "item_b"], ascending=[False, False, True, True]
+    )
     return out[cols].head(top).reset_index(drop=True)
 
 
@@ -384,7 +392,8 @@ def cohort_retention(
     act = act[act["offset"] >= 0]
     size = cohort.groupby(cohort).size()
     table = act.groupby(["cohort", "offset"])["user_id"].nunique().unstack(fill_value=0)
-    table = table.reindex(index=size.index, fill_value=0)
+    n_off = int(act["offset"].max()) + 1 if len(act) else 1
+    table = table.reindex(index=size.index, columns=range(n_off), fill_value=0)
     share = table.div(size, axis=0)
     share.insert(0, "size", size)
     share.index = [f"{int(m) // 12:04d}-{int(m) % 12 + 1:02d}" for m in share.index]

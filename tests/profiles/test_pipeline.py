@@ -1,0 +1,92 @@
+"""build_profiles end to end, persistence, and the attributes audience rules read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from campaignrec.data.rules import evaluate, explain
+from campaignrec.errors import UnknownIdError, ValidationError
+from campaignrec.profiles.pipeline import (
+    build_profiles,
+    load_profiles,
+    profile_attributes,
+    save_profiles,
+)
+from campaignrec.profiles.segments import SegmentConfig
+
+
+@pytest.fixture(scope="module")
+def shop():  # type: ignore[no-untyped-def]
+    from campaignrec.data.synthetic import ShopConfig, generate_shop
+
+    return generate_shop(
+        ShopConfig(n_users=150, n_items=80, n_events=15_000, n_campaigns=3, seed=4)
+    )
+
+
+def test_build_save_load_and_attributes(shop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ev = shop.events
+    chunks = [ev.iloc[i : i + 4_000] for i in range(0, len(ev), 4_000)]
+    cfg = SegmentConfig(k_max=4, n_init=2)
+    res = build_profiles(
+        lambda: iter(chunks), users=shop.users, items=shop.items, segment_config=cfg
+    )
+    prof = res.profiles
+    assert len(prof) == len(shop.users) and prof["user_id"].is_unique
+    for c in (
+        "user_id",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "lifecycle",
+        "segment",
+        "segment_name",
+        "rfm_segment",
+        "p_purchase_30d",
+        "expected_spend_30d",
+    ):
+        assert c in prof.columns
+    assert res.meta["purchase_model"]["fitted"] is True
+    p = prof["p_purchase_30d"].to_numpy()
+    assert np.all((p >= 0) & (p <= 1))
+    assert res.meta["n_events"] == len(ev)
+    # same as one DataFrame in one go
+    again = build_profiles(ev, users=shop.users, items=shop.items, segment_config=cfg)
+    pd.testing.assert_series_equal(again.profiles["monetary"], prof["monetary"])
+    assert (again.profiles["segment"] == prof["segment"]).all()
+
+    save_profiles(res, tmp_path)
+    back = load_profiles(tmp_path)
+    assert back.segments is not None and back.meta["as_of"] == res.meta["as_of"]
+    assert back.profiles["top_categories"].map(type).eq(list).all()
+    buyer = prof.loc[prof["frequency"].idxmax(), "user_id"]
+    attrs = profile_attributes(back.profiles, buyer)
+    assert attrs["frequency"] == int(prof["frequency"].max())
+    assert isinstance(attrs["recency_days"], int) and isinstance(attrs["bought_categories"], list)
+    assert attrs["segment"] in set(res.segments.names_en_)
+    rule = {
+        "all": [
+            {"field": "frequency", "op": "gte", "value": 1},
+            {
+                "field": "bought_categories",
+                "op": "contains",
+                "value": attrs["bought_categories"][0],
+            },
+        ]
+    }
+    assert evaluate(rule, attrs)
+    assert "lifecycle" in explain({"field": "lifecycle", "op": "eq", "value": "nope"}, attrs)
+    with pytest.raises(UnknownIdError):
+        profile_attributes(prof, "nobody")
+
+
+def test_as_of_and_empty_inputs(shop) -> None:  # type: ignore[no-untyped-def]
+    cut = shop.events["timestamp"].min() + pd.Timedelta(days=20)
+    res = build_profiles(shop.events, items=shop.items, as_of=cut, predict=False, segment=False)
+    assert res.meta["as_of"] == cut.isoformat()
+    assert pd.to_datetime(res.profiles["last_seen"]).max() <= cut
+    assert res.profiles["p_purchase_30d"].isna().all()
+    with pytest.raises(ValidationError, match="no events"):
+        build_profiles(shop.events.iloc[:0])
