@@ -115,16 +115,20 @@ def run_campaign(
 def summarise(name: str, res: dict[str, Any]) -> list[str]:
     rows = []
     splits = res["splits"]
+    base = np.array([s["uniform_ctr"] for s in splits])
     for est in ESTIMATORS:
-        lifts = np.array([s["estimates"][est]["lift"] for s in splits])
-        lows = np.array([s["estimates"][est]["lift_ci"][0] for s in splits])
-        highs = np.array([s["estimates"][est]["lift_ci"][1] for s in splits])
-        ess = np.array([s["estimates"][est]["ess"] for s in splits])
-        vals = np.array([s["estimates"][est]["value"] for s in splits])
+        e = [s["estimates"][est] for s in splits]
+        lifts = np.array([x["lift"] for x in e])
+        lows = np.array([x["lift_ci"][0] for x in e])
+        highs = np.array([x["lift_ci"][1] for x in e])
+        ess = np.array([x["ess"] for x in e])
+        vals = np.array([x["value"] for x in e])
+        sd = lifts.std(ddof=1) if len(lifts) > 1 else 0.0
         rows.append(
-            f"| {name} | {est} | {vals.mean():.4f} | {lifts.mean():+.4f} | "
-            f"[{np.median(lows):+.4f}, {np.median(highs):+.4f}] | "
-            f"{int((lows > 0).sum())}/{len(splits)} | {ess.mean():.0f} |"
+            f"| {name} | {est} | {vals.mean():.4f} | {lifts.mean():+.4f} ± {sd:.4f} | "
+            f"{lifts.mean() / base.mean():+.0%} | "
+            f"{lifts[0]:+.4f} [{lows[0]:+.4f}, {highs[0]:+.4f}] | "
+            f"{int((lows > 0).sum())} / {int((highs < 0).sum())} | {ess.mean():.0f} |"
         )
     return rows
 
@@ -147,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     elapsed = time.perf_counter() - started
     lines = [
-        "| campaign | estimator | policy CTR (mean) | lift over uniform (mean) | "
-        "95% CI (median over splits) | splits with CI > 0 | ESS (mean) |",
-        "|---|---|---|---|---|---|---|",
+        "| campaign | estimator | policy CTR (mean over splits) | lift over uniform (mean ± sd) "
+        "| relative lift | split 0: lift [95% CI] | splits with CI > 0 / < 0 | ESS (mean) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for c in args.campaigns:
         lines += summarise(c, results[c])

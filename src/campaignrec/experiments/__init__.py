@@ -1,0 +1,13 @@
+"""Experiments: bandit policies, off-policy evaluation and A/B testing.
+
+Modules (imported explicitly, nothing is registered by import side effects):
+
+* :mod:`campaignrec.experiments.bandits`: epsilon-greedy, UCB1, Bernoulli/linear/logistic
+  Thompson sampling and LinUCB over changing eligible campaigns, with logged propensities and
+  statistics in the online state;
+* :mod:`campaignrec.experiments.ope`: the typed :class:`~campaignrec.experiments.ope.BanditLog`
+  and the IPS, SNIPS, DM, DR and Switch-DR estimators with bootstrap intervals;
+* :mod:`campaignrec.experiments.synthetic_logs`: logs whose true policy values are known;
+* :mod:`campaignrec.experiments.logs_io`: Open Bandit and generic log files;
+* :mod:`campaignrec.experiments.ab`: hashed assignment, conversion/revenue analysis, sizing, SRM.
+"""
