@@ -161,3 +161,13 @@ def test_list_separator_and_epoch_units(ingest_store, write_file):
     assert ingest_store.read_table("events")["timestamp"].iloc[0] == datetime(
         2024, 1, 1, tzinfo=UTC
     )
+
+
+def test_a_missing_required_column_is_a_layout_error_not_bad_rows(ingest_store, write_file):
+    path = write_file("semi.csv", "user_id;event_type;timestamp;item_id\nu1;view;2024-01-01;i1\n")
+    with pytest.raises(ConfigError, match="delimiter") as info:
+        import_file(ingest_store, "events", path)
+    assert "user_id;event_type" in str(info.value)
+    assert ingest_store.count("quarantine") == 0
+    s = import_file(ingest_store, "events", path, mapping=Mapping(delimiter=";"))
+    assert s.accepted == 1

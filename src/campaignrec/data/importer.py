@@ -32,6 +32,7 @@ from campaignrec.data.mapping import Mapping, load_mapping, load_preset
 from campaignrec.data.validation import (
     ENTITIES,
     QUARANTINE_COLUMNS,
+    REQUIRED,
     SeenIds,
     ValidationOptions,
     combine_reasons,
@@ -402,6 +403,19 @@ def _write(store: ImportStore, entity: str, valid: pd.DataFrame) -> int:
     return int(store.upsert_campaigns(valid))
 
 
+def _check_columns(entity: str, frame: pl.DataFrame, source: str) -> None:
+    """A required column missing from the whole file is a layout error, not N bad rows."""
+    missing = [c for c in REQUIRED[entity] if c not in frame.columns]
+    if missing:
+        found = ", ".join(frame.columns[:12]) + (" ..." if frame.width > 12 else "")
+        raise ConfigError(
+            f"{source}: required {entity} column(s) {', '.join(missing)} not found "
+            f"(columns read: {found})",
+            hint="check the delimiter and header, or map the columns with --rename / a mapping "
+            "file (docs/data.md)",
+        )
+
+
 class _Run:
     """Counters of one import, shared by files and frames."""
 
@@ -428,6 +442,8 @@ class _Run:
 
     def feed(self, frame: pl.DataFrame, lines: np.ndarray, bytes_done: int) -> None:
         s = self.summary
+        if frame.height and not s.rows:
+            _check_columns(self.entity, frame, self.source)
         if frame.height:
             t0 = time.perf_counter()
             res = validate_frame(
