@@ -106,3 +106,18 @@ def test_profiles_are_unit_length(block_shop: Interactions) -> None:
     norms = np.sqrt(np.asarray(model.profiles_.multiply(model.profiles_).sum(axis=1)).ravel())
     active = block_shop.active_users
     np.testing.assert_allclose(norms[active], 1.0, rtol=1e-5)
+
+
+def test_equal_similarity_is_ordered_by_popularity() -> None:
+    items = pd.DataFrame({"item_id": ["seen", "hot", "cold", "mid"], "category": ["mugs"] * 4})
+    events = pd.DataFrame(
+        {
+            "user_id": ["me", "a", "b", "c", "a"],
+            "item_id": ["seen", "hot", "hot", "hot", "mid"],
+            "event_type": ["view"] * 5,
+            "timestamp": pd.date_range("2026-01-01", periods=5, freq="h", tz="UTC"),
+        }
+    )
+    shop = Interactions.from_frame(events, items=items)
+    ids, _ = ContentBased().fit(shop).recommend(["me"], k=3)
+    assert list(ids[0]) == ["hot", "mid", "cold"]

@@ -114,6 +114,9 @@ class ContentParams(Params):
     min_df : ignore terms found in fewer items.
     use_weights : profiles weight items by event weight (purchase > view) instead of 0/1.
     profile_half_life_days : time-decay the profile (recent interests count more); None = none.
+    popularity_weight : adds ``popularity_weight * popularity / max popularity`` to every score,
+        so items with equal text similarity (same category, same tags) are ordered by
+        popularity instead of by arbitrary index order; 0 disables it.
     """
 
     title_weight: float = 1.0
@@ -126,6 +129,7 @@ class ContentParams(Params):
     min_df: int = 1
     use_weights: bool = True
     profile_half_life_days: float | None = None
+    popularity_weight: float = 1e-3
 
 
 def _category_tokens(value: Any) -> list[str]:
@@ -155,6 +159,7 @@ class ContentBased(Recommender):
             self.name, "profile_half_life_days", p.profile_half_life_days, allow_none=True
         )
         for f in (
+            "popularity_weight",
             "title_weight",
             "description_weight",
             "category_weight",
@@ -242,9 +247,15 @@ class ContentBased(Recommender):
         self.profiles_: sp.csr_matrix = sp.csr_matrix(profiles, dtype=np.float32)
 
     def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
-        return np.asarray(
+        scores = np.asarray(
             (self.profiles_[user_idx] @ self.item_vectors_.T).toarray(), dtype=np.float32
         )
+        w = self.params.popularity_weight
+        if w > 0:
+            top = float(self.popularity_.max(initial=0.0))
+            if top > 0:
+                scores += np.float32(w / top) * self.popularity_.astype(np.float32)[None, :]
+        return scores
 
     def similar_items(
         self, item_id: str, k: int = 10

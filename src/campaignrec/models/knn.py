@@ -272,7 +272,6 @@ class UserKNN(Recommender):
         top_hist = hist.indices[np.argsort(-hist.data, kind="stable")[:5]]
         neighbours = [
             {
-                "user_idx": int(sim.indices[o]),
                 "similarity": float(sim.data[o]),
                 "contribution": float(contrib[o]),
             }
