@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from campaignrec.data.interactions import SECONDS_PER_DAY, Interactions
 from campaignrec.errors import ConfigError, UnknownIdError
 from campaignrec.models._common import check_choice, check_positive
-from campaignrec.models.base import Explanation, Params, Recommender
+from campaignrec.models.base import Explanation, Params, Recommender, top_k
 
 _NO_SEGMENT = -1
 
@@ -161,6 +161,63 @@ class MostPopular(Recommender):
 
     def _cold_scores(self, n: int) -> NDArray[np.float32]:
         return np.tile(self.global_scores_, (n, 1))
+
+    def recommend_idx(
+        self,
+        user_idx: NDArray[np.int64] | Any,
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        items: NDArray[np.int64] | None = None,
+        exclude_items: NDArray[np.int64] | None = None,
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Top-k without dense per-user score matrices.
+
+        Every user of a segment (or every user, without segments) shares one ranking, so only its
+        first ``k + (most items any of these users has seen)`` entries are candidates: fast on
+        catalogues of any size.
+        """
+        self.check_fitted()
+        uidx = np.asarray(user_idx, dtype=np.int64)
+        out_idx = np.full((len(uidx), max(k, 0)), -1, np.int64)
+        out_val = np.full((len(uidx), max(k, 0)), -np.inf, np.float32)
+        if k <= 0 or len(uidx) == 0:
+            return out_idx, out_val
+        group = np.full(len(uidx), _NO_SEGMENT, dtype=np.int64)
+        known = uidx >= 0
+        if len(self.segment_names_):
+            group[known] = self.user_segment_[uidx[known]]
+        banned = np.zeros(self.n_items, dtype=bool)
+        if items is not None:
+            banned[:] = True
+            banned[np.asarray(items, dtype=np.int64)] = False
+        if exclude_items is not None and len(exclude_items):
+            banned[np.asarray(exclude_items, dtype=np.int64)] = True
+        seen_counts = np.diff(self.seen_.indptr)
+        for g in np.unique(group):
+            rows = np.flatnonzero(group == g)
+            base = self.global_scores_ if g < 0 else self.segment_scores_[g]
+            order = np.argsort(-base, kind="stable")
+            order = order[~banned[order]]
+            extra = 0
+            users_known = uidx[rows][uidx[rows] >= 0]
+            if exclude_seen and len(users_known):
+                extra = int(seen_counts[users_known].max())
+            cand = order[: k + extra]
+            if len(cand) == 0:
+                continue
+            scores = np.tile(base[cand].astype(np.float32), (len(rows), 1))
+            if exclude_seen:
+                hit = uidx[rows] >= 0
+                if hit.any():
+                    seen = self.seen_[uidx[rows][hit]][:, cand].toarray() > 0
+                    sub = scores[hit]
+                    sub[seen] = -np.inf
+                    scores[hit] = sub
+            idx, val = top_k(scores, k)
+            out_idx[rows] = np.where(idx >= 0, cand[np.maximum(idx, 0)], -1)
+            out_val[rows] = val
+        return out_idx, out_val
 
     def explain(self, user_id: str, item_id: str) -> Explanation:
         self.check_fitted()
