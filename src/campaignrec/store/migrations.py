@@ -46,6 +46,10 @@ from sqlalchemy import (
 
 from campaignrec.errors import StoreError
 
+# Text compared bytewise on both backends: SQLite's default BINARY collation, and "C" on
+# PostgreSQL (faster index comparisons than a locale, and the same sort order as SQLite).
+TEXT = Text().with_variant(Text(collation="C"), "postgresql")
+
 TABLE_NAMES = (
     "users",
     "items",
@@ -63,15 +67,15 @@ def _ts(name: str, *, nullable: bool = True) -> Column[int]:
 
 
 def _json(name: str) -> Column[str]:
-    return Column(name, Text, nullable=True, info={"kind": "json"})
+    return Column(name, TEXT, nullable=True, info={"kind": "json"})
 
 
 def _str(name: str, *, nullable: bool = True, default: str | None = None) -> Column[str]:
     if default is None:
-        return Column(name, Text, nullable=nullable, info={"kind": "str"})
+        return Column(name, TEXT, nullable=nullable, info={"kind": "str"})
     return Column(
         name,
-        Text,
+        TEXT,
         nullable=nullable,
         server_default=default,
         info={"kind": "str", "default": default},
@@ -151,7 +155,7 @@ def build_tables(prefix: str = "") -> Tables:
     users = Table(
         f"{p}users",
         md,
-        Column("user_id", Text, primary_key=True, info={"kind": "str"}),
+        Column("user_id", TEXT, primary_key=True, info={"kind": "str"}),
         _ts("signup_time"),
         _int("birth_year"),
         _str("age_band"),
@@ -167,7 +171,7 @@ def build_tables(prefix: str = "") -> Tables:
     items = Table(
         f"{p}items",
         md,
-        Column("item_id", Text, primary_key=True, info={"kind": "str"}),
+        Column("item_id", TEXT, primary_key=True, info={"kind": "str"}),
         _str("title"),
         _str("description"),
         _str("category"),
@@ -183,7 +187,7 @@ def build_tables(prefix: str = "") -> Tables:
     campaigns = Table(
         f"{p}campaigns",
         md,
-        Column("campaign_id", Text, primary_key=True, info={"kind": "str"}),
+        Column("campaign_id", TEXT, primary_key=True, info={"kind": "str"}),
         _str("name"),
         _str("type"),
         _str("status", nullable=False, default="active"),
@@ -211,9 +215,9 @@ def build_tables(prefix: str = "") -> Tables:
     events = Table(
         f"{p}events",
         md,
-        Column("event_id", Text, primary_key=True, info={"kind": "str"}),
-        Column("user_id", Text, nullable=False, info={"kind": "str"}),
-        Column("event_type", Text, nullable=False, info={"kind": "str"}),
+        Column("event_id", TEXT, primary_key=True, info={"kind": "str"}),
+        Column("user_id", TEXT, nullable=False, info={"kind": "str"}),
+        Column("event_type", TEXT, nullable=False, info={"kind": "str"}),
         _ts("timestamp", nullable=False),
         _str("item_id"),
         _str("campaign_id"),
@@ -229,20 +233,20 @@ def build_tables(prefix: str = "") -> Tables:
         _str("policy"),
         _str("variant"),
         _float("propensity"),
-        # One B-tree keyed by event_id instead of a rowid table plus a primary-key index:
-        # fewer page writes per inserted event on SQLite (ignored by other dialects).
-        sqlite_with_rowid=False,
     )
+    # A rowid table (not WITHOUT ROWID): events arrive roughly in time order, so rows append
+    # at the end and only the narrow event_id index takes random inserts (measured faster,
+    # docs/benchmarks/stores.md).
     Index(f"ix_{p}events_user_ts", events.c.user_id, events.c.timestamp)
     Index(f"ix_{p}events_item", events.c.item_id)
     Index(f"ix_{p}events_type_ts", events.c.event_type, events.c.timestamp)
     quarantine = Table(
         f"{p}quarantine",
         md,
-        Column("source", Text, primary_key=True, info={"kind": "str"}),
+        Column("source", TEXT, primary_key=True, info={"kind": "str"}),
         Column("line", BigInteger, primary_key=True, info={"kind": "int"}),
-        Column("entity", Text, primary_key=True, info={"kind": "str"}),
-        Column("field", Text, primary_key=True, info={"kind": "str"}),
+        Column("entity", TEXT, primary_key=True, info={"kind": "str"}),
+        Column("field", TEXT, primary_key=True, info={"kind": "str"}),
         _str("value"),
         _str("reason"),
         _str("raw"),
@@ -264,8 +268,8 @@ def build_tables(prefix: str = "") -> Tables:
     models = Table(
         f"{p}models",
         md,
-        Column("name", Text, primary_key=True, info={"kind": "str"}),
-        Column("version", Text, primary_key=True, info={"kind": "str"}),
+        Column("name", TEXT, primary_key=True, info={"kind": "str"}),
+        Column("version", TEXT, primary_key=True, info={"kind": "str"}),
         _str("path", nullable=False),
         _json("meta"),
         _ts("created_at", nullable=False),
@@ -284,7 +288,7 @@ def build_tables(prefix: str = "") -> Tables:
         f"{p}schema_version",
         md,
         Column("version", Integer, primary_key=True, autoincrement=False),
-        Column("description", Text, nullable=False),
+        Column("description", TEXT, nullable=False),
         Column("applied_at", BigInteger, nullable=False),
     )
     return Tables(
