@@ -400,3 +400,21 @@ def test_campaign_rules_agree_with_the_model():
         assert ok == (line not in bad), row
     assert res.valid["audience"].iloc[0] == {"field": "segment", "op": "eq", "value": "loyal"}
     assert res.valid["status"].iloc[0] == "active"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    chunks=st.lists(
+        st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), max_size=6), max_size=5
+    )
+)
+def test_seen_ids_match_a_python_set(chunks):
+    seen, reference = SeenIds(), set()
+    for chunk in chunks:
+        flags = seen.check_and_add(pl.Series(chunk, dtype=pl.String))
+        expected = []
+        for x in chunk:
+            expected.append(x in reference)
+            reference.add(x)
+        assert flags.tolist() == expected
+    assert len(seen) == len(reference)
