@@ -215,7 +215,9 @@ def proximity_gram(
             flat += np.bincount(i * m + j, weights=w, minlength=m * m)
         else:
             gram = gram + sp.csr_matrix((w, (i, j)), shape=(m, m))
-        chunk_i.clear(), chunk_j.clear(), chunk_w.clear()
+        chunk_i.clear()
+        chunk_j.clear()
+        chunk_w.clear()
         pending = 0
 
     for d in range(1, window + 1):

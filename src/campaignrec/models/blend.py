@@ -186,9 +186,13 @@ class Blend(Recommender):
         assert self.components is not None
         if item_id not in self.items_:
             raise UnknownIdError("item", item_id)
-        parts = []
+        parts: list[dict[str, Any]] = []
+        best: Explanation | None = None
+        best_w = -np.inf
         for comp, w in zip(self.components, self.weights, strict=True):
             e = comp.explain(user_id, item_id)
+            if w > best_w:
+                best, best_w = e, float(w)
             parts.append(
                 {
                     "model": comp.name,
@@ -198,10 +202,10 @@ class Blend(Recommender):
                     "evidence": e.evidence,
                 }
             )
-        best = max(parts, key=lambda d: d["weight"])
+        assert best is not None
         return Explanation(
-            best["reason"],
-            best["text"],
+            best.reason,
+            best.text,
             {"score": float(self.score([user_id], [item_id])[0]), "components": parts},
         )
 

@@ -217,7 +217,8 @@ class ContentBased(Recommender):
                 f"{self.name}: the snapshot has no item text (title, description, category, brand, tags)",
                 hint="import an items table with at least one of those columns",
             )
-        blocks, terms = [], []
+        blocks: list[sp.csr_matrix] = []
+        terms: list[str] = []
         for prefix, weight, docs in fields:
             vec = TfidfVectorizer(
                 analyzer=_identity, min_df=self.params.min_df, sublinear_tf=True, norm="l2"
@@ -233,7 +234,7 @@ class ContentBased(Recommender):
                 f"{self.name}: min_df={self.params.min_df} leaves no terms", hint="lower min_df"
             )
         x = normalize(sp.hstack(blocks, format="csr").astype(np.float32), norm="l2", axis=1)
-        return x.tocsr().astype(np.float32), np.asarray(terms, dtype=str)
+        return x.tocsr().astype(np.float32), np.asarray(terms, dtype=np.str_)
 
     # ---- fitting -------------------------------------------------------------------------------
     def _fit(self, interactions: Interactions) -> None:
@@ -290,7 +291,7 @@ class ContentBased(Recommender):
             for t in top
             if sims[t] > 0
         ]
-        shown = ", ".join(t["term"] for t in terms[:3]) or "your interests"
+        shown = ", ".join(str(t["term"]) for t in terms[:3]) or "your interests"
         return Explanation(
             "matching_tags",
             f"Matches what you like: {shown}.",

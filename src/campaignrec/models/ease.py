@@ -255,7 +255,7 @@ class EASE(Recommender):
             for o in order
             if contrib[o] > 0
         ]
-        names = ", ".join(e["item_id"] for e in evidence[:3]) or "your history"
+        names = ", ".join(str(e["item_id"]) for e in evidence[:3]) or "your history"
         return Explanation(
             "similar_items",
             f"Because you interacted with {names}.",

@@ -186,7 +186,7 @@ class ItemKNN(Recommender):
                 "No item you touched is similar to this one.",
                 {"neighbours": [], "score": 0.0},
             )
-        names = ", ".join(n["item_id"] for n in neighbours[:3])
+        names = ", ".join(str(n["item_id"]) for n in neighbours[:3])
         return Explanation(
             "similar_items",
             f"Because you interacted with {names}.",

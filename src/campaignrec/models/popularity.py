@@ -100,10 +100,12 @@ class MostPopular(Recommender):
             key += interactions.item_idx[rows]
             vote = pd.Series(w[rows]).groupby(key).max()
             items = (vote.index.to_numpy() % interactions.n_items).astype(np.int64)
-            return np.bincount(items, weights=vote.to_numpy(), minlength=interactions.n_items)
-        return np.bincount(
-            interactions.item_idx[rows], weights=w[rows], minlength=interactions.n_items
-        )
+            counts = np.bincount(items, weights=vote.to_numpy(), minlength=interactions.n_items)
+        else:
+            counts = np.bincount(
+                interactions.item_idx[rows], weights=w[rows], minlength=interactions.n_items
+            )
+        return counts.astype(np.float64)
 
     def _user_segments(self, interactions: Interactions) -> pd.Series | None:
         p = self.params
