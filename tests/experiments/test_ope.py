@@ -195,3 +195,37 @@ def test_lift_is_the_paired_difference(name: str, data, env) -> None:
     assert lift.ci_low <= lift.value <= lift.ci_high
     same = est.estimate_lift(log, base, base, estimated_rewards=q, n_boot=50)
     assert same.value == 0.0 and same.ci_low == 0.0 and same.ci_high == 0.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(5, 60),
+    k=st.integers(2, 5),
+    seed=st.integers(0, 10_000),
+)
+def test_unit_weights_give_the_logged_mean(n: int, k: int, seed: int) -> None:
+    """When the target gives each logged action its logged propensity, every weight is 1."""
+    rng = np.random.default_rng(seed)
+    action = rng.integers(0, k, size=n)
+    pscore = rng.uniform(0.05, 1.0, size=n)
+    log = BanditLog(
+        context=rng.normal(size=(n, 2)),
+        action=action,
+        reward=rng.random(n),
+        pscore=pscore,
+        n_actions=k,
+    )
+    target = np.zeros((n, k))
+    target[np.arange(n), action] = pscore
+    for i in range(n):  # spread the rest over the other actions
+        others = [a for a in range(k) if a != action[i]]
+        target[i, others] = (1 - pscore[i]) / len(others)
+    q = rng.random((n, k))
+    res = estimate_policy_value(log, target, estimated_rewards=q, n_boot=5)
+    mean = log.reward.mean()
+    assert res["ips"].value == pytest.approx(mean)
+    assert res["snips"].value == pytest.approx(mean)
+    assert res["ips"].ess == pytest.approx(n)
+    expected_dr = mean + np.mean(np.sum(target * q, axis=1) - q[np.arange(n), action])
+    assert res["dr"].value == pytest.approx(expected_dr)
+    assert res["switch-dr"].value == pytest.approx(expected_dr)  # w = 1 <= tau everywhere
