@@ -323,16 +323,20 @@ def test_incremental_equals_batch(
     if data.draw(st.booleans()):  # the online path may see events out of time order
         stream = stream.sample(frac=1.0, random_state=data.draw(st.integers(0, 100)))
     batch = ProfileState(items).apply(stream).profiles()
-    online = ProfileState(items)
+    online = ProfileState(items, buffer_rows=1)  # fold every batch in at once
     bounds = sorted({0, len(stream), *(int(c * len(stream)) for c in cuts)})
     for lo, hi in itertools.pairwise(bounds):
         online.apply(stream.iloc[lo:hi])
     assert_profiles_equal(batch, online.profiles())
     # two shards merged give the same too
     k = bounds[len(bounds) // 2]
-    left = ProfileState(items).apply(stream.iloc[:k])
+    left = ProfileState(items, buffer_rows=1).apply(stream.iloc[:k])
     left.merge(ProfileState(items).apply(stream.iloc[k:]))
     assert_profiles_equal(batch, left.profiles())
+    # buffered batches (the chunked batch path) fold in to the same state
+    buffered = ProfileState(items, buffer_rows=10**9)
+    buffered.apply_many(stream.iloc[lo:hi] for lo, hi in itertools.pairwise(bounds))
+    assert_profiles_equal(batch, buffered.profiles())
 
 
 def test_state_save_load_then_apply(tmp_path, items: pd.DataFrame) -> None:
@@ -352,7 +356,7 @@ def test_state_save_load_then_apply(tmp_path, items: pd.DataFrame) -> None:
         ]
     )
     whole = ProfileState(items).apply(ev).profiles()
-    first = ProfileState(items).apply(ev.iloc[:120])
+    first = ProfileState(items, buffer_rows=1).apply(ev.iloc[:120])
     first.save(tmp_path / "state")
     again = ProfileState.load(tmp_path / "state", items).apply(ev.iloc[120:])
     assert again.n_events_applied == n

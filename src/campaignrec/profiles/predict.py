@@ -68,8 +68,8 @@ def feature_matrix(profiles: pd.DataFrame) -> pd.DataFrame:
 class PurchaseModelConfig:
     """Hyper-parameters of the purchase and spend models (``n_threads``: OpenMP threads)."""
 
-    max_iter: int = 200
-    learning_rate: float = 0.05
+    max_iter: int = 100
+    learning_rate: float = 0.1
     max_leaf_nodes: int = 15
     min_samples_leaf: int = 40
     l2_regularization: float = 1.0

@@ -159,6 +159,7 @@ class ProfileState:
     items : catalogue (``item_id``, ``category``, ``brand``, ``price``) used for interest tags,
         bought categories, missing purchase prices and price bands. May be None.
     config : profile settings.
+    buffer_rows : events whose aggregates are buffered before being folded into the state.
 
     Examples
     --------
@@ -168,7 +169,13 @@ class ProfileState:
     >>> profiles = state.profiles(users)                                 # doctest: +SKIP
     """
 
-    def __init__(self, items: pd.DataFrame | None = None, config: ProfileConfig | None = None):
+    def __init__(
+        self,
+        items: pd.DataFrame | None = None,
+        config: ProfileConfig | None = None,
+        *,
+        buffer_rows: int = 2_000_000,
+    ):
         self.config = config or ProfileConfig()
         self._set_items(items)
         self.agg = pd.DataFrame(
@@ -184,6 +191,9 @@ class ProfileState:
         self.bought = _empty({"uh": "uint64", "th": "uint64"})
         self.counters = _empty({"uh": "uint64", "kind": "int8", "th": "uint64", "n": "float64"})
         self.n_events_applied = 0
+        self.buffer_rows = buffer_rows
+        self._pending: list[dict[str, Any]] = []
+        self._pending_rows = 0
 
     # ---- catalogue -----------------------------------------------------------------------------
     def _set_items(self, items: pd.DataFrame | None) -> None:
@@ -209,23 +219,36 @@ class ProfileState:
         """Fold a batch of canonical events into the state (the online path); returns ``self``.
 
         Applying events in any split, in any order of batches, gives the same aggregates as one
-        :meth:`apply` of all of them (up to float rounding of the decayed scores).
+        :meth:`apply` of all of them (up to float rounding of the decayed scores). Batch
+        aggregates are buffered and folded in together once they cover ``buffer_rows`` events
+        (or when the state is read), which saves regrouping a large state for every chunk.
         """
         if len(events) == 0:
             return self
-        part = self._aggregate(events)
-        self._merge_parts(part)
+        self._pending.append(self._aggregate(events))
+        self._pending_rows += len(events)
         self.n_events_applied += len(events)
+        if self._pending_rows >= self.buffer_rows:
+            self.flush()
+        return self
+
+    def flush(self) -> ProfileState:
+        """Fold the buffered batch aggregates into the state tables; returns ``self``."""
+        if self._pending:
+            self._merge_parts(*self._pending)
+            self._pending, self._pending_rows = [], 0
         return self
 
     def apply_many(self, chunks: Iterable[pd.DataFrame]) -> ProfileState:
         """Apply every chunk of an iterable (e.g. ``store.iter_table("events")``); returns ``self``."""
         for chunk in chunks:
             self.apply(chunk)
-        return self
+        return self.flush()
 
     def merge(self, other: ProfileState) -> ProfileState:
         """Fold another state (e.g. computed on another shard of the events) into this one."""
+        self.flush()
+        other.flush()
         self._merge_parts(
             {
                 "agg": other.agg,
@@ -393,34 +416,36 @@ class ProfileState:
             "counters": counters,
         }
 
-    def _merge_parts(self, part: dict[str, Any]) -> None:
-        self.agg = _merge_agg(self.agg, part["agg"])
+    def _merge_parts(self, *parts: dict[str, Any]) -> None:
+        for part in parts:
+            self.agg = _merge_agg(self.agg, part["agg"])
         for attr in ("user_ids", "names"):
             cur: pd.Series = getattr(self, attr)
-            new: pd.Series = part[attr]
-            new = new[~new.index.isin(cur.index)]
+            new = pd.concat([p[attr] for p in parts]) if len(parts) > 1 else parts[0][attr]
+            new = new[~new.index.duplicated() & ~new.index.isin(cur.index)]
             if len(new):
                 setattr(self, attr, pd.concat([cur, new]) if len(cur) else new.copy())
         for attr in ("orders", "sessions", "discount_orders", "discount_sessions", "bought"):
-            setattr(self, attr, _union(getattr(self, attr), part[attr]))
-        if len(part["tags"]):
-            both = (
-                pd.concat([self.tags, part["tags"]], ignore_index=True)
-                if len(self.tags)
-                else part["tags"]
+            frames = [getattr(self, attr), *(p[attr] for p in parts)]
+            frames = [f for f in frames if len(f)]
+            if frames:
+                setattr(
+                    self, attr, _union(frames[0].iloc[:0], pd.concat(frames, ignore_index=True))
+                )
+        tags = [f for f in (self.tags, *(p["tags"] for p in parts)) if len(f)]
+        if len(tags) > 1 or (tags and tags[0] is not self.tags):
+            self.tags = _lse_groups(
+                pd.concat(tags, ignore_index=True), ["uh", "kind", "th"], "logw"
             )
-            self.tags = _lse_groups(both, ["uh", "kind", "th"], "logw")
-        if len(part["counters"]):
-            both = (
-                pd.concat([self.counters, part["counters"]], ignore_index=True)
-                if len(self.counters)
-                else part["counters"]
-            )
+        counters = [f for f in (self.counters, *(p["counters"] for p in parts)) if len(f)]
+        if len(counters) > 1 or (counters and counters[0] is not self.counters):
+            both = pd.concat(counters, ignore_index=True)
             self.counters = both.groupby(["uh", "kind", "th"], as_index=False)["n"].sum()
 
     # ---- the profile table ---------------------------------------------------------------------
     def end_time(self) -> pd.Timestamp | None:
         """The end of the data: the latest event timestamp applied (None when empty)."""
+        self.flush()
         if len(self.agg) == 0:
             return None
         return pd.Timestamp(float(np.nanmax(self.agg["last_event_s"])), unit="s", tz="UTC")
@@ -439,7 +464,7 @@ class ProfileState:
         -------
         DataFrame sorted by ``user_id``; ``attrs["as_of"]`` holds the ISO time used.
         """
-        return _finalize(self, users, as_of)
+        return _finalize(self.flush(), users, as_of)
 
     # ---- persistence ---------------------------------------------------------------------------
     _TABLES = (
@@ -454,6 +479,7 @@ class ProfileState:
 
     def save(self, path: str | Path) -> Path:
         """Write the state as Parquet tables plus ``state.json`` into the directory ``path``."""
+        self.flush()
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
         agg = self.agg.copy()
@@ -551,9 +577,21 @@ def _top_lists(
     total = d.groupby("uh")[score].transform("sum")
     d = d.assign(share=d[score] / total)
     d = d.sort_values(["uh", score, "name"], ascending=[True, False, True], kind="mergesort")
-    d = d[d.groupby("uh", sort=False).cumcount() < top_n]
-    g = d.groupby("uh", sort=False)
-    return g["name"].agg(list), g["share"].agg(list)
+    d = d[d.groupby("uh", sort=False).cumcount().to_numpy() < top_n]
+    return _group_lists(d["uh"].to_numpy(), d["name"].to_numpy(), d["share"].to_numpy())
+
+
+def _group_lists(keys: NDArray[Any], *values: NDArray[Any]) -> tuple[pd.Series, ...]:
+    """Lists of ``values`` per run of equal ``keys`` (``keys`` sorted), one Series per value array."""
+    if len(keys) == 0:
+        return tuple(pd.Series(dtype=object) for _ in values)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    index = pd.Index(keys[starts], dtype=np.uint64)
+    out = []
+    for v in values:
+        parts = np.split(np.asarray(v, dtype=object), starts[1:])
+        out.append(pd.Series([p.tolist() for p in parts], index=index, dtype=object))
+    return tuple(out)
 
 
 def _finalize(
@@ -636,7 +674,8 @@ def _finalize(
         P[f"top_{label}"] = _lists(names_, idx)
         P[f"top_{_SINGULAR[label]}_weights"] = _lists(weights_, idx)
     b = state.bought.assign(name=state.names.reindex(state.bought["th"].to_numpy()).to_numpy())
-    bought = b.sort_values(["uh", "name"]).groupby("uh")["name"].agg(list)
+    b = b.sort_values(["uh", "name"], kind="mergesort")
+    (bought,) = _group_lists(b["uh"].to_numpy(), b["name"].to_numpy())
     P["bought_categories"] = _lists(bought, idx)
     cnt = state.counters
     dev = cnt[cnt["kind"] == _COUNTER_DEVICE]
