@@ -10,6 +10,7 @@ from scipy.stats import spearmanr
 
 from campaignrec.campaigns.uplift import (
     LEARNERS,
+    BaseUpliftLearner,
     SLearner,
     TLearner,
     TransformedOutcomeLearner,
@@ -23,7 +24,7 @@ from campaignrec.campaigns.uplift_metrics import (
     qini_curve,
     uplift_at_k,
 )
-from campaignrec.errors import NotFittedError, ValidationError
+from campaignrec.errors import ConfigError, NotFittedError, ValidationError
 
 
 def planted(n: int = 4000, seed: int = 0, n_arms: int = 1):
@@ -164,3 +165,31 @@ def test_qini_invariant_to_monotone_rescaling(data, scale) -> None:
     b = qini_coefficient(scale * s + 3.0, t, y)
     assert a == pytest.approx(b, abs=1e-9)
     assert qini_coefficient(np.ones_like(s), t, y) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(LEARNERS))
+@pytest.mark.parametrize("base", ["lightgbm", "logistic"])
+def test_save_load_round_trip(tmp_path, name: str, base: str) -> None:
+    X, t, y, _ = planted(n=1500, seed=9, n_arms=2)
+    params = {"base_model": base, "random_state": 1, "n_estimators": 30}
+    if name in ("x", "to"):
+        params["propensity"] = "logistic"
+    learner = make_uplift_learner(name, **params).fit(X, t, y)
+    path = learner.save(tmp_path / name)
+    assert not list(path.glob("*.pkl"))
+    loaded = BaseUpliftLearner.load(path)
+    assert type(loaded) is type(learner)
+    assert list(loaded.treatments_) == [1, 2]
+    np.testing.assert_allclose(loaded.predict_uplift(X), learner.predict_uplift(X), atol=1e-12)
+    assert loaded.get_params() == learner.get_params()
+
+
+def test_load_checks_the_folder(tmp_path) -> None:
+    with pytest.raises(ConfigError):
+        BaseUpliftLearner.load(tmp_path)
+    X, t, y, _ = planted(n=400)
+    path = TLearner(**FAST).fit(X, t, y).save(tmp_path / "t")
+    with pytest.raises(ConfigError, match="XLearner"):
+        XLearner.load(path)
+    with pytest.raises(NotFittedError):
+        TLearner().save(tmp_path / "nothing")

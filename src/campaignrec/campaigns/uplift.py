@@ -25,13 +25,15 @@ The evaluation metrics (Qini, AUUC, uplift@k with bootstrap intervals) live in
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from campaignrec.errors import NotFittedError, ValidationError
+from campaignrec.errors import ConfigError, NotFittedError, ValidationError
 
 BaseModelName = Literal["lightgbm", "logistic"]
 OutcomeType = Literal["auto", "binary", "continuous"]
@@ -60,17 +62,67 @@ class _Constant:
         return np.full(X.shape[0], self.value, dtype=np.float64)
 
 
-class _Fitted:
-    """A fitted base model that predicts a probability (classifier) or a value (regressor)."""
+@dataclass(frozen=True)
+class _Linear:
+    """``link((X - mean) / scale @ coef + intercept)``: fitted logistic or ridge regression."""
 
-    def __init__(self, model: Any, *, proba: bool) -> None:
-        self.model = model
-        self.proba = proba
+    mean: NDArray[np.float64]
+    scale: NDArray[np.float64]
+    coef: NDArray[np.float64]
+    intercept: float
+    logistic: bool
 
     def predict(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        if self.proba:
-            return np.asarray(self.model.predict_proba(X)[:, 1], dtype=np.float64)
-        return np.asarray(self.model.predict(X), dtype=np.float64)
+        z = ((X - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-z)) if self.logistic else z
+
+
+class _Boosted:
+    """A LightGBM booster: probabilities for a binary objective, values for regression."""
+
+    def __init__(self, booster: Any) -> None:
+        self.booster = booster
+
+    def predict(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.asarray(self.booster.predict(X), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _Clipped:
+    inner: Any
+    clip: float
+
+    def predict(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.clip(self.inner.predict(X), self.clip, 1 - self.clip)
+
+
+_Model = _Constant | _Linear | _Boosted | _Clipped
+
+
+def _fit_linear(
+    X: NDArray[np.float64], y: NDArray[np.float64], *, logistic: bool, C: float
+) -> _Linear:
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    Z = (X - mean) / scale
+    if logistic:
+        lr = LogisticRegression(C=C, max_iter=1000)
+        lr.fit(Z, y.astype(np.int64))
+        return _Linear(
+            mean, scale, lr.coef_.ravel().astype(np.float64), float(lr.intercept_[0]), True
+        )
+    ridge = Ridge(alpha=1.0 / C)
+    ridge.fit(Z, y)
+    return _Linear(
+        mean,
+        scale,
+        np.asarray(ridge.coef_, dtype=np.float64).ravel(),
+        float(ridge.intercept_),
+        False,
+    )
 
 
 def _fit_base(
@@ -81,7 +133,7 @@ def _fit_base(
     base_model: BaseModelName,
     params: dict[str, Any],
     seed: int,
-) -> _Fitted | _Constant:
+) -> _Model:
     """Fit one base model; a constant target gives a constant model instead of a crash."""
     if y.size == 0:
         raise ValidationError(
@@ -108,27 +160,71 @@ def _fit_base(
         if task == "classification":
             model: Any = lgb.LGBMClassifier(**common)
             model.fit(X, y.astype(np.int64))
-            return _Fitted(model, proba=True)
-        model = lgb.LGBMRegressor(**common)
-        model.fit(X, y)
-        return _Fitted(model, proba=False)
+        else:
+            model = lgb.LGBMRegressor(**common)
+            model.fit(X, y)
+        return _Boosted(model.booster_)
     if base_model == "logistic":
-        from sklearn.linear_model import LogisticRegression, Ridge
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        if task == "classification":
-            model = make_pipeline(
-                StandardScaler(), LogisticRegression(C=params["C"], max_iter=1000)
-            )
-            model.fit(X, y.astype(np.int64))
-            return _Fitted(model, proba=True)
-        model = make_pipeline(StandardScaler(), Ridge(alpha=1.0 / params["C"]))
-        model.fit(X, y)
-        return _Fitted(model, proba=False)
+        return _fit_linear(X, y, logistic=task == "classification", C=params["C"])
     raise ValidationError(
         "base_model", "unknown base model", value=base_model, hint="use 'lightgbm' or 'logistic'"
     )
+
+
+# ---- persistence of fitted components (no pickle) -----------------------------------------------
+
+
+def _dump_model(
+    m: _Model, prefix: str, arrays: dict[str, Any], texts: dict[str, str]
+) -> dict[str, Any]:
+    """JSON description of a fitted component; arrays and model texts go to the side tables."""
+    if isinstance(m, _Constant):
+        return {"kind": "constant", "value": m.value}
+    if isinstance(m, _Linear):
+        for name in ("mean", "scale", "coef"):
+            arrays[f"{prefix}_{name}"] = getattr(m, name)
+        return {"kind": "linear", "key": prefix, "intercept": m.intercept, "logistic": m.logistic}
+    if isinstance(m, _Boosted):
+        texts[prefix] = m.booster.model_to_string()
+        return {"kind": "lightgbm", "key": prefix}
+    if isinstance(m, _Clipped):
+        return {
+            "kind": "clipped",
+            "clip": m.clip,
+            "inner": _dump_model(m.inner, prefix, arrays, texts),
+        }
+    raise TypeError(f"cannot save {type(m).__name__}")  # pragma: no cover
+
+
+def _load_model(spec: dict[str, Any], arrays: Any, folder: Path) -> _Model:
+    kind = spec["kind"]
+    if kind == "constant":
+        return _Constant(float(spec["value"]))
+    if kind == "linear":
+        k = spec["key"]
+        return _Linear(
+            np.asarray(arrays[f"{k}_mean"]),
+            np.asarray(arrays[f"{k}_scale"]),
+            np.asarray(arrays[f"{k}_coef"]),
+            float(spec["intercept"]),
+            bool(spec["logistic"]),
+        )
+    if kind == "lightgbm":
+        import lightgbm as lgb
+
+        text = (folder / f"{spec['key']}.txt").read_text(encoding="utf-8")
+        return _Boosted(lgb.Booster(model_str=text))
+    if kind == "clipped":
+        return _Clipped(_load_model(spec["inner"], arrays, folder), float(spec["clip"]))
+    raise ConfigError(f"unknown component kind {kind!r} in a saved uplift learner")
+
+
+_FORMAT_VERSION = 1
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars to plain Python values for JSON."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 # ---- input checks ------------------------------------------------------------------------------
@@ -228,7 +324,7 @@ class BaseUpliftLearner:
 
     def _fit_outcome(
         self, X: NDArray[np.float64], y: NDArray[np.float64], seed_offset: int
-    ) -> _Fitted | _Constant:
+    ) -> _Model:
         task: Literal["classification", "regression"] = (
             "classification" if self.binary_outcome_ else "regression"
         )
@@ -243,7 +339,7 @@ class BaseUpliftLearner:
 
     def _fit_effect(
         self, X: NDArray[np.float64], y: NDArray[np.float64], seed_offset: int
-    ) -> _Fitted | _Constant:
+    ) -> _Model:
         return _fit_base(
             X,
             y,
@@ -306,7 +402,8 @@ class BaseUpliftLearner:
         for k, arm in enumerate(self.treatments_):
             mask = is_control | (t == arm)
             w = (t[mask] == arm).astype(np.float64)
-            self.models_.append(self._fit_arm(Xa[mask], w, y[mask], seed_offset=17 * k))
+            parts = self._fit_arm(Xa[mask], w, y[mask], seed_offset=17 * k)
+            self.models_.append(parts if isinstance(parts, tuple) else (parts,))
         return self
 
     def _fit_arm(
@@ -341,6 +438,66 @@ class BaseUpliftLearner:
         out = self.predict_uplift_matrix(X)
         return out[:, 0] if out.shape[1] == 1 else out
 
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted learner into directory ``path`` without pickle; returns it.
+
+        ``meta.json`` holds the parameters, arms and the structure of every fitted component;
+        ``arrays.npz`` the linear models' coefficients; ``<component>.txt`` LightGBM boosters in
+        their own text format. :meth:`load` restores identical predictions.
+        """
+        if not hasattr(self, "models_"):
+            raise NotFittedError(type(self).__name__)
+        d = Path(path)
+        d.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, Any] = {}
+        texts: dict[str, str] = {}
+        arms = [
+            [_dump_model(m, f"arm{k}_part{j}", arrays, texts) for j, m in enumerate(parts)]
+            for k, parts in enumerate(self.models_)
+        ]
+        meta = {
+            "format": "campaignrec.uplift",
+            "version": _FORMAT_VERSION,
+            "learner": self.name,
+            "params": {k: _plain(v) for k, v in self.get_params().items()},
+            "treatments": [_plain(t) for t in self.treatments_],
+            "binary_outcome": self.binary_outcome_,
+            "n_features_in": self.n_features_in_,
+            "arms": arms,
+        }
+        (d / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        np.savez(d / "arrays.npz", **arrays)
+        for key, text in texts.items():
+            (d / f"{key}.txt").write_text(text, encoding="utf-8")
+        return d
+
+    @classmethod
+    def load(cls, path: str | Path) -> BaseUpliftLearner:
+        """Read a learner written by :meth:`save` (any learner class when called on the base)."""
+        d = Path(path)
+        meta_path = d / "meta.json"
+        if not meta_path.is_file():
+            raise ConfigError(f"no uplift learner at {str(d)!r} (meta.json missing)")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format") != "campaignrec.uplift" or meta.get("version") != _FORMAT_VERSION:
+            raise ConfigError(
+                f"{str(meta_path)!r} is not a version-{_FORMAT_VERSION} campaignrec uplift learner"
+            )
+        learner_cls = LEARNERS.get(meta["learner"])
+        if learner_cls is None or not issubclass(learner_cls, cls):
+            raise ConfigError(
+                f"{str(meta_path)!r} holds a {meta['learner']!r} learner, not a {cls.__name__}"
+            )
+        obj = learner_cls(**meta["params"])
+        obj.treatments_ = np.asarray(meta["treatments"])
+        obj.binary_outcome_ = bool(meta["binary_outcome"])
+        obj.n_features_in_ = int(meta["n_features_in"])
+        with np.load(d / "arrays.npz") as arrays:
+            obj.models_ = [
+                tuple(_load_model(spec, arrays, d) for spec in parts) for parts in meta["arms"]
+            ]
+        return obj
+
     def get_params(self) -> dict[str, Any]:
         """The constructor parameters (scikit-learn style)."""
         return {
@@ -365,11 +522,12 @@ class SLearner(BaseUpliftLearner):
     name = "s"
 
     def _fit_arm(self, X, w, y, seed_offset):  # type: ignore[no-untyped-def]
-        return self._fit_outcome(np.column_stack([X, w]), y, seed_offset)
+        return (self._fit_outcome(np.column_stack([X, w]), y, seed_offset),)
 
     def _predict_arm(self, fitted, X):  # type: ignore[no-untyped-def]
+        (model,) = fitted
         ones = np.ones((X.shape[0], 1))
-        return fitted.predict(np.hstack([X, ones])) - fitted.predict(np.hstack([X, 0 * ones]))
+        return model.predict(np.hstack([X, ones])) - model.predict(np.hstack([X, 0 * ones]))
 
 
 class TLearner(BaseUpliftLearner):
@@ -390,30 +548,15 @@ class TLearner(BaseUpliftLearner):
 
 def _propensity(
     X: NDArray[np.float64], w: NDArray[np.float64], how: str, clip: float, seed: int
-) -> Any:
+) -> _Model:
     """P(treated | x) within one arm-vs-control subset: the share (randomised data) or a model."""
     if how == "constant":
         return _Constant(float(np.clip(w.mean(), clip, 1 - clip)))
     if how == "logistic":
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-        model.fit(X, w.astype(np.int64))
-        return _Clipped(_Fitted(model, proba=True), clip)
+        return _Clipped(_fit_linear(X, w, logistic=True, C=1.0), clip)
     raise ValidationError(
         "propensity", "unknown propensity model", value=how, hint="use 'constant' or 'logistic'"
     )
-
-
-@dataclass(frozen=True)
-class _Clipped:
-    inner: Any
-    clip: float
-
-    def predict(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.clip(self.inner.predict(X), self.clip, 1 - self.clip)
 
 
 class XLearner(BaseUpliftLearner):
@@ -507,10 +650,11 @@ class TransformedOutcomeLearner(BaseUpliftLearner):
         )
         p = g.predict(X)
         z = y * (w - p) / (p * (1.0 - p))
-        return self._fit_effect(X, z, seed_offset)
+        return (self._fit_effect(X, z, seed_offset),)
 
     def _predict_arm(self, fitted, X):  # type: ignore[no-untyped-def]
-        return fitted.predict(X)
+        (model,) = fitted
+        return model.predict(X)
 
     def get_params(self) -> dict[str, Any]:
         return {
