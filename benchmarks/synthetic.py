@@ -18,7 +18,7 @@ Usage::
     .venv/bin/python benchmarks/synthetic.py [--events 1000000] [--big-events 10000000]
         [--fmt parquet] [--out DIR]
 
-Writes ``benchmarks/results/synthetic.json``.
+Writes ``benchmarks/results/synthetic.json`` (``synthetic_csv.json`` with ``--fmt csv``).
 """
 
 from __future__ import annotations
@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "parent_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "synthetic.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    name = "synthetic.json" if opts.fmt == "parquet" else f"synthetic_{opts.fmt}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2), encoding="utf-8")
     return result
 
 

@@ -452,3 +452,22 @@ def test_generate_command_writes_and_loads_the_shop(tmp_path, monkeypatch) -> No
     store.close()
     bad = CliRunner().invoke(app, ["generate", str(out), "--fmt", "xml"])
     assert bad.exit_code != 0
+
+
+def test_within_category_moves_keep_the_brand_more_than_chance() -> None:
+    # a catalogue with several items per (sub-category, brand), so brand moves can show
+    shop = generate_shop(ShopConfig(n_users=600, n_items=2_000, n_events=30_000, seed=7))
+    views = shop.events[shop.events["event_type"] == "view"].sort_values(
+        ["session_id", "timestamp"], kind="stable"
+    )
+    items = shop.items.set_index("item_id")
+    cat = views["item_id"].map(items["category"]).to_numpy()
+    brand = views["item_id"].map(items["brand"]).to_numpy()
+    item = views["item_id"].to_numpy()
+    s = views["session_id"].to_numpy()
+    moved = (s[1:] == s[:-1]) & (cat[1:] == cat[:-1]) & (item[1:] != item[:-1])
+    same_brand = (brand[1:] == brand[:-1])[moved].mean()
+    # chance: two random items of one sub-category share a brand
+    shares = items.groupby("category")["brand"].value_counts(normalize=True)
+    chance = float((shares**2).groupby(level=0).sum().mean())
+    assert same_brand > chance + 0.1

@@ -70,6 +70,10 @@ __all__ = [
 DAY = 86_400
 BLOCK_SESSIONS = 512  # sessions per generation block (fixed: chunking never changes results)
 MAX_VIEWS = 40
+# given that the next view stays in the sub-category: a price-adjacent neighbour of the previous
+# item, else an item of the same brand, else a fresh popularity-and-price draw
+_P_NEIGHBOUR = 0.4
+_P_BRAND = 0.3
 
 # ---- shopper types ------------------------------------------------------------------------------
 SHOPPER_TYPES: tuple[str, ...] = (
@@ -520,8 +524,10 @@ class ShopTruth:
     item_category
         ``item_id -> sub-category path`` plus ``popularity`` (the latent weight) and ``is_new``.
     transition
-        The sequential process as numbers: ``p_stay`` per type and ``p_neighbour`` (given a stay,
-        the next item is a price-adjacent neighbour of the previous one).
+        The sequential process as numbers: ``p_stay`` per type; given a stay, ``p_neighbour``
+        (a price-adjacent neighbour of the previous item, ``neighbour_steps`` positions away) and
+        ``p_same_brand`` (an item of the previous item's brand); ``p_taste`` (a new
+        sub-category comes from the user's preferred categories).
     """
 
     user_type: pd.Series
@@ -629,6 +635,10 @@ class _Catalog:
     anchors: NDArray[np.int64]  # anchor item indices
     anchor_keys: NDArray[np.float64]  # sampling an anchor inside a top category
     anchor_top: NDArray[np.int64]
+    brand_order: NDArray[np.int64]  # items sorted by (sub-category, brand, price)
+    brand_pos: NDArray[np.int64]  # position of each item in brand_order
+    brand_start: NDArray[np.int64]  # per item: where its (sub-category, brand) run starts
+    brand_len: NDArray[np.int64]  # per item: length of that run
 
 
 def _build_catalog(cfg: ShopConfig, rng: np.random.Generator) -> tuple[_Catalog, pd.DataFrame]:
@@ -732,6 +742,12 @@ def _build_catalog(cfg: ShopConfig, rng: np.random.Generator) -> tuple[_Catalog,
     anchors = anchors[a_order]
     anchor_top = anchor_top[a_order]
     anchor_keys = _segment_cdf(anchor_top, np.ones(len(anchors)), len(top_names))
+    all_brands = sorted({b for names in _BRANDS.values() for b in names})
+    brand_code = np.array([all_brands.index(b) for b in brand], dtype=np.int64)
+    brand_group = sub * len(all_brands) + brand_code
+    brand_order = np.argsort(brand_group, kind="stable")  # stable: by price inside a run
+    run_len = np.bincount(brand_group, minlength=n_sub * len(all_brands))
+    run_start = np.concatenate([[0], np.cumsum(run_len)[:-1]])
     cat = _Catalog(
         item_ids=item_ids,
         sub=sub,
@@ -755,6 +771,10 @@ def _build_catalog(cfg: ShopConfig, rng: np.random.Generator) -> tuple[_Catalog,
         anchors=anchors,
         anchor_keys=anchor_keys,
         anchor_top=anchor_top,
+        brand_order=brand_order,
+        brand_pos=np.argsort(brand_order),
+        brand_start=run_start[brand_group],
+        brand_len=run_len[brand_group],
     )
     items = pd.DataFrame(
         {
@@ -1556,13 +1576,19 @@ def _session_items(
         prev = item[at - 1]
         prev_sub = cat.sub[prev]
         stay = rng.random(m) < p_stay[live]
-        neighbour = stay & (rng.random(m) < 0.5)
+        r = rng.random(m)
+        neighbour = stay & (r < _P_NEIGHBOUR)
+        same_brand = stay & (r >= _P_NEIGHBOUR) & (r < _P_NEIGHBOUR + _P_BRAND)
         sub = np.where(stay, prev_sub, _sample_subs(cat, users, u[live], rng))
         nxt = _pick_in_group(cat.type_keys, tl * n_sub + sub, rng.random(m)) % n_items
         step = np.array([-2, -1, 1, 2])[rng.integers(0, 4, m)]
         length = cat.sub_len[prev_sub]
         near = cat.sub_start[prev_sub] + (prev - cat.sub_start[prev_sub] + step) % length
-        item[at] = np.where(neighbour, near, nxt)
+        # same brand: the next cheaper or dearer item of the previous item's brand
+        b_step = np.where(rng.random(m) < 0.5, -1, 1)
+        b_start, b_len = cat.brand_start[prev], cat.brand_len[prev]
+        by_brand = cat.brand_order[b_start + (cat.brand_pos[prev] - b_start + b_step) % b_len]
+        item[at] = np.where(neighbour, near, np.where(same_brand, by_brand, nxt))
     # nobody sees an item before it exists: fall back to an older item of the same sub-category
     slot_sess = np.repeat(np.arange(len(sess)), n_view)
     ts = plan.ts[sess][slot_sess]
@@ -1918,8 +1944,9 @@ def _build_truth(cfg: ShopConfig, cat: _Catalog, users: _Users, camps: _Campaign
     )
     transition = {
         "p_stay": {n: TYPE_PARAMS[n].p_stay for n in SHOPPER_TYPES},
-        "p_neighbour": 0.5,
+        "p_neighbour": _P_NEIGHBOUR,
         "neighbour_steps": [-2, -1, 1, 2],
+        "p_same_brand": _P_BRAND,
         "p_taste": 0.85,
     }
     return ShopTruth(
