@@ -177,6 +177,11 @@ def test_chunked_generation_equals_in_memory(shop: SyntheticShop) -> None:
     joined = pd.concat(chunks, ignore_index=True)
     joined = joined.iloc[np.argsort(joined["timestamp"].to_numpy(), kind="stable")]
     pd.testing.assert_frame_equal(joined.reset_index(drop=True), shop.events)
+    # the tables and truth alone, for shops whose events are streamed
+    bare = generate_shop(SMALL, include_events=False)
+    assert bare.events.empty and tuple(bare.events.columns) == EVENT_COLUMNS
+    pd.testing.assert_frame_equal(bare.users, shop.users)
+    pd.testing.assert_frame_equal(bare.truth.campaign_effect, shop.truth.campaign_effect)
 
 
 def test_write_shop_canonical_files(tmp_path, shop: SyntheticShop) -> None:  # type: ignore[no-untyped-def]

@@ -2015,13 +2015,16 @@ def iter_events(cfg: ShopConfig, chunk_rows: int = 250_000) -> Iterator[pd.DataF
     yield from _iter_blocks(_build_world(cfg), chunk_rows)
 
 
-def generate_shop(cfg: ShopConfig | None = None) -> SyntheticShop:
+def generate_shop(cfg: ShopConfig | None = None, *, include_events: bool = True) -> SyntheticShop:
     """Generate a whole synthetic shop in memory.
 
     Parameters
     ----------
     cfg
         Sizes, seed and knobs (``None``: the defaults of :class:`ShopConfig`).
+    include_events
+        ``False`` skips the events (an empty ``events`` frame): the tables and the truth of a shop
+        too big for memory, whose events are then streamed with :func:`iter_events`.
 
     Returns
     -------
@@ -2037,7 +2040,7 @@ def generate_shop(cfg: ShopConfig | None = None) -> SyntheticShop:
     """
     cfg = cfg or ShopConfig()
     world = _build_world(cfg)
-    frames = list(_iter_blocks(world, chunk_rows=2**62))
+    frames = list(_iter_blocks(world, chunk_rows=2**62)) if include_events else []
     events = frames[0] if frames else _empty_events()
     return SyntheticShop(
         config=cfg,
