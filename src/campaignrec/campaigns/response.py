@@ -4,9 +4,10 @@ A LightGBM or logistic-regression classifier is fitted on one part of the impres
 calibrated (isotonic or Platt) on a held-out, stratified part, so the probabilities can be used
 as expected costs and responses in allocation (a coupon's expected cost is P(redeem) x cost).
 
-Saved without pickle: ``meta.json`` (parameters, feature names, metrics), the LightGBM model as
-its text format (``model.txt``) or the logistic coefficients and scaler (``linear.npz``), and the
-calibration map (``calibration.npz``). Predictions after :meth:`ResponseModel.load` are identical
+Saved without pickle: ``meta.json`` (parameters, feature names, metrics), the LightGBM model in
+its text format (``base.txt``), and the logistic coefficients and scaler and the calibration map
+in ``arrays.npz``. The base models are the ones the uplift learners use
+(:func:`campaignrec.campaigns.uplift.fit_base_model`). Predictions after :meth:`ResponseModel.load` are identical
 to those before saving.
 
 Example
@@ -28,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from campaignrec.campaigns.uplift import dump_base_model, fit_base_model, load_base_model
 from campaignrec.errors import ConfigError, NotFittedError, ValidationError
 
 __all__ = ["ResponseModel", "response_features"]
@@ -232,35 +234,21 @@ class ResponseModel:
         return np.sort(np.concatenate(fit_parts)), np.sort(np.concatenate(cal_parts))
 
     def _fit_base(self, X: NDArray[np.float64], y: NDArray[np.float64]) -> None:
-        if self.base_model == "lightgbm":
-            import lightgbm as lgb
-
-            clf = lgb.LGBMClassifier(
-                n_estimators=self.n_estimators,
-                learning_rate=self.learning_rate,
-                num_leaves=self.num_leaves,
-                min_child_samples=self.min_child_samples,
-                subsample=0.8,
-                subsample_freq=1,
-                colsample_bytree=0.8,
-                random_state=self.random_state,
-                n_jobs=self.n_jobs,
-                verbose=-1,
-            )
-            clf.fit(X, y.astype(np.int64))
-            self.booster_ = clf.booster_
-        else:
-            from sklearn.linear_model import LogisticRegression
-
-            mean = X.mean(axis=0)
-            scale = X.std(axis=0)
-            scale = np.where(scale > 0, scale, 1.0)
-            lr = LogisticRegression(C=self.C, max_iter=2000)
-            lr.fit((X - mean) / scale, y.astype(np.int64))
-            self.coef_ = lr.coef_.ravel().astype(np.float64)
-            self.intercept_ = float(lr.intercept_[0])
-            self.mean_ = mean
-            self.scale_ = scale
+        self.base_ = fit_base_model(
+            X,
+            y,
+            task="classification",
+            base_model=self.base_model,
+            params={
+                "n_estimators": self.n_estimators,
+                "learning_rate": self.learning_rate,
+                "num_leaves": self.num_leaves,
+                "min_child_samples": self.min_child_samples,
+                "C": self.C,
+                "n_jobs": self.n_jobs,
+            },
+            seed=self.random_state,
+        )
 
     def _fit_calibration(self, raw: NDArray[np.float64], y: NDArray[np.float64]) -> None:
         self.iso_x_ = np.zeros(0)
@@ -292,9 +280,7 @@ class ResponseModel:
         return Xa
 
     def _raw(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        if self.base_model == "lightgbm":
-            return np.asarray(self.booster_.predict(X), dtype=np.float64)
-        return _sigmoid(((X - self.mean_) / self.scale_) @ self.coef_ + self.intercept_)
+        return self.base_.predict(X)
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Calibrated probability of a response for each row, shape ``(n_rows,)``."""
@@ -314,6 +300,8 @@ class ResponseModel:
             raise NotFittedError("ResponseModel")
         d = Path(path)
         d.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, Any] = {"iso_x": self.iso_x_, "iso_y": self.iso_y_}
+        texts: dict[str, str] = {}
         meta = {
             "format": "campaignrec.response",
             "version": FORMAT_VERSION,
@@ -323,19 +311,12 @@ class ResponseModel:
             "base_rate": self.base_rate_,
             "holdout_metrics": self.holdout_metrics_,
             "platt": list(self.platt_),
+            "base": dump_base_model(self.base_, "base", arrays, texts),
         }
         (d / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        np.savez(d / "calibration.npz", iso_x=self.iso_x_, iso_y=self.iso_y_)
-        if self.base_model == "lightgbm":
-            (d / "model.txt").write_text(self.booster_.model_to_string(), encoding="utf-8")
-        else:
-            np.savez(
-                d / "linear.npz",
-                coef=self.coef_,
-                intercept=np.array([self.intercept_]),
-                mean=self.mean_,
-                scale=self.scale_,
-            )
+        np.savez(d / "arrays.npz", **arrays)
+        for key, text in texts.items():
+            (d / f"{key}.txt").write_text(text, encoding="utf-8")
         return d
 
     @classmethod
@@ -356,17 +337,8 @@ class ResponseModel:
         model.base_rate_ = float(meta["base_rate"])
         model.holdout_metrics_ = meta["holdout_metrics"]
         model.platt_ = (float(meta["platt"][0]), float(meta["platt"][1]))
-        with np.load(d / "calibration.npz") as cal:
-            model.iso_x_ = cal["iso_x"]
-            model.iso_y_ = cal["iso_y"]
-        if model.base_model == "lightgbm":
-            import lightgbm as lgb
-
-            model.booster_ = lgb.Booster(model_str=(d / "model.txt").read_text(encoding="utf-8"))
-        else:
-            with np.load(d / "linear.npz") as lin:
-                model.coef_ = lin["coef"]
-                model.intercept_ = float(lin["intercept"][0])
-                model.mean_ = lin["mean"]
-                model.scale_ = lin["scale"]
+        with np.load(d / "arrays.npz") as arrays:
+            model.iso_x_ = arrays["iso_x"]
+            model.iso_y_ = arrays["iso_y"]
+            model.base_ = load_base_model(meta["base"], arrays, d)
         return model

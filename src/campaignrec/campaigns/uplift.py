@@ -125,7 +125,7 @@ def _fit_linear(
     )
 
 
-def _fit_base(
+def fit_base_model(
     X: NDArray[np.float64],
     y: NDArray[np.float64],
     *,
@@ -134,7 +134,12 @@ def _fit_base(
     params: dict[str, Any],
     seed: int,
 ) -> _Model:
-    """Fit one base model; a constant target gives a constant model instead of a crash."""
+    """Fit one base model (shared with :mod:`campaignrec.campaigns.response`).
+
+    Returns a small predictor whose ``predict(X)`` gives probabilities (classification) or values
+    (regression); a constant target gives a constant model instead of a crash. The predictor is
+    saved by :func:`dump_base_model` and restored by :func:`load_base_model` without pickle.
+    """
     if y.size == 0:
         raise ValidationError(
             "outcome", "a learner group has no rows", hint="check treatment labels"
@@ -174,10 +179,13 @@ def _fit_base(
 # ---- persistence of fitted components (no pickle) -----------------------------------------------
 
 
-def _dump_model(
+def dump_base_model(
     m: _Model, prefix: str, arrays: dict[str, Any], texts: dict[str, str]
 ) -> dict[str, Any]:
-    """JSON description of a fitted component; arrays and model texts go to the side tables."""
+    """JSON description of a fitted base model; its arrays and model texts go to the side tables.
+
+    ``arrays`` is later written with ``numpy.savez`` and every ``texts[key]`` to ``<key>.txt``.
+    """
     if isinstance(m, _Constant):
         return {"kind": "constant", "value": m.value}
     if isinstance(m, _Linear):
@@ -191,12 +199,13 @@ def _dump_model(
         return {
             "kind": "clipped",
             "clip": m.clip,
-            "inner": _dump_model(m.inner, prefix, arrays, texts),
+            "inner": dump_base_model(m.inner, prefix, arrays, texts),
         }
     raise TypeError(f"cannot save {type(m).__name__}")  # pragma: no cover
 
 
-def _load_model(spec: dict[str, Any], arrays: Any, folder: Path) -> _Model:
+def load_base_model(spec: dict[str, Any], arrays: Any, folder: Path) -> _Model:
+    """Rebuild a base model from :func:`dump_base_model`'s description, arrays and folder."""
     kind = spec["kind"]
     if kind == "constant":
         return _Constant(float(spec["value"]))
@@ -215,7 +224,7 @@ def _load_model(spec: dict[str, Any], arrays: Any, folder: Path) -> _Model:
         text = (folder / f"{spec['key']}.txt").read_text(encoding="utf-8")
         return _Boosted(lgb.Booster(model_str=text))
     if kind == "clipped":
-        return _Clipped(_load_model(spec["inner"], arrays, folder), float(spec["clip"]))
+        return _Clipped(load_base_model(spec["inner"], arrays, folder), float(spec["clip"]))
     raise ConfigError(f"unknown component kind {kind!r} in a saved uplift learner")
 
 
@@ -328,7 +337,7 @@ class BaseUpliftLearner:
         task: Literal["classification", "regression"] = (
             "classification" if self.binary_outcome_ else "regression"
         )
-        return _fit_base(
+        return fit_base_model(
             X,
             y,
             task=task,
@@ -340,7 +349,7 @@ class BaseUpliftLearner:
     def _fit_effect(
         self, X: NDArray[np.float64], y: NDArray[np.float64], seed_offset: int
     ) -> _Model:
-        return _fit_base(
+        return fit_base_model(
             X,
             y,
             task="regression",
@@ -452,7 +461,7 @@ class BaseUpliftLearner:
         arrays: dict[str, Any] = {}
         texts: dict[str, str] = {}
         arms = [
-            [_dump_model(m, f"arm{k}_part{j}", arrays, texts) for j, m in enumerate(parts)]
+            [dump_base_model(m, f"arm{k}_part{j}", arrays, texts) for j, m in enumerate(parts)]
             for k, parts in enumerate(self.models_)
         ]
         meta = {
@@ -494,7 +503,7 @@ class BaseUpliftLearner:
         obj.n_features_in_ = int(meta["n_features_in"])
         with np.load(d / "arrays.npz") as arrays:
             obj.models_ = [
-                tuple(_load_model(spec, arrays, d) for spec in parts) for parts in meta["arms"]
+                tuple(load_base_model(spec, arrays, d) for spec in parts) for parts in meta["arms"]
             ]
         return obj
 
@@ -559,7 +568,29 @@ def _propensity(
     )
 
 
-class XLearner(BaseUpliftLearner):
+class _PropensityLearner(BaseUpliftLearner):
+    """A learner that also models P(treated | x): the two propensity parameters."""
+
+    def __init__(
+        self,
+        *,
+        propensity: Literal["constant", "logistic"] = "constant",
+        propensity_clip: float = 0.05,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.propensity = propensity
+        self.propensity_clip = propensity_clip
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            **super().get_params(),
+            "propensity": self.propensity,
+            "propensity_clip": self.propensity_clip,
+        }
+
+
+class XLearner(_PropensityLearner):
     """X-learner (Künzel et al. 2019).
 
     Stage 1 fits ``mu0``, ``mu1`` as the T-learner does; stage 2 regresses the imputed effects
@@ -578,17 +609,6 @@ class XLearner(BaseUpliftLearner):
 
     name = "x"
 
-    def __init__(
-        self,
-        *,
-        propensity: Literal["constant", "logistic"] = "constant",
-        propensity_clip: float = 0.05,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.propensity = propensity
-        self.propensity_clip = propensity_clip
-
     def _fit_arm(self, X, w, y, seed_offset):  # type: ignore[no-untyped-def]
         treated = w == 1.0
         X0, y0, X1, y1 = X[~treated], y[~treated], X[treated], y[treated]
@@ -606,15 +626,8 @@ class XLearner(BaseUpliftLearner):
         gx = g.predict(X)
         return gx * tau0.predict(X) + (1.0 - gx) * tau1.predict(X)
 
-    def get_params(self) -> dict[str, Any]:
-        return {
-            **super().get_params(),
-            "propensity": self.propensity,
-            "propensity_clip": self.propensity_clip,
-        }
 
-
-class TransformedOutcomeLearner(BaseUpliftLearner):
+class TransformedOutcomeLearner(_PropensityLearner):
     """Transformed-outcome (class-variable transformation) learner.
 
     With propensity ``p = P(treated | x)``, ``z = y (w - p) / (p (1 - p))`` has
@@ -633,17 +646,6 @@ class TransformedOutcomeLearner(BaseUpliftLearner):
 
     name = "to"
 
-    def __init__(
-        self,
-        *,
-        propensity: Literal["constant", "logistic"] = "constant",
-        propensity_clip: float = 0.05,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.propensity = propensity
-        self.propensity_clip = propensity_clip
-
     def _fit_arm(self, X, w, y, seed_offset):  # type: ignore[no-untyped-def]
         g = _propensity(
             X, w, self.propensity, self.propensity_clip, self.random_state + seed_offset + 4
@@ -655,13 +657,6 @@ class TransformedOutcomeLearner(BaseUpliftLearner):
     def _predict_arm(self, fitted, X):  # type: ignore[no-untyped-def]
         (model,) = fitted
         return model.predict(X)
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            **super().get_params(),
-            "propensity": self.propensity,
-            "propensity_clip": self.propensity_clip,
-        }
 
 
 LEARNERS: dict[str, type[BaseUpliftLearner]] = {
