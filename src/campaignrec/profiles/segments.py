@@ -297,7 +297,14 @@ def fit_segments(
     for f in features:
         v = pd.to_numeric(profiles[f], errors="coerce").astype(float)
         # a missing recency means "never bought": further away than anyone who did
-        fill[f] = float(np.nanmax(v) + 1.0) if f in _FILL_WITH_MAX and v.notna().any() else 0.0
+        if not v.notna().any():
+            fill[f] = 0.0
+        elif f in _FILL_WITH_MAX:
+            fill[f] = float(np.nanmax(v) + 1.0)
+        else:
+            # undefined (a basket without orders, a rate without a denominator): neutral, so
+            # that "never bought" does not read as "buys cheap"
+            fill[f] = float(np.nanmedian(v))
     x = _transform(profiles, features, fill)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
@@ -382,12 +389,15 @@ def _name_segments(model: SegmentModel) -> None:
     feats = model.features_
     scores = _archetype_scores(c, feats)
     finite = np.where(np.isfinite(scores), scores, -1e9)
-    rows, cols = linear_sum_assignment(-finite)
     names_en = [GENERIC_NAME[0]] * len(c)
     names_zh = [GENERIC_NAME[1]] * len(c)
-    for r, j in zip(rows, cols, strict=True):
-        if finite[r, j] >= MIN_ARCHETYPE_SCORE:
-            names_en[r], names_zh[r] = ARCHETYPES[j][1], ARCHETYPES[j][2]
+    # greedy: the clearest (segment, archetype) match first, each used once
+    free = finite.copy()
+    while free.size and free.max() >= MIN_ARCHETYPE_SCORE:
+        r, j = np.unravel_index(int(np.argmax(free)), free.shape)
+        names_en[r], names_zh[r] = ARCHETYPES[j][1], ARCHETYPES[j][2]
+        free[r, :] = -np.inf
+        free[:, j] = -np.inf
     # make names unique ("regular shoppers", "regular shoppers 2", ...)
     seen: dict[str, int] = {}
     for i in np.argsort(model.segment_ids_, kind="stable"):
