@@ -574,17 +574,8 @@ class Estimator:
         PolicyValueEstimate
         """
         d = self._rounds(log, action_dist, estimated_rewards)
-        value = float(self._point(d))
         stats = self._bootstrap(d, n_boot, seed, lambda b: self._point(b))
-        lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2]) if n_boot else (np.nan, np.nan)
-        return PolicyValueEstimate(
-            estimator=self.name,
-            value=value,
-            ci_low=float(lo),
-            ci_high=float(hi),
-            ess=self._ess(d),
-            n_rounds=log.n_rounds,
-        )
+        return self._result(float(self._point(d)), stats, alpha, d)
 
     def estimate_lift(
         self,
@@ -622,15 +613,19 @@ class Estimator:
             both = self._point(b)  # shape (2, replicates)
             return np.asarray(both[0] - both[1])
 
-        stats = self._bootstrap(pair, n_boot, seed, diff)
-        lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2]) if n_boot else (np.nan, np.nan)
+        return self._result(value, self._bootstrap(pair, n_boot, seed, diff), alpha, d)
+
+    def _result(
+        self, value: float, stats: NDArray[np.float64], alpha: float, d: _Rounds
+    ) -> PolicyValueEstimate:
+        lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2]) if stats.size else (np.nan, np.nan)
         return PolicyValueEstimate(
             estimator=self.name,
             value=value,
             ci_low=float(lo),
             ci_high=float(hi),
             ess=self._ess(d),
-            n_rounds=log.n_rounds,
+            n_rounds=int(d.w.shape[-1]),
         )
 
     @staticmethod
