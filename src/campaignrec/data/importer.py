@@ -491,7 +491,7 @@ class _Run:
             err = TooManyRejectionsError(
                 f"{s.source}: {s.quarantined} of {s.rows} rows ({s.rejected_share:.1%}) were "
                 f"quarantined, above the reject threshold of {reject_threshold:.1%} "
-                f"(reasons: {s.by_reason}); the {s.accepted} good rows were stored",
+                f"(reasons: {s.by_reason}); the good rows were stored ({s.accepted} new)",
                 hint="inspect them with `campaignrec quarantine --source FILE`, fix the mapping, "
                 "or raise --reject-threshold",
             )
