@@ -476,3 +476,20 @@ def test_within_category_moves_keep_the_brand_more_than_chance() -> None:
     shares = items.groupby("category")["brand"].value_counts(normalize=True)
     chance = float((shares**2).groupby(level=0).sum().mean())
     assert same_brand > chance + 0.1
+
+
+def test_events_csv_matches_the_pandas_canonical_layout(shop: SyntheticShop) -> None:
+    import io
+
+    from campaignrec.data.synthetic import _canonical_text, _events_csv
+
+    ev = shop.events.head(3_000).copy()
+    ev.loc[0, "query"] = 'red, "cheap" shoes'  # needs quoting: the pandas fallback
+    for chunk in (ev.iloc[1:], ev):
+        fast = pd.read_csv(io.BytesIO(_events_csv(chunk, header=True)), low_memory=False)
+        slow = pd.read_csv(
+            io.StringIO(_canonical_text(chunk).to_csv(index=False)), low_memory=False
+        )
+        pd.testing.assert_frame_equal(fast, slow)
+    text = _events_csv(ev.iloc[1:3], header=False).decode()
+    assert text.count("\n") == 2 and "T" in text.split(",")[3] and text.split(",")[3].endswith("Z")

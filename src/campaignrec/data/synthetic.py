@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
@@ -2168,13 +2169,13 @@ def write_shop(
 
 def _write_events(chunks: Iterator[pd.DataFrame], path: Path, fmt: str) -> None:
     if fmt == "csv":
-        with path.open("w", encoding="utf-8", newline="") as fh:
+        with path.open("wb") as fh:
             header = True
             for chunk in chunks:
-                _canonical_text(chunk).to_csv(fh, index=False, header=header)
+                fh.write(_events_csv(chunk, header=header))
                 header = False
             if header:
-                _canonical_text(_empty_events()).to_csv(fh, index=False)
+                fh.write(_events_csv(_empty_events(), header=True))
         return
     writer: Any = None
     schema: Any = None
@@ -2191,6 +2192,22 @@ def _write_events(chunks: Iterator[pd.DataFrame], path: Path, fmt: str) -> None:
     finally:
         if writer is not None:
             writer.close()
+
+
+def _events_csv(chunk: pd.DataFrame, *, header: bool) -> bytes:
+    """One chunk of events in the canonical CSV layout (pyarrow's writer; pandas when quoting)."""
+    table = pa.Table.from_pandas(chunk, preserve_index=False)
+    table = table.cast(_events_schema(table.schema))
+    at = table.schema.get_field_index("timestamp")
+    seconds = pc.cast(table.column(at), pa.timestamp("s", tz="UTC"))
+    table = table.set_column(at, "timestamp", pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ"))
+    out = pa.BufferOutputStream()
+    options = pacsv.WriteOptions(include_header=header, quoting_style="none", quoting_header="none")
+    try:
+        pacsv.write_csv(table, out, options)
+    except pa.ArrowInvalid:  # a value needs quoting (a comma or quote in a query, say)
+        return _canonical_text(chunk).to_csv(index=False, header=header).encode("utf-8")
+    return bytes(out.getvalue())
 
 
 def _events_schema(inferred: Any) -> Any:
