@@ -178,7 +178,10 @@ def _column_values(ser: pd.Series, kind: str, name: str) -> list[Any]:
             if not (ser.dtype == object or pd.api.types.is_string_dtype(ser.dtype)):
                 ser = ser.astype("string")
             values = ser.to_numpy(dtype=object, na_value=None)
-            if ser.dtype == object:
+            if ser.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in (
+                "string",
+                "empty",
+            ):
                 # object columns may hold non-str scalars (ints from a CSV): make them text
                 values = np.array(
                     [v if v is None or isinstance(v, str) else str(v) for v in values],
@@ -204,9 +207,17 @@ def _column_values(ser: pd.Series, kind: str, name: str) -> list[Any]:
 
 
 def _frame_rows(
-    table: Table, df: pd.DataFrame, extra: Mapping[str, Any] | None = None
+    table: Table,
+    df: pd.DataFrame,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    skip_empty: bool = False,
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Column names and row tuples of ``df`` for ``table``; unknown columns are an error."""
+    """Column names and row tuples of ``df`` for ``table``; unknown columns are an error.
+
+    With ``skip_empty``, nullable columns without a default that hold no value at all are left
+    out (inserted rows get NULL there anyway, and each bound column costs time per row).
+    """
     unknown = [c for c in df.columns if c not in table.c]
     if unknown:
         known = ", ".join(c.name for c in table.columns)
@@ -222,6 +233,8 @@ def _frame_rows(
         kind = col.info.get("kind", "str")
         values = _column_values(df[name], kind, str(name))
         default = col.info.get("default")
+        if skip_empty and col.nullable and default is None and values.count(None) == len(values):
+            continue
         if not col.nullable and None in values:
             if default is None:
                 first = values.index(None)
@@ -577,7 +590,7 @@ class SQLStore:
             )
         if df.empty:
             return 0
-        names, rows = _frame_rows(table, df, extra)
+        names, rows = _frame_rows(table, df, extra, skip_empty=conflict == "ignore")
         if conflict == "ignore":
             rows = _unique(table, names, rows)
         try:
@@ -718,9 +731,34 @@ class SQLStore:
         """
         table = self._table(name)
         names, stmt = self._select(table, columns)
-        with self._connect(write=False) as conn:
-            rows = conn.execute(stmt).all()
-        return _frame(table, names, rows)
+        chunks = [_frame(table, names, rows) for rows in self._raw_rows(stmt, 1_000_000)]
+        if len(chunks) == 1:
+            return chunks[0]
+        if not chunks:
+            return _frame(table, names, [])
+        return pd.concat(chunks, ignore_index=True)
+
+    def _raw_rows(self, stmt: Select[Any], chunk_rows: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows of ``stmt`` in lists of at most ``chunk_rows``, from the DBAPI cursor directly.
+
+        Skipping SQLAlchemy's result objects makes bulk reads about a third faster; on
+        PostgreSQL a named (server-side) cursor keeps memory bounded.
+        """
+        sql = str(stmt.compile(dialect=self.engine.dialect))
+        with self._connect(write=False) as conn, conn.begin():
+            raw = conn.connection.driver_connection
+            if self.dialect == "postgresql":
+                cur = raw.cursor(name=f"cr_read_{uuid.uuid4().hex[:12]}")
+                cur.itersize = min(chunk_rows, 50_000)
+            else:
+                cur = raw.cursor()
+                cur.arraysize = chunk_rows
+            try:
+                cur.execute(sql)
+                while rows := cur.fetchmany(chunk_rows):
+                    yield rows
+            finally:
+                cur.close()
 
     def iter_table(
         self, name: str, chunk_rows: int = 500_000, columns: Sequence[str] | None = None
@@ -747,12 +785,8 @@ class SQLStore:
             )
         table = self._table(name)
         names, stmt = self._select(table, columns)
-        with self._connect(write=False) as conn:
-            conn.execution_options(stream_results=True, yield_per=chunk_rows)
-            with conn.begin():
-                result = conn.execute(stmt)
-                for part in result.partitions(chunk_rows):
-                    yield _frame(table, names, part)
+        for rows in self._raw_rows(stmt, chunk_rows):
+            yield _frame(table, names, rows)
 
     def count(self, name: str) -> int:
         """Number of rows of table ``name``."""
