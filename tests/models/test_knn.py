@@ -112,3 +112,43 @@ def test_bad_similarity_is_named() -> None:
         ItemKNN(similarity="pearsonish")
     with pytest.raises(ConfigError, match="neighbours"):
         UserKNN(neighbours=0)
+
+
+class TestItemKNNProximity(RecommenderContract):
+    def make_model(self) -> ItemKNN:
+        return ItemKNN(proximity_half_life=2.0, backward_weight=0.5, recency_half_life=3.0)
+
+
+def test_proximity_similarity_known_values() -> None:
+    # u: x, y, z in that order; v: z then x.
+    shop = _shop([("u", "x"), ("u", "y"), ("u", "z"), ("v", "z"), ("v", "x")])
+    x, y, z = shop.items.index(["x", "y", "z"])
+    dot = ItemKNN(similarity="dot", proximity_half_life=1.0, backward_weight=0.0).fit(shop)
+    sim = dot.similarity_.toarray()
+    assert sim[x, y] == pytest.approx(0.5)  # y follows x one step later
+    assert sim[y, x] == pytest.approx(0.0)  # never the other way round
+    assert sim[x, z] == pytest.approx(0.25)  # u: two steps later
+    assert sim[z, x] == pytest.approx(0.5)  # v: one step later
+    assert np.all(np.diag(sim) == 0)
+    cos = ItemKNN(similarity="cosine", proximity_half_life=1.0).fit(shop).similarity_.toarray()
+    # symmetric: (0.25 + 0.5) / sqrt(n_x · n_z) with n_x = n_z = 2
+    assert cos[x, z] == pytest.approx(0.75 / 2) and cos[z, x] == pytest.approx(0.75 / 2)
+
+
+def test_proximity_favours_what_usually_comes_next() -> None:
+    rows = []
+    for n in range(6):
+        rows += [(f"f{n}", "boots"), (f"f{n}", "socks"), (f"f{n}", "insoles")]
+    rows += [("me", "socks")]
+    shop = _shop(rows)
+    model = ItemKNN(proximity_half_life=1.0, backward_weight=0.0).fit(shop)
+    ids, _ = model.recommend(["me"], k=2)
+    assert ids[0, 0] == "insoles"
+    assert model.score(["me"], ["boots"])[0] == pytest.approx(0.0)  # boots came before socks
+
+
+def test_proximity_needs_cosine_or_dot() -> None:
+    with pytest.raises(ConfigError, match="proximity_half_life"):
+        ItemKNN(similarity="jaccard", proximity_half_life=3.0)
+    with pytest.raises(ConfigError, match="item_knn"):
+        UserKNN(proximity_half_life=3.0)

@@ -6,6 +6,7 @@ models stay batch-first.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -173,6 +174,49 @@ def recency_history(
     return w.multiply(base_m).tocsr().astype(np.float32)
 
 
+def proximity_pairs(
+    interactions: Interactions,
+    half_life_steps: float,
+    window: int,
+    remap: NDArray[np.int64] | None = None,
+    chunk: int = 20_000_000,
+) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]]:
+    """Chunks ``(earlier, later, weight)`` of item pairs from each user's distinct-item sequence.
+
+    A pair ``d`` steps apart (1 <= d <= ``window``) weighs ``0.5 ** (d / half_life_steps)``.
+    ``remap`` maps item indices to output indices (-1 drops the item). Vectorised per offset d.
+    """
+    _, items, users = distinct_sequences(interactions)
+    pos_items = items if remap is None else remap[items]
+    ci: list[NDArray[np.int64]] = []
+    cj: list[NDArray[np.int64]] = []
+    cw: list[NDArray[np.float64]] = []
+    pending = 0
+    for d in range(1, window + 1):
+        a = np.flatnonzero(users[:-d] == users[d:])
+        if len(a) == 0:
+            break
+        i, j = pos_items[a], pos_items[a + d]
+        ok = (i >= 0) & (j >= 0)
+        ci.append(i[ok])
+        cj.append(j[ok])
+        cw.append(np.full(int(ok.sum()), 0.5 ** (d / half_life_steps)))
+        pending += int(ok.sum())
+        if pending > chunk:
+            yield np.concatenate(ci), np.concatenate(cj), np.concatenate(cw)
+            ci, cj, cw, pending = [], [], [], 0
+    if ci:
+        yield np.concatenate(ci), np.concatenate(cj), np.concatenate(cw)
+
+
+def _remap(n_items: int, items_kept: NDArray[np.int64] | None) -> tuple[NDArray[np.int64], int]:
+    if items_kept is None:
+        return np.arange(n_items, dtype=np.int64), n_items
+    remap = np.full(n_items, -1, dtype=np.int64)
+    remap[items_kept] = np.arange(len(items_kept))
+    return remap, len(items_kept)
+
+
 def proximity_gram(
     interactions: Interactions,
     half_life_steps: float,
@@ -185,62 +229,47 @@ def proximity_gram(
     steps apart in each user's distinct-item sequence; the diagonal is the number of users per
     item (as in XᵀX). ``items_kept`` restricts (and orders) the rows and columns.
     """
-    n_items = interactions.n_items
-    _, items, users = distinct_sequences(interactions)
-    if items_kept is None:
-        remap = np.arange(n_items, dtype=np.int64)
-        m = n_items
-    else:
-        remap = np.full(n_items, -1, dtype=np.int64)
-        remap[items_kept] = np.arange(len(items_kept))
-        m = len(items_kept)
-    pos_items = remap[items]
+    remap, m = _remap(interactions.n_items, items_kept)
     # small catalogues: accumulate straight into a dense flat array; large: via sparse sums
     dense_acc = m * m <= DENSE_GRAM_MAX
     flat = np.zeros(m * m if dense_acc else 0, dtype=np.float64)
     gram = sp.csr_matrix((m, m), dtype=np.float64)
-    chunk_i: list[NDArray[np.int64]] = []
-    chunk_j: list[NDArray[np.int64]] = []
-    chunk_w: list[NDArray[np.float64]] = []
-    pending = 0
-
-    def flush() -> None:
-        nonlocal gram, flat, pending
-        if not chunk_i:
-            return
-        i = np.concatenate(chunk_i)
-        j = np.concatenate(chunk_j)
-        w = np.concatenate(chunk_w)
+    for i, j, w in proximity_pairs(interactions, half_life_steps, window, remap):
         if dense_acc:
             flat += np.bincount(i * m + j, weights=w, minlength=m * m)
         else:
             gram = gram + sp.csr_matrix((w, (i, j)), shape=(m, m))
-        chunk_i.clear()
-        chunk_j.clear()
-        chunk_w.clear()
-        pending = 0
-
-    for d in range(1, window + 1):
-        a = np.flatnonzero(users[:-d] == users[d:])
-        if len(a) == 0:
-            break
-        i, j = pos_items[a], pos_items[a + d]
-        ok = (i >= 0) & (j >= 0)
-        i, j = i[ok], j[ok]
-        w = np.full(len(i), 0.5 ** (d / half_life_steps))
-        chunk_i.append(i)  # one direction only; symmetrised at the end
-        chunk_j.append(j)
-        chunk_w.append(w)
-        pending += len(i)
-        if pending > 20_000_000:
-            flush()
-    flush()
     half = flat.reshape(m, m) if dense_acc else gram.toarray()
-    dense = half + half.T
+    dense = half + half.T  # pairs were counted in one direction
     del half
-    diag = np.bincount(pos_items[pos_items >= 0], minlength=m).astype(np.float64)
-    dense[np.diag_indices(m)] += diag
+    _, items, _ = distinct_sequences(interactions)
+    kept = remap[items]
+    dense[np.diag_indices(m)] += np.bincount(kept[kept >= 0], minlength=m).astype(np.float64)
     return dense
+
+
+def proximity_counts(
+    interactions: Interactions,
+    half_life_steps: float,
+    window: int,
+    *,
+    forward: float = 1.0,
+    backward: float = 1.0,
+) -> sp.csr_matrix:
+    """Sparse directional item x item proximity counts (no diagonal).
+
+    ``C[i, j] = forward · Σ w(i before j) + backward · Σ w(j before i)`` with the weights of
+    :func:`proximity_pairs`; ``forward == backward`` gives the symmetric counts.
+    """
+    n = interactions.n_items
+    fwd = sp.csr_matrix((n, n), dtype=np.float64)
+    for i, j, w in proximity_pairs(interactions, half_life_steps, window):
+        fwd = fwd + sp.csr_matrix((w, (i, j)), shape=(n, n))
+    out = (forward * fwd + backward * fwd.T).tocsr()
+    out.setdiag(0.0)
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
 
 
 def time_decayed_matrix(

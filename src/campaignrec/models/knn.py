@@ -22,6 +22,7 @@ from campaignrec.models._common import (
     check_positive,
     csr_arrays,
     csr_from_arrays,
+    proximity_counts,
     recency_history,
     row_of_nonzero,
     sparse_topk_rows,
@@ -46,6 +47,13 @@ class KNNParams(Params):
     bm25_k1, bm25_b : BM25 saturation and length normalisation (similarity ``bm25``).
     recency_half_life : score a history where each past item counts
         ``0.5 ** (steps_from_end / recency_half_life)``; None = every item counts the same.
+    proximity_half_life : ItemKNN only ("sequential" item KNN): co-occurrence counts two items a
+        user touched ``0.5 ** (steps_apart / proximity_half_life)`` (steps over the user's
+        distinct-item sequence) instead of 1; similarity ``cosine`` divides by
+        ``sqrt(n_i · n_j) + shrinkage``, ``dot`` keeps the raw counts.
+    proximity_window : ignore pairs further apart (None: ``min(ceil(4 · half-life), 200)``).
+    backward_weight : with proximity, how much "j came before i" counts relative to
+        "j came after i" (1 = symmetric; < 1 favours items that usually follow the history).
     """
 
     similarity: str = "cosine"
@@ -55,6 +63,9 @@ class KNNParams(Params):
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     recency_half_life: float | None = None
+    proximity_half_life: float | None = None
+    proximity_window: int | None = None
+    backward_weight: float = 1.0
 
 
 def _check_params(name: str, p: KNNParams) -> None:
@@ -64,6 +75,17 @@ def _check_params(name: str, p: KNNParams) -> None:
     if p.shrinkage < 0:
         raise ConfigError(f"{name}: 'shrinkage' must be >= 0, got {p.shrinkage}")
     check_positive(name, "recency_half_life", p.recency_half_life, allow_none=True)
+    check_positive(name, "proximity_half_life", p.proximity_half_life, allow_none=True)
+    if p.proximity_half_life is not None and p.similarity not in ("cosine", "dot"):
+        raise ConfigError(
+            f"{name}: proximity_half_life works with similarity 'cosine' or 'dot', "
+            f"got {p.similarity!r}",
+            hint="set similarity='cosine'",
+        )
+    if p.backward_weight < 0:
+        raise ConfigError(f"{name}: 'backward_weight' must be >= 0, got {p.backward_weight}")
+    if p.proximity_window is not None and p.proximity_window < 1:
+        raise ConfigError(f"{name}: 'proximity_window' must be >= 1, got {p.proximity_window}")
 
 
 def _vectors(interactions: Interactions, p: KNNParams) -> sp.csr_matrix:
@@ -129,13 +151,35 @@ class ItemKNN(Recommender):
     name = "item_knn"
     params_class = KNNParams
     params: KNNParams
+    similarity_: sp.csr_matrix
+    history_: sp.csr_matrix
 
     def __init__(self, params: KNNParams | None = None, **overrides: Any) -> None:
         super().__init__(params, **overrides)
         _check_params(self.name, self.params)
 
+    def _proximity_similarity(self, interactions: Interactions) -> sp.csr_matrix:
+        p = self.params
+        assert p.proximity_half_life is not None
+        window = p.proximity_window or min(int(np.ceil(4 * p.proximity_half_life)), 200)
+        counts = proximity_counts(
+            interactions, p.proximity_half_life, window, backward=p.backward_weight
+        )
+        if p.similarity == "cosine":
+            n = np.asarray(interactions.binary.sum(axis=0)).ravel().astype(np.float64)
+            r = row_of_nonzero(counts)
+            den = np.sqrt(n[r] * n[counts.indices]) + p.shrinkage
+            counts.data = counts.data / np.where(den > 0, den, 1.0)
+        else:
+            counts.data = counts.data / (1.0 + p.shrinkage)
+        return sparse_topk_rows(counts.astype(np.float32), p.neighbours)
+
     def _fit(self, interactions: Interactions) -> None:
         p = self.params
+        if p.proximity_half_life is not None:
+            self.similarity_ = self._proximity_similarity(interactions)
+            self.history_ = _history(interactions, p)
+            return
         items = _vectors(interactions, p).T.tocsr()  # item x user
         stat = _row_stat(items, p)
         blocks = []
@@ -143,8 +187,8 @@ class ItemKNN(Recommender):
             ids = np.arange(start, min(start + _BLOCK, items.shape[0]), dtype=np.int64)
             blocks.append(_similarity_rows(items[ids], items, ids, stat, p))
         sim = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix(items.shape[:1] * 2)
-        self.similarity_: sp.csr_matrix = sim.astype(np.float32)
-        self.history_: sp.csr_matrix = _history(interactions, p)
+        self.similarity_ = sim.astype(np.float32)
+        self.history_ = _history(interactions, p)
 
     def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
         return np.asarray((self.history_[user_idx] @ self.similarity_).toarray(), dtype=np.float32)
@@ -215,6 +259,11 @@ class UserKNN(Recommender):
     def __init__(self, params: KNNParams | None = None, **overrides: Any) -> None:
         super().__init__(params, **overrides)
         _check_params(self.name, self.params)
+        if self.params.proximity_half_life is not None:
+            raise ConfigError(
+                f"{self.name}: proximity_half_life is an item_knn parameter",
+                hint="use ItemKNN(proximity_half_life=...) or leave it None",
+            )
 
     def _fit(self, interactions: Interactions) -> None:
         p = self.params
