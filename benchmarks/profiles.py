@@ -251,9 +251,11 @@ from campaignrec.profiles.pipeline import build_profiles
 from campaignrec.profiles.segments import SegmentConfig
 src, chunk_rows, predict = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 f = pq.ParquetFile(src + "/events.parquet")
+passes = []  # peak RSS when each pass over the events ends (end of data, cutoff state, full)
 def chunks():
     for batch in f.iter_batches(batch_size=chunk_rows):
         yield batch.to_pandas()
+    passes.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 mem = 0
 t = time.perf_counter()  # reading users and items counts too
 users = pd.read_parquet(src + "/users.parquet")
@@ -262,10 +264,13 @@ res = build_profiles(chunks, users=users, items=items, predict=predict,
                      segment_config=SegmentConfig(fit_sample=100_000, n_init=3))
 del users, items
 secs = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+usage = resource.getrusage(resource.RUSAGE_SELF)
+rss = usage.ru_maxrss * 1024
+cpu = usage.ru_utime + usage.ru_stime
 for batch in f.iter_batches(batch_size=chunk_rows):
     mem += int(batch.to_pandas().memory_usage(deep=True).sum())
-print(json.dumps({"seconds": secs, "peak_rss_bytes": rss, "users": len(res.profiles),
+print(json.dumps({"seconds": secs, "cpu_seconds": cpu, "peak_rss_bytes": rss,
+                  "peak_rss_bytes_at_end_of_each_pass": passes, "users": len(res.profiles),
                   "events": res.meta["n_events"], "events_dataframe_bytes": mem,
                   "k": res.meta.get("segments", {}).get("k"),
                   "model": res.meta.get("purchase_model", {})}))

@@ -94,51 +94,52 @@ def build_profiles(
     if end.tzinfo is None:
         end = end.tz_localize("UTC")
     cutoff = end - pd.Timedelta(days=cfg.horizon_days)
-    full = ProfileState(items, cfg)
-    at_cutoff = ProfileState(items, cfg)
-    label_parts: list[pd.DataFrame] = []
-    n_events = 0
 
     def chunks_upto_end() -> Any:
         for chunk in iter_events(events):
             ts = pd.to_datetime(chunk[TIMESTAMP], utc=True)
             yield chunk.loc[(ts <= end).to_numpy()]
 
+    model: PurchaseModel | None = None
+    model_meta: dict[str, Any] = {}
     if predict:
+        # pass 1: the state at the cutoff and what happened after it; fit, then free it all
         states, labels = time_split_states(chunks_upto_end, [cutoff], end, items, cfg)
-        at_cutoff = states[0]
-        label_parts = labels
-    for chunk in chunks_upto_end():
-        full.apply(chunk)
-        n_events += len(chunk)
-    profiles = full.profiles(users, as_of=end)
-    meta: dict[str, Any] = {
-        "as_of": end.isoformat(),
-        "created": datetime.now(UTC).isoformat(),
-        "n_users": len(profiles),
-        "n_events": n_events,
-        "horizon_days": cfg.horizon_days,
-    }
-    profiles["p_purchase_30d"] = np.nan
-    profiles["expected_spend_30d"] = np.nan
-    if predict:
-        train = at_cutoff.profiles(users, as_of=cutoff)
+        train = states[0].profiles(users, as_of=cutoff)
+        del states
         train = train[train["first_seen"].notna()]  # users active before the cutoff
-        y, spend = attach_labels(train, label_parts[0])
+        y, spend = attach_labels(train, labels[0])
         try:
             model = PurchaseModel(PurchaseModelConfig(seed=cfg.seed)).fit(train, y, spend)
         except CampaignrecError as exc:
-            meta["purchase_model"] = {"fitted": False, "reason": str(exc)}
+            model_meta = {"fitted": False, "reason": str(exc)}
         else:
-            profiles["p_purchase_30d"] = model.predict_proba(profiles)
-            profiles["expected_spend_30d"] = model.predict_spend(profiles)
-            meta["purchase_model"] = {
+            model_meta = {
                 "fitted": True,
                 "train_cutoff": cutoff.isoformat(),
                 "n_train": len(train),
                 "train_positive_rate": float(y.mean()),
                 "features": model.features_,
             }
+        del train, labels
+    # pass 2 (the only one without prediction): every event up to as_of
+    full = ProfileState(items, cfg)
+    full.apply_many(chunks_upto_end())
+    profiles = full.profiles(users, as_of=end)
+    meta: dict[str, Any] = {
+        "as_of": end.isoformat(),
+        "created": datetime.now(UTC).isoformat(),
+        "n_users": len(profiles),
+        "n_events": full.n_events_applied,
+        "horizon_days": cfg.horizon_days,
+    }
+    profiles["p_purchase_30d"] = np.nan
+    profiles["expected_spend_30d"] = np.nan
+    if model is not None:
+        profiles["p_purchase_30d"] = model.predict_proba(profiles)
+        profiles["expected_spend_30d"] = model.predict_spend(profiles)
+    if model_meta:
+        meta["purchase_model"] = model_meta
     seg_model = None
     if segment and len(profiles) > (segment_config or SegmentConfig()).k_min:
         seg_model = fit_segments(profiles, segment_config, previous=previous_segments)
