@@ -175,3 +175,15 @@ def test_proximity_gram_sparse_and_dense_paths_agree(monkeypatch: pytest.MonkeyP
     sparse = _common.proximity_gram(shop, 2.0, 6, kept)
     np.testing.assert_allclose(dense, sparse)
     assert dense.shape == (6, 6)
+
+
+def test_spd_inverse_matches_numpy() -> None:
+    from campaignrec.models.ease import _spd_inverse
+
+    rng = np.random.default_rng(0)
+    for n, step in ((1, 4), (7, 3), (10, 4), (12, 2048)):  # blocks that do / do not divide n
+        a = rng.normal(size=(n, n))
+        spd = a @ a.T + n * np.eye(n)
+        np.testing.assert_allclose(_spd_inverse(spd, step), np.linalg.inv(spd), atol=1e-10)
+    indefinite = np.array([[1.0, 2.0], [2.0, 1.0]])
+    np.testing.assert_allclose(_spd_inverse(indefinite), np.linalg.inv(indefinite))

@@ -79,6 +79,30 @@ def _dual_bytes(n_users: int, n_items: int) -> float:
     return 3.0 * n_users * n_users * 8.0 + 2.0 * n_users * n_items * 4.0
 
 
+def _spd_inverse(a: NDArray[np.float64], step: int = 2048) -> NDArray[np.float64]:
+    """Inverse of a symmetric positive definite matrix (Cholesky: about half the work of LU).
+
+    Falls back to a general inverse when ``a`` is not numerically positive definite (``a`` is
+    left untouched). The lower triangle is filled from the upper one block by block, so the
+    peak memory stays at two n x n arrays.
+    """
+    from scipy.linalg import lapack
+
+    chol, info = lapack.dpotrf(a, lower=False, clean=False, overwrite_a=False)
+    if info != 0:
+        return np.linalg.inv(a)
+    inv, info = lapack.dpotri(chol, lower=False, overwrite_c=True)
+    if info != 0:
+        return np.linalg.inv(a)
+    n = inv.shape[0]
+    for r0 in range(0, n, step):
+        r1 = min(r0 + step, n)
+        blk = inv[r0:r1, r0:r1]
+        inv[r0:r1, r0:r1] = np.triu(blk) + np.triu(blk, 1).T
+        inv[r1:, r0:r1] = inv[r0:r1, r1:].T
+    return np.asarray(inv)
+
+
 class EASE(Recommender):
     """Embarrassingly Shallow AutoEncoder, optionally scoring a recency-weighted history.
 
@@ -175,7 +199,7 @@ class EASE(Recommender):
             else:
                 gram = (xk.T @ xk).toarray()
             gram[np.diag_indices_from(gram)] += p.l2
-            prec = np.linalg.inv(gram)
+            prec = _spd_inverse(gram)
             del gram
             b = prec / (-np.diag(prec))[None, :]
             b[np.diag_indices_from(b)] = 0.0
