@@ -90,10 +90,10 @@ def _spd_inverse(a: NDArray[np.float64], step: int = 2048) -> NDArray[np.float64
 
     chol, info = lapack.dpotrf(a, lower=False, clean=False, overwrite_a=False)
     if info != 0:
-        return np.linalg.inv(a)
+        return np.asarray(np.linalg.inv(a), dtype=np.float64)
     inv, info = lapack.dpotri(chol, lower=False, overwrite_c=True)
     if info != 0:
-        return np.linalg.inv(a)
+        return np.asarray(np.linalg.inv(a), dtype=np.float64)
     n = inv.shape[0]
     for r0 in range(0, n, step):
         r1 = min(r0 + step, n)
