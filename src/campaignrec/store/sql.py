@@ -136,6 +136,19 @@ def _ts_values(ser: pd.Series, name: str) -> list[Any]:
     return out
 
 
+def _objects(ser: pd.Series) -> np.ndarray:
+    """Values as an object array with every missing value (NaN, NA, NaT) as None."""
+    return ser.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload,no-any-return]
+
+
+def _driver(conn: Connection) -> Any:
+    """The DBAPI connection (sqlite3 / psycopg) under a SQLAlchemy connection."""
+    raw = conn.connection.driver_connection
+    if raw is None:  # pragma: no cover - only after the connection was invalidated
+        raise StoreError("the database connection was closed", hint="retry the call")
+    return raw
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
@@ -177,7 +190,7 @@ def _column_values(ser: pd.Series, kind: str, name: str) -> list[Any]:
         if kind == "str":
             if not (ser.dtype == object or pd.api.types.is_string_dtype(ser.dtype)):
                 ser = ser.astype("string")
-            values = ser.to_numpy(dtype=object, na_value=None)
+            values = _objects(ser)
             if ser.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in (
                 "string",
                 "empty",
@@ -188,11 +201,11 @@ def _column_values(ser: pd.Series, kind: str, name: str) -> list[Any]:
                     dtype=object,
                 )
         elif kind == "float":
-            values = pd.to_numeric(ser).astype("float64").to_numpy(dtype=object, na_value=None)
+            values = _objects(pd.to_numeric(ser).astype("float64"))
         elif kind == "int":
-            values = ser.astype("Int64").to_numpy(dtype=object, na_value=None)
+            values = _objects(ser.astype("Int64"))
         elif kind == "bool":
-            values = ser.astype("boolean").to_numpy(dtype=object, na_value=None)
+            values = _objects(ser.astype("boolean"))
         else:  # pragma: no cover - the table definitions only use the kinds above
             raise StoreError(f"column '{name}' has unknown kind {kind!r}")
     except (ValueError, TypeError) as exc:
@@ -517,7 +530,7 @@ class SQLStore:
             on_conflict = f"ON CONFLICT ({keys}) DO UPDATE SET {sets}"
         else:
             on_conflict = f"ON CONFLICT ({keys}) DO NOTHING"
-        raw = conn.connection.driver_connection
+        raw = _driver(conn)
         if self.dialect == "sqlite":
             marks = ", ".join("?" for _ in names)
             sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks}) {on_conflict}'
@@ -746,7 +759,7 @@ class SQLStore:
         """
         sql = str(stmt.compile(dialect=self.engine.dialect))
         with self._connect(write=False) as conn, conn.begin():
-            raw = conn.connection.driver_connection
+            raw = _driver(conn)
             if self.dialect == "postgresql":
                 cur = raw.cursor(name=f"cr_read_{uuid.uuid4().hex[:12]}")
                 cur.itersize = min(chunk_rows, 50_000)
