@@ -1517,8 +1517,9 @@ def _build_plan(cfg: ShopConfig, cat: _Catalog, users: _Users, camps: _Campaigns
         n_keep[perm[n_full]] = rest
     keep = np.flatnonzero(n_keep > 0)
     order = keep[np.lexsort((draw["user"][keep], draw["ts"][keep]))]
-    fields = {k: v[order] for k, v in draw.items()}
-    return _Plan(n_keep=n_keep[order], **fields)
+    for name in list(draw):  # one column at a time: the old and new plan never coexist
+        draw[name] = draw[name][order]
+    return _Plan(n_keep=n_keep[order], **draw)
 
 
 # ---- phase 2: blocks of sessions expanded into events --------------------------------------------------
