@@ -447,7 +447,7 @@ def test_generate_command_writes_and_loads_the_shop(tmp_path, monkeypatch) -> No
             "--campaigns", "7", "--days", "20", "--seed", "5", "--fmt", "csv", "--load"]  # fmt: skip
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
-    assert "events" in res.output and "1,500" in res.output
+    assert "events" in res.output and "1,500" in res.output and "bargain_hunter" in res.output
     for name in ("users", "items", "campaigns", "events"):
         assert (out / f"{name}.csv").exists()
     assert (out / "truth" / "campaign_effect.parquet").exists()

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -61,6 +62,13 @@ def generate(
         "truth", f"{sum(k.startswith('truth/') for k in written)} tables", str(out / "truth")
     )
     console.print(table)
+    types = pd.read_parquet(written["truth/user_type"])["user_type"].value_counts()
+    planted = Table(title="planted shopper types (truth/user_type.parquet)")
+    planted.add_column("type")
+    planted.add_column("users", justify="right")
+    for kind, count in types.items():
+        planted.add_row(str(kind), f"{int(count):,}")
+    console.print(planted)
     console.print(f"written in {seconds:.1f} s")
     if load:
         _load(written)
