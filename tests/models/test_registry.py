@@ -66,3 +66,13 @@ def test_importing_the_registry_does_not_import_torch() -> None:
     code = "import sys, campaignrec.models.registry as r; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", sorted(registry.MODELS))
+def test_every_core_model_survives_an_empty_snapshot(name: str, block_shop: Interactions) -> None:
+    empty = block_shop.subset(np.zeros(len(block_shop), dtype=bool))
+    params = {"models": ("ease", "item_knn")} if name == "blend" else {}
+    model = registry.create(name, **params).fit(empty)
+    ids, scores = model.recommend(["ua0", "nobody"], k=3)
+    assert ids.shape == (2, 3) and all(x is not None for x in ids.ravel())
+    assert np.isfinite(scores).all()
