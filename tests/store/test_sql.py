@@ -191,6 +191,12 @@ def test_naive_timestamps_are_rejected_and_nothing_is_written(store: SQLStore) -
     df["timestamp"] = df["timestamp"].dt.tz_localize(None)
     with pytest.raises(ValidationError, match="timestamp"):
         store.insert_events(df)
+    as_objects = make_events(3)
+    as_objects["timestamp"] = pd.Series(
+        [t.replace(tzinfo=None) for t in as_objects["timestamp"].dt.to_pydatetime()], dtype=object
+    )
+    with pytest.raises(ValidationError, match="timezone-aware"):
+        store.insert_events(as_objects)
     assert store.count("events") == 0
 
 

@@ -28,6 +28,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -115,6 +116,16 @@ def _ts_values(ser: pd.Series, name: str) -> list[Any]:
             hint="localise them, e.g. series.dt.tz_localize('UTC')",
         )
     elif ser.dtype == object or pd.api.types.is_string_dtype(ser.dtype):
+        if ser.dtype == object and any(
+            isinstance(v, datetime) and v.tzinfo is None for v in ser.to_numpy()
+        ):
+            raise ValidationError(
+                name,
+                "timestamps must be timezone-aware",
+                value="naive datetime objects",
+                hint="attach a zone, e.g. value.replace(tzinfo=datetime.UTC)",
+            )
+        # text without an offset is read as UTC (the importer's convention)
         try:
             dt = pd.to_datetime(ser, utc=True, format="ISO8601")
         except (ValueError, TypeError) as exc:
