@@ -42,16 +42,16 @@ SEARCH_SPACES: dict[str, dict[str, dict[str, Any]]] = {
         "shrinkage": {"type": "float", "low": 0.0, "high": 100.0},
     },
     "als": {
-        "factors": {"type": "int", "low": 16, "high": 256, "log": True},
+        "factors": {"type": "int", "low": 16, "high": 128, "log": True},
         "regularization": {"type": "float", "low": 1e-3, "high": 10.0, "log": True},
         "alpha": {"type": "float", "low": 0.5, "high": 50.0, "log": True},
-        "iterations": {"type": "int", "low": 5, "high": 30},
+        "iterations": {"type": "int", "low": 5, "high": 20},
     },
     "bpr": {
-        "factors": {"type": "int", "low": 16, "high": 256, "log": True},
+        "factors": {"type": "int", "low": 16, "high": 128, "log": True},
         "learning_rate": {"type": "float", "low": 1e-3, "high": 0.2, "log": True},
         "regularization": {"type": "float", "low": 1e-5, "high": 0.1, "log": True},
-        "iterations": {"type": "int", "low": 20, "high": 200, "log": True},
+        "iterations": {"type": "int", "low": 20, "high": 150, "log": True},
     },
     "ease": {
         "l2": {"type": "float", "low": 1.0, "high": 5000.0, "log": True},
@@ -333,6 +333,15 @@ DEFAULT_CANDIDATES: tuple[Candidate, ...] = (
         },
     ),
     Candidate(
+        "ease (short recency)",
+        "ease",
+        {"l2": 1000.0, "recency_half_life": 2.0},
+        {
+            "l2": {"type": "float", "low": 10.0, "high": 5000.0, "log": True},
+            "recency_half_life": {"type": "float", "low": 0.5, "high": 5.0, "log": True},
+        },
+    ),
+    Candidate(
         "item_knn",
         "item_knn",
         {"similarity": "cosine", "neighbours": 100, "shrinkage": 10.0},
@@ -353,6 +362,10 @@ DEFAULT_CANDIDATES: tuple[Candidate, ...] = (
         },
     ),
 )
+
+
+#: memory the blend step of ``select_default`` may use for cached component scores
+BLEND_MEMORY_BYTES = 400e6
 
 
 @dataclasses.dataclass
@@ -401,7 +414,7 @@ def select_default(
     1. carve validation from ``interactions`` (each user's last 20 % by time; leave-one-out
        when too few users qualify); 2. tune every candidate (``n_trials`` TPE trials each, the
        candidate's base configuration first, ``timeout_per_candidate`` seconds at most);
-    3. optionally tune a score-fusion blend of the two best; 4. pick the best by validation
+    3. optionally tune a score-fusion blend of the three best; 4. pick the best by validation
     NDCG@k alone; 5. refit it on all ``interactions``.
 
     Returns
@@ -413,6 +426,13 @@ def select_default(
     from campaignrec.models.registry import create, get_class
 
     t_start = time.perf_counter()
+    # the blend caches dense scores of its components for every validation user: keep that
+    # under ~400 MB by evaluating every candidate on the same, smaller sample of users
+    blend_parts = 3
+    budget_users = int(BLEND_MEMORY_BYTES / (4 * blend_parts * max(interactions.n_items, 1)))
+    blend = blend and budget_users >= 100
+    if blend:
+        max_validation_users = min(max_validation_users, budget_users)
     val, val_kind = _validation_for(interactions, k, max_validation_users, seed)
     board: list[dict[str, Any]] = []
     fitted_on_val: dict[str, Any] = {}
@@ -468,7 +488,7 @@ def select_default(
             value=[r.get("error") for r in board],
         )
     if blend and len(ok) >= 2 and ok[1]["score"] > 0:
-        top = ok[:2]
+        top = [r for r in ok[:blend_parts] if r["score"] > 0]
         try:
             for r in top:
                 fitted_on_val[r["name"]] = create(r["model"], **r["params"]).fit(val.fit_part)
