@@ -187,3 +187,13 @@ def test_spd_inverse_matches_numpy() -> None:
         np.testing.assert_allclose(_spd_inverse(spd, step), np.linalg.inv(spd), atol=1e-10)
     indefinite = np.array([[1.0, 2.0], [2.0, 1.0]])
     np.testing.assert_allclose(_spd_inverse(indefinite), np.linalg.inv(indefinite))
+
+
+def test_similar_items_is_the_row_of_b(block_shop: Interactions) -> None:
+    for solver in ("primal", "dual"):
+        model = EASE(l2=5.0, solver=solver).fit(block_shop)
+        ids, weights = model.similar_items("b2", k=4)
+        assert "b2" not in ids and all(str(i).startswith("b") for i in ids)
+        i, j = block_shop.items.index(["b2", str(ids[0])])
+        primal = EASE(l2=5.0, solver="primal").fit(block_shop)
+        assert weights[0] == pytest.approx(primal.weights_[i, j], abs=1e-4)

@@ -65,3 +65,14 @@ def test_confidence_weighting_options(block_shop: Interactions) -> None:
     np.testing.assert_allclose(logged.data, np.log1p(plain.data), rtol=1e-6)
     with pytest.raises(ConfigError, match="weighting"):
         ALS(weighting="sqrt")
+
+
+def test_similar_items_stay_in_block(block_shop: Interactions) -> None:
+    for model in (
+        ALS(factors=2, alpha=10.0, iterations=30, num_threads=1),
+        BPR(factors=8, iterations=100, num_threads=1),
+    ):
+        model.fit(block_shop)
+        ids, sims = model.similar_items("a1", k=3)
+        assert "a1" not in ids and all(str(i).startswith("a") for i in ids)
+        assert np.all(np.diff(sims) <= 1e-6)

@@ -251,6 +251,22 @@ class EASE(Recommender):
         b[j_pos] = 0.0
         return b.astype(np.float32)
 
+    def similar_items(
+        self, item_id: str, k: int = 10
+    ) -> tuple[NDArray[np.object_], NDArray[np.float32]]:
+        """The ``k`` items with the largest weight ``B[item, ·]`` (what the item votes for)."""
+        self.check_fitted()
+        i = int(self.items_.index([item_id])[0])
+        pos = int(np.searchsorted(self.kept_items_, i))
+        if pos >= len(self.kept_items_) or self.kept_items_[pos] != i:
+            empty = np.asarray([], dtype=object)
+            return empty, np.asarray([], dtype=np.float32)
+        h = sp.csr_matrix((np.ones(1, np.float32), ([0], [pos])), shape=(1, len(self.kept_items_)))
+        row = self._scores_kept(h)[0].astype(np.float64)
+        row[pos] = -np.inf
+        order = np.argsort(-row, kind="stable")[:k]
+        return self.items_.external(self.kept_items_[order]), row[order].astype(np.float32)
+
     def explain(self, user_id: str, item_id: str) -> Explanation:
         self.check_fitted()
         if item_id not in self.items_:

@@ -124,6 +124,23 @@ class _Factorization(Recommender):
             out_idx[~warm], out_val[~warm] = cold_idx, cold_val
         return out_idx, out_val
 
+    def _item_embedding(self) -> NDArray[np.float32]:
+        """Item vectors used for item-item similarity (BPR drops its bias column)."""
+        return self.item_factors_
+
+    def similar_items(
+        self, item_id: str, k: int = 10
+    ) -> tuple[NDArray[np.object_], NDArray[np.float32]]:
+        """The ``k`` items whose factors are closest (cosine) to ``item_id``'s."""
+        self.check_fitted()
+        i = int(self.items_.index([item_id])[0])
+        emb = self._item_embedding().astype(np.float64)
+        norms = np.linalg.norm(emb, axis=1)
+        sims = (emb @ emb[i]) / np.maximum(norms * norms[i], 1e-12)
+        sims[i] = -np.inf
+        order = np.argsort(-sims, kind="stable")[:k]
+        return self.items_.external(order), sims[order].astype(np.float32)
+
     def _state(self) -> dict[str, NDArray[Any]]:
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
 
@@ -270,6 +287,9 @@ class BPR(_Factorization):
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
 
+    def _item_embedding(self) -> NDArray[np.float32]:
+        return self.item_factors_[:, :-1]  # the last column is the item bias
+
     def explain(self, user_id: str, item_id: str) -> Explanation:
         self.check_fitted()
         if item_id not in self.items_:
@@ -279,7 +299,7 @@ class BPR(_Factorization):
             return super().explain(user_id, item_id)
         j = int(self.items_.index([item_id])[0])
         hist = self.seen_[u].indices
-        y = self.item_factors_[:, :-1].astype(np.float64)  # the last column is the item bias
+        y = self._item_embedding().astype(np.float64)  # the last column is the item bias
         norms = np.linalg.norm(y, axis=1) + 1e-12
         cos = (y[hist] @ y[j]) / (norms[hist] * norms[j])
         evidence = self._factor_evidence(u, j, cos)
