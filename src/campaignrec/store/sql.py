@@ -425,7 +425,6 @@ class SQLStore:
             cur.execute("PRAGMA busy_timeout=60000")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
             cur.execute("PRAGMA mmap_size=268435456")  # random page reads without syscalls
-            cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
 
         @event.listens_for(engine, "begin")
