@@ -140,3 +140,18 @@ def test_matrix_total_equals_sum_of_weights(rows):
     assert indptr[-1] == len(rows)
     for u in range(inter.n_users):
         assert np.all(np.diff(ts[indptr[u] : indptr[u + 1]]) >= 0)
+
+
+def test_id_order_does_not_depend_on_time():
+    early = pd.DataFrame({"user_id": ["b", "a"], "item_id": ["z", "y"], "timestamp": [1, 2]})
+    late = early.iloc[::-1].assign(timestamp=[1, 2])
+    a, b = Interactions.from_frame(early), Interactions.from_frame(late)
+    assert list(a.items.ids) == list(b.items.ids) == ["y", "z"]
+    assert list(a.users.ids) == ["a", "b"]
+
+
+def test_missing_timestamps_are_a_validation_error():
+    ev = pd.DataFrame({"user_id": ["a", "b"], "item_id": ["x", "y"], "timestamp": [1.0, np.nan]})
+    with pytest.raises(ValidationError, match="timestamp") as info:
+        Interactions.from_frame(ev)
+    assert info.value.row == 1

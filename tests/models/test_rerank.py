@@ -16,7 +16,8 @@ class TestTwoStageRanker(RecommenderContract):
             candidates=("ease", "most_popular"),
             candidate_params='{"ease": {"l2": 5.0}}',
             n_candidates=15,
-            n_estimators=30,
+            n_estimators=60,
+            num_leaves=7,
             min_child_samples=2,
         )
 

@@ -40,6 +40,12 @@ class IdMap:
         uniq = pd.unique(ser.astype(str))
         return cls(np.asarray(uniq, dtype=object))
 
+    @classmethod
+    def sorted(cls, values: Iterable[Any]) -> IdMap:
+        """Unique values in sorted order (independent of the order the values arrive in)."""
+        ser = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+        return cls(np.asarray(np.sort(pd.unique(ser.astype(str))), dtype=object))
+
     @cached_property
     def _index(self) -> pd.Index:
         return pd.Index(self.ids)
@@ -73,6 +79,9 @@ class IdMap:
 
 def _to_epoch_seconds(values: pd.Series) -> NDArray[np.int64]:
     if pd.api.types.is_datetime64_any_dtype(values):
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise ValidationError(TIMESTAMP, "missing timestamp", value=None, row=row)
         ser = values
         if getattr(ser.dt, "tz", None) is None:
             ser = ser.dt.tz_localize("UTC")
@@ -80,6 +89,10 @@ def _to_epoch_seconds(values: pd.Series) -> NDArray[np.int64]:
             ser.dt.tz_convert("UTC").astype("datetime64[us, UTC]").astype("int64") // 1_000_000
         ).to_numpy()
     if pd.api.types.is_numeric_dtype(values):
+        bad = values.isna().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValidationError(TIMESTAMP, "missing timestamp", value=None, row=row)
         return values.to_numpy(dtype=np.int64)
     parsed = pd.to_datetime(values, utc=True, errors="coerce")
     if parsed.isna().any():
@@ -169,12 +182,10 @@ class Interactions:
             if items is not None
             else pd.Series([], dtype=object)
         )
-        umap = IdMap.from_values(
-            pd.concat([ev[USER_ID].astype(str), user_extra], ignore_index=True)
-        )
-        imap = IdMap.from_values(
-            pd.concat([ev[ITEM_ID].astype(str), item_extra], ignore_index=True)
-        )
+        # Sorted id maps: with first-appearance order, items first seen late would get the
+        # highest indices, and any index-based tie-break would leak time into rankings.
+        umap = IdMap.sorted(pd.concat([ev[USER_ID].astype(str), user_extra], ignore_index=True))
+        imap = IdMap.sorted(pd.concat([ev[ITEM_ID].astype(str), item_extra], ignore_index=True))
         types = tuple(sorted(set(ev[EVENT_TYPE].astype(str)) | set(weights)))
         code = pd.Categorical(ev[EVENT_TYPE].astype(str), categories=list(types)).codes.astype(
             np.int8
