@@ -237,9 +237,10 @@ def build_tables(prefix: str = "") -> Tables:
     # A rowid table (not WITHOUT ROWID): events arrive roughly in time order, so rows append
     # at the end and only the narrow event_id index takes random inserts (measured faster,
     # docs/benchmarks/stores.md).
+    # One secondary index: per-user reads and erasure. Version 1 also had (item_id) and
+    # (event_type, timestamp); no query used them and they halved the insert rate, so step 2
+    # drops them (docs/benchmarks/stores.md).
     Index(f"ix_{p}events_user_ts", events.c.user_id, events.c.timestamp)
-    Index(f"ix_{p}events_item", events.c.item_id)
-    Index(f"ix_{p}events_type_ts", events.c.event_type, events.c.timestamp)
     quarantine = Table(
         f"{p}quarantine",
         md,
@@ -325,6 +326,24 @@ def _v1_initial(conn: Connection, tables: Tables) -> None:
         tables.models,
     ]
     tables.metadata.create_all(conn, tables=entity, checkfirst=True)
+    ev, p = tables.events.name, tables.prefix
+    # The version-1 shape also had these two indexes (step 2 drops them). Plain DDL, so they
+    # are not attached to the current table definition.
+    conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS "ix_{p}events_item" ON "{ev}" (item_id)')
+    conn.exec_driver_sql(
+        f'CREATE INDEX IF NOT EXISTS "ix_{p}events_type_ts" ON "{ev}" (event_type, "timestamp")'
+    )
+
+
+def _v2_drop_unused_event_indexes(conn: Connection, tables: Tables) -> None:
+    p = tables.prefix
+    for name in (f"ix_{p}events_item", f"ix_{p}events_type_ts"):
+        conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
+#: Secondary indexes of the events table that a bulk load may drop and rebuild.
+def event_secondary_indexes(tables: Tables) -> list[Index]:
+    return [ix for ix in tables.events.indexes if not ix.unique]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -332,6 +351,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         1,
         "initial schema: users, items, campaigns, events, quarantine, imports, models",
         _v1_initial,
+    ),
+    Migration(
+        2,
+        "drop the unused events (item_id) and (event_type, timestamp) indexes",
+        _v2_drop_unused_event_indexes,
     ),
 )
 
