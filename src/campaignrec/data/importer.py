@@ -10,6 +10,7 @@ interrupted import therefore leaves whole chunks behind and can simply be run ag
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
@@ -561,11 +562,26 @@ def import_file(
         **_known_ids(store, strict_refs and entity == "events"),
     )
     run = _Run(store, entity, source, options, progress, p.stat().st_size)
-    for chunk in _iter_chunks(p, m, chunk_rows):
-        if chunk.malformed is not None:
-            run.malformed(chunk.malformed)
-        run.feed(m.apply(chunk.frame), chunk.lines, chunk.bytes_done)
+    with _bulk_mode(store, entity, p.stat().st_size):
+        for chunk in _iter_chunks(p, m, chunk_rows):
+            if chunk.malformed is not None:
+                run.malformed(chunk.malformed)
+            run.feed(m.apply(chunk.frame), chunk.lines, chunk.bytes_done)
     return run.finish(file_fingerprint(p), reject_threshold)
+
+
+#: An events file at least this large (or any events file into an empty table) is loaded in
+#: the store's bulk mode (secondary index rebuilt once at the end instead of per row).
+BULK_LOAD_BYTES = 64 * 1024 * 1024
+
+
+def _bulk_mode(store: Any, entity: str, size: int) -> contextlib.AbstractContextManager[Any]:
+    bulk = getattr(store, "bulk_load", None)
+    if entity != "events" or bulk is None:
+        return contextlib.nullcontext()
+    if size >= BULK_LOAD_BYTES or store.count("events") == 0:
+        return bulk()  # type: ignore[no-any-return]
+    return contextlib.nullcontext()
 
 
 def import_frame(
