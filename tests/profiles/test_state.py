@@ -307,7 +307,7 @@ def assert_profiles_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
             assert x.tolist() == y.tolist(), c
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream=event_streams(), cuts=st.lists(st.floats(0, 1), max_size=3), data=st.data())
 def test_incremental_equals_batch(
     stream: pd.DataFrame, cuts: list[float], data: st.DataObject

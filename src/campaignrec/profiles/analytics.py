@@ -199,9 +199,9 @@ def activity_heatmap(
     full = pd.MultiIndex.from_product(
         [segs, range(7), range(24)], names=["segment", "weekday", "hour"]
     )
-    counts = counts.reindex(full, fill_value=0).rename("events").reset_index()
-    counts["share"] = counts["events"] / counts.groupby("segment")["events"].transform("sum")
-    return counts
+    table = counts.reindex(full, fill_value=0).rename("events").reset_index()
+    table["share"] = table["events"] / table.groupby("segment")["events"].transform("sum")
+    return table
 
 
 def peak_slots(heatmap: pd.DataFrame, top: int = 3) -> pd.DataFrame:

@@ -83,6 +83,11 @@ class PurchaseModel:
     Follows the scikit-learn contract: ``fit`` returns ``self``, learned attributes end in ``_``.
     """
 
+    features_: list[str]
+    classifier_: HistGradientBoostingClassifier
+    regressor_: HistGradientBoostingRegressor
+    base_rate_: float
+
     def __init__(self, config: PurchaseModelConfig | None = None) -> None:
         self.config = config or PurchaseModelConfig()
 

@@ -177,6 +177,19 @@ class SegmentModel:
     silhouette_ : {k: score}; k_ : chosen k.
     """
 
+    features_: list[str]
+    fill_: dict[str, float]
+    mean_: NDArray[np.float64]
+    scale_: NDArray[np.float64]
+    centroids_: NDArray[np.float64]
+    segment_ids_: list[int]
+    names_en_: list[str]
+    names_zh_: list[str]
+    descriptions_en_: list[str]
+    descriptions_zh_: list[str]
+    silhouette_: dict[int, float]
+    k_: int
+
     def __init__(self, config: SegmentConfig | None = None) -> None:
         self.config = config or SegmentConfig()
 

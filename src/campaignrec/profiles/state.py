@@ -81,13 +81,11 @@ def _hash_strings(values: pd.Series) -> NDArray[np.uint64]:
     return pd.util.hash_array(values.astype(str).to_numpy(dtype=object), categorize=True)
 
 
-def _hash_ints(values: NDArray[np.int64], salt: np.uint64) -> NDArray[np.uint64]:
+def _hash_ints(values: NDArray[Any], salt: np.uint64) -> NDArray[np.uint64]:
     return pd.util.hash_array(values.astype(np.int64)) ^ salt
 
 
-def _lse_by_codes(
-    codes: NDArray[np.intp], values: NDArray[np.float64], n: int
-) -> NDArray[np.float64]:
+def _lse_by_codes(codes: NDArray[Any], values: NDArray[np.float64], n: int) -> NDArray[np.float64]:
     """log(sum(exp(values))) per code, -inf for codes without values."""
     out = np.full(n, -np.inf)
     if len(codes) == 0:
@@ -301,7 +299,7 @@ class ProfileState:
             index=pd.Index(uniq, dtype=np.uint64),
         )
 
-        def count(weights: NDArray[Any]) -> NDArray[np.float64]:
+        def count(weights: NDArray[Any]) -> NDArray[Any]:
             return np.bincount(codes, weights=weights.astype(float), minlength=n)
 
         is_p = etype == "purchase"
@@ -397,7 +395,9 @@ class ProfileState:
             th = _hash_strings(values[sel])
             names.append(pd.Series(values[sel].astype(str).to_numpy(), index=th))
             part = pd.DataFrame({"uh": uh[sel], "kind": np.int8(kind), "th": th, "n": 1.0})
-            counter_parts.append(part.groupby(["uh", "kind", "th"], as_index=False)["n"].sum())
+            counter_parts.append(
+                part.groupby(["uh", "kind", "th"], as_index=False).agg(n=("n", "sum"))
+            )
         counters = (
             pd.concat(counter_parts, ignore_index=True) if counter_parts else self.counters.iloc[:0]
         )
@@ -559,10 +559,10 @@ def _merge_agg(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return out.loc[:, list(AGG_COLUMNS)]
 
 
-def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+def _ratio(num: pd.Series, den: Any) -> pd.Series:
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = num.to_numpy(dtype=float) / den.to_numpy(dtype=float)
-    r = np.where(den.to_numpy(dtype=float) > 0, np.minimum(r, 1.0), np.nan)
+        r = num.to_numpy(dtype=float) / np.asarray(den, dtype=float)
+    r = np.where(np.asarray(den, dtype=float) > 0, np.minimum(r, 1.0), np.nan)
     return pd.Series(r, index=num.index)
 
 
@@ -578,7 +578,8 @@ def _top_lists(
     d = d.assign(share=d[score] / total)
     d = d.sort_values(["uh", score, "name"], ascending=[True, False, True], kind="mergesort")
     d = d[d.groupby("uh", sort=False).cumcount().to_numpy() < top_n]
-    return _group_lists(d["uh"].to_numpy(), d["name"].to_numpy(), d["share"].to_numpy())
+    names_, shares_ = _group_lists(d["uh"].to_numpy(), d["name"].to_numpy(), d["share"].to_numpy())
+    return names_, shares_
 
 
 def _group_lists(keys: NDArray[Any], *values: NDArray[Any]) -> tuple[pd.Series, ...]:
