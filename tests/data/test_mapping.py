@@ -171,3 +171,13 @@ def test_a_missing_required_column_is_a_layout_error_not_bad_rows(ingest_store, 
     assert ingest_store.count("quarantine") == 0
     s = import_file(ingest_store, "events", path, mapping=Mapping(delimiter=";"))
     assert s.accepted == 1
+
+
+def test_list_and_dict_constants_are_json(ingest_store, write_file):
+    path = write_file("items.csv", "item_id,price\ni1,2\n")
+    m = Mapping.model_validate(
+        {"constants": {"tags": ["sale", "new"], "attributes": {"src": "erp"}}}
+    )
+    import_file(ingest_store, "items", path, mapping=m)
+    item = ingest_store.read_table("items").iloc[0]
+    assert list(item["tags"]) == ["sale", "new"] and item["attributes"] == {"src": "erp"}

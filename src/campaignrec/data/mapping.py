@@ -33,6 +33,7 @@ multi-file datasets are read by the adapters in :mod:`campaignrec.data.adapters`
 
 from __future__ import annotations
 
+import json
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -157,7 +158,7 @@ class Mapping(BaseModel):
             out = out.with_columns(exprs)
         const = []
         for col, value in self.constants.items():
-            lit = pl.lit(value) if not isinstance(value, list | dict) else pl.lit(str(value))
+            lit = pl.lit(json.dumps(value) if isinstance(value, list | dict) else value)
             if col in out.columns:
                 const.append(pl.col(col).fill_null(lit).alias(col))
             else:
