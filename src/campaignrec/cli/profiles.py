@@ -110,7 +110,7 @@ def _fmt(v: Any) -> str:
 def _print_frame(df: pd.DataFrame, title: str, max_rows: int = 30) -> None:
     t = Table(title=title, show_lines=False)
     for c in df.columns:
-        t.add_column(str(c), overflow="fold")
+        t.add_column(str(c), overflow="fold", min_width=min(len(str(c)), 8))
     for _, row in df.head(max_rows).iterrows():
         t.add_row(*[_fmt(v if not (isinstance(v, float) and pd.isna(v)) else None) for v in row])
     console.print(t)
@@ -348,9 +348,16 @@ def cohorts_command(
         table = cohort_retention(_events(store), store.read_table("users"), activity=activity)
     finally:
         store.close()
-    shown = table.copy()
-    shown.insert(0, "cohort", shown.index)
-    _print_frame(shown.iloc[:, :14], f"cohort retention ({activity})")
+    # the table can be wide (old signups, short event window): show active offsets and cohorts
+    offsets = [c for c in table.columns[1:] if (table[c] > 0).any()][:8]
+    shown = table.loc[
+        (table[offsets] > 0).any(axis=1) if offsets else table.index, ["size", *offsets]
+    ]
+    shown = shown.tail(24)
+    view = pd.DataFrame({"cohort": shown.index, "size": shown["size"].astype(int)})
+    for c in offsets:
+        view[f"m+{c}"] = [f"{v:.0%}" for v in shown[c]]
+    _print_frame(view, f"cohort retention ({activity}), share active by month since signup")
     target = plot or _reports_dir() / "cohorts.png"
     plot_cohorts(table, target)
     console.print(f"plot: {target}")
