@@ -10,6 +10,8 @@ import pandas as pd
 import polars as pl
 import pytest
 import typer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from campaignrec.cli import ingest
@@ -370,3 +372,44 @@ def test_cli_mapping_options(tmp_path, cli_home):
     res = _invoke(_cli_app(), args, cli_home)
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["accepted"] == 2
+
+
+ROW_CHOICES = [
+    "u1,view,2024-01-01T00:00:00Z,i1,1,1",
+    "u2,purchase,2024-01-02T00:00:00Z,i2,9.5,2",
+    "u3,click,2024-01-03T00:00:00Z,i1,,",
+    ",view,2024-01-01T00:00:00Z,i1,1,1",
+    "u4,view,not-a-time,i1,1,1",
+    "u5,purchase,2024-01-02T00:00:00Z,i2,-1,1",
+    "u6,fly,2024-01-02T00:00:00Z,i2,1,1",
+    "u7,view,2024-01-02T00:00:00Z,,1,1",
+]
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    picks=st.lists(st.integers(0, len(ROW_CHOICES) - 1), min_size=1, max_size=12),
+    chunk=st.integers(1, 5),
+)
+def test_import_is_idempotent_and_accounts_for_every_row(tmp_path, picks, chunk):
+    import tempfile
+
+    from campaignrec.store.sql import SQLStore
+
+    with tempfile.TemporaryDirectory(dir=tmp_path) as d:
+        path = Path(d) / "ev.csv"
+        path.write_text(HEADER + "".join(ROW_CHOICES[i] + "\n" for i in picks), encoding="utf-8")
+        store = SQLStore(f"sqlite:///{Path(d) / 's.db'}")
+        try:
+            first = import_file(store, "events", path, chunk_rows=chunk, reject_threshold=1)
+            counts = (store.count("events"), store.count("quarantine"))
+            again = import_file(store, "events", path, chunk_rows=chunk, reject_threshold=1)
+            assert (store.count("events"), store.count("quarantine")) == counts
+            assert first.accepted + first.duplicates + first.quarantined == len(picks)
+            assert again.accepted == 0
+            assert again.duplicates == first.accepted + first.duplicates
+            assert first.accepted == len({i for i in picks if i < 3})
+        finally:
+            store.close()
