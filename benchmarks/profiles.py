@@ -380,8 +380,12 @@ def main() -> None:
         rows.append(
             (
                 f"scale {s['users']:,} users / {s['events']:,} events",
-                f"{s['seconds']:.0f}s, peak RSS {s['peak_rss_bytes'] / 2**30:.2f} GiB "
-                f"(events as one DataFrame: {s['events_dataframe_bytes'] / 2**30:.2f} GiB)",
+                f"{s['seconds']:.0f}s wall, {s.get('cpu_seconds', float('nan')):.0f}s CPU, peak RSS "
+                f"{s['peak_rss_bytes'] / 2**30:.2f} GiB (at the end of each pass: "
+                + ", ".join(
+                    f"{b / 2**30:.2f}" for b in s.get("peak_rss_bytes_at_end_of_each_pass", [])
+                )
+                + f"; events as one DataFrame: {s['events_dataframe_bytes'] / 2**30:.2f} GiB)",
             )
         )
     w = max(len(a) for a, _ in rows) if rows else 0
