@@ -44,7 +44,8 @@ class IdMap:
     def sorted(cls, values: Iterable[Any]) -> IdMap:
         """Unique values in sorted order (independent of the order the values arrive in)."""
         ser = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
-        return cls(np.asarray(np.sort(pd.unique(ser.astype(str))), dtype=object))
+        uniq = np.asarray(pd.unique(ser.astype(str)), dtype=object)
+        return cls(np.sort(uniq))
 
     @cached_property
     def _index(self) -> pd.Index:
