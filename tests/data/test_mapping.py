@@ -181,3 +181,10 @@ def test_list_and_dict_constants_are_json(ingest_store, write_file):
     import_file(ingest_store, "items", path, mapping=m)
     item = ingest_store.read_table("items").iloc[0]
     assert list(item["tags"]) == ["sale", "new"] and item["attributes"] == {"src": "erp"}
+
+
+def test_encoding_and_tsv(ingest_store, tmp_path):
+    path = tmp_path / "users.tsv"
+    path.write_bytes("user_id\tcity\nu1\tMünchen\n".encode("latin-1"))
+    import_file(ingest_store, "users", path, mapping=Mapping(encoding="latin-1"))
+    assert ingest_store.read_table("users")["city"].tolist() == ["München"]
