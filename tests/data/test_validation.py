@@ -418,3 +418,10 @@ def test_seen_ids_match_a_python_set(chunks):
             reference.add(x)
         assert flags.tolist() == expected
     assert len(seen) == len(reference)
+
+
+@pytest.mark.parametrize("entity", ["users", "items", "campaigns", "events"])
+def test_a_frame_without_canonical_columns_rejects_every_row(entity):
+    res = validate_frame(entity, pl.DataFrame({"foo": ["1", "2"]}), source="s")
+    assert len(res.valid) == 0 and res.rejected_rows == 2
+    assert set(res.quarantine["reason"]) == {"missing_field"}

@@ -843,10 +843,10 @@ def _assemble(entity: str, cols: dict[str, Any], n: int) -> pl.DataFrame:
                 series.append(v.alias(name))
             else:
                 series.append(pl.Series(name, v, dtype=pl.Object))
-    frame = pl.DataFrame(series) if series else pl.DataFrame({"__n": [None] * n}).drop("__n")
-    if frame.height != n and n == 0:
-        frame = frame.clear()
-    return frame
+    if series:
+        return pl.DataFrame(series)
+    # no canonical column at all (every row failed a required field): keep the height n
+    return pl.DataFrame({"__n": pl.Series([None] * n, dtype=pl.Null)}).drop("__n")
 
 
 def _to_pandas(entity: str, frame: pl.DataFrame) -> pd.DataFrame:
