@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError as PydanticError
 
-from campaignrec.data.schema import Campaign, Event, derive_event_id
+from campaignrec.data.schema import Campaign, Event, Item, User, derive_event_id
 from campaignrec.data.validation import (
     SeenIds,
     ValidationOptions,
@@ -425,3 +425,61 @@ def test_a_frame_without_canonical_columns_rejects_every_row(entity):
     res = validate_frame(entity, pl.DataFrame({"foo": ["1", "2"]}), source="s")
     assert len(res.valid) == 0 and res.rejected_rows == 2
     assert set(res.quarantine["reason"]) == {"missing_field"}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "user_id": st.sampled_from(["u1", "u2", "", " "]),
+                "birth_year": st.sampled_from(["", "1980", "1980.0", "1e3", "1800", "x"]),
+                "consent_marketing": st.sampled_from(["", "yes", "off", "TRUE", "2", "maybe"]),
+                "signup_time": st.sampled_from(
+                    ["", "2023-01-02", "2023-01-02T03:04:05+01:00", "no"]
+                ),
+            }
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_user_validation_agrees_with_the_user_model(rows):
+    frame = pl.DataFrame(rows, schema={k: pl.String for k in rows[0]})
+    res = validate_frame("users", frame, source="s")
+    bad_lines = set(res.quarantine["line"])
+    for line, row in enumerate(rows, start=1):
+        try:
+            User.model_validate({k: v for k, v in row.items() if v.strip()})
+            ok = True
+        except PydanticError:
+            ok = False
+        assert (line not in bad_lines) == ok, row
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "item_id": st.sampled_from(["i1", "i2", ""]),
+                "price": st.sampled_from(["", "1.5", " 2 ", "1e2", "-0.01", "nan", "abc"]),
+                "currency": st.sampled_from(["", "EUR", "EURO", "EU"]),
+                "in_stock": st.sampled_from(["", "no", "1", "yes please"]),
+            }
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_item_validation_agrees_with_the_item_model(rows):
+    frame = pl.DataFrame(rows, schema={k: pl.String for k in rows[0]})
+    res = validate_frame("items", frame, source="s")
+    bad_lines = set(res.quarantine["line"])
+    for line, row in enumerate(rows, start=1):
+        try:
+            Item.model_validate({k: v for k, v in row.items() if v.strip()})
+            ok = True
+        except PydanticError:
+            ok = False
+        assert (line not in bad_lines) == ok, row

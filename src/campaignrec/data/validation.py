@@ -212,8 +212,10 @@ NON_NEGATIVE: dict[str, tuple[str, ...]] = {
     "events": ("quantity", "price", "revenue", "position"),
 }
 
-TRUE_STRINGS = ("true", "t", "yes", "y", "1")
-FALSE_STRINGS = ("false", "f", "no", "n", "0")
+# the strings pydantic accepts as booleans
+TRUE_STRINGS = ("true", "t", "yes", "y", "on", "1")
+FALSE_STRINGS = ("false", "f", "no", "n", "off", "0")
+INT_TEXT = r"^[+-]?\d+(\.0*)?$"  # like pydantic: "12" and "12.0", not "1e3"
 
 
 @dataclass(frozen=True)
@@ -388,6 +390,9 @@ def _to_int(s: pl.Series) -> tuple[pl.Series, pl.Series]:
     f, bad = _to_float(s)
     integral = (f.round(0) == f).fill_null(True)
     bad = bad | ~integral
+    if _is_text(s.dtype):
+        text = _as_text(s)
+        bad = bad | (text.is_not_null() & ~text.str.contains(INT_TEXT).fill_null(False))
     return f.set(bad | f.is_null(), None).cast(pl.Int64), bad
 
 
