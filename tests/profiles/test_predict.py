@@ -74,3 +74,36 @@ def _with_all(df: pd.DataFrame) -> pd.DataFrame:
     from campaignrec.profiles.predict import MODEL_FEATURES
 
     return df.reindex(columns=list(MODEL_FEATURES))
+
+
+def test_bgnbd_recovers_simulated_parameters() -> None:
+    from campaignrec.profiles.predict import BGNBDModel
+
+    rng = np.random.default_rng(1)
+    r, alpha, a, b, horizon = 0.8, 10.0, 1.0, 4.0, 200.0
+    rows = []
+    for u in range(2_000):
+        lam, p_drop = rng.gamma(r, 1 / alpha), rng.beta(a, b)
+        start = rng.uniform(0, 50)
+        t = 0.0
+        rows.append((f"u{u}", start))
+        while True:  # wait for the next purchase; after each repeat purchase, maybe drop out
+            t += rng.exponential(1 / lam)
+            if start + t > horizon:
+                break
+            rows.append((f"u{u}", start + t))
+            if rng.random() < p_drop:
+                break
+    ev = pd.DataFrame(rows, columns=["user_id", "day"])
+    ev["timestamp"] = T0 + pd.to_timedelta(ev.pop("day"), unit="D")
+    ev["event_type"] = "purchase"
+    ev["item_id"] = "x"
+    from campaignrec.profiles.state import ProfileState
+
+    prof = ProfileState().apply(ev).profiles(as_of=T0 + pd.Timedelta(days=horizon))
+    fit = BGNBDModel().fit(prof).params_
+    assert fit["r"] == pytest.approx(r, rel=0.15)
+    assert fit["alpha"] == pytest.approx(alpha, rel=0.15)
+    assert fit["a"] / (fit["a"] + fit["b"]) == pytest.approx(a / (a + b), rel=0.15)
+    p = BGNBDModel().fit(prof).predict_proba(prof, 30)
+    assert np.all((p >= 0) & (p <= 1))

@@ -23,13 +23,19 @@ from campaignrec.profiles.pipeline import (
     profile_attributes,
     save_profiles,
 )
-from campaignrec.profiles.predict import PurchaseModel, PurchaseModelConfig, evaluate_purchase_model
+from campaignrec.profiles.predict import (
+    BGNBDModel,
+    PurchaseModel,
+    PurchaseModelConfig,
+    evaluate_purchase_model,
+)
 from campaignrec.profiles.rfm import RFM_SEGMENTS, lifecycle_stage, rfm_scores, rfm_segment
 from campaignrec.profiles.segments import SegmentConfig, SegmentModel, assign_segments, fit_segments
 from campaignrec.profiles.state import ProfileState
 
 __all__ = [
     "RFM_SEGMENTS",
+    "BGNBDModel",
     "LifecycleConfig",
     "ProfileConfig",
     "ProfileResult",
