@@ -10,6 +10,7 @@ from campaignrec.data.rules import evaluate, explain
 from campaignrec.errors import UnknownIdError, ValidationError
 from campaignrec.profiles.pipeline import (
     build_profiles,
+    iter_profile_attributes,
     load_profiles,
     profile_attributes,
     save_profiles,
@@ -80,6 +81,9 @@ def test_build_save_load_and_attributes(shop, tmp_path) -> None:  # type: ignore
     assert "lifecycle" in explain({"field": "lifecycle", "op": "eq", "value": "nope"}, attrs)
     with pytest.raises(UnknownIdError):
         profile_attributes(prof, "nobody")
+    everyone = list(iter_profile_attributes(back.profiles))
+    assert len(everyone) == len(prof)
+    assert next(a for a in everyone if a["user_id"] == buyer) == attrs
 
 
 def test_as_of_and_empty_inputs(shop) -> None:  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from campaignrec.profiles.config import LifecycleConfig, ProfileConfig
 from campaignrec.profiles.pipeline import (
     ProfileResult,
     build_profiles,
+    iter_profile_attributes,
     load_profiles,
     profile_attributes,
     save_profiles,
@@ -53,6 +54,7 @@ __all__ = [
     "fit_segments",
     "frequently_bought_together",
     "funnel",
+    "iter_profile_attributes",
     "lifecycle_stage",
     "load_profiles",
     "peak_slots",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -251,6 +252,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _attributes_of(row: Mapping[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"user_id": str(row[USER_ID])}
+    for c in ATTRIBUTE_COLUMNS:
+        if c not in row:
+            continue
+        v = _plain(row[c])
+        if c == "segment_name":
+            out["segment"] = v
+        elif c == "segment":
+            out["segment_id"] = v
+        else:
+            out[c] = v
+    for c in ("recency_days", "days_since_first_seen", "days_since_last_event", "age"):
+        if out.get(c) is not None:
+            out[c] = int(out[c])
+    return out
+
+
+def iter_profile_attributes(profiles: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """The attribute mapping of every user, in table order (audience previews over all users)."""
+    cols = [USER_ID, *(c for c in ATTRIBUTE_COLUMNS if c in profiles.columns)]
+    for row in profiles[cols].to_dict(orient="records"):
+        yield _attributes_of(row)
+
+
 def profile_attributes(profiles: pd.DataFrame, user_id: str) -> dict[str, Any]:
     """The flat attribute mapping of one user, as audience rules read it.
 
@@ -272,19 +298,4 @@ def profile_attributes(profiles: pd.DataFrame, user_id: str) -> dict[str, Any]:
     rows = profiles.index[profiles[USER_ID].astype(str) == str(user_id)]
     if len(rows) == 0:
         raise UnknownIdError("user", user_id, hint="profiles cover users with events or a user row")
-    row = profiles.loc[rows[0]]
-    out: dict[str, Any] = {"user_id": str(user_id)}
-    for c in ATTRIBUTE_COLUMNS:
-        if c not in profiles.columns:
-            continue
-        v = _plain(row[c])
-        if c == "segment_name":
-            out["segment"] = v
-        elif c == "segment":
-            out["segment_id"] = v
-        else:
-            out[c] = v
-    for c in ("recency_days", "days_since_first_seen", "days_since_last_event", "age"):
-        if out.get(c) is not None:
-            out[c] = int(out[c])
-    return out
+    return _attributes_of(profiles.loc[rows[0]].to_dict())
