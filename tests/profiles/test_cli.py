@@ -25,7 +25,7 @@ class FakeStore:
         return self.tables[name].copy()
 
     def iter_table(self, name: str, chunk_rows: int = 500_000, columns: Any = None) -> Any:
-        df = self.tables[name]
+        df = self.tables[name] if columns is None else self.tables[name][list(columns)]
         for i in range(0, len(df), 3_000):
             yield df.iloc[i : i + 3_000]
 

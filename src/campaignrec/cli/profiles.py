@@ -85,11 +85,17 @@ def ensure_profiles(refresh: bool = False) -> Any:
             )
         previous = SegmentModel.load(d / SEGMENTS_FILE) if (d / SEGMENTS_FILE).is_file() else None
         with console.status("computing profiles..."):
+            # the end of the data from the timestamp column alone (cheaper than a full pass)
+            end = max(
+                pd.to_datetime(c["timestamp"], utc=True).max()
+                for c in store.iter_table("events", chunk_rows=CHUNK_ROWS, columns=["timestamp"])
+            )
             result = build_profiles(
                 lambda: _events(store),
                 users=store.read_table("users"),
                 items=store.read_table("items"),
                 previous_segments=previous,
+                as_of=end,
             )
         save_profiles(result, d)
     finally:
