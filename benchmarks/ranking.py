@@ -903,13 +903,19 @@ def run_ours(
         )
         return lambda q: cls(**(extra | q))
 
-    add(
-        "campaignrec most_popular",
-        make("most_popular")({}),
-        "ours",
-        val.evaluate(make("most_popular")({}).fit(val.fit_part)),
-    )
     best: dict[str, dict[str, Any]] = {}
+    p, v = tuned_fn(
+        "campaignrec most_popular",
+        make("most_popular"),
+        dict(SEARCH_SPACES["most_popular"]),
+        val,
+        trials,
+        seed,
+        tuning,
+        {"half_life_days": None},
+    )
+    best["campaignrec most_popular"] = {"name": "most_popular", "params": p}
+    add("campaignrec most_popular", make("most_popular")(p), "ours", v)
     knn_space = {
         "similarity": {"type": "categorical", "choices": ["cosine", "bm25", "jaccard"]},
         "neighbours": {"type": "int", "low": 10, "high": 400, "log": True},
@@ -995,7 +1001,11 @@ def run_ours(
         print(f"  overhead measurement failed: {exc}", flush=True)
 
     # blend of the tuned models by score fusion, weights tuned on validation (Blend.fuse)
-    parts = [lbl for lbl in BLEND_PARTS if lbl in best]
+    # components: the tuned models whose validation score is at least half the best one's
+    top_val = max((val_scores.get(lbl, 0.0) for lbl in BLEND_PARTS if lbl in best), default=0.0)
+    parts = [
+        lbl for lbl in BLEND_PARTS if lbl in best and val_scores.get(lbl, 0.0) >= 0.5 * top_val
+    ]
     if len(parts) >= 2:
         comps = {
             lbl: make(best[lbl]["name"])(best[lbl]["params"]).fit(val.fit_part) for lbl in parts
@@ -1042,6 +1052,7 @@ SASREC_PARAMS = {
     "lr": 1e-3,
 }
 BLEND_PARTS = (
+    "campaignrec most_popular",
     "campaignrec ease (recency)",
     "campaignrec ease (short recency)",
     "campaignrec sasrec",

@@ -139,8 +139,12 @@ def evaluate(
             }
             if space:
                 val = make_validation(train, validation_split(train, split), k=ks[0], seed=seed)
+
+                def factory(q: dict[str, Any], _n: str = name, _c: dict[str, Any] = chosen) -> Any:
+                    return create(_n, **(_c | q))
+
                 res = tune(
-                    lambda q, _n=name, _c=chosen: create(_n, **(_c | q)),
+                    factory,
                     space,
                     val,
                     n_trials=tune_trials,

@@ -120,7 +120,8 @@ class EvaluationResults:
         params: Mapping[str, Any] | None = None,
     ) -> ModelResult:
         """Score top-k lists ``recs`` (rows aligned with ``user_idx``) and keep them as ``name``."""
-        recs = np.asarray(recs, dtype=np.int64)
+        recs_i: NDArray[np.int64] = np.asarray(recs, dtype=np.int64)
+        recs = recs_i
         if recs.shape[0] != len(self.user_idx):
             raise ValidationError(
                 "recs", f"needs one row per evaluated user ({len(self.user_idx)})", value=recs.shape

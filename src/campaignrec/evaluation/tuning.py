@@ -380,10 +380,14 @@ class Selection:
 
 def _validation_for(
     interactions: Interactions, k: int, max_users: int, seed: int
-) -> ValidationData:
+) -> tuple[ValidationData, str]:
     """Per-user temporal validation when enough users have a history, else leave-one-out."""
     last_err: Exception | None = None
-    for kind, params in (("user_temporal", {"test_fraction": 0.2}), ("leave_one_out", {})):
+    options: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("user_temporal", {"test_fraction": 0.2}),
+        ("leave_one_out", {}),
+    )
+    for kind, params in options:
         try:
             val = make_validation(interactions, kind, k=k, max_users=max_users, seed=seed, **params)
         except ValidationError as exc:
@@ -516,7 +520,7 @@ def select_default(
     if chosen["model"] == "blend":
         comps = [create(c["model"], **c["params"]) for c in chosen["components"]]
         p = chosen["params"]
-        model = Blend(
+        model: Any = Blend(
             components=comps,
             weights=tuple(p["weights"]),
             method=p["method"],
