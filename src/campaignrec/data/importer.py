@@ -11,6 +11,7 @@ interrupted import therefore leaves whole chunks behind and can simply be run ag
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import io
 import itertools
@@ -475,6 +476,12 @@ class _Run:
         if self.progress is not None:
             self.progress(s.rows, bytes_done, self.total_bytes)
 
+    def release(self) -> None:
+        """Drop the event-id hashes and hand unused Arrow memory back (the file is done)."""
+        self.seen = SeenIds()
+        gc.collect()
+        pa.default_memory_pool().release_unused()
+
     def malformed(self, frame: pd.DataFrame) -> None:
         frame = frame.assign(entity=self.entity)
         self.store.insert_quarantine(frame)
@@ -567,6 +574,8 @@ def import_file(
             if chunk.malformed is not None:
                 run.malformed(chunk.malformed)
             run.feed(m.apply(chunk.frame), chunk.lines, chunk.bytes_done)
+            del chunk
+        run.release()  # before the store rebuilds its indexes: keep the peak memory low
     return run.finish(file_fingerprint(p), reject_threshold)
 
 
