@@ -88,6 +88,12 @@ class StoreError(CampaignrecError):
 
 
 class TooManyRejectionsError(CampaignrecError):
-    """An import rejected more rows than its threshold allows."""
+    """An import rejected more rows than its threshold allows.
+
+    The good rows and the quarantine are stored before it is raised; ``summary`` holds the
+    import's summary (``summaries``: one per table, for a whole data set).
+    """
 
     exit_code = EXIT_REJECTIONS
+    summary: Any = None
+    summaries: Any = None
