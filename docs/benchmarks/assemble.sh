@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Rebuild docs/benchmarks.md from _header.md and the per-area pages beside this script.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+{
+  cat "$here/_header.md"
+  for f in ingest stores synthetic profiles ranking models campaigns uplift_ope; do
+    [ -f "$here/$f.md" ] || continue
+    printf '\n---\n\n<!-- from docs/benchmarks/%s.md -->\n' "$f"
+    sed -e 's/^# /## /' -e 's/^## \(.*\)$/### \1/;t' "$here/$f.md" | sed -e '1s/^### /## /'
+  done
+} > "$here/../benchmarks.md"
