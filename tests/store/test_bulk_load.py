@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from sqlalchemy import inspect
 
@@ -41,3 +42,15 @@ def test_an_interrupted_bulk_load_is_repaired(store_factory) -> None:  # type: i
     assert _event_indexes(store) != before
     store.migrate()
     assert _event_indexes(store) == before
+
+
+def test_bulk_load_into_an_empty_table_still_dedupes_across_calls(store: SQLStore) -> None:
+    first = make_events(300, seed=5)
+    more = make_events(100, seed=6, start=300)
+    with store.bulk_load():
+        assert store.insert_events(first) == 300  # PostgreSQL: straight COPY into the table
+        overlap = pd.concat([first.iloc[:50], more], ignore_index=True)
+        assert store.insert_events(overlap) == 100  # a known id: falls back to deduplicating
+        assert store.insert_events(first) == 0
+    assert store.count("events") == 400
+    assert store.read_table("events", columns=["event_id"])["event_id"].is_unique

@@ -388,6 +388,7 @@ class SQLStore:
         self.url = _normalise_url(url)
         self.tables: Tables = build_tables(table_prefix)
         self._bulk_depth = 0  # > 0 inside bulk_load()
+        self._bulk_into_empty = False  # PostgreSQL bulk load that started on an empty table
         self.engine: Engine = self._create_engine(self.url)
         self.dialect: Literal["sqlite", "postgresql"] = (
             "sqlite" if self.engine.dialect.name == "sqlite" else "postgresql"
@@ -513,10 +514,12 @@ class SQLStore:
             for ix in event_secondary_indexes(self.tables):
                 conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{ix.name}"')
         self._bulk_depth += 1
+        self._bulk_into_empty = self.dialect == "postgresql" and self.count("events") == 0
         try:
             yield
         finally:
             self._bulk_depth -= 1
+            self._bulk_into_empty = False
             self._ensure_event_indexes()
 
     @property
@@ -583,6 +586,34 @@ class SQLStore:
                 cur.close()
         return self._pg_write_rows(raw, table, names, rows, conflict, quoted, on_conflict)
 
+    @staticmethod
+    def _pg_copy_direct(
+        cur: Any,
+        target: str,
+        names: list[str],
+        rows: list[tuple[Any, ...]],
+        quoted: str,
+        table: Table,
+    ) -> int | None:
+        """COPY straight into the table (a bulk load that started empty: rows are new).
+
+        If a row turns out to exist after all, the savepoint is rolled back and ``None`` tells
+        the caller to take the deduplicating path.
+        """
+        import psycopg
+
+        cur.execute("SAVEPOINT cr_direct")
+        try:
+            with cur.copy(f"COPY {target} ({quoted}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types([_PG_TYPES[type(table.c[n].type).__name__] for n in names])
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT cr_direct")
+            return None
+        cur.execute("RELEASE SAVEPOINT cr_direct")
+        return len(rows)
+
     def _pg_write_rows(
         self,
         raw: Any,
@@ -601,6 +632,10 @@ class SQLStore:
                 # A bulk import is idempotent and re-runnable, so it need not wait for each
                 # commit's WAL flush (a crash can lose the last commits, never corrupt).
                 cur.execute("SET LOCAL synchronous_commit TO OFF")
+            if self._bulk_into_empty and conflict == "ignore" and table is self.tables.events:
+                direct = self._pg_copy_direct(cur, target, names, rows, quoted, table)
+                if direct is not None:
+                    return direct
             cur.execute(
                 f'CREATE TEMP TABLE "{tmp}" ON COMMIT DROP AS '
                 f"SELECT {quoted} FROM {target} WITH NO DATA"
