@@ -26,6 +26,7 @@ The evaluation metrics (Qini, AUUC, uplift@k with bootstrap intervals) live in
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -272,7 +273,7 @@ def _check_fit_inputs(
 # ---- learners ----------------------------------------------------------------------------------
 
 
-class BaseUpliftLearner:
+class BaseUpliftLearner(ABC):
     """Shared bookkeeping of every uplift learner (see the module docstring for the contract).
 
     Parameters
@@ -415,6 +416,7 @@ class BaseUpliftLearner:
             self.models_.append(parts if isinstance(parts, tuple) else (parts,))
         return self
 
+    @abstractmethod
     def _fit_arm(
         self,
         X: NDArray[np.float64],
@@ -422,10 +424,11 @@ class BaseUpliftLearner:
         y: NDArray[np.float64],
         seed_offset: int,
     ) -> Any:
-        raise NotImplementedError
+        """Fit one treatment arm against control."""
 
+    @abstractmethod
     def _predict_arm(self, fitted: Any, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        raise NotImplementedError
+        """Uplift of one fitted arm for rows ``X``."""
 
     def predict_uplift_matrix(self, X: ArrayLike) -> NDArray[np.float64]:
         """Uplift of every arm versus control, shape ``(n_rows, n_treatments)``."""

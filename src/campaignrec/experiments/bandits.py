@@ -35,6 +35,7 @@ numbers and add an intercept themselves.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,7 +82,7 @@ def _argmax_uniform(values: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 @dataclass
-class BanditPolicy:
+class BanditPolicy(ABC):
     """Common machinery: eligibility checks, sampling, the online state.
 
     Parameters
@@ -106,13 +107,15 @@ class BanditPolicy:
             raise ValidationError("floor", "must be in [0, 1)", value=self.floor)
 
     # -- to implement --
+    @abstractmethod
     def _probabilities(
         self, context: NDArray[np.float64] | None, actions: list[Action], rng: np.random.Generator
     ) -> NDArray[np.float64]:
-        raise NotImplementedError
+        """Probability of choosing each of ``actions``."""
 
+    @abstractmethod
     def _update(self, context: NDArray[np.float64] | None, action: Action, reward: float) -> None:
-        raise NotImplementedError
+        """Fold one observed reward into the statistics."""
 
     def _context(self, context: ArrayLike | None) -> NDArray[np.float64] | None:
         return None

@@ -25,6 +25,7 @@ is worth.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -526,7 +527,7 @@ def _kish(w: NDArray[np.float64]) -> float:
     return float(np.sum(w) ** 2 / s2) if s2 > 0 else 0.0
 
 
-class Estimator:
+class Estimator(ABC):
     """Base of every off-policy estimator: a point formula over per-round quantities.
 
     Subclasses define ``name``, ``needs_reward_model`` and ``_point(rounds)`` (vectorised over a
@@ -536,8 +537,9 @@ class Estimator:
     name = "base"
     needs_reward_model = False
 
+    @abstractmethod
     def _point(self, d: _Rounds) -> NDArray[np.float64]:
-        raise NotImplementedError
+        """Per-round contributions whose mean is the estimate."""
 
     def _ess(self, d: _Rounds) -> float:
         return _kish(d.w)
