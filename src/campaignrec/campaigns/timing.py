@@ -34,6 +34,7 @@ from campaignrec.errors import ValidationError
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 HOURS_PER_WEEK = 168
 ALL_USERS = "all"
+UNKNOWN_SEGMENT = "(unknown)"  # how profiles.analytics labels users without a segment
 
 
 def _timestamps(events: pd.DataFrame, tz: str) -> pd.Series:
@@ -70,17 +71,26 @@ def activity_heatmaps(
     dict
         ``segment -> ndarray (7, 24)``, each summing to 1 (all zeros without events).
     """
-    ev = events
-    if event_types is not None:
-        ev = ev[ev["event_type"].isin(list(event_types))]
-    local = _timestamps(ev, tz)
-    slot = (local.dt.day_of_week * 24 + local.dt.hour).to_numpy(np.int64)
-    out: dict[str, NDArray[np.float64]] = {ALL_USERS: _normalised(slot)}
+    # One definition of the heatmap: campaignrec.profiles.analytics.activity_heatmap.
+    from campaignrec.profiles.analytics import activity_heatmap
+
+    types = list(event_types) if event_types is not None else None
+    everyone = heatmaps_from_long(
+        activity_heatmap(events, segment_column=None, event_types=types, timezone=tz)
+    )
+    out: dict[str, NDArray[np.float64]] = {ALL_USERS: everyone.get(ALL_USERS, np.zeros((7, 24)))}
     if segments is not None:
         seg = pd.Series(segments) if not isinstance(segments, pd.Series) else segments
-        labels = ev["user_id"].astype(str).map(seg.astype(str)).to_numpy(object)
-        for name in sorted({s for s in labels if isinstance(s, str)}):
-            out[name] = _normalised(slot[labels == name])
+        seg = seg.dropna()
+        profiles = pd.DataFrame(
+            {"user_id": seg.index.astype(str), "segment": seg.astype(str).to_numpy()}
+        )
+        per = heatmaps_from_long(
+            activity_heatmap(
+                events, profiles=profiles, segment_column="segment", event_types=types, timezone=tz
+            )
+        )
+        out.update({k: v for k, v in per.items() if k != UNKNOWN_SEGMENT})
     return out
 
 
