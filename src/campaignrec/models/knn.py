@@ -112,16 +112,30 @@ def _similarity_rows(
     ``stat`` is the norm (cosine-like) or the count (Jaccard) of every row of ``a_all``.
     The self-similarity is removed; then only the ``neighbours`` largest per row are kept.
     """
-    co = (a_rows @ a_all.T).tocsr().astype(np.float32)
+    return _scaled_neighbours(a_rows, a_all, row_ids, stat[row_ids], stat, p)
+
+
+def _scaled_neighbours(
+    query: sp.csr_matrix,
+    a_all: sp.csr_matrix,
+    row_ids: NDArray[np.int64],
+    query_stat: NDArray[np.float64],
+    all_stat: NDArray[np.float64],
+    p: KNNParams,
+) -> sp.csr_matrix:
+    """Dot products of ``query`` rows with every row of ``a_all``, scaled into the chosen
+    similarity (``query_stat`` / ``all_stat``: norms or counts), self-similarity (the query
+    row's own id, ``row_ids``) removed, top ``neighbours`` kept per row."""
+    co = (query @ a_all.T).tocsr().astype(np.float32)
     r = row_of_nonzero(co)
     c = co.indices
     dot = co.data.astype(np.float64)
     if p.similarity == "jaccard":
-        den = stat[row_ids[r]] + stat[c] - dot + p.shrinkage
+        den = query_stat[r] + all_stat[c] - dot + p.shrinkage
     elif p.similarity == "dot":
         den = np.ones_like(dot) + p.shrinkage
     else:
-        den = stat[row_ids[r]] * stat[c] + p.shrinkage
+        den = query_stat[r] * all_stat[c] + p.shrinkage
     data = np.where(den > 0, dot / np.where(den > 0, den, 1.0), 0.0)
     data[c == row_ids[r]] = 0.0
     sim = sp.csr_matrix((data.astype(np.float32), c, co.indptr), shape=co.shape)
@@ -285,20 +299,7 @@ class UserKNN(Recommender):
         else:
             stat_q = stat_all.copy()
             stat_q[user_idx] = _row_stat(query, p)
-        co = (query @ self.vectors_.T).tocsr().astype(np.float32)
-        r = row_of_nonzero(co)
-        c = co.indices
-        dot = co.data.astype(np.float64)
-        if p.similarity == "jaccard":
-            den = stat_q[user_idx[r]] + stat_all[c] - dot + p.shrinkage
-        elif p.similarity == "dot":
-            den = np.ones_like(dot) + p.shrinkage
-        else:
-            den = stat_q[user_idx[r]] * stat_all[c] + p.shrinkage
-        data = np.where(den > 0, dot / np.where(den > 0, den, 1.0), 0.0)
-        data[c == user_idx[r]] = 0.0
-        sim = sp.csr_matrix((data.astype(np.float32), c, co.indptr), shape=co.shape)
-        return sparse_topk_rows(sim, p.neighbours)
+        return _scaled_neighbours(query, self.vectors_, user_idx, stat_q[user_idx], stat_all, p)
 
     def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
         sim = self._neighbours(user_idx)
