@@ -241,6 +241,19 @@ class Recommender(ABC):
             {"score": float(self.score([user_id], [item_id])[0])},
         )
 
+    def _warm_pair(self, user_id: str, item_id: str) -> tuple[int, int] | None:
+        """``(user_idx, item_idx)`` when the user has history here, else None (cold path).
+
+        Raises UnknownIdError for an item the snapshot does not know.
+        """
+        self.check_fitted()
+        if item_id not in self.items_:
+            raise UnknownIdError("item", item_id)
+        u = int(self.users_.index([user_id], missing="ignore")[0])
+        if u < 0 or self.seen_[u].nnz == 0:
+            return None
+        return u, int(self.items_.index([item_id])[0])
+
     # ---- persistence (no pickle) ---------------------------------------------------------------
     def _state(self) -> dict[str, NDArray[Any]]:
         """Learned arrays to save (models override and extend)."""

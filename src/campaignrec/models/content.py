@@ -24,7 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from campaignrec.data.interactions import Interactions
-from campaignrec.errors import ConfigError, UnknownIdError
+from campaignrec.errors import ConfigError
 from campaignrec.models._common import (
     check_choice,
     check_positive,
@@ -270,13 +270,10 @@ class ContentBased(Recommender):
         return self.items_.external(order), sims[order].astype(np.float32)
 
     def explain(self, user_id: str, item_id: str) -> Explanation:
-        self.check_fitted()
-        if item_id not in self.items_:
-            raise UnknownIdError("item", item_id)
-        u = int(self.users_.index([user_id], missing="ignore")[0])
-        if u < 0 or self.seen_[u].nnz == 0:
+        pair = self._warm_pair(user_id, item_id)
+        if pair is None:
             return super().explain(user_id, item_id)
-        j = int(self.items_.index([item_id])[0])
+        u, j = pair
         prod = self.profiles_[u].multiply(self.item_vectors_[j]).tocsr()
         order = np.argsort(-prod.data, kind="stable")[:8]
         terms = []

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from campaignrec.data.interactions import Interactions
-from campaignrec.errors import ConfigError, UnknownIdError
+from campaignrec.errors import ConfigError
 from campaignrec.models._common import apply_weighting, check_choice, check_positive
 from campaignrec.models.base import Explanation, Params, Recommender
 
@@ -221,13 +221,10 @@ class ALS(_Factorization):
         )
 
     def explain(self, user_id: str, item_id: str) -> Explanation:
-        self.check_fitted()
-        if item_id not in self.items_:
-            raise UnknownIdError("item", item_id)
-        u = int(self.users_.index([user_id], missing="ignore")[0])
-        if u < 0 or self.seen_[u].nnz == 0:
+        pair = self._warm_pair(user_id, item_id)
+        if pair is None:
             return super().explain(user_id, item_id)
-        j = int(self.items_.index([item_id])[0])
+        u, j = pair
         y = self.item_factors_.astype(np.float64)
         row = self.confidence_[u]
         hist = self.seen_[u].indices
@@ -291,13 +288,10 @@ class BPR(_Factorization):
         return self.item_factors_[:, :-1]  # the last column is the item bias
 
     def explain(self, user_id: str, item_id: str) -> Explanation:
-        self.check_fitted()
-        if item_id not in self.items_:
-            raise UnknownIdError("item", item_id)
-        u = int(self.users_.index([user_id], missing="ignore")[0])
-        if u < 0 or self.seen_[u].nnz == 0:
+        pair = self._warm_pair(user_id, item_id)
+        if pair is None:
             return super().explain(user_id, item_id)
-        j = int(self.items_.index([item_id])[0])
+        u, j = pair
         hist = self.seen_[u].indices
         y = self._item_embedding().astype(np.float64)  # the last column is the item bias
         norms = np.linalg.norm(y, axis=1) + 1e-12
