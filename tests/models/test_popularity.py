@@ -6,7 +6,7 @@ import pytest
 
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError
-from campaignrec.models.popularity import MostPopular, Random
+from campaignrec.models.popularity import CategoryPopular, MostPopular, Random
 from tests.models.contract import RecommenderContract
 
 
@@ -29,6 +29,11 @@ class TestMostPopularTrending(RecommenderContract):
 
     def make_model(self) -> MostPopular:
         return MostPopular(half_life_days=2.0, count="weight")
+
+
+class TestCategoryPopular(RecommenderContract):
+    def make_model(self) -> CategoryPopular:
+        return CategoryPopular(half_life_days=5.0, interest_half_life=3.0, global_weight=0.2)
 
 
 class TestRandom(RecommenderContract):
@@ -145,3 +150,82 @@ def test_fast_recommend_matches_dense_path(block_shop: Interactions) -> None:
             rows = np.nonzero(ok)[0]
             np.testing.assert_allclose(full[rows, fast[0][ok]], fast[1][ok], rtol=1e-6)
             assert ((fast[0] >= 0) == (slow[0] >= 0)).all()
+
+
+# ---- CategoryPopular --------------------------------------------------------------------------
+def _category_shop() -> Interactions:
+    """Shoes and mugs: mug m_hot is the most popular item overall, s_hot the top shoe."""
+    events = [(f"m{n}", "m_hot", "view", 1) for n in range(6)]
+    events += [(f"s{n}", "s_hot", "view", 1) for n in range(3)]
+    events += [("s0", "s_cold", "view", 1)]
+    events += [("shoe_fan", "s_old", "view", 0), ("shoe_fan", "s_seen", "purchase", 2)]
+    items = pd.DataFrame(
+        {
+            "item_id": ["m_hot", "s_hot", "s_cold", "s_old", "s_seen", "s_unused", "x_nocat"],
+            "category": ["mugs", "shoes", "shoes", "shoes", "shoes", "shoes", ""],
+        }
+    )
+    frame = pd.DataFrame(events, columns=["user_id", "item_id", "event_type", "timestamp"])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="D", utc=True)
+    return Interactions.from_frame(frame, items=items)
+
+
+def test_category_popular_puts_the_shoppers_category_first() -> None:
+    shop = _category_shop()
+    model = CategoryPopular(global_weight=0.2).fit(shop)
+    ids, _ = model.recommend(["shoe_fan"], k=3)
+    # in-category popularity first (s_hot: 3 shoppers, s_cold: 1), then the global hit
+    assert list(ids[0]) == ["s_hot", "s_cold", "m_hot"]
+    # a shopper nobody knows gets global trending popularity
+    cold, _ = model.recommend(["stranger"], k=2)
+    assert list(cold[0]) == ["m_hot", "s_hot"]
+    # with a large global weight, the overall hit outranks the shoe
+    heavy, _ = CategoryPopular(global_weight=5.0).fit(shop).recommend(["shoe_fan"], k=1)
+    assert heavy[0, 0] == "m_hot"
+
+
+def test_category_popular_recent_interest_wins() -> None:
+    events = [(f"m{n}", "m_hot", "view", 1) for n in range(3)]
+    events += [(f"s{n}", "s_hot", "view", 1) for n in range(3)]
+    # u browsed shoes long ago, mugs most recently
+    events += [("u", f"s_old{n}", "view", n) for n in range(3)]
+    events += [("u", "m_new", "view", 5)]
+    items = pd.DataFrame(
+        {
+            "item_id": ["m_hot", "s_hot", "s_old0", "s_old1", "s_old2", "m_new"],
+            "category": ["mugs", "shoes", "shoes", "shoes", "shoes", "mugs"],
+        }
+    )
+    frame = pd.DataFrame(events, columns=["user_id", "item_id", "event_type", "timestamp"])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="D", utc=True)
+    shop = Interactions.from_frame(frame, items=items)
+    short = CategoryPopular(interest_half_life=0.3, global_weight=0.0).fit(shop)
+    assert short.recommend(["u"], k=1)[0][0, 0] == "m_hot"
+    long_memory = CategoryPopular(interest_half_life=1000.0, global_weight=0.0).fit(shop)
+    assert long_memory.recommend(["u"], k=1)[0][0, 0] == "s_hot"  # 3 shoes vs 1 mug
+
+
+def test_category_popular_explains_and_round_trips(tmp_path) -> None:
+    shop = _category_shop()
+    model = CategoryPopular().fit(shop)
+    why = model.explain("shoe_fan", "s_hot")
+    assert why.reason == "category_trending" and why.evidence["category"] == "shoes"
+    assert why.evidence["category_share"] == pytest.approx(1.0)
+    assert "shoes" in why.text
+    assert model.explain("stranger", "m_hot").reason == "trending"
+    loaded = CategoryPopular.load(model.save(tmp_path / "m"))
+    users = ["shoe_fan", "s0", "stranger"]
+    np.testing.assert_array_equal(
+        loaded.score_matrix(loaded.users_.index(users, missing="ignore")),
+        model.score_matrix(model.users_.index(users, missing="ignore")),
+    )
+
+
+def test_category_popular_needs_the_column_and_sane_params() -> None:
+    shop = _shop([("u1", "x", "view", 0)])
+    with pytest.raises(ConfigError, match="category_column 'category'"):
+        CategoryPopular().fit(shop)
+    with pytest.raises(ConfigError, match="global_weight"):
+        CategoryPopular(global_weight=-1.0)
+    with pytest.raises(ConfigError, match="interest_half_life"):
+        CategoryPopular(interest_half_life=0.0)

@@ -33,7 +33,9 @@ def test_create_passes_params() -> None:
         registry.create("ease", lambda_=1.0)
 
 
-@pytest.mark.parametrize("name", ["most_popular", "item_knn", "user_knn", "ease", "content"])
+@pytest.mark.parametrize(
+    "name", ["most_popular", "category_popular", "item_knn", "user_knn", "ease", "content"]
+)
 def test_load_model_picks_the_class(name: str, block_shop: Interactions, tmp_path: Path) -> None:
     model = registry.create(name).fit(block_shop)
     model.save(tmp_path / name)

@@ -18,12 +18,23 @@ from campaignrec.models.content import ContentBased
 from campaignrec.models.ease import EASE
 from campaignrec.models.factorization import ALS, BPR
 from campaignrec.models.knn import ItemKNN, UserKNN
-from campaignrec.models.popularity import MostPopular, Random
+from campaignrec.models.popularity import CategoryPopular, MostPopular, Random
 
 #: Core models, importable without optional extras.
 MODELS: dict[str, type[Recommender]] = {
     cls.name: cls
-    for cls in (MostPopular, Random, ItemKNN, UserKNN, ContentBased, ALS, BPR, EASE, Blend)
+    for cls in (
+        MostPopular,
+        CategoryPopular,
+        Random,
+        ItemKNN,
+        UserKNN,
+        ContentBased,
+        ALS,
+        BPR,
+        EASE,
+        Blend,
+    )
 }
 
 #: Models living in modules imported on demand: name -> (module, extra needed or None).
