@@ -60,6 +60,29 @@ SEARCH_SPACES: dict[str, dict[str, dict[str, Any]]] = {
         "l2": {"type": "float", "low": 1.0, "high": 5000.0, "log": True},
         "recency_half_life": {"type": "float", "low": 1.0, "high": 200.0, "log": True},
     },
+    # EASE whose Gram matrix counts items touched close together in a user's sequence more
+    "ease_proximity": {
+        "l2": {"type": "float", "low": 50.0, "high": 5000.0, "log": True},
+        "recency_half_life": {"type": "float", "low": 1.0, "high": 50.0, "log": True},
+        "proximity_half_life": {"type": "float", "low": 2.0, "high": 100.0, "log": True},
+    },
+    # item KNN over "what comes next" co-occurrence, scoring a recency-weighted history
+    "item_knn_sequential": {
+        "neighbours": {"type": "int", "low": 50, "high": 400, "log": True},
+        "proximity_half_life": {"type": "float", "low": 1.0, "high": 50.0, "log": True},
+        "backward_weight": {"type": "float", "low": 0.0, "high": 1.0},
+        "recency_half_life": {"type": "float", "low": 0.5, "high": 20.0, "log": True},
+    },
+    "category_popular": {
+        "half_life_days": {"type": "float", "low": 0.5, "high": 60.0, "log": True},
+        "interest_half_life": {"type": "float", "low": 1.0, "high": 200.0, "log": True},
+        "global_weight": {"type": "float", "low": 0.0, "high": 2.0},
+    },
+    "transition": {
+        "window": {"type": "int", "low": 1, "high": 20},
+        "history_half_life": {"type": "float", "low": 0.5, "high": 20.0, "log": True},
+        "backward_weight": {"type": "float", "low": 0.0, "high": 1.0},
+    },
 }
 
 
@@ -321,6 +344,8 @@ class Candidate:
 
 #: What the ranking benchmark found strong, with small spaces so tuning runs in minutes on 2 cores.
 #: Popularity is always a candidate: on small shops it is hard to beat, and validation decides.
+#: Candidates that cannot run on a shop (no item categories; proximity EASE on a catalogue too wide
+#: for the primal solver) are skipped with a warning and a row in the report.
 DEFAULT_CANDIDATES: tuple[Candidate, ...] = (
     Candidate("most_popular", "most_popular", {}, {}),
     Candidate(
@@ -340,6 +365,29 @@ DEFAULT_CANDIDATES: tuple[Candidate, ...] = (
             "l2": {"type": "float", "low": 10.0, "high": 5000.0, "log": True},
             "recency_half_life": {"type": "float", "low": 0.5, "high": 5.0, "log": True},
         },
+    ),
+    Candidate(
+        "ease (proximity)",
+        "ease",
+        {"l2": 600.0, "recency_half_life": 5.0, "proximity_half_life": 20.0},
+        SEARCH_SPACES["ease_proximity"],
+    ),
+    Candidate(
+        "item_knn (sequential)",
+        "item_knn",
+        {
+            "neighbours": 200,
+            "proximity_half_life": 5.0,
+            "backward_weight": 0.3,
+            "recency_half_life": 2.0,
+        },
+        SEARCH_SPACES["item_knn_sequential"],
+    ),
+    Candidate(
+        "category_popular",
+        "category_popular",
+        {"half_life_days": 3.0, "interest_half_life": 20.0, "global_weight": 0.5},
+        SEARCH_SPACES["category_popular"],
     ),
     Candidate(
         "item_knn",
