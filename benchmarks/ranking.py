@@ -1007,14 +1007,6 @@ def run_ours(
         except Exception as exc:
             print(f"  campaignrec sasrec unavailable: {exc}", flush=True)
 
-    # a prototype of a model campaignrec does not have yet (sequential item-to-item transitions),
-    # blended with the tuned EASE models: reported apart, as a lead for new models, never as ours
-    if not args.no_prototype and "campaignrec ease (recency)" in best:
-        try:
-            run_transition_prototype(add, best, make, val, trials, seed, tuning)
-        except Exception as exc:
-            print(f"  transition prototype failed: {exc}", flush=True)
-
     # overhead of our implicit wrapper: the same parameters as the direct call, timed alternately
     try:
         tuning["implicit_overhead"] = measure_overhead(
@@ -1096,111 +1088,6 @@ BLEND_PARTS = (
 )
 #: how many of the best-validated models the blend fuses
 BLEND_SIZE = 4
-
-
-def _transition_class() -> type:
-    from campaignrec.models.base import Recommender
-
-    class TransitionPrototype(Recommender):
-        """Prototype: T[i, j] = sum over users of 1/d for j following i d <= window steps later;
-        a user's scores are their recency-weighted history times the degree-normalised T."""
-
-        name = "transition_prototype"
-
-        def __init__(self, window: int = 10, half_life: float = 3.0) -> None:
-            super().__init__()
-            self.window, self.half_life = int(window), float(half_life)
-
-        def _fit(self, interactions: Any) -> None:
-            import scipy.sparse as sp
-
-            indptr, items, _ = interactions.sequences
-            rows, cols, vals = [], [], []
-            for d in range(1, self.window + 1):
-                for u in range(interactions.n_users):
-                    seq = items[indptr[u] : indptr[u + 1]]
-                    if len(seq) > d:
-                        rows.append(seq[:-d])
-                        cols.append(seq[d:])
-                        vals.append(np.full(len(seq) - d, 1.0 / d))
-            n = interactions.n_items
-            if not rows:
-                self.t_ = sp.csr_matrix((n, n), dtype=np.float32)
-            else:
-                t = sp.csr_matrix(
-                    (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                    shape=(n, n),
-                )
-                out_deg = np.maximum(np.asarray(t.sum(axis=1)).ravel(), 1.0) ** -0.5
-                in_deg = np.maximum(np.asarray(t.sum(axis=0)).ravel(), 1.0) ** -0.5
-                self.t_ = (sp.diags(out_deg) @ t @ sp.diags(in_deg)).tocsr().astype(np.float32)
-            self.history_ = recency_rows(interactions, self.half_life)
-
-        def _score_idx(self, user_idx: np.ndarray) -> np.ndarray:
-            return np.asarray((self.history_[user_idx] @ self.t_).todense(), dtype=np.float32)
-
-    return TransitionPrototype
-
-
-def run_transition_prototype(
-    add: Callable[..., None],
-    best: dict[str, Any],
-    make: Callable[..., Any],
-    val: Any,
-    trials: int,
-    seed: int,
-    tuning: dict[str, Any],
-) -> None:
-    from campaignrec.evaluation.tuning import tune, tune_blend_weights
-    from campaignrec.models.blend import Blend
-
-    cls = _transition_class()
-    space = {
-        "window": {"type": "int", "low": 1, "high": 20},
-        "half_life": {"type": "float", "low": 0.5, "high": 20.0, "log": True},
-    }
-    res = tune(
-        lambda q: cls(**q),
-        space,
-        val,
-        n_trials=trials,
-        seed=seed,
-        baseline={"window": 10, "half_life": 3.0},
-    )
-    tp = res.best_params
-    tuning["prototype transition"] = {"best_params": tp, "validation_ndcg": res.best_value}
-    print(
-        f"  tuned prototype transition           val ndcg@10={res.best_value:.4f} {tp}", flush=True
-    )
-    parts = [
-        lbl
-        for lbl in ("campaignrec ease (recency)", "campaignrec ease (short recency)")
-        if lbl in best
-    ]
-    comps = {lbl: make(best[lbl]["name"])(best[lbl]["params"]).fit(val.fit_part) for lbl in parts}
-    comps["transition"] = cls(**tp).fit(val.fit_part)
-    bres = tune_blend_weights(comps, val, n_trials=max(20, trials * 4), seed=seed, high=2.0)
-    tuning["prototype blend"] = {
-        "best_params": bres.best_params,
-        "validation_ndcg": bres.best_value,
-    }
-    print(
-        f"  tuned prototype blend                val ndcg@10={bres.best_value:.4f} {bres.best_params['weights']}",
-        flush=True,
-    )
-    p = bres.best_params
-    blend = Blend(
-        components=[make(best[lbl]["name"])(best[lbl]["params"]) for lbl in parts] + [cls(**tp)],
-        weights=tuple(p["weights"]),
-        method=p["method"],
-        normalization=p["normalization"],
-    )
-    add(
-        "prototype: transition + EASE blend (not in campaignrec)",
-        blend,
-        "prototype",
-        bres.best_value,
-    )
 
 
 def measure_overhead(
@@ -1342,7 +1229,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--sasrec-epochs", type=int, default=4, help="SASRec epochs (ours and RecBole's)"
     )
-    ap.add_argument("--no-prototype", action="store_true", help="skip the transition prototype")
     ap.add_argument("--bench-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", default=None, help=argparse.SUPPRESS)

@@ -34,7 +34,8 @@ def test_create_passes_params() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["most_popular", "category_popular", "item_knn", "user_knn", "ease", "content"]
+    "name",
+    ["most_popular", "category_popular", "item_knn", "user_knn", "ease", "content", "transition"],
 )
 def test_load_model_picks_the_class(name: str, block_shop: Interactions, tmp_path: Path) -> None:
     model = registry.create(name).fit(block_shop)

@@ -384,6 +384,12 @@ DEFAULT_CANDIDATES: tuple[Candidate, ...] = (
         SEARCH_SPACES["item_knn_sequential"],
     ),
     Candidate(
+        "transition",
+        "transition",
+        {"window": 10, "history_half_life": 3.0, "backward_weight": 0.0},
+        SEARCH_SPACES["transition"],
+    ),
+    Candidate(
         "category_popular",
         "category_popular",
         {"half_life_days": 3.0, "interest_half_life": 20.0, "global_weight": 0.5},

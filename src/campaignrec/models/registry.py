@@ -19,6 +19,7 @@ from campaignrec.models.ease import EASE
 from campaignrec.models.factorization import ALS, BPR
 from campaignrec.models.knn import ItemKNN, UserKNN
 from campaignrec.models.popularity import CategoryPopular, MostPopular, Random
+from campaignrec.models.transition import ItemTransition
 
 #: Core models, importable without optional extras.
 MODELS: dict[str, type[Recommender]] = {
@@ -33,6 +34,7 @@ MODELS: dict[str, type[Recommender]] = {
         ALS,
         BPR,
         EASE,
+        ItemTransition,
         Blend,
     )
 }
