@@ -93,3 +93,27 @@ def test_select_default_needs_some_history():
     ]
     with pytest.raises(ValidationError):
         select_default(Interactions.from_frame(pd.DataFrame(rows)), n_trials=1)
+
+
+def test_default_candidates_cover_sequence_and_category_models():
+    """Every default candidate runs on a shop with categories; without them only that one is skipped."""
+    inter = _cluster_shop(n_users=40)
+    items = pd.DataFrame(
+        {
+            "item_id": list(inter.items.ids),
+            "category": [f"c{int(i[1:]) // 12}" for i in inter.items.ids],
+        }
+    )
+    with_cats = Interactions.from_frame(inter.to_frame(), items=items)
+    sel = select_default(with_cats, n_trials=1, blend=False)
+    rows = {r["name"]: r for r in sel.report["leaderboard"]}
+    expected = {"category_popular", "transition", "ease (proximity)", "item_knn (sequential)"}
+    assert expected <= set(rows)
+    assert all(np.isfinite(rows[name]["score"]) for name in expected)
+    # category interest separates the two clusters: it beats global popularity here
+    assert rows["category_popular"]["score"] > rows["most_popular"]["score"]
+
+    plain = select_default(inter, n_trials=1, blend=False)
+    rows = {r["name"]: r for r in plain.report["leaderboard"]}
+    assert "category_column" in rows["category_popular"]["error"]
+    assert np.isfinite(rows["transition"]["score"])
