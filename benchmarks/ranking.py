@@ -590,6 +590,33 @@ class ExternalReference(DirectReference):
         return recs.astype(np.int64), np.zeros(recs.shape, np.float32)
 
 
+class DefaultSelection:
+    """What ``campaignrec train`` (no model named) does, as one fit: ``select_default`` on train.
+
+    It carves its own validation split from the data it is given (not the protocol's), tunes
+    every default candidate and the blend, and refits the winner; test is never seen.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self.report_: dict[str, Any] = {}
+
+    def fit(self, interactions: Any) -> DefaultSelection:
+        from campaignrec.evaluation.tuning import select_default
+
+        selection = select_default(interactions, seed=self.seed)
+        self.model_, self.report_ = selection.model, selection.report
+        return self
+
+    def recommend_idx(
+        self, user_idx: np.ndarray, k: int = 10, *, exclude_seen: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        out: tuple[np.ndarray, np.ndarray] = self.model_.recommend_idx(
+            user_idx, k, exclude_seen=exclude_seen
+        )
+        return out
+
+
 # ---- the run ----------------------------------------------------------------------------------------
 def tuned(
     label: str,
@@ -884,7 +911,11 @@ def run_ours(
     args: argparse.Namespace,
 ) -> None:
     """campaignrec's models through the registry, each tuned on the same validation budget."""
-    from campaignrec.evaluation.tuning import SEARCH_SPACES, tune_blend_weights
+    from campaignrec.evaluation.tuning import (
+        DEFAULT_CANDIDATES,
+        SEARCH_SPACES,
+        tune_blend_weights,
+    )
 
     try:
         from campaignrec.models import registry
@@ -947,36 +978,12 @@ def run_ours(
             | {"recency_half_life": {"type": "float", "low": 0.5, "high": 50.0, "log": True}},
             {"similarity": "cosine", "neighbours": 100, "shrinkage": 0.0, "recency_half_life": 3.0},
         ),
-        (
-            "ease",
-            "campaignrec ease (proximity)",
-            dict(SEARCH_SPACES["ease_proximity"]),
-            {"l2": 600.0, "recency_half_life": 5.0, "proximity_half_life": 20.0},
-        ),
-        (
-            "item_knn",
-            "campaignrec item_knn (sequential)",
-            dict(SEARCH_SPACES["item_knn_sequential"]),
-            {
-                "neighbours": 200,
-                "proximity_half_life": 5.0,
-                "backward_weight": 0.3,
-                "recency_half_life": 2.0,
-            },
-        ),
-        (
-            "transition",
-            "campaignrec transition",
-            dict(SEARCH_SPACES["transition"]),
-            {"window": 10, "history_half_life": 3.0, "backward_weight": 0.0},
-        ),
-        (
-            "category_popular",
-            "campaignrec category_popular",
-            dict(SEARCH_SPACES["category_popular"]),
-            {"half_life_days": 3.0, "interest_half_life": 20.0, "global_weight": 0.5},
-        ),
     ]
+    # the sequence and category families exactly as `campaignrec train` tries them
+    default_candidates = {c.label: c for c in DEFAULT_CANDIDATES}
+    for label in ("ease (proximity)", "item_knn (sequential)", "transition", "category_popular"):
+        c = default_candidates[label]
+        configs.append((c.model, f"campaignrec {c.label}", dict(c.space), dict(c.base)))
     for name, label, space, base in configs:
         try:
             cls = registry.get_class(name)
@@ -1006,6 +1013,20 @@ def run_ours(
             add("campaignrec sasrec", make("sasrec")(q), "ours", v)
         except Exception as exc:
             print(f"  campaignrec sasrec unavailable: {exc}", flush=True)
+
+    # what a user gets from `campaignrec train` with no model named: reported beside the
+    # benchmark's own selection, never used to pick "ours"
+    if not args.no_default:
+        default = DefaultSelection(seed)
+        add("campaignrec train default (select_default)", default, "default")
+        if default.report_:
+            tuning["campaignrec train default"] = {
+                "chosen": default.report_.get("chosen"),
+                "validation": default.report_.get("validation"),
+                "leaderboard": default.report_.get("leaderboard"),
+                "seconds": default.report_.get("seconds"),
+            }
+            print(f"  campaignrec train default chose: {default.report_.get('chosen')}", flush=True)
 
     # overhead of our implicit wrapper: the same parameters as the direct call, timed alternately
     try:
@@ -1168,6 +1189,23 @@ def summarise(
             f"Wilcoxon p={w.p_value:.3g} -> target {'MET' if verdict['target_met'] else 'NOT met'}",
             flush=True,
         )
+        defaults = [m for m in board["model"] if family.get(m) == "default"]
+        if defaults:
+            d = defaults[0]
+            td = results.compare(d, best_ref, "ndcg@10")
+            verdict["train_default"] = {
+                "model": d,
+                "ndcg@10": results.mean(d, "ndcg@10"),
+                "ratio": results.mean(d, "ndcg@10") / results.mean(best_ref, "ndcg@10"),
+                "p_value_t": td.p_value,
+                "chosen": tuning.get("campaignrec train default", {}).get("chosen"),
+            }
+            print(
+                f"Protocol {name}: `campaignrec train` default ({verdict['train_default']['chosen']}) "
+                f"{verdict['train_default']['ndcg@10']:.4f}: ratio {verdict['train_default']['ratio']:.3f} "
+                f"vs the best reference, paired t p={td.p_value:.3g}",
+                flush=True,
+            )
     overhead = tuning.get("implicit_overhead", {})
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1228,6 +1266,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument(
         "--sasrec-epochs", type=int, default=4, help="SASRec epochs (ours and RecBole's)"
+    )
+    ap.add_argument(
+        "--no-default", action="store_true", help="skip the `campaignrec train` default row"
     )
     ap.add_argument("--bench-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
