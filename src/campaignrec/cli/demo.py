@@ -112,7 +112,8 @@ def demo(
         t.add_row(str(row.get("name")), f"{float(row.get('score', float('nan'))):.4f}")
     console.print(t)
     console.print(f"active model: [bold]{trained.name}[/] ({trained.path})")
-    done.append(f"trained and activated '{trained.name}' (chosen by validation NDCG@10)")
+    chosen = trained.metrics.get("selection", {}).get("chosen", trained.name)
+    done.append(f"trained and activated '{chosen}' (chosen by validation NDCG@10)")
 
     _step(5, "recommendations with explanations")
     model = load_active_model(store, trained.name)
