@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from campaignrec.campaigns.response import ResponseModel, response_features
+from campaignrec.campaigns.uplift import BaseModelSettings
 from campaignrec.errors import ConfigError, NotFittedError, ValidationError
 
 
@@ -105,3 +106,28 @@ def test_response_features_joins_user_and_campaign_rows() -> None:
     np.testing.assert_array_equal(rows, [[3, 4, 30], [1, 2, 10]])
     with pytest.raises(ValidationError):
         response_features(users, campaigns, [2], [0])
+
+
+def test_get_params_are_the_constructor_parameters_and_round_trip() -> None:
+    # the shared base-model defaults are pinned in test_uplift
+    assert ResponseModel().get_params() == {
+        **BaseModelSettings().get_params(),
+        "calibration": "isotonic",
+        "calibration_fraction": 0.25,
+    }
+    changed = {"base_model": "logistic", "calibration": "sigmoid", "calibration_fraction": 0.3}
+    changed |= {"n_estimators": 7, "num_leaves": 5, "C": 0.5, "n_jobs": 2, "random_state": 11}
+    model = ResponseModel(**changed)
+    assert model.get_params() == ResponseModel().get_params() | changed
+    assert (model.n_estimators, model.C, model.calibration) == (7, 0.5, "sigmoid")
+    again = ResponseModel(**model.get_params())
+    assert again.get_params() == model.get_params()
+    assert again != model  # estimators compare by identity, as before
+    with pytest.raises(TypeError):
+        ResponseModel("logistic")  # type: ignore[misc]  # keyword-only, as before
+
+
+def test_unknown_base_model_is_rejected() -> None:
+    X, y, _ = shop(n=200)
+    with pytest.raises(ValidationError, match="base_model"):
+        ResponseModel(base_model="forest").fit(X, y)  # type: ignore[arg-type]

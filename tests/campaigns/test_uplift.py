@@ -10,6 +10,7 @@ from scipy.stats import spearmanr
 
 from campaignrec.campaigns.uplift import (
     LEARNERS,
+    BaseModelSettings,
     BaseUpliftLearner,
     SLearner,
     TLearner,
@@ -193,3 +194,38 @@ def test_load_checks_the_folder(tmp_path) -> None:
         XLearner.load(path)
     with pytest.raises(NotFittedError):
         TLearner().save(tmp_path / "nothing")
+
+
+def test_base_model_settings_defaults_are_pinned() -> None:
+    """Shared by the uplift learners and the response model: changing one changes both."""
+    assert BaseModelSettings().get_params() == {
+        "base_model": "lightgbm",
+        "n_estimators": 200,
+        "learning_rate": 0.05,
+        "num_leaves": 15,
+        "min_child_samples": 50,
+        "C": 1.0,
+        "n_jobs": 1,
+        "random_state": 0,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(LEARNERS))
+def test_get_params_are_the_constructor_parameters_and_round_trip(name: str) -> None:
+    cls = LEARNERS[name]
+    expected = BaseModelSettings().get_params() | {"control": 0, "outcome_type": "auto"}
+    if name in ("x", "to"):
+        expected |= {"propensity": "constant", "propensity_clip": 0.05}
+    assert cls().get_params() == expected
+    changed = {"base_model": "logistic", "control": "none", "outcome_type": "binary"}
+    changed |= {"learning_rate": 0.2, "min_child_samples": 3, "C": 0.5, "random_state": 11}
+    learner = cls(**changed)
+    assert learner.get_params() == expected | changed
+    assert (learner.learning_rate, learner.C, learner.control) == (0.2, 0.5, "none")
+    assert cls(**learner.get_params()).get_params() == learner.get_params()
+
+
+def test_unknown_base_model_is_rejected() -> None:
+    X, t, y, _ = planted(n=200)
+    with pytest.raises(ValidationError, match="base_model"):
+        TLearner(base_model="forest").fit(X, t, y)  # type: ignore[arg-type]

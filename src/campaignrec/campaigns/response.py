@@ -22,15 +22,22 @@ True
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from campaignrec.campaigns.uplift import dump_base_model, fit_base_model, load_base_model
-from campaignrec.errors import ConfigError, NotFittedError, ValidationError
+from campaignrec.campaigns.uplift import (
+    BaseModelSettings,
+    dump_base_model,
+    fit_base_model,
+    load_base_model,
+    read_model_meta,
+    write_model_folder,
+)
+from campaignrec.errors import NotFittedError, ValidationError
 
 __all__ = ["ResponseModel", "response_features"]
 
@@ -78,72 +85,27 @@ def _logit(p: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.log(p / (1 - p))
 
 
-class ResponseModel:
+@dataclass(kw_only=True, eq=False, repr=False)
+class ResponseModel(BaseModelSettings):
     """Calibrated response classifier (scikit-learn style).
 
     Parameters
     ----------
-    base_model : {"lightgbm", "logistic"}
-        The classifier.
+    base_model, n_estimators, learning_rate, num_leaves, min_child_samples, C, n_jobs, random_state
+        The classifier's settings: see :class:`~campaignrec.campaigns.uplift.BaseModelSettings`.
+        ``random_state`` also seeds the calibration split.
     calibration : {"isotonic", "sigmoid", "none"}
         Isotonic regression or Platt scaling fitted on the held-out fold.
     calibration_fraction : float
         Share of rows (stratified by outcome) held out for calibration, in (0, 0.9].
-    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM parameters.
-    C : float
-        Inverse regularisation of the logistic model (features are standardised).
-    n_jobs : int
-        LightGBM threads.
-    random_state : int
-        Seed of the split and the model.
     """
 
-    def __init__(
-        self,
-        *,
-        base_model: Literal["lightgbm", "logistic"] = "lightgbm",
-        calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic",
-        calibration_fraction: float = 0.25,
-        n_estimators: int = 200,
-        learning_rate: float = 0.05,
-        num_leaves: int = 15,
-        min_child_samples: int = 50,
-        C: float = 1.0,
-        n_jobs: int = 1,
-        random_state: int = 0,
-    ) -> None:
-        self.base_model = base_model
-        self.calibration = calibration
-        self.calibration_fraction = calibration_fraction
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.min_child_samples = min_child_samples
-        self.C = C
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters."""
-        return {
-            "base_model": self.base_model,
-            "calibration": self.calibration,
-            "calibration_fraction": self.calibration_fraction,
-            "n_estimators": self.n_estimators,
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
-            "C": self.C,
-            "n_jobs": self.n_jobs,
-            "random_state": self.random_state,
-        }
+    calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+    calibration_fraction: float = 0.25
 
     # ---- fitting ----
     def _check_params(self) -> None:
-        if self.base_model not in ("lightgbm", "logistic"):
-            raise ValidationError(
-                "base_model", "unknown", value=self.base_model, hint="use 'lightgbm' or 'logistic'"
-            )
+        self.check_base_model()
         if self.calibration not in ("isotonic", "sigmoid", "none"):
             raise ValidationError(
                 "calibration",
@@ -235,19 +197,7 @@ class ResponseModel:
 
     def _fit_base(self, X: NDArray[np.float64], y: NDArray[np.float64]) -> None:
         self.base_ = fit_base_model(
-            X,
-            y,
-            task="classification",
-            base_model=self.base_model,
-            params={
-                "n_estimators": self.n_estimators,
-                "learning_rate": self.learning_rate,
-                "num_leaves": self.num_leaves,
-                "min_child_samples": self.min_child_samples,
-                "C": self.C,
-                "n_jobs": self.n_jobs,
-            },
-            seed=self.random_state,
+            X, y, task="classification", settings=self, seed=self.random_state
         )
 
     def _fit_calibration(self, raw: NDArray[np.float64], y: NDArray[np.float64]) -> None:
@@ -298,8 +248,6 @@ class ResponseModel:
         """Write the fitted model into directory ``path`` (created); returns it."""
         if not hasattr(self, "n_features_in_"):
             raise NotFittedError("ResponseModel")
-        d = Path(path)
-        d.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, Any] = {"iso_x": self.iso_x_, "iso_y": self.iso_y_}
         texts: dict[str, str] = {}
         meta = {
@@ -313,24 +261,14 @@ class ResponseModel:
             "platt": list(self.platt_),
             "base": dump_base_model(self.base_, "base", arrays, texts),
         }
-        (d / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        np.savez(d / "arrays.npz", **arrays)
-        for key, text in texts.items():
-            (d / f"{key}.txt").write_text(text, encoding="utf-8")
-        return d
+        return write_model_folder(path, meta, arrays, texts)
 
     @classmethod
     def load(cls, path: str | Path) -> ResponseModel:
         """Read a model written by :meth:`save`."""
-        d = Path(path)
-        meta_path = d / "meta.json"
-        if not meta_path.is_file():
-            raise ConfigError(f"no response model at {str(d)!r} (meta.json missing)")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != "campaignrec.response" or meta.get("version") != FORMAT_VERSION:
-            raise ConfigError(
-                f"{str(meta_path)!r} is not a version-{FORMAT_VERSION} campaignrec response model"
-            )
+        d, meta = read_model_meta(
+            path, fmt="campaignrec.response", version=FORMAT_VERSION, what="response model"
+        )
         model = cls(**meta["params"])
         model.n_features_in_ = int(meta["n_features_in"])
         model.feature_names_ = meta["feature_names"]

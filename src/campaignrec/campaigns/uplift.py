@@ -16,8 +16,10 @@ Every learner follows one small scikit-learn style contract::
 
 Learners: :class:`SLearner`, :class:`TLearner`, :class:`XLearner` and
 :class:`TransformedOutcomeLearner`. The base models are LightGBM (default) or (regularised)
-logistic / ridge regression from scikit-learn. Parameters are stored by ``__init__``; learned
-attributes end in ``_``; all randomness flows from ``random_state``.
+logistic / ridge regression from scikit-learn; their settings are defined once, in
+:class:`BaseModelSettings`, which :class:`~campaignrec.campaigns.response.ResponseModel` shares.
+Parameters are stored by ``__init__``; learned attributes end in ``_``; all randomness flows from
+``random_state``.
 
 The evaluation metrics (Qini, AUUC, uplift@k with bootstrap intervals) live in
 :mod:`campaignrec.campaigns.uplift_metrics`.
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -126,41 +128,90 @@ def _fit_linear(
     )
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
+class BaseModelSettings:
+    """The base-model settings every response model and uplift learner takes, defined once.
+
+    Estimators inherit from this dataclass and add their own fields with
+    ``@dataclass(kw_only=True, eq=False, repr=False)``: the generated ``__init__`` only stores
+    keyword parameters (the scikit-learn contract), ``eq=False`` keeps identity equality and
+    hashing, and :meth:`get_params` lists every field, so it always matches the constructor.
+
+    Parameters
+    ----------
+    base_model : {"lightgbm", "logistic"}
+        Family of the base models ("logistic" means logistic regression for classification and
+        ridge regression for regression, both on standardised features).
+    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM parameters.
+    C : float
+        Inverse regularisation strength of the linear models.
+    n_jobs : int
+        Threads for LightGBM.
+    random_state : int
+        Seed of every stochastic step.
+    """
+
+    base_model: BaseModelName = "lightgbm"
+    n_estimators: int = 200
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_child_samples: int = 50
+    C: float = 1.0
+    n_jobs: int = 1
+    random_state: int = 0
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor parameters (scikit-learn style)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def check_base_model(self) -> None:
+        """Raise :class:`ValidationError` unless ``base_model`` names a known family."""
+        if self.base_model not in ("lightgbm", "logistic"):
+            raise ValidationError(
+                "base_model",
+                "unknown base model",
+                value=self.base_model,
+                hint="use 'lightgbm' or 'logistic'",
+            )
+
+
 def fit_base_model(
     X: NDArray[np.float64],
     y: NDArray[np.float64],
     *,
     task: Literal["classification", "regression"],
-    base_model: BaseModelName,
-    params: dict[str, Any],
+    settings: BaseModelSettings,
     seed: int,
 ) -> _Model:
     """Fit one base model (shared with :mod:`campaignrec.campaigns.response`).
 
+    ``settings`` gives the family (``settings.base_model``) and its hyper-parameters; ``seed``
+    overrides ``settings.random_state`` so that one estimator can fit several seeded models.
     Returns a small predictor whose ``predict(X)`` gives probabilities (classification) or values
     (regression); a constant target gives a constant model instead of a crash. The predictor is
     saved by :func:`dump_base_model` and restored by :func:`load_base_model` without pickle.
     """
+    settings.check_base_model()
     if y.size == 0:
         raise ValidationError(
             "outcome", "a learner group has no rows", hint="check treatment labels"
         )
     if np.all(y == y[0]):
         return _Constant(float(y[0]))
-    if base_model == "lightgbm":
+    if settings.base_model == "lightgbm":
         import lightgbm as lgb
 
-        common = {
-            "n_estimators": params["n_estimators"],
-            "learning_rate": params["learning_rate"],
-            "num_leaves": params["num_leaves"],
-            "min_child_samples": params["min_child_samples"],
+        common: dict[str, Any] = {
+            "n_estimators": settings.n_estimators,
+            "learning_rate": settings.learning_rate,
+            "num_leaves": settings.num_leaves,
+            "min_child_samples": settings.min_child_samples,
             "subsample": 0.8,
             "subsample_freq": 1,
             "colsample_bytree": 0.8,
             "reg_lambda": 1.0,
             "random_state": seed,
-            "n_jobs": params["n_jobs"],
+            "n_jobs": settings.n_jobs,
             "verbose": -1,
         }
         if task == "classification":
@@ -170,11 +221,7 @@ def fit_base_model(
             model = lgb.LGBMRegressor(**common)
             model.fit(X, y)
         return _Boosted(model.booster_)
-    if base_model == "logistic":
-        return _fit_linear(X, y, logistic=task == "classification", C=params["C"])
-    raise ValidationError(
-        "base_model", "unknown base model", value=base_model, hint="use 'lightgbm' or 'logistic'"
-    )
+    return _fit_linear(X, y, logistic=task == "classification", C=settings.C)
 
 
 # ---- persistence of fitted components (no pickle) -----------------------------------------------
@@ -229,6 +276,40 @@ def load_base_model(spec: dict[str, Any], arrays: Any, folder: Path) -> _Model:
     raise ConfigError(f"unknown component kind {kind!r} in a saved uplift learner")
 
 
+def write_model_folder(
+    path: str | Path, meta: dict[str, Any], arrays: dict[str, Any], texts: dict[str, str]
+) -> Path:
+    """Write ``meta.json``, ``arrays.npz`` and every ``texts[key]`` as ``<key>.txt`` into ``path``.
+
+    The folder is created; returns it. The tables are those filled by :func:`dump_base_model`.
+    """
+    d = Path(path)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    np.savez(d / "arrays.npz", **arrays)
+    for key, text in texts.items():
+        (d / f"{key}.txt").write_text(text, encoding="utf-8")
+    return d
+
+
+def read_model_meta(
+    path: str | Path, *, fmt: str, version: int, what: str
+) -> tuple[Path, dict[str, Any]]:
+    """The folder and ``meta.json`` of a model written by :func:`write_model_folder`.
+
+    Raises :class:`ConfigError` unless ``meta.json`` exists and declares format ``fmt`` at
+    ``version``; ``what`` names the model in the messages (``"uplift learner"``).
+    """
+    d = Path(path)
+    meta_path = d / "meta.json"
+    if not meta_path.is_file():
+        raise ConfigError(f"no {what} at {str(d)!r} (meta.json missing)")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("format") != fmt or meta.get("version") != version:
+        raise ConfigError(f"{str(meta_path)!r} is not a version-{version} campaignrec {what}")
+    return d, meta
+
+
 _FORMAT_VERSION = 1
 
 
@@ -273,102 +354,45 @@ def _check_fit_inputs(
 # ---- learners ----------------------------------------------------------------------------------
 
 
-class BaseUpliftLearner(ABC):
+@dataclass(kw_only=True, eq=False, repr=False)
+class BaseUpliftLearner(BaseModelSettings, ABC):
     """Shared bookkeeping of every uplift learner (see the module docstring for the contract).
 
     Parameters
     ----------
-    base_model : {"lightgbm", "logistic"}
-        Family of the outcome models ("logistic" means logistic regression for binary outcomes
-        and ridge regression for continuous ones, both on standardised features).
+    base_model, n_estimators, learning_rate, num_leaves, min_child_samples, C, n_jobs, random_state
+        The outcome and effect models' settings: see :class:`BaseModelSettings`.
     control : scalar
         The treatment label of the control group.
     outcome_type : {"auto", "binary", "continuous"}
         "auto" treats an outcome whose values are all 0 or 1 as binary.
-    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM parameters.
-    C : float
-        Inverse regularisation strength of the linear models.
-    n_jobs : int
-        Threads for LightGBM.
-    random_state : int
-        Seed of every stochastic step.
     """
 
     name = "base"
 
-    def __init__(
-        self,
-        *,
-        base_model: BaseModelName = "lightgbm",
-        control: Any = 0,
-        outcome_type: OutcomeType = "auto",
-        n_estimators: int = 200,
-        learning_rate: float = 0.05,
-        num_leaves: int = 15,
-        min_child_samples: int = 50,
-        C: float = 1.0,
-        n_jobs: int = 1,
-        random_state: int = 0,
-    ) -> None:
-        self.base_model = base_model
-        self.control = control
-        self.outcome_type = outcome_type
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.min_child_samples = min_child_samples
-        self.C = C
-        self.n_jobs = n_jobs
-        self.random_state = random_state
+    control: Any = 0
+    outcome_type: OutcomeType = "auto"
 
     # -- helpers for subclasses --
-    def _params(self) -> dict[str, Any]:
-        return {
-            "n_estimators": self.n_estimators,
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
-            "C": self.C,
-            "n_jobs": self.n_jobs,
-        }
-
     def _fit_outcome(
         self, X: NDArray[np.float64], y: NDArray[np.float64], seed_offset: int
     ) -> _Model:
         task: Literal["classification", "regression"] = (
             "classification" if self.binary_outcome_ else "regression"
         )
-        return fit_base_model(
-            X,
-            y,
-            task=task,
-            base_model=self.base_model,
-            params=self._params(),
-            seed=self.random_state + seed_offset,
-        )
+        return fit_base_model(X, y, task=task, settings=self, seed=self.random_state + seed_offset)
 
     def _fit_effect(
         self, X: NDArray[np.float64], y: NDArray[np.float64], seed_offset: int
     ) -> _Model:
         return fit_base_model(
-            X,
-            y,
-            task="regression",
-            base_model=self.base_model,
-            params=self._params(),
-            seed=self.random_state + seed_offset,
+            X, y, task="regression", settings=self, seed=self.random_state + seed_offset
         )
 
     def _prepare(
         self, X: ArrayLike, treatment: ArrayLike, outcome: ArrayLike
     ) -> tuple[NDArray[np.float64], NDArray[Any], NDArray[np.float64]]:
-        if self.base_model not in ("lightgbm", "logistic"):
-            raise ValidationError(
-                "base_model",
-                "unknown base model",
-                value=self.base_model,
-                hint="use 'lightgbm' or 'logistic'",
-            )
+        self.check_base_model()
         Xa, t, y = _check_fit_inputs(X, treatment, outcome)
         is_control = t == self.control
         if not np.any(is_control):
@@ -459,8 +483,6 @@ class BaseUpliftLearner(ABC):
         """
         if not hasattr(self, "models_"):
             raise NotFittedError(type(self).__name__)
-        d = Path(path)
-        d.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, Any] = {}
         texts: dict[str, str] = {}
         arms = [
@@ -477,28 +499,18 @@ class BaseUpliftLearner(ABC):
             "n_features_in": self.n_features_in_,
             "arms": arms,
         }
-        (d / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        np.savez(d / "arrays.npz", **arrays)
-        for key, text in texts.items():
-            (d / f"{key}.txt").write_text(text, encoding="utf-8")
-        return d
+        return write_model_folder(path, meta, arrays, texts)
 
     @classmethod
     def load(cls, path: str | Path) -> BaseUpliftLearner:
         """Read a learner written by :meth:`save` (any learner class when called on the base)."""
-        d = Path(path)
-        meta_path = d / "meta.json"
-        if not meta_path.is_file():
-            raise ConfigError(f"no uplift learner at {str(d)!r} (meta.json missing)")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != "campaignrec.uplift" or meta.get("version") != _FORMAT_VERSION:
-            raise ConfigError(
-                f"{str(meta_path)!r} is not a version-{_FORMAT_VERSION} campaignrec uplift learner"
-            )
+        d, meta = read_model_meta(
+            path, fmt="campaignrec.uplift", version=_FORMAT_VERSION, what="uplift learner"
+        )
         learner_cls = LEARNERS.get(meta["learner"])
         if learner_cls is None or not issubclass(learner_cls, cls):
             raise ConfigError(
-                f"{str(meta_path)!r} holds a {meta['learner']!r} learner, not a {cls.__name__}"
+                f"{str(d / 'meta.json')!r} holds a {meta['learner']!r} learner, not a {cls.__name__}"
             )
         obj = learner_cls(**meta["params"])
         obj.treatments_ = np.asarray(meta["treatments"])
@@ -509,16 +521,6 @@ class BaseUpliftLearner(ABC):
                 tuple(load_base_model(spec, arrays, d) for spec in parts) for parts in meta["arms"]
             ]
         return obj
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor parameters (scikit-learn style)."""
-        return {
-            "base_model": self.base_model,
-            "control": self.control,
-            "outcome_type": self.outcome_type,
-            **self._params(),
-            "random_state": self.random_state,
-        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_model={self.base_model!r}, random_state={self.random_state})"
@@ -571,26 +573,12 @@ def _propensity(
     )
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class _PropensityLearner(BaseUpliftLearner):
     """A learner that also models P(treated | x): the two propensity parameters."""
 
-    def __init__(
-        self,
-        *,
-        propensity: Literal["constant", "logistic"] = "constant",
-        propensity_clip: float = 0.05,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.propensity = propensity
-        self.propensity_clip = propensity_clip
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            **super().get_params(),
-            "propensity": self.propensity,
-            "propensity_clip": self.propensity_clip,
-        }
+    propensity: Literal["constant", "logistic"] = "constant"
+    propensity_clip: float = 0.05
 
 
 class XLearner(_PropensityLearner):
