@@ -14,6 +14,7 @@ from campaignrec.campaigns.bundles import (
     recommend_bundles,
     split_baskets,
 )
+from campaignrec.profiles import analytics
 
 
 def _shop_baskets(n: int = 3000, seed: int = 0) -> pd.DataFrame:
@@ -45,6 +46,38 @@ def test_rules_have_known_values() -> None:
     assert r.loc[("b", "a"), "confidence"] == pytest.approx(1.0)
     assert r.loc[("a", "b"), "lift"] == pytest.approx((2 / 3) / (2 / 4))
     assert ("a", "c") not in r.index
+    # bundles has always taken min_count 0 as 1
+    pd.testing.assert_frame_equal(
+        association_rules(baskets, min_count=0), association_rules(baskets, min_count=1)
+    )
+
+
+def test_bundle_rules_are_the_profile_rules_on_the_same_baskets() -> None:
+    # one definition: bundles' rules from order baskets equal profiles' rules from the events
+    ev = _shop_baskets(n=800).assign(event_type="purchase", timestamp=0)
+    from_baskets = association_rules(order_baskets(ev), min_count=3)
+    from_events = analytics.association_rules(ev, min_count=3)
+    assert len(from_baskets) > 50
+    assert from_baskets.attrs["n_baskets"] == from_events.attrs["n_baskets"] == 800
+    key = ["antecedent", "consequent"]
+    pd.testing.assert_frame_equal(
+        from_baskets.sort_values(key).reset_index(drop=True),
+        from_events.sort_values(key).reset_index(drop=True),
+        check_exact=True,
+    )
+    # lift is one number per pair, whichever direction
+    back = from_baskets.set_index(["consequent", "antecedent"])["lift"]
+    assert (from_baskets.set_index(key)["lift"] == back.reindex(from_baskets[key]).values).all()
+    # each caller keeps its order: bundles by antecedent then confidence, profiles by lift
+    pd.testing.assert_frame_equal(
+        from_baskets,
+        from_events.sort_values(
+            ["antecedent", "confidence", "lift", "consequent"],
+            ascending=[True, False, False, True],
+        ).reset_index(drop=True),
+        check_exact=True,
+    )
+    assert from_events["lift"].is_monotonic_decreasing
 
 
 def test_planted_pairs_are_recovered_and_beat_popularity() -> None:

@@ -10,11 +10,13 @@ from campaignrec.errors import ValidationError
 from campaignrec.profiles.analytics import (
     activity_heatmap,
     association_rules,
+    baskets,
     cohort_retention,
     frequently_bought_together,
     funnel,
     peak_slots,
     planted_pair_recall,
+    rules_from_baskets,
 )
 
 from .conftest import T0, events
@@ -101,8 +103,8 @@ def test_heatmap_and_peaks() -> None:
 def test_association_rules_known_answer() -> None:
     # 10 orders: x+y together in 4, x alone in 2, y alone in 1, z alone in 3
     rows = []
-    baskets = [["x", "y"]] * 4 + [["x"]] * 2 + [["y"]] + [["z"]] * 3
-    for k, basket in enumerate(baskets):
+    orders = [["x", "y"]] * 4 + [["x"]] * 2 + [["y"]] + [["z"]] * 3
+    for k, basket in enumerate(orders):
         for it in basket:
             rows.append(
                 {
@@ -129,6 +131,21 @@ def test_association_rules_known_answer() -> None:
         == 1.0
     )
     assert association_rules(events(rows), min_count=5).empty
+    # the rules of a ready basket table, in the order bundles read them
+    by_item = rules_from_baskets(
+        baskets(events(rows)).rename(columns={"basket": "basket_id"}),
+        basket_column="basket_id",
+        min_count=2,
+        order="antecedent",
+    )
+    assert by_item[["antecedent", "consequent"]].values.tolist() == [["x", "y"], ["y", "x"]]
+    pd.testing.assert_frame_equal(
+        by_item.set_index(["antecedent", "consequent"]), r.sort_index(), check_exact=True
+    )
+    with pytest.raises(ValidationError):
+        rules_from_baskets(baskets(events(rows)), min_count=0)
+    with pytest.raises(ValidationError):
+        rules_from_baskets(baskets(events(rows)), order="confidence")  # type: ignore[arg-type]
 
 
 def test_baskets_without_order_id_use_user_and_time() -> None:

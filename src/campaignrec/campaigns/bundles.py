@@ -6,11 +6,12 @@ has neither).
 
 **Rules.** For items ``a`` and ``b`` over ``N`` baskets: ``support(a, b) = n_ab / N``,
 ``confidence(a -> b) = n_ab / n_a`` (how often a basket with ``a`` also has ``b``) and
-``lift(a -> b) = confidence / (n_b / N)`` (> 1: bought together more than by chance). The
-functions here take any rules table with the columns ``antecedent, consequent, confidence,
-lift``, so the rules of ``campaignrec.profiles.analytics.association_rules`` (same definitions,
-computed from events) work as they are; :func:`association_rules` computes them from a basket
-table, which is what a held-out evaluation needs (baskets split before the rules are learned).
+``lift(a -> b) = confidence / (n_b / N) = n_ab * N / (n_a * n_b)`` (> 1: bought together more
+than by chance). The functions here take any rules table with the columns ``antecedent,
+consequent, confidence, lift``. Baskets and rules are defined once, in :mod:`campaignrec.profiles.analytics`
+(:func:`order_baskets` is re-exported from there); :func:`association_rules` computes the rules from
+a basket table, which is what a held-out evaluation needs (baskets split before the rules are
+learned), and ``campaignrec.profiles.analytics.association_rules`` (from events) works as well.
 
 **Complements.** For each anchor ``a``, partners ``b`` ranked by confidence among rules with at least
 ``min_count`` co-purchases and lift above ``min_lift``; optionally blended with the cosine
@@ -33,41 +34,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from campaignrec.errors import ValidationError
-
-
-def order_baskets(events: pd.DataFrame) -> pd.DataFrame:
-    """Distinct ``(basket_id, item_id)`` rows of purchases.
-
-    The basket key is ``order_id`` when present, else ``session_id``, else user and timestamp.
-    """
-    ev = events
-    if "event_type" in ev.columns:
-        ev = ev[ev["event_type"] == "purchase"]
-    ev = ev[ev["item_id"].notna()]
-    if "order_id" in ev.columns and ev["order_id"].notna().any():
-        key = ev["order_id"].astype(str)
-    elif "session_id" in ev.columns and ev["session_id"].notna().any():
-        key = ev["user_id"].astype(str) + "|" + ev["session_id"].astype(str)
-    else:
-        key = ev["user_id"].astype(str) + "|" + ev["timestamp"].astype(str)
-    out = pd.DataFrame(
-        {"basket_id": key.to_numpy(), "item_id": ev["item_id"].astype(str).to_numpy()}
-    )
-    return out.drop_duplicates().reset_index(drop=True)
-
-
-def _basket_matrix(baskets: pd.DataFrame) -> tuple[sp.csr_matrix, NDArray[np.object_]]:
-    b_codes, _ = pd.factorize(baskets["basket_id"])
-    i_codes, item_ids = pd.factorize(baskets["item_id"])
-    mat = sp.csr_matrix(
-        (np.ones(len(baskets), np.float32), (b_codes, i_codes)),
-        shape=(int(b_codes.max()) + 1 if len(b_codes) else 0, len(item_ids)),
-    )
-    return mat, np.asarray(item_ids, dtype=object)
+from campaignrec.profiles.analytics import order_baskets as order_baskets  # re-exported
+from campaignrec.profiles.analytics import rules_from_baskets
 
 
 def association_rules(
@@ -78,6 +49,9 @@ def association_rules(
     min_lift: float = 0.0,
 ) -> pd.DataFrame:
     """Pairwise co-purchase rules ``a -> b`` from baskets.
+
+    :func:`campaignrec.profiles.analytics.rules_from_baskets` on ``basket_id`` with the bundles'
+    defaults: at least 2 co-purchases and rows by antecedent, then confidence.
 
     Parameters
     ----------
@@ -94,31 +68,15 @@ def association_rules(
         ``antecedent, consequent, count, support, confidence, lift``, by antecedent then
         confidence.
     """
-    cols = ["antecedent", "consequent", "count", "support", "confidence", "lift"]
-    if baskets.empty:
-        return pd.DataFrame(columns=cols)
-    mat, ids = _basket_matrix(baskets)
-    n = mat.shape[0]
-    co = (mat.T @ mat).tocoo()
-    keep = (co.row != co.col) & (co.data >= min_count)
-    a, b, n_ab = co.row[keep], co.col[keep], co.data[keep].astype(float)
-    n_i = np.asarray(mat.sum(axis=0)).ravel().astype(float)
-    conf = n_ab / n_i[a]
-    lift = conf / (n_i[b] / n)
-    out = pd.DataFrame(
-        {
-            "antecedent": ids[a],
-            "consequent": ids[b],
-            "count": n_ab.astype(np.int64),
-            "support": n_ab / n,
-            "confidence": conf,
-            "lift": lift,
-        }
+    return rules_from_baskets(
+        baskets,
+        basket_column="basket_id",
+        # bundles has always taken min_count <= 0 as 1 (pairs are counted from 1 anyway)
+        min_count=max(min_count, 1),
+        min_confidence=min_confidence,
+        min_lift=min_lift,
+        order="antecedent",
     )
-    out = out[(out["confidence"] >= min_confidence) & (out["lift"] >= min_lift)]
-    return out.sort_values(
-        ["antecedent", "confidence", "lift", "consequent"], ascending=[True, False, False, True]
-    ).reset_index(drop=True)
 
 
 @dataclass(frozen=True)

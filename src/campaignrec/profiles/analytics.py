@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -213,7 +213,11 @@ def peak_slots(heatmap: pd.DataFrame, top: int = 3) -> pd.DataFrame:
 
 
 def baskets(events: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """Distinct (basket, item_id) pairs of purchases; a basket is the order_id, else user + time."""
+    """Distinct (basket, item_id) pairs of purchases; a basket is the order_id, else user + time.
+
+    The fallback is decided row by row: a purchase without ``order_id`` is its own basket with the
+    user's other purchases at the same instant. :func:`order_baskets` is the variant bundles use.
+    """
     parts = []
     for chunk in _chunks(events):
         ev = chunk[chunk["event_type"] == "purchase"]
@@ -229,41 +233,89 @@ def baskets(events: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
 
 
-def association_rules(
-    events: pd.DataFrame | Iterable[pd.DataFrame],
+def order_baskets(events: pd.DataFrame) -> pd.DataFrame:
+    """Distinct ``(basket_id, item_id)`` rows of purchases, the baskets of bundles.
+
+    Unlike :func:`baskets`, the key is chosen for the whole frame: ``order_id`` when any row has
+    one, else user + ``session_id`` when any row has one, else user + timestamp. Events without
+    ``event_type`` are all taken as purchases and rows without ``item_id`` are dropped.
+    """
+    ev = events
+    if "event_type" in ev.columns:
+        ev = ev[ev["event_type"] == "purchase"]
+    ev = ev[ev["item_id"].notna()]
+    if "order_id" in ev.columns and ev["order_id"].notna().any():
+        key = ev["order_id"].astype(str)
+    elif "session_id" in ev.columns and ev["session_id"].notna().any():
+        key = ev[USER_ID].astype(str) + "|" + ev["session_id"].astype(str)
+    else:
+        key = ev[USER_ID].astype(str) + "|" + ev[TIMESTAMP].astype(str)
+    out = pd.DataFrame(
+        {"basket_id": key.to_numpy(), "item_id": ev["item_id"].astype(str).to_numpy()}
+    )
+    return out.drop_duplicates().reset_index(drop=True)
+
+
+RULE_COLUMNS: tuple[str, ...] = (
+    "antecedent",
+    "consequent",
+    "count",
+    "support",
+    "confidence",
+    "lift",
+)
+RULE_ORDERS: tuple[str, ...] = ("lift", "antecedent")
+
+
+def rules_from_baskets(
+    baskets: pd.DataFrame,
     *,
+    basket_column: str = "basket",
     min_count: int = 5,
     min_confidence: float = 0.0,
     min_lift: float = 0.0,
+    order: Literal["lift", "antecedent"] = "lift",
 ) -> pd.DataFrame:
-    """Co-purchase association rules between single items, baskets by order.
+    """Co-purchase association rules between single items, from a ready basket table.
+
+    For items ``a`` and ``b`` over ``N`` baskets: ``support = n_ab / N``,
+    ``confidence(a -> b) = n_ab / n_a`` and ``lift = n_ab * N / (n_a * n_b)`` (the same for both
+    directions of a pair; > 1: bought together more often than by chance).
 
     Parameters
     ----------
-    events : canonical events (purchases are used).
+    baskets : distinct ``(basket, item_id)`` rows, e.g. from :func:`baskets` or
+        :func:`order_baskets` (a held-out evaluation splits them before learning rules).
+    basket_column : the column holding the basket key.
     min_count : minimum number of baskets holding both items.
     min_confidence, min_lift : filters on the rules.
+    order : ``"lift"``: by lift then count, descending; ``"antecedent"``: by antecedent, then
+        confidence and lift descending (the order bundles read partners in).
 
     Returns
     -------
     DataFrame antecedent, consequent, count, support, confidence, lift (both directions of each
-    pair), sorted by lift then count, descending. ``attrs["n_baskets"]`` holds the basket count.
+    pair); ties end by antecedent then consequent. ``attrs["n_baskets"]`` holds ``N``.
     """
     if min_count < 1:
         raise ValidationError("min_count", "must be >= 1", value=min_count)
-    b = baskets(events)
-    cols = ["antecedent", "consequent", "count", "support", "confidence", "lift"]
-    n_baskets = int(b["basket"].nunique()) if len(b) else 0
+    if order not in RULE_ORDERS:
+        raise ValidationError("order", f"must be one of {RULE_ORDERS}", value=order)
+    cols = list(RULE_COLUMNS)
+    n_baskets = int(baskets[basket_column].nunique()) if len(baskets) else 0
     if n_baskets == 0:
         out = pd.DataFrame(columns=cols)
         out.attrs["n_baskets"] = 0
         return out
-    bcode, _ = pd.factorize(b["basket"])
-    icode, item_ids = pd.factorize(b["item_id"])
+    bcode, _ = pd.factorize(baskets[basket_column])
+    icode, item_ids = pd.factorize(baskets["item_id"])
     x = sp.csr_matrix(
-        (np.ones(len(b), dtype=np.float32), (bcode, icode)), shape=(n_baskets, len(item_ids))
+        (np.ones(len(baskets), dtype=np.float32), (bcode, icode)),
+        shape=(n_baskets, len(item_ids)),
     )
-    item_count = np.asarray(x.sum(axis=0)).ravel()
+    # float64: n_a * n_b below must stay exact past 2**24
+    item_count = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
+    # an item in fewer than min_count baskets cannot be in min_count pairs
     keep = np.flatnonzero(item_count >= min_count)
     x = x[:, keep]
     co = sp.triu(x.T @ x, k=1).tocoo()
@@ -284,11 +336,46 @@ def association_rules(
         }
     )
     out = out[(out["confidence"] >= min_confidence) & (out["lift"] >= min_lift)]
-    out = out.sort_values(
-        ["lift", "count", "antecedent", "consequent"], ascending=[False, False, True, True]
-    ).reset_index(drop=True)
+    if order == "lift":
+        by, ascending = ["lift", "count", "antecedent", "consequent"], [False, False, True, True]
+    else:
+        by, ascending = (
+            ["antecedent", "confidence", "lift", "consequent"],
+            [True, False, False, True],
+        )
+    out = out.sort_values(by, ascending=ascending).reset_index(drop=True)
     out.attrs["n_baskets"] = n_baskets
     return out
+
+
+def association_rules(
+    events: pd.DataFrame | Iterable[pd.DataFrame],
+    *,
+    min_count: int = 5,
+    min_confidence: float = 0.0,
+    min_lift: float = 0.0,
+) -> pd.DataFrame:
+    """Co-purchase association rules between single items, baskets by order.
+
+    :func:`rules_from_baskets` on the :func:`baskets` of ``events``.
+
+    Parameters
+    ----------
+    events : canonical events (purchases are used).
+    min_count : minimum number of baskets holding both items.
+    min_confidence, min_lift : filters on the rules.
+
+    Returns
+    -------
+    DataFrame antecedent, consequent, count, support, confidence, lift (both directions of each
+    pair), sorted by lift then count, descending. ``attrs["n_baskets"]`` holds the basket count.
+    """
+    return rules_from_baskets(
+        baskets(events),
+        min_count=min_count,
+        min_confidence=min_confidence,
+        min_lift=min_lift,
+    )
 
 
 def frequently_bought_together(
