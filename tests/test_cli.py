@@ -47,3 +47,43 @@ def test_bad_settings_file_is_reported_not_raised(tmp_path, capsys):
 def test_unknown_command_is_a_usage_error(capsys):
     code, _, _ = run(capsys, "no-such-command")
     assert code == 2
+
+
+def _events_csv(path):
+    """Two taste groups over four days: enough for every validation protocol."""
+    rows = ["user_id,item_id,event_type,timestamp"]
+    for u in range(30):
+        group = u % 2
+        for step in range(8):
+            item = f"i{group * 10 + (u + step) % 10}"
+            ts = 1_700_000_000 + step * 43_200 + u * 60
+            rows.append(f"u{u},{item},view,{ts}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_train_default_on_a_chosen_validation_protocol(tmp_path, capsys):
+    home = str(tmp_path / "shop")
+    csv = _events_csv(tmp_path / "events.csv")
+    assert run(capsys, "--data-dir", home, "import", "events", str(csv))[0] == 0
+    code, out, err = run(
+        capsys,
+        "--data-dir",
+        home,
+        "train",
+        "--trials",
+        "1",
+        "--validation",
+        "global_temporal",
+        "--validation-days",
+        "1",
+    )
+    assert code == 0, err
+    assert "validation leaderboard" in out
+    meta = json.loads(next((tmp_path / "shop" / "artifacts").rglob("meta.json")).read_text())
+    assert meta["metrics"]["selection"]["validation"]["protocol"] == "global_temporal"
+    # days without the global protocol, or an unknown protocol: a usage error naming the fix
+    code, _, err = run(capsys, "--data-dir", home, "train", "--validation-days", "1")
+    assert code == EXIT_USAGE and "global_temporal" in err
+    code, _, err = run(capsys, "--data-dir", home, "train", "--validation", "weekly")
+    assert code == EXIT_USAGE and "user_temporal" in err

@@ -101,10 +101,15 @@ def train(
     *,
     interactions: Interactions | None = None,
     tune_trials: int | None = None,
+    validation: str = "user_temporal",
+    validation_days: float | None = None,
     seed: int = 0,
 ) -> TrainResult:
     """Train ``model`` (or the default configuration chosen on a validation split), save it under
-    ``<home>/artifacts/<name>/<version>/`` and make it the active version in the registry."""
+    ``<home>/artifacts/<name>/<version>/`` and make it the active version in the registry.
+
+    ``validation`` / ``validation_days`` pick the split the default is chosen on (see
+    :func:`campaignrec.evaluation.tuning.select_default`); they do not apply to a named model."""
     from campaignrec.models.registry import create
 
     started = time.perf_counter()
@@ -116,6 +121,14 @@ def train(
         kwargs: dict[str, Any] = {"seed": seed}
         if tune_trials is not None:
             kwargs["n_trials"] = tune_trials
+        kwargs["validation"] = validation
+        if validation_days is not None:
+            if validation != "global_temporal":
+                raise ConfigError(
+                    "validation_days applies to the global_temporal validation only",
+                    hint="add --validation global_temporal",
+                )
+            kwargs["validation_params"] = {"test_days": validation_days}
         selection = select_default(inter, **kwargs)
         fitted = selection.model
         metrics = {"selection": _jsonable(selection.report)}

@@ -101,6 +101,20 @@ def train(
     trials: Annotated[
         int | None, typer.Option("--trials", help="tuning trials for the default")
     ] = None,
+    validation: Annotated[
+        str,
+        typer.Option(
+            "--validation",
+            help="split the default is chosen on: user_temporal (each shopper's last 20 %), "
+            "global_temporal (the last days for everyone) or leave_one_out",
+        ),
+    ] = "user_temporal",
+    validation_days: Annotated[
+        float | None,
+        typer.Option(
+            "--validation-days", help="with --validation global_temporal: days held out", min=0.01
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
 ) -> None:
     """Train a model on the store's events and make it the active version."""
@@ -108,7 +122,14 @@ def train(
 
     with console.status("training..."):
         result = run_train(
-            open_store(), settings(), model, _parse_params(param), tune_trials=trials, seed=seed
+            open_store(),
+            settings(),
+            model,
+            _parse_params(param),
+            tune_trials=trials,
+            validation=validation,
+            validation_days=validation_days,
+            seed=seed,
         )
     console.print(
         f"trained [bold]{result.name}[/] version {result.version} on snapshot {result.snapshot_id} "

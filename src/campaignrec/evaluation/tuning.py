@@ -432,10 +432,36 @@ class Selection:
     report: dict[str, Any]
 
 
+#: validation protocols ``select_default`` accepts (``validation=``)
+VALIDATION_KINDS = ("user_temporal", "global_temporal", "leave_one_out")
+
+
 def _validation_for(
-    interactions: Interactions, k: int, max_users: int, seed: int
+    interactions: Interactions,
+    k: int,
+    max_users: int,
+    seed: int,
+    kind: str = "user_temporal",
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[ValidationData, str]:
-    """Per-user temporal validation when enough users have a history, else leave-one-out."""
+    """The validation split ``select_default`` tunes on.
+
+    ``user_temporal`` (default): each user's last 20 %, falling back to leave-one-out when fewer
+    than 20 users qualify. ``global_temporal``: the last ``test_days`` days (or the last
+    ``test_fraction`` of events, 0.2 when neither is given) for every user: the right question
+    when the shop asks "what will they look at next week". ``leave_one_out``: each user's last
+    event.
+    """
+    if kind not in VALIDATION_KINDS:
+        raise ConfigError(
+            f"unknown validation protocol {kind!r}", hint=f"use one of {list(VALIDATION_KINDS)}"
+        )
+    if kind != "user_temporal":
+        extra = dict(params or {})
+        if kind == "global_temporal" and not {"cut", "test_days", "test_fraction"} & set(extra):
+            extra["test_fraction"] = 0.2
+        val = make_validation(interactions, kind, k=k, max_users=max_users, seed=seed, **extra)
+        return val, kind
     last_err: Exception | None = None
     options: tuple[tuple[str, dict[str, Any]], ...] = (
         ("user_temporal", {"test_fraction": 0.2}),
@@ -465,13 +491,17 @@ def select_default(
     max_validation_users: int = 3000,
     candidates: Sequence[Candidate] = DEFAULT_CANDIDATES,
     blend: bool = True,
+    validation: str = "user_temporal",
+    validation_params: Mapping[str, Any] | None = None,
     seed: int = 0,
 ) -> Selection:
     """Choose, tune and fit the default model for a shop on a validation split of its own data.
 
-    1. carve validation from ``interactions`` (each user's last 20 % by time; leave-one-out
-       when too few users qualify); 2. tune every candidate (``n_trials`` TPE trials each, the
-       candidate's base configuration first, ``timeout_per_candidate`` seconds at most);
+    1. carve validation from ``interactions`` (``validation="user_temporal"``: each user's last
+       20 % by time, leave-one-out when too few users qualify; ``"global_temporal"`` with
+       ``validation_params={"test_days": 7}``: the last week for everyone; ``"leave_one_out"``);
+    2. tune every candidate (``n_trials`` TPE trials each, the candidate's base configuration
+       first, ``timeout_per_candidate`` seconds at most);
     3. optionally tune a score-fusion blend of the three best; 4. pick the best by validation
     NDCG@k alone; 5. refit it on all ``interactions``.
 
@@ -491,7 +521,9 @@ def select_default(
     blend = blend and budget_users >= 100
     if blend:
         max_validation_users = min(max_validation_users, budget_users)
-    val, val_kind = _validation_for(interactions, k, max_validation_users, seed)
+    val, val_kind = _validation_for(
+        interactions, k, max_validation_users, seed, validation, validation_params
+    )
     board: list[dict[str, Any]] = []
     fitted_on_val: dict[str, Any] = {}
     for cand in candidates:
