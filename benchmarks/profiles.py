@@ -63,13 +63,9 @@ def read_cdnow(path: Path) -> pd.DataFrame:
     return raw.reset_index(drop=True)
 
 
-def cdnow_section(data: Path) -> dict[str, Any]:
-    from campaignrec.profiles.plots import plot_reliability
-    from campaignrec.profiles.predict import BGNBDModel, evaluate_purchase_model
-    from campaignrec.profiles.state import ProfileState
-
-    raw = read_cdnow(data / "cdnow" / "CDNOW_master.txt")
-    events = pd.DataFrame(
+def cdnow_events(raw: pd.DataFrame) -> pd.DataFrame:
+    """CDNOW lines as canonical purchase events (``revenue`` = dollars, ``quantity`` = CDs)."""
+    return pd.DataFrame(
         {
             "user_id": raw["customer_id"],
             "event_type": "purchase",
@@ -79,6 +75,15 @@ def cdnow_section(data: Path) -> dict[str, Any]:
             "revenue": raw["dollars"],
         }
     )
+
+
+def cdnow_section(data: Path) -> dict[str, Any]:
+    from campaignrec.profiles.plots import plot_reliability
+    from campaignrec.profiles.predict import BGNBDModel, evaluate_purchase_model
+    from campaignrec.profiles.state import ProfileState
+
+    raw = read_cdnow(data / "cdnow" / "CDNOW_master.txt")
+    events = cdnow_events(raw)
     t = time.perf_counter()
     prof = ProfileState().apply(events).profiles().set_index("user_id")
     t_state = time.perf_counter() - t
