@@ -37,9 +37,9 @@ def summary(payloads: dict[str, dict[str, Any]]) -> str:
             f"| {'met' if v['target_met'] else 'not met'} |"
         )
     defaults = [
-        (n, d["verdict"]["train_default"])
+        (n, t)
         for n, d in payloads.items()
-        if d.get("verdict", {}).get("train_default")
+        for t in (d.get("verdict") or {}).get("train_defaults", [])
     ]
     if defaults:
         lines += [
@@ -47,12 +47,15 @@ def summary(payloads: dict[str, dict[str, Any]]) -> str:
             "What `campaignrec train` (no model named) picks by itself on each protocol's train, "
             "with its own validation split:",
             "",
-            "| protocol | chosen | NDCG@10 | ratio to the best reference | paired t p |",
-            "|---|---|---|---|---|",
+            "| protocol | command | chosen | NDCG@10 | ratio to the best reference | paired t p |",
+            "|---|---|---|---|---|---|",
         ]
         for n, t in defaults:
+            command = t["model"].replace("campaignrec train default", "`campaignrec train`")
+            command = command.replace("(select_default)", "").strip()
             lines.append(
-                f"| {n} | {t.get('chosen')} | {_f(t['ndcg@10'])} | {t['ratio']:.3f} | {t['p_value_t']:.2g} |"
+                f"| {n} | {command} | {t.get('chosen')} | {_f(t['ndcg@10'])} | {t['ratio']:.3f} "
+                f"| {t['p_value_t']:.2g} |"
             )
     return "\n".join(lines)
 
