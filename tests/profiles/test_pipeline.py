@@ -53,6 +53,16 @@ def test_build_save_load_and_attributes(shop, tmp_path) -> None:  # type: ignore
     p = prof["p_purchase_30d"].to_numpy()
     assert np.all((p >= 0) & (p <= 1))
     assert res.meta["n_events"] == len(ev)
+    # lifetime value: BG/NBD x Gamma-Gamma for every buyer, NaN for users who never bought
+    assert res.meta["lifetime_value"]["fitted"] is True, res.meta["lifetime_value"]
+    buyers = (prof["frequency"] > 0).to_numpy()
+    clv = prof["clv"].to_numpy()
+    assert np.isfinite(clv[buyers]).all() and (clv[buyers] >= 0).all()
+    assert np.isnan(clv[~buyers]).all()
+    alive = prof["p_alive"].to_numpy()[buyers]
+    assert ((alive >= 0) & (alive <= 1)).all()
+    expected = prof["expected_purchases"] * prof["expected_order_value"]
+    assert (prof.loc[buyers, "clv"] <= expected[buyers] + 1e-6).all()  # discounting only lowers it
     # same as one DataFrame in one go
     again = build_profiles(ev, users=shop.users, items=shop.items, segment_config=cfg)
     pd.testing.assert_series_equal(again.profiles["monetary"], prof["monetary"])
@@ -92,5 +102,6 @@ def test_as_of_and_empty_inputs(shop) -> None:  # type: ignore[no-untyped-def]
     assert res.meta["as_of"] == cut.isoformat()
     assert pd.to_datetime(res.profiles["last_seen"]).max() <= cut
     assert res.profiles["p_purchase_30d"].isna().all()
+    assert "clv" not in res.profiles.columns and "lifetime_value" not in res.meta
     with pytest.raises(ValidationError, match="no events"):
         build_profiles(shop.events.iloc[:0])

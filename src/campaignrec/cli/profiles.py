@@ -164,6 +164,13 @@ def profile_command(
         ),
         ("P(purchase in 30 days)", attrs.get("p_purchase_30d")),
         ("expected spend in 30 days", attrs.get("expected_spend_30d")),
+        (
+            "P(still active) / lifetime value",
+            f"{_fmt(attrs.get('p_alive'))} / {_fmt(attrs.get('clv'))} over the next "
+            f"{result.meta.get('lifetime_value', {}).get('horizon_days', '?')} days "
+            f"({_fmt(attrs.get('expected_purchases'))} orders x "
+            f"{_fmt(attrs.get('expected_order_value'))})",
+        ),
         ("interests: categories", attrs.get("top_categories")),
         ("interests: brands", attrs.get("top_brands")),
         ("bought categories", attrs.get("bought_categories")),

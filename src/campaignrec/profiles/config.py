@@ -48,6 +48,7 @@ class ProfileConfig:
     timezone : time zone of the hour-of-day and weekday histograms and of day-sessions.
     lifecycle : recency rules of the lifecycle stage.
     horizon_days : horizon of the purchase-probability model.
+    clv_days : horizon of the lifetime-value columns (BG/NBD purchases x Gamma-Gamma order value).
     seed : seed of the purchase model.
     """
 
@@ -58,6 +59,7 @@ class ProfileConfig:
     timezone: str = "UTC"
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     horizon_days: int = 30
+    clv_days: int = 90
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -73,3 +75,5 @@ class ProfileConfig:
             )
         if self.horizon_days < 1:
             raise ConfigError(f"profiles.horizon_days must be >= 1, got {self.horizon_days}")
+        if self.clv_days < 1:
+            raise ConfigError(f"profiles.clv_days must be >= 1, got {self.clv_days}")

@@ -24,6 +24,7 @@ from campaignrec.profiles.predict import (
     EventSource,
     PurchaseModel,
     PurchaseModelConfig,
+    add_lifetime_value,
     attach_labels,
     iter_events,
     time_split_states,
@@ -79,7 +80,9 @@ def build_profiles(
     as_of : the "now" (default: the latest event); events after it are ignored.
     predict : fit the purchase model on a time split (features at ``as_of - horizon``, labels in
         the horizon up to ``as_of``) and score every user (``p_purchase_30d``,
-        ``expected_spend_30d``; the column names keep "30d" whatever the horizon).
+        ``expected_spend_30d``; the column names keep "30d" whatever the horizon); and fit BG/NBD
+        and Gamma-Gamma for ``p_alive``, ``expected_purchases``, ``expected_order_value`` and
+        ``clv`` over the next ``config.clv_days`` days (:func:`add_lifetime_value`).
     segment : fit K-Means segments.
 
     Returns
@@ -141,6 +144,8 @@ def build_profiles(
         profiles["expected_spend_30d"] = model.predict_spend(profiles)
     if model_meta:
         meta["purchase_model"] = model_meta
+    if predict:
+        meta["lifetime_value"] = add_lifetime_value(profiles, cfg.clv_days)
     seg_model = None
     if segment and len(profiles) > (segment_config or SegmentConfig()).k_min:
         seg_model = fit_segments(profiles, segment_config, previous=previous_segments)

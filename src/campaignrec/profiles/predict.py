@@ -499,6 +499,43 @@ def customer_lifetime_value(
     return value * spend
 
 
+#: columns :func:`add_lifetime_value` writes (NaN where a model could not be fitted)
+LIFETIME_COLUMNS = ("p_alive", "expected_purchases", "expected_order_value", "clv")
+
+
+def add_lifetime_value(
+    profiles: pd.DataFrame, horizon_days: float, discount_rate_per_period: float = 0.01
+) -> dict[str, Any]:
+    """Fit BG/NBD and Gamma-Gamma on ``profiles`` and add the columns of ``LIFETIME_COLUMNS``.
+
+    ``p_alive`` and ``expected_purchases`` (over the next ``horizon_days``) come from BG/NBD,
+    ``expected_order_value`` from Gamma-Gamma, ``clv`` is their discounted product
+    (:func:`customer_lifetime_value`). Users who never bought get NaN. When a model cannot be
+    fitted (too few repeat buyers, a degenerate spend distribution) the columns stay NaN and the
+    returned metadata says why; profiles are never lost for it.
+    """
+    for column in LIFETIME_COLUMNS:
+        profiles[column] = np.nan
+    meta: dict[str, Any] = {"horizon_days": float(horizon_days)}
+    try:
+        bgnbd = BGNBDModel().fit(profiles)
+        profiles["p_alive"] = bgnbd.p_alive(profiles)
+        profiles["expected_purchases"] = bgnbd.expected_purchases(profiles, horizon_days)
+        meta["bgnbd"] = {k: float(v) for k, v in bgnbd.params_.items()}
+        gamma_gamma = GammaGammaModel().fit(profiles)
+        profiles["expected_order_value"] = gamma_gamma.conditional_expected_average_profit(
+            profiles
+        )
+        profiles["clv"] = customer_lifetime_value(
+            bgnbd, gamma_gamma, profiles, horizon_days, discount_rate_per_period
+        )
+        meta["gamma_gamma"] = {k: float(v) for k, v in gamma_gamma.params_.items()}
+        meta["fitted"] = True
+    except (ValidationError, NotFittedError, FloatingPointError) as exc:
+        meta |= {"fitted": False, "reason": str(exc)}
+    return meta
+
+
 def reliability_bins(y: NDArray[Any], p: NDArray[Any], n_bins: int = 10) -> pd.DataFrame:
     """Equal-width reliability bins: mean predicted probability, observed rate and count."""
     y = np.asarray(y, dtype=float)
