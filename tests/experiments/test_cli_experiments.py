@@ -111,6 +111,32 @@ def test_ope_model_policy_and_errors(generic_log, tmp_path) -> None:
         runner.invoke(app, ["ope", "--logs", str(path), "--preset", "zzz"], catch_exceptions=False)
 
 
+def test_ope_switch_tau_and_refit_options(generic_log) -> None:
+    path, mapping, _ = generic_log
+    base = ["ope", "--logs", str(path), "--mapping", str(mapping), "--n-boot", "10", "--json"]
+    default = run(base)
+    assert default["switch_tau"] == "20" and default["refit_reward_model"] is False
+    assert default["estimates"]["switch-dr"]["tau"] == 20.0
+    assert "tau" not in default["estimates"]["dr"]
+    auto = run([*base, "--switch-tau", "auto", "--policy", "model"])
+    sw = auto["estimates"]["switch-dr"]
+    assert sw["tau"] > 0 and 0.0 <= sw["switched_share"] <= 1.0
+    zero = run([*base, "--switch-tau", "0"])  # tau 0 is the direct method
+    assert zero["estimates"]["switch-dr"]["value"] == pytest.approx(
+        zero["estimates"]["dm"]["value"]
+    )
+    refit = run([*base, "--refit-reward-model"])
+    assert refit["refit_reward_model"] is True
+    assert refit["estimates"]["dm"]["value"] == default["estimates"]["dm"]["value"]
+    dm, dm_refit = default["estimates"]["dm"], refit["estimates"]["dm"]
+    assert dm_refit["ci_high"] - dm_refit["ci_low"] > dm["ci_high"] - dm["ci_low"]
+    for bad in ("best", "-1", "nan"):
+        with pytest.raises(ValidationError, match="switch_tau"):
+            runner.invoke(app, [*base, "--switch-tau", bad], catch_exceptions=False)
+    table = runner.invoke(app, [*base[:-1], "--switch-tau", "auto"], catch_exceptions=False)
+    assert table.exit_code == 0 and "switch-dr tau" in table.stdout
+
+
 def test_ope_obd_preset(tmp_path) -> None:
     rng = np.random.default_rng(0)
     n, k = 600, 4

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,6 +13,7 @@ from campaignrec.errors import ValidationError
 from campaignrec.experiments.ope import (
     ESTIMATORS,
     BanditLog,
+    DirectMethod,
     DoublyRobust,
     InverseProbabilityWeighting,
     SwitchDoublyRobust,
@@ -19,6 +22,7 @@ from campaignrec.experiments.ope import (
     estimate_policy_value,
     fit_reward_model,
     softmax_policy,
+    switch_tau_grid,
     uniform_policy,
 )
 from campaignrec.experiments.synthetic_logs import SyntheticBanditEnv
@@ -89,7 +93,7 @@ def test_estimator_contract(name: str, data) -> None:
     assert again == on
     narrow = est.estimate(log, data.behaviour_dist, estimated_rewards=q, n_boot=200, alpha=0.5)
     assert narrow.ci_high - narrow.ci_low < on.ci_high - on.ci_low
-    assert set(on.as_dict()) == {"value", "ci_low", "ci_high", "ess"}
+    assert set(on.as_dict()) == {"value", "ci_low", "ci_high", "ess", *on.info}
     if est.needs_reward_model:
         with pytest.raises(ValidationError, match="estimated_rewards"):
             est.estimate(log, data.behaviour_dist)
@@ -229,3 +233,147 @@ def test_unit_weights_give_the_logged_mean(n: int, k: int, seed: int) -> None:
     expected_dr = mean + np.mean(np.sum(target * q, axis=1) - q[np.arange(n), action])
     assert res["dr"].value == pytest.approx(expected_dr)
     assert res["switch-dr"].value == pytest.approx(expected_dr)  # w = 1 <= tau everywhere
+
+
+# ---- Switch-DR's threshold ------------------------------------------------------------------------
+
+
+def _switch_fixed(log, pi, q, tau: float) -> float:
+    """Switch-DR written out: DR terms where w <= tau, DM terms elsewhere."""
+    rows = np.arange(log.n_rounds)
+    w = pi[rows, log.action] / log.pscore
+    dm = np.sum(pi * q, axis=1)
+    return float(np.mean(dm + np.where(w <= tau, w * (log.reward - q[rows, log.action]), 0.0)))
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.5, 2.0, 20.0, np.inf])
+def test_numeric_tau_is_unchanged(tau: float, data, env) -> None:
+    log = data.log
+    pi = env.oracle_policy(epsilon=0.1)(log.context)
+    q = fit_reward_model(log, seed=0)
+    est = SwitchDoublyRobust(tau=tau).estimate(log, pi, estimated_rewards=q, n_boot=20, seed=2)
+    assert est.value == pytest.approx(_switch_fixed(log, pi, q, tau))
+    assert est.info["tau"] == tau
+    rows = np.arange(log.n_rounds)
+    w = pi[rows, log.action] / log.pscore
+    assert est.info["switched_share"] == pytest.approx(np.mean(w > tau))
+    assert SwitchDoublyRobust().tau == 20.0  # the default stays 20
+    # the default (no refit) bootstrap is the round resampling it always was
+    same = SwitchDoublyRobust(tau=tau).estimate(log, pi, estimated_rewards=q, n_boot=20, seed=2)
+    assert same == est
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "best", "AUTO", True, None])
+def test_bad_tau_is_rejected(bad, data) -> None:
+    with pytest.raises(ValidationError, match="tau"):
+        SwitchDoublyRobust(tau=bad)
+    with pytest.raises(ValidationError, match="tau"):
+        estimate_policy_value(data.log, data.behaviour_dist, switch_tau=bad, n_boot=5)
+
+
+def test_auto_tau_is_within_the_grid_and_not_worse_than_its_worst(env) -> None:
+    policy = env.oracle_policy(epsilon=0.2)
+    truth = env.policy_value(policy, n_contexts=100_000)
+    for rep in range(4):
+        d = env.sample_log(800, seed=200 + rep)
+        pi = policy(d.log.context)
+        q = fit_reward_model(d.log, seed=rep)
+        auto = SwitchDoublyRobust(tau="auto").estimate(d.log, pi, estimated_rewards=q, n_boot=20)
+        w = pi[np.arange(d.log.n_rounds), d.log.action] / d.log.pscore
+        grid = switch_tau_grid(w)
+        assert auto.info["tau"] in grid
+        fixed = [abs(_switch_fixed(d.log, pi, q, t) - truth) for t in grid]
+        assert abs(auto.value - truth) <= max(fixed) + 1e-12
+        assert auto.value == pytest.approx(_switch_fixed(d.log, pi, q, auto.info["tau"]))
+
+
+def test_auto_tau_keeps_every_round_when_the_target_is_close_to_logging(env) -> None:
+    d = env.sample_log(1500, seed=5)
+    target = 0.9 * d.behaviour_dist + 0.1 * env.oracle_policy(epsilon=0.2)(d.log.context)
+    q = fit_reward_model(d.log, seed=0)
+    auto = SwitchDoublyRobust(tau="auto").estimate(d.log, target, estimated_rewards=q, n_boot=20)
+    w = target[np.arange(d.log.n_rounds), d.log.action] / d.log.pscore
+    assert w.max() < 5  # weights near 1: nothing to gain from switching
+    assert auto.info["tau"] >= w.max() and auto.info["switched_share"] == 0.0
+    dr = DoublyRobust().estimate(d.log, target, estimated_rewards=q, n_boot=20)
+    assert auto.value == pytest.approx(dr.value)
+
+
+def _extreme_log(env_seed: int = 0, seed: int = 0):
+    """A near-deterministic logging policy whose log holds six rounds of weight 5,000."""
+    env = SyntheticBanditEnv(n_actions=3, dim=2, seed=env_seed)
+    rng = np.random.default_rng(seed)
+    n = 2000
+    X = rng.normal(size=(n, 2))
+    mu = np.tile([1 - 2e-5, 1e-5, 1e-5], (n, 1))
+    action = np.zeros(n, dtype=np.int64)
+    action[:6] = [1, 2, 1, 2, 1, 2]  # rare explorations that happened to be logged
+    q = env.expected_reward(X)
+    rows = np.arange(n)
+    reward = (rng.random(n) < q[rows, action]).astype(np.float64)
+    log = BanditLog(
+        context=X,
+        action=action,
+        reward=reward,
+        pscore=mu[rows, action],
+        n_actions=3,
+        behaviour_dist=mu,
+    )
+    target = np.tile([0.9, 0.05, 0.05], (n, 1))
+    return log, target, float(np.mean(np.sum(target * q, axis=1)))
+
+
+def test_auto_tau_switches_the_extreme_weights() -> None:
+    log, target, truth = _extreme_log()
+    q = fit_reward_model(log, seed=0)
+    auto = SwitchDoublyRobust(tau="auto").estimate(log, target, estimated_rewards=q, n_boot=20)
+    dr = DoublyRobust().estimate(log, target, estimated_rewards=q, n_boot=20)
+    assert auto.info["tau"] < 5000 and auto.info["switched_share"] == pytest.approx(6 / 2000)
+    assert abs(auto.value - truth) < 0.02 < abs(dr.value - truth)
+    # a lift picks one threshold for both policies and reports it
+    base = uniform_policy(log.n_rounds, log.n_actions)
+    lift = SwitchDoublyRobust(tau="auto").estimate_lift(
+        log, target, base, estimated_rewards=q, n_boot=20
+    )
+    assert lift.info["tau"] < 5000
+    # without the logging policy's full distribution the target's switched mass is estimated
+    # from the logged weights, a bound so loose that auto keeps every round (plain DR)
+    bare = replace(log, behaviour_dist=None)
+    plain = SwitchDoublyRobust(tau="auto").estimate(bare, target, estimated_rewards=q, n_boot=5)
+    assert plain.info["switched_share"] == 0.0 and plain.value == pytest.approx(dr.value)
+
+
+def test_behaviour_dist_is_validated(data) -> None:
+    log = data.log
+    kw = {"context": log.context, "action": log.action, "reward": log.reward, "n_actions": 4}
+    with pytest.raises(ValidationError, match="behaviour_dist"):
+        BanditLog(pscore=log.pscore, behaviour_dist=np.ones((3, 4)) / 4, **kw)
+    with pytest.raises(ValidationError, match="behaviour_dist"):
+        BanditLog(pscore=np.full(log.n_rounds, 0.25), behaviour_dist=data.behaviour_dist, **kw)
+    sub = log.subset(np.arange(5))
+    assert sub.behaviour_dist is not None and sub.behaviour_dist.shape == (5, 4)
+
+
+# ---- refitting the reward model in the bootstrap ----------------------------------------------
+
+
+def test_refit_widens_the_dm_interval(env) -> None:
+    d = env.sample_log(600, seed=11)
+    pi = env.oracle_policy(epsilon=0.2)(d.log.context)
+    q = fit_reward_model(d.log, structure="joint", seed=0)
+    model = {"reward_structure": "joint"}  # the settings q was fitted with
+    kw = {"estimated_rewards": q, "n_boot": 25, "seed": 0}
+    fixed = DirectMethod().estimate(d.log, pi, **kw)
+    refit = DirectMethod().estimate(d.log, pi, refit_reward_model=True, **model, **kw)
+    assert refit.value == fixed.value  # the point estimate does not change
+    assert refit.ci_high - refit.ci_low > 1.5 * (fixed.ci_high - fixed.ci_low)
+    # estimate_policy_value shares one set of refits between DM, DR and Switch-DR
+    res = estimate_policy_value(
+        d.log, pi, estimators=["ips", "dm"], refit_reward_model=True, **model, **kw
+    )
+    assert res["dm"] == refit
+    assert res["ips"] == InverseProbabilityWeighting().estimate(d.log, pi, n_boot=25, seed=0)
+    lift = DoublyRobust().estimate_lift(
+        d.log, pi, uniform_policy(600, 4), refit_reward_model=True, **model, **kw
+    )
+    assert lift.ci_low <= lift.value <= lift.ci_high

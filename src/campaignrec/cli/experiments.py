@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,8 +26,8 @@ from rich.table import Table
 from campaignrec.errors import ConfigError, ValidationError
 from campaignrec.experiments.logs_io import LoadedLog, load_mapping, read_log, read_obd_csv
 from campaignrec.experiments.ope import (
-    ESTIMATORS,
     check_action_dist,
+    estimate_policy_value,
     fit_reward_model,
     learned_softmax_policy,
     uniform_policy,
@@ -123,6 +123,21 @@ def ope(
     temperature: Annotated[
         float, typer.Option("--temperature", help="softmax temperature of a learned policy")
     ] = 0.5,
+    switch_tau: Annotated[
+        str,
+        typer.Option(
+            "--switch-tau",
+            help="Switch-DR weight threshold: a number >= 0, or auto (chosen by estimated MSE)",
+        ),
+    ] = "20",
+    refit_reward_model: Annotated[
+        bool,
+        typer.Option(
+            "--refit-reward-model",
+            help="refit the reward model on every bootstrap resample (DM/DR/Switch-DR "
+            "intervals include the model's error; n-boot x 2 model fits, slow)",
+        ),
+    ] = False,
     n_boot: Annotated[int, typer.Option("--n-boot", help="bootstrap replicates")] = 500,
     seed: Annotated[int, typer.Option("--seed", help="random seed")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
@@ -130,7 +145,8 @@ def ope(
     """Estimate a policy's value from logged bandit feedback (IPS, SNIPS, DM, DR, Switch-DR).
 
     Intervals are percentile bootstrap 95% intervals over rounds; "ess" is the effective sample
-    size of each estimator's importance weights.
+    size of each estimator's importance weights. Without --refit-reward-model the reward model
+    is fitted once and held fixed in the bootstrap (fast; DM's interval is then too narrow).
     """
     if preset is not None and mapping is not None:
         raise ConfigError("use --preset or --mapping, not both")
@@ -140,6 +156,7 @@ def ope(
         raise ValidationError(
             "reward_model", "unknown", value=reward_model, hint="logistic | lightgbm"
         )
+    tau = _switch_tau(switch_tau)
     if not logs.is_file():
         raise ConfigError(f"log file {str(logs)!r} does not exist", hint="pass --logs FILE")
     loaded = (
@@ -160,25 +177,28 @@ def ope(
         pi = learned_softmax_policy(q_pol, temperature=temperature, floor=floor)
     else:
         pi = read_policy_file(Path(policy), loaded)
-    results = {
-        name: cls().estimate(log, pi, estimated_rewards=q, n_boot=n_boot, seed=seed)
-        for name, cls in ESTIMATORS.items()
-    }
+    results = estimate_policy_value(
+        log,
+        pi,
+        estimated_rewards=q,
+        reward_model=reward_model,  # type: ignore[arg-type]
+        refit_reward_model=refit_reward_model,
+        switch_tau=tau,
+        n_boot=n_boot,
+        seed=seed,
+    )
     if as_json:
         payload: dict[str, Any] = {
             "estimates": {
-                name: {
-                    "value": _finite(r.value),
-                    "ci_low": _finite(r.ci_low),
-                    "ci_high": _finite(r.ci_high),
-                    "ess": _finite(r.ess),
-                }
+                name: {key: _finite(v) for key, v in r.as_dict().items()}
                 for name, r in results.items()
             },
             "rounds": log.n_rounds,
             "n_actions": log.n_actions,
             "policy": policy,
             "logged_mean_reward": float(log.reward.mean()),
+            "switch_tau": switch_tau,
+            "refit_reward_model": refit_reward_model,
         }
         typer.echo(json.dumps(payload))
         return
@@ -188,7 +208,29 @@ def ope(
     for name, r in results.items():
         table.add_row(name, f"{r.value:.5f}", f"[{r.ci_low:.5f}, {r.ci_high:.5f}]", f"{r.ess:,.0f}")
     console.print(table)
+    sw = results["switch-dr"].info
+    console.print(
+        f"switch-dr tau {sw['tau']:g} ({switch_tau}): {sw['switched_share']:.1%} of rounds "
+        "use the reward model only"
+    )
+    if not refit_reward_model:
+        console.print("dm/dr intervals hold the reward model fixed (--refit-reward-model to refit)")
     console.print(f"logged policy's mean reward: {log.reward.mean():.5f}")
+
+
+def _switch_tau(text: str) -> float | Literal["auto"]:
+    """``--switch-tau``: ``auto`` or a number >= 0."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        tau = float(text)
+    except ValueError:
+        raise ValidationError(
+            "switch_tau", "must be a number >= 0 or 'auto'", value=text, hint="--switch-tau auto"
+        ) from None
+    if not tau >= 0:
+        raise ValidationError("switch_tau", "must be >= 0", value=text, hint="--switch-tau 20")
+    return tau
 
 
 def _features(

@@ -12,11 +12,14 @@ over rounds, effective sample size):
 * ``snips``: self-normalised IPS, ``sum(w r) / sum(w)``.
 * ``dm``: direct method, ``mean(sum_a pi(a|x) q(x, a))`` with a reward model ``q``.
 * ``dr``: doubly robust, ``dm + mean(w (r - q(x, a_logged)))``.
-* ``switch-dr``: doubly robust where ``w <= tau``, direct method only where ``w > tau``.
+* ``switch-dr``: doubly robust where ``w <= tau``, direct method only where ``w > tau``;
+  ``tau="auto"`` picks tau by minimising an estimated MSE (Wang, Agarwal & Dudik 2017).
 
 The reward model of DM/DR is cross-fitted (:func:`fit_reward_model`): every round's ``q`` comes
-from a model that never saw that round, so DR's correction term stays unbiased. In the bootstrap
-the reward predictions are kept fixed and the rounds are resampled.
+from a model that never saw that round, so DR's correction term stays unbiased. By default the
+bootstrap keeps the reward predictions fixed and resamples rounds, which is fast but ignores the
+reward model's own error (DM's interval is then far too narrow); ``refit_reward_model=True``
+refits the cross-fitted model on every resample instead (one model fit per fold per replicate).
 
 Effective sample size is Kish's ``(sum w)^2 / sum w^2`` of the importance weights the estimator
 uses (``n_rounds`` for DM, which uses no weights): how many rounds of on-policy data the estimate
@@ -37,6 +40,8 @@ from campaignrec.errors import ValidationError
 
 __all__ = [
     "ESTIMATORS",
+    "SWITCH_TAU_FIXED",
+    "SWITCH_TAU_QUANTILES",
     "BanditLog",
     "DirectMethod",
     "DoublyRobust",
@@ -52,6 +57,7 @@ __all__ = [
     "learned_softmax_policy",
     "predict_rewards",
     "softmax_policy",
+    "switch_tau_grid",
     "uniform_policy",
 ]
 
@@ -86,6 +92,11 @@ class BanditLog:
         distribution applies to every slot).
     action_context : ndarray of shape (n_actions, n_action_features), optional
         Features of each action (campaign or item features).
+    behaviour_dist : ndarray of shape (n_rounds, n_actions), optional
+        The logging policy's whole action distribution in each round, when known (simulations,
+        uniform or epsilon-greedy logging); ``behaviour_dist[i, action[i]]`` must equal
+        ``pscore[i]``. Only Switch-DR's automatic threshold uses it (see
+        :class:`SwitchDoublyRobust`).
     """
 
     context: NDArray[np.float64]
@@ -95,6 +106,7 @@ class BanditLog:
     n_actions: int
     position: NDArray[np.int64] | None = None
     action_context: NDArray[np.float64] | None = field(default=None)
+    behaviour_dist: NDArray[np.float64] | None = field(default=None)
 
     def __post_init__(self) -> None:
         ctx = np.asarray(self.context, dtype=np.float64)
@@ -156,6 +168,29 @@ class BanditLog:
                     value=ac.shape,
                 )
             object.__setattr__(self, "action_context", _frozen(ac))
+        if self.behaviour_dist is not None:
+            object.__setattr__(self, "behaviour_dist", _frozen(self._checked_behaviour(n)))
+
+    def _checked_behaviour(self, n: int) -> NDArray[np.float64]:
+        mu = np.asarray(self.behaviour_dist, dtype=np.float64)
+        if mu.shape != (n, self.n_actions) or not np.all(np.isfinite(mu)) or mu.min() < 0:
+            raise ValidationError(
+                "behaviour_dist",
+                f"must be a finite, non-negative ({n}, {self.n_actions}) array",
+                value=mu.shape,
+            )
+        if not np.allclose(mu.sum(axis=1), 1.0, atol=1e-6):
+            raise ValidationError("behaviour_dist", "rows must sum to 1")
+        gap = np.abs(mu[np.arange(n), self.action] - self.pscore)
+        if gap.max() > 1e-6:
+            i = int(np.argmax(gap))
+            raise ValidationError(
+                "behaviour_dist",
+                "the logged action's probability differs from pscore",
+                value=float(mu[i, self.action[i]]),
+                row=i,
+            )
+        return mu
 
     @property
     def n_rounds(self) -> int:
@@ -180,6 +215,7 @@ class BanditLog:
             reward=self.reward[idx],
             pscore=self.pscore[idx],
             position=None if self.position is None else self.position[idx],
+            behaviour_dist=None if self.behaviour_dist is None else self.behaviour_dist[idx],
         )
 
 
@@ -364,17 +400,30 @@ def fit_reward_model(
         ``q[i, a]``: the estimated expected reward of action ``a`` in round ``i`` (at the
         round's logged slot).
     """
+    return _cross_fit(log, _folds(log.n_rounds, n_folds, seed), model, structure, seed)
+
+
+def _folds(n_rounds: int, n_folds: int, seed: int) -> NDArray[np.int64]:
+    """Fold of each round: a seeded permutation of equal-sized folds."""
     if n_folds < 2:
         raise ValidationError("n_folds", "cross-fitting needs at least 2 folds", value=n_folds)
-    n, k = log.n_rounds, log.n_actions
     rng = np.random.default_rng(seed)
-    fold = rng.permutation(np.arange(n) % n_folds)
-    q = np.empty((n, k))
-    all_rows = np.arange(n)
-    for f in range(n_folds):
+    return rng.permutation(np.arange(n_rounds) % n_folds)
+
+
+def _cross_fit(
+    log: BanditLog, fold: NDArray[np.int64], model: str, structure: str, seed: int
+) -> NDArray[np.float64]:
+    """Reward predictions of every round from models fitted on the other folds' rounds."""
+    q = np.empty((log.n_rounds, log.n_actions))
+    all_rows = np.arange(log.n_rounds)
+    for f in np.unique(fold):
         train = all_rows[fold != f]
         test = all_rows[fold == f]
-        q[test] = _fit_predict(log, train, log, test, model, structure, seed + f)
+        if len(train) == 0:  # a resample that drew one fold only: no out-of-fold model
+            q[test] = float(np.mean(log.reward))
+            continue
+        q[test] = _fit_predict(log, train, log, test, model, structure, seed + int(f))
     return q
 
 
@@ -490,10 +539,20 @@ def _fit_per_action(
 
 # ---- estimators ---------------------------------------------------------------------------------
 
+RewardModelKind = Literal["logistic", "lightgbm"]
+RewardStructure = Literal["auto", "joint", "per_action"]
+_Dists = Sequence[NDArray[np.float64]]  # action distributions of one or more policies
+_Vector = NDArray[np.float64]
+
 
 @dataclass(frozen=True)
 class PolicyValueEstimate:
-    """An estimate of a policy's value with its bootstrap interval and effective sample size."""
+    """An estimate of a policy's value with its bootstrap interval and effective sample size.
+
+    ``info`` holds estimator-specific details; Switch-DR reports ``tau`` (the threshold used,
+    chosen from the data when ``tau="auto"``) and ``switched_share`` (the share of rounds whose
+    weight exceeds it, which fall back to the direct method). Empty for the other estimators.
+    """
 
     estimator: str
     value: float
@@ -501,20 +560,22 @@ class PolicyValueEstimate:
     ci_high: float
     ess: float
     n_rounds: int
+    info: dict[str, float] = field(default_factory=dict, hash=False)
 
     def as_dict(self) -> dict[str, float]:
-        """``{"value", "ci_low", "ci_high", "ess"}`` for JSON output."""
+        """``{"value", "ci_low", "ci_high", "ess"}`` plus the ``info`` entries, for JSON output."""
         return {
             "value": self.value,
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
             "ess": self.ess,
+            **self.info,
         }
 
 
 @dataclass(frozen=True)
 class _Rounds:
-    """Per-round quantities every estimator is a function of."""
+    """Per-round quantities every estimator is a function of (rounds on the last axis)."""
 
     w: NDArray[np.float64]  # importance weight of the logged action
     r: NDArray[np.float64]  # reward
@@ -522,9 +583,56 @@ class _Rounds:
     q_logged: NDArray[np.float64]  # q(x, a_logged)
 
 
+def _stack(parts: Sequence[_Rounds]) -> _Rounds:
+    """Several policies' rounds on a new leading axis."""
+    return _Rounds(
+        w=np.stack([p.w for p in parts]),
+        r=np.stack([p.r for p in parts]),
+        dm=np.stack([p.dm for p in parts]),
+        q_logged=np.stack([p.q_logged for p in parts]),
+    )
+
+
 def _kish(w: NDArray[np.float64]) -> float:
     s2 = float(np.sum(w * w))
     return float(np.sum(w) ** 2 / s2) if s2 > 0 else 0.0
+
+
+def _refit_resamples(
+    log: BanditLog,
+    dists: Sequence[NDArray[np.float64]],
+    *,
+    n_boot: int,
+    seed: int,
+    model: str,
+    structure: str,
+) -> list[_Rounds]:
+    """Bootstrap resamples of rounds, each with its own cross-fitted reward model.
+
+    Rows keep the fold of the round they copy, so a duplicated round never trains the model that
+    predicts it (cross-fitting stays honest under resampling). The resampled row indices are
+    those :meth:`Estimator._bootstrap` draws with the same seed when one chunk holds every
+    replicate, so refitted and fixed-model intervals are paired.
+
+    Returns
+    -------
+    list of _Rounds
+        One per action distribution in ``dists``, arrays of shape ``(n_boot, n_rounds)``.
+    """
+    n = log.n_rounds
+    fold = _folds(n, 2, seed)
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    out = [{key: np.empty((n_boot, n)) for key in ("w", "r", "dm", "q_logged")} for _ in dists]
+    for b in range(n_boot):
+        rows = idx[b]
+        q = _cross_fit(log.subset(rows), fold[rows], model, structure, seed)
+        a = log.action[rows]
+        for pi, arrays in zip(dists, out, strict=True):
+            arrays["w"][b] = pi[rows, a] / log.pscore[rows]
+            arrays["r"][b] = log.reward[rows]
+            arrays["dm"][b] = np.sum(pi[rows] * q, axis=1)
+            arrays["q_logged"][b] = q[np.arange(n), a]
+    return [_Rounds(**arrays) for arrays in out]
 
 
 class Estimator(ABC):
@@ -544,6 +652,18 @@ class Estimator(ABC):
     def _ess(self, d: _Rounds) -> float:
         return _kish(d.w)
 
+    def _resolve(self, log: BanditLog, dists: _Dists, d: _Rounds, signs: _Vector) -> Estimator:
+        """The estimator with any data-driven setting fixed from the data.
+
+        ``d`` holds the rounds of the ``p`` action distributions ``dists`` (shape ``(p, n)``)
+        and ``signs`` weighs them (``[1]`` for a value, ``[1, -1]`` for a lift). Estimators
+        without such settings return themselves.
+        """
+        return self
+
+    def _info(self, d: _Rounds) -> dict[str, float]:
+        return {}
+
     def estimate(
         self,
         log: BanditLog,
@@ -553,6 +673,9 @@ class Estimator(ABC):
         n_boot: int = 500,
         alpha: float = 0.05,
         seed: int = 0,
+        refit_reward_model: bool = False,
+        reward_model: RewardModelKind = "logistic",
+        reward_structure: RewardStructure = "auto",
     ) -> PolicyValueEstimate:
         """Estimate the value of the target policy ``action_dist`` from ``log``.
 
@@ -569,15 +692,45 @@ class Estimator(ABC):
         alpha : float
             1 - confidence level.
         seed : int
-            Seed of the bootstrap.
+            Seed of the bootstrap (and of the refitted models' folds).
+        refit_reward_model : bool
+            DM, DR and Switch-DR only: refit the cross-fitted reward model (``reward_model``,
+            ``reward_structure``, 2 folds, ``seed``; use the settings ``estimated_rewards`` was
+            fitted with) on every bootstrap resample, so the interval includes the model's own
+            variability. Default ``False``: the predictions are held fixed, which is
+            ``n_boot`` x 2 model fits faster but makes DM's interval far too narrow.
+        reward_model, reward_structure
+            The refitted model (see :func:`fit_reward_model`); ignored without refitting.
 
         Returns
         -------
         PolicyValueEstimate
         """
-        d = self._rounds(log, action_dist, estimated_rewards)
-        stats = self._bootstrap(d, n_boot, seed, lambda b: self._point(b))
-        return self._result(float(self._point(d)), stats, alpha, d)
+        pi = check_action_dist(log, action_dist)
+        d = self._rounds(log, pi, estimated_rewards)
+        refits = None
+        if refit_reward_model and self.needs_reward_model:
+            (refits,) = _refit_resamples(
+                log, [pi], n_boot=n_boot, seed=seed, model=reward_model, structure=reward_structure
+            )
+        return self._estimate_rounds(log, pi, d, refits, n_boot, alpha, seed)
+
+    def _estimate_rounds(
+        self,
+        log: BanditLog,
+        pi: NDArray[np.float64],
+        d: _Rounds,
+        refits: _Rounds | None,
+        n_boot: int,
+        alpha: float,
+        seed: int,
+    ) -> PolicyValueEstimate:
+        est = self._resolve(log, [pi], _stack([d]), np.ones(1))
+        if refits is None:
+            stats = self._bootstrap(d, n_boot, seed, est._point)
+        else:
+            stats = np.asarray(est._point(refits))
+        return est._result(float(est._point(d)), stats, alpha, d)
 
     def estimate_lift(
         self,
@@ -589,33 +742,48 @@ class Estimator(ABC):
         n_boot: int = 500,
         alpha: float = 0.05,
         seed: int = 0,
+        refit_reward_model: bool = False,
+        reward_model: RewardModelKind = "logistic",
+        reward_structure: RewardStructure = "auto",
     ) -> PolicyValueEstimate:
         """Value of ``action_dist`` minus value of ``baseline_dist``, with a paired interval.
 
-        Both policies are evaluated on the same bootstrap resamples of rounds, so the interval
-        of the difference is narrower than the two separate intervals suggest. Parameters as in
-        :meth:`estimate`; ``ess`` is the target policy's.
+        Both policies are evaluated on the same bootstrap resamples of rounds (and, with
+        ``refit_reward_model``, the same refitted models), so the interval of the difference is
+        narrower than the two separate intervals suggest. Parameters as in :meth:`estimate`;
+        ``ess`` and ``info`` are the target policy's. Switch-DR with ``tau="auto"`` picks one
+        threshold for both policies, minimising the estimated MSE of the difference.
 
         Returns
         -------
         PolicyValueEstimate
             ``value`` is the estimated lift (target minus baseline).
         """
-        d = self._rounds(log, action_dist, estimated_rewards)
-        base = self._rounds(log, baseline_dist, estimated_rewards)
-        value = float(self._point(d) - self._point(base))
-        pair = _Rounds(
-            w=np.stack([d.w, base.w]),
-            r=np.stack([d.r, base.r]),
-            dm=np.stack([d.dm, base.dm]),
-            q_logged=np.stack([d.q_logged, base.q_logged]),
-        )
+        pi = check_action_dist(log, action_dist)
+        pb = check_action_dist(log, baseline_dist)
+        d = self._rounds(log, pi, estimated_rewards)
+        base = self._rounds(log, pb, estimated_rewards)
+        pair = _stack([d, base])
+        est = self._resolve(log, [pi, pb], pair, np.array([1.0, -1.0]))
+        value = float(est._point(d) - est._point(base))
 
         def diff(b: _Rounds) -> NDArray[np.float64]:
-            both = self._point(b)  # shape (2, replicates)
+            both = est._point(b)  # shape (2, replicates)
             return np.asarray(both[0] - both[1])
 
-        return self._result(value, self._bootstrap(pair, n_boot, seed, diff), alpha, d)
+        if refit_reward_model and self.needs_reward_model:
+            refits = _refit_resamples(
+                log,
+                [pi, pb],
+                n_boot=n_boot,
+                seed=seed,
+                model=reward_model,
+                structure=reward_structure,
+            )
+            stats = diff(_stack(refits))
+        else:
+            stats = self._bootstrap(pair, n_boot, seed, diff)
+        return est._result(value, stats, alpha, d)
 
     def _result(
         self, value: float, stats: NDArray[np.float64], alpha: float, d: _Rounds
@@ -628,6 +796,7 @@ class Estimator(ABC):
             ci_high=float(hi),
             ess=self._ess(d),
             n_rounds=int(d.w.shape[-1]),
+            info=self._info(d),
         )
 
     @staticmethod
@@ -727,26 +896,147 @@ class DoublyRobust(Estimator):
         return np.mean(d.dm + d.w * (d.r - d.q_logged), axis=-1)
 
 
+#: Fixed candidates of the automatic Switch-DR threshold (those above the largest weight are
+#: dropped: they all keep every round).
+SWITCH_TAU_FIXED = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
+#: Quantiles of the positive importance weights added to the candidates, with the largest weight.
+SWITCH_TAU_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
+
+
+def switch_tau_grid(w: ArrayLike) -> NDArray[np.float64]:
+    """Candidate thresholds of Switch-DR's automatic tau, ascending.
+
+    The fixed values :data:`SWITCH_TAU_FIXED` up to the largest weight, the
+    :data:`SWITCH_TAU_QUANTILES` quantiles of the positive weights and the largest weight itself
+    (which keeps every round: plain DR).
+
+    Parameters
+    ----------
+    w : array-like
+        Importance weights (any shape).
+
+    Returns
+    -------
+    ndarray
+    """
+    pos = np.asarray(w, dtype=np.float64).ravel()
+    pos = pos[pos > 0]
+    if pos.size == 0:
+        return np.array([1.0])
+    top = float(pos.max())
+    fixed = [t for t in SWITCH_TAU_FIXED if t < top]
+    grid = np.concatenate([fixed, np.quantile(pos, SWITCH_TAU_QUANTILES), [top]])
+    return np.unique(grid)
+
+
+def _switch_terms(d: _Rounds, tau: float) -> NDArray[np.float64]:
+    """Per-round Switch-DR terms: DR's where ``w <= tau``, DM's elsewhere."""
+    return d.dm + np.where(d.w <= tau, d.w * (d.r - d.q_logged), 0.0)
+
+
+def _switched_mass(
+    log: BanditLog, dists: Sequence[NDArray[np.float64]], d: _Rounds, tau: float
+) -> float:
+    """The target policies' probability mass on (context, action) pairs with weight > tau.
+
+    Exact over actions when the log knows the logging policy's whole distribution (``sum_a
+    pi(a|x) 1(pi(a|x) > tau mu(a|x))`` averaged over the logged contexts); otherwise its
+    importance-weighted estimate ``mean(w 1(w > tau))`` from the logged actions, which is
+    unbiased but so noisy that it hardly ever favours switching. Summed over the policies.
+    """
+    mu = log.behaviour_dist
+    if mu is None:
+        return float(np.sum(np.mean(np.where(d.w > tau, d.w, 0.0), axis=-1)))
+    # pi > tau * mu also counts actions the logging policy never takes (infinite weight)
+    return float(sum(np.sum(np.where(pi > tau * mu, pi, 0.0)) for pi in dists) / log.n_rounds)
+
+
+def _select_switch_tau(
+    log: BanditLog,
+    dists: Sequence[NDArray[np.float64]],
+    d: _Rounds,
+    signs: NDArray[np.float64],
+) -> float:
+    """The candidate tau minimising (bias bound)^2 + variance (Wang, Agarwal & Dudik 2017).
+
+    Rounds with ``w > tau`` use the reward model only, so Switch-DR's bias is at most the reward
+    range times the target policy's probability mass on (context, action) pairs whose weight
+    exceeds tau (:func:`_switched_mass`; the range is that of the observed rewards and reward
+    predictions). The variance is the sample variance of the per-round terms over ``n``. ``d``
+    has shape ``(p, n)`` and the estimand is ``signs @ values``; the policies' bounds add up.
+    """
+    n = d.w.shape[-1]
+    lo = min(float(d.r.min()), float(d.q_logged.min()))
+    hi = max(float(d.r.max()), float(d.q_logged.max()))
+    reward_range = hi - lo
+    best_tau, best_mse = np.inf, np.inf
+    for tau in switch_tau_grid(d.w):
+        combined = signs @ _switch_terms(d, float(tau))
+        variance = float(combined.var(ddof=1)) / n if n > 1 else 0.0
+        bias_bound = reward_range * _switched_mass(log, dists, d, float(tau))
+        mse = bias_bound**2 + variance
+        if mse <= best_mse:  # ties (the same rounds switched): keep the larger tau
+            best_tau, best_mse = float(tau), mse
+    return best_tau
+
+
 @dataclass
 class SwitchDoublyRobust(Estimator):
     """Switch-DR (Wang et al. 2017): DR where ``w <= tau``, the direct method where ``w > tau``.
 
     Parameters
     ----------
-    tau : float
-        Importance-weight threshold; ``inf`` gives DR, ``0`` gives DM.
+    tau : float or "auto"
+        Importance-weight threshold (>= 0); ``inf`` gives DR, ``0`` gives DM. ``"auto"`` picks
+        it per log from :func:`switch_tau_grid` by minimising an estimated MSE: the squared
+        bound on the bias of switching (reward range x the target's probability mass on the
+        pairs whose weight exceeds tau) plus the variance of the per-round terms over n. The
+        mass is exact when the log carries ``behaviour_dist``; from logged actions alone it is
+        estimated by importance weighting, and then the bound almost never favours switching
+        (auto then means DR). The chosen tau is reported in the estimate's ``info["tau"]``;
+        the bootstrap keeps it fixed.
     """
 
-    tau: float = 20.0
+    tau: float | Literal["auto"] = 20.0
     name = "switch-dr"
     needs_reward_model = True
 
+    def __post_init__(self) -> None:
+        if isinstance(self.tau, str):
+            if self.tau != "auto":
+                raise ValidationError(
+                    "tau", "unknown setting", value=self.tau, hint="use a number >= 0 or 'auto'"
+                )
+            return
+        if isinstance(self.tau, bool) or not isinstance(self.tau, int | float | np.number):
+            raise ValidationError(
+                "tau", "must be a number or 'auto'", value=self.tau, hint="e.g. tau=20"
+            )
+        if not float(self.tau) >= 0:  # also rejects NaN
+            raise ValidationError(
+                "tau", "must be >= 0", value=self.tau, hint="use a number >= 0 or 'auto'"
+            )
+        self.tau = float(self.tau)
+
+    def _threshold(self) -> float:
+        if isinstance(self.tau, str):
+            raise ValidationError("tau", "'auto' is resolved by estimate(), not by _point()")
+        return self.tau
+
+    def _resolve(self, log: BanditLog, dists: _Dists, d: _Rounds, signs: _Vector) -> Estimator:
+        if self.tau != "auto":
+            return self
+        return replace(self, tau=_select_switch_tau(log, dists, d, signs))
+
     def _point(self, d: _Rounds) -> NDArray[np.float64]:
-        keep = d.w <= self.tau
-        return np.mean(d.dm + np.where(keep, d.w * (d.r - d.q_logged), 0.0), axis=-1)
+        return np.mean(_switch_terms(d, self._threshold()), axis=-1)
 
     def _ess(self, d: _Rounds) -> float:
-        return _kish(np.where(d.w <= self.tau, d.w, 0.0))
+        return _kish(np.where(d.w <= self._threshold(), d.w, 0.0))
+
+    def _info(self, d: _Rounds) -> dict[str, float]:
+        tau = self._threshold()
+        return {"tau": tau, "switched_share": float(np.mean(d.w > tau))}
 
 
 ESTIMATORS: dict[str, type[Estimator]] = {
@@ -764,8 +1054,10 @@ def estimate_policy_value(
     *,
     estimators: Sequence[str] = ("ips", "snips", "dm", "dr", "switch-dr"),
     estimated_rewards: ArrayLike | None = None,
-    reward_model: Literal["logistic", "lightgbm"] = "logistic",
-    reward_structure: Literal["auto", "joint", "per_action"] = "auto",
+    reward_model: RewardModelKind = "logistic",
+    reward_structure: RewardStructure = "auto",
+    refit_reward_model: bool = False,
+    switch_tau: float | Literal["auto"] = 20.0,
     n_boot: int = 500,
     alpha: float = 0.05,
     seed: int = 0,
@@ -783,6 +1075,12 @@ def estimate_policy_value(
     reward_model : {"logistic", "lightgbm"}
     reward_structure : {"auto", "joint", "per_action"}
         See :func:`fit_reward_model`.
+    refit_reward_model : bool
+        Refit the reward model on every bootstrap resample for the intervals of DM, DR and
+        Switch-DR (one set of refits shared by the three). Default ``False``: fixed predictions,
+        fast, but DM's interval then ignores the model's error. See :meth:`Estimator.estimate`.
+    switch_tau : float or "auto"
+        Switch-DR's threshold (:class:`SwitchDoublyRobust`).
     n_boot, alpha, seed
         Bootstrap settings (the same seed for every estimator, so their intervals are paired).
 
@@ -796,19 +1094,30 @@ def estimate_policy_value(
         raise ValidationError(
             "estimators", "unknown estimator", value=unknown, hint=f"use {sorted(ESTIMATORS)}"
         )
-    objs = [ESTIMATORS[e]() for e in estimators]
-    if estimated_rewards is None and any(o.needs_reward_model for o in objs):
+    objs = [
+        SwitchDoublyRobust(tau=switch_tau) if e == "switch-dr" else ESTIMATORS[e]()
+        for e in estimators
+    ]
+    pi = check_action_dist(log, action_dist)
+    needs_model = any(o.needs_reward_model for o in objs)
+    if estimated_rewards is None and needs_model:
         estimated_rewards = fit_reward_model(
             log, model=reward_model, structure=reward_structure, seed=seed
         )
+    refits = None
+    if refit_reward_model and needs_model:
+        (refits,) = _refit_resamples(
+            log, [pi], n_boot=n_boot, seed=seed, model=reward_model, structure=reward_structure
+        )
     return {
-        o.name: o.estimate(
+        o.name: o._estimate_rounds(
             log,
-            action_dist,
-            estimated_rewards=estimated_rewards,
-            n_boot=n_boot,
-            alpha=alpha,
-            seed=seed,
+            pi,
+            o._rounds(log, pi, estimated_rewards),
+            refits if o.needs_reward_model else None,
+            n_boot,
+            alpha,
+            seed,
         )
         for o in objs
     }

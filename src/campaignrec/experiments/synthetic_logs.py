@@ -170,6 +170,7 @@ class SyntheticBanditEnv:
             pscore=pb[rows, action],
             n_actions=self.n_actions,
             action_context=self._action_features,
+            behaviour_dist=pb,
         )
         return SyntheticLog(log=log, expected_reward=q, behaviour_dist=pb)
 
