@@ -21,38 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from _datasets import data_dir, load_ml100k_views, load_taobao_events
 from threadpoolctl import threadpool_limits
 
 from campaignrec.data.interactions import Interactions
 from campaignrec.models.factorization import ALS, BPR
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def data_dir(arg: str | None) -> Path:
-    for cand in (arg, os.environ.get("CAMPAIGNREC_DATA"), ROOT.parent / "shared" / "data"):
-        if cand and Path(cand).exists():
-            return Path(cand)
-    raise SystemExit("no data directory: pass --data DIR or set CAMPAIGNREC_DATA")
-
-
-def load_ml100k(root: Path) -> Interactions:
-    df = pd.read_csv(root / "ml-100k" / "ml-100k.inter", sep="\t")
-    df.columns = ["user_id", "item_id", "rating", "timestamp"]
-    df["event_type"] = "view"
-    return Interactions.from_frame(df)
-
-
-def load_taobao(root: Path) -> Interactions:
-    df = pd.read_csv(
-        root / "taobao" / "UserBehavior_subset_84k.csv",
-        names=["user_id", "item_id", "category_id", "behavior", "timestamp"],
-    )
-    df = df.dropna(subset=["timestamp"])  # the subset has one row without a timestamp
-    kinds = {"pv": "view", "cart": "add_to_cart", "fav": "favorite", "buy": "purchase"}
-    df["event_type"] = df["behavior"].map(kinds)
-    return Interactions.from_frame(df[["user_id", "item_id", "event_type", "timestamp"]])
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -127,8 +102,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     root = data_dir(args.data)
-    rows = bench("ml-100k", load_ml100k(root), args.repeats)
-    rows += bench("taobao", load_taobao(root), args.repeats)
+    rows = bench("ml-100k", load_ml100k_views(root), args.repeats)
+    rows += bench("taobao", load_taobao_events(root), args.repeats)
     head = f"{'data':8s} {'model':5s} {'fit impl':>9s} {'fit ours':>9s} {'ratio':>6s} "
     head += f"{'rec impl':>9s} {'rec ours':>9s} {'ratio':>6s} {'rec ids':>8s} {'ratio':>6s}"
     print(head)

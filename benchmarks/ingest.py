@@ -138,10 +138,9 @@ def run_child(url: str, csv: Path, prefix: str, chunk_rows: int) -> dict[str, An
 
 
 def find_data(arg: str | None) -> Path | None:
-    for cand in (arg, os.environ.get("CAMPAIGNREC_DATA"), str(ROOT.parent / "shared" / "data")):
-        if cand and Path(cand).is_dir():
-            return Path(cand)
-    return None
+    from _datasets import find_data as lookup
+
+    return lookup(arg)
 
 
 DATASETS = {

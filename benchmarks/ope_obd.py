@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _datasets import data_dir
 
 from campaignrec.experiments.logs_io import read_obd_csv
 from campaignrec.experiments.ope import (
@@ -47,13 +48,6 @@ from campaignrec.experiments.ope import (
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 CAMPAIGNS = ("all", "men", "women")
-
-
-def data_dir(arg: str | None) -> Path:
-    for cand in (arg, os.environ.get("CAMPAIGNREC_DATA"), str(ROOT.parent / "shared" / "data")):
-        if cand and (Path(cand) / "obd" / "random").is_dir():
-            return Path(cand)
-    raise SystemExit("OBD data not found: pass --data DIR or set CAMPAIGNREC_DATA")
 
 
 def run_campaign(
@@ -142,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--floor", type=float, default=0.1)
     ap.add_argument("--campaigns", nargs="*", default=list(CAMPAIGNS))
     args = ap.parse_args(argv)
-    root = data_dir(args.data) / "obd" / "random"
+    root = data_dir(args.data, "obd/random", "OBD data") / "obd" / "random"
     started = time.perf_counter()
     results: dict[str, Any] = {}
     for c in args.campaigns:

@@ -35,16 +35,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _datasets import data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-
-
-def data_dir(arg: str | None) -> Path:
-    for cand in (arg, os.environ.get("CAMPAIGNREC_DATA"), str(REPO.parent / "shared" / "data")):
-        if cand and Path(cand).is_dir():
-            return Path(cand)
-    sys.exit("no data directory: pass --data DIR or set CAMPAIGNREC_DATA")
 
 
 # ---- CDNOW -----------------------------------------------------------------------------------------

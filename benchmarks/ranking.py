@@ -44,7 +44,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 KS = (10, 20)
-TAOBAO_EVENTS = {"pv": "view", "cart": "add_to_cart", "fav": "favorite", "buy": "purchase"}
 
 
 # =================================================================================================
@@ -289,17 +288,9 @@ def run_worker(name: str, workdir: Path) -> None:
 # The benchmark proper (main venv): data, protocols, references, ours, statistics, report
 # =================================================================================================
 def find_data(arg: str | None) -> Path:
-    for cand in (
-        arg,
-        os.environ.get("CAMPAIGNREC_DATA"),
-        str(ROOT.parent / "shared" / "data"),
-        "/work/shared/data",
-    ):
-        if cand and Path(cand).is_dir():
-            return Path(cand)
-    raise SystemExit(
-        "data not found: pass --data DIR or set CAMPAIGNREC_DATA (see /work/shared/data/README.md)"
-    )
+    from _datasets import data_dir  # not at the top: the .venv-bench workers lack campaignrec
+
+    return data_dir(arg, "", "data (see /work/shared/data/README.md)")
 
 
 def load_ml100k(data: Path) -> Any:
@@ -341,6 +332,7 @@ def load_ml100k(data: Path) -> Any:
 
 def load_taobao(data: Path) -> Any:
     import pandas as pd
+    from _datasets import TAOBAO_EVENTS
 
     from campaignrec.data.interactions import Interactions
     from campaignrec.data.schema import DEFAULT_EVENT_WEIGHTS

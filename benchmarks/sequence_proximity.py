@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from _datasets import data_dir, load_ml100k_views
 from numpy.typing import NDArray
 from scipy import stats
 
@@ -70,20 +70,6 @@ ALS_PARAMS: dict[str, Any] = {
     "iterations": 15,
     "seed": 0,
 }
-
-
-def data_dir(arg: str | None) -> Path:
-    for cand in (arg, os.environ.get("CAMPAIGNREC_DATA"), ROOT.parent / "shared" / "data"):
-        if cand and Path(cand).exists():
-            return Path(cand)
-    raise SystemExit("no data directory: pass --data DIR or set CAMPAIGNREC_DATA")
-
-
-def load_ml100k(root: Path) -> Interactions:
-    df = pd.read_csv(root / "ml-100k" / "ml-100k.inter", sep="\t")
-    df.columns = ["user_id", "item_id", "rating", "timestamp"]
-    df["event_type"] = "view"
-    return Interactions.from_frame(df)
 
 
 def split(inter: Interactions, protocol: str) -> tuple[Interactions, Interactions]:
@@ -178,7 +164,7 @@ def main() -> None:
     ap.add_argument("--data", default=None)
     ap.add_argument("--protocols", nargs="+", default=["A", "C"], choices=["A", "C"])
     args = ap.parse_args()
-    inter = load_ml100k(data_dir(args.data))
+    inter = load_ml100k_views(data_dir(args.data))
     results = [run(inter, p) for p in args.protocols]
     print(
         f"{'protocol':8s} {'model':46s} {'NDCG@10':>8s} {'± se':>7s} {'lift':>7s} {'p':>8s}  params"

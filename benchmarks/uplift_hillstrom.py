@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _datasets import data_dir
 
 from campaignrec.campaigns.response import ResponseModel
 from campaignrec.campaigns.uplift import make_uplift_learner
@@ -60,13 +61,6 @@ LEARNERS: dict[str, tuple[str, dict[str, Any]]] = {
     "T-learner (logistic)": ("t", {"base_model": "logistic"}),
     "X-learner (logistic)": ("x", {"base_model": "logistic"}),
 }
-
-
-def data_dir(arg: str | None) -> Path:
-    for cand in (arg, os.environ.get("CAMPAIGNREC_DATA"), str(ROOT.parent / "shared" / "data")):
-        if cand and (Path(cand) / "hillstrom" / "hillstrom.csv").is_file():
-            return Path(cand)
-    raise SystemExit("Hillstrom data not found: pass --data DIR or set CAMPAIGNREC_DATA")
 
 
 def load(path: Path) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, list[str]]:
@@ -121,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-boot", type=int, default=300)
     ap.add_argument("--n-null", type=int, default=200, help="random rankings per split")
     args = ap.parse_args(argv)
-    path = data_dir(args.data) / "hillstrom" / "hillstrom.csv"
+    path = (
+        data_dir(args.data, "hillstrom/hillstrom.csv", "Hillstrom data")
+        / "hillstrom"
+        / "hillstrom.csv"
+    )
     started = time.perf_counter()
     X, t, outcomes, names = load(path)
     results: dict[str, Any] = {}
