@@ -673,7 +673,7 @@ def run_protocol(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from campaignrec.evaluation.runner import evaluate_model, item_category_codes, prepare
     from campaignrec.evaluation.splits import ground_truth, make_split
     from campaignrec.evaluation.stats import feature_groups, history_length_groups
-    from campaignrec.evaluation.tuning import make_validation
+    from campaignrec.evaluation.tuning import SEARCH_SPACES, make_validation
 
     proto = PROTOCOLS[name]
     CACHE["dir"] = args.cache
@@ -744,53 +744,27 @@ def run_protocol(name: str, args: argparse.Namespace) -> dict[str, Any]:
     add("ref: implicit ALS (defaults)", ImplicitDirect("als", seed), "reference")
     add("ref: implicit BPR (defaults)", ImplicitDirect("bpr", seed), "reference")
     add("ref: implicit BM25 item-KNN (defaults)", ImplicitDirect("bm25", seed), "reference")
-    sp_als = {
-        "factors": {"type": "int", "low": 16, "high": 128, "log": True},
-        "regularization": {"type": "float", "low": 1e-3, "high": 10.0, "log": True},
-        "alpha": {"type": "float", "low": 0.5, "high": 50.0, "log": True},
-        "iterations": {"type": "int", "low": 5, "high": 20},
-    }
-    p, v = tuned(
-        "ref: implicit ALS",
-        lambda q: ImplicitDirect("als", seed, **q),
-        sp_als,
-        val,
-        trials,
-        seed,
-        tuning,
-    )
-    add("ref: implicit ALS (tuned)", ImplicitDirect("als", seed, **p), "reference", v)
-    sp_bpr = {
-        "factors": {"type": "int", "low": 16, "high": 128, "log": True},
-        "learning_rate": {"type": "float", "low": 1e-3, "high": 0.2, "log": True},
-        "regularization": {"type": "float", "low": 1e-5, "high": 0.1, "log": True},
-        "iterations": {"type": "int", "low": 20, "high": 150, "log": True},
-    }
-    p, v = tuned(
-        "ref: implicit BPR",
-        lambda q: ImplicitDirect("bpr", seed, **q),
-        sp_bpr,
-        val,
-        trials,
-        seed,
-        tuning,
-    )
-    add("ref: implicit BPR (tuned)", ImplicitDirect("bpr", seed, **p), "reference", v)
+    # implicit's models tuned in the same spaces and with the same budget as our wrappers
     sp_bm25 = {
         "K": {"type": "int", "low": 5, "high": 500, "log": True},
         "K1": {"type": "float", "low": 0.1, "high": 3.0},
         "B": {"type": "float", "low": 0.0, "high": 1.0},
     }
-    p, v = tuned(
-        "ref: implicit BM25",
-        lambda q: ImplicitDirect("bm25", seed, **q),
-        sp_bm25,
-        val,
-        trials,
-        seed,
-        tuning,
-    )
-    add("ref: implicit BM25 item-KNN (tuned)", ImplicitDirect("bm25", seed, **p), "reference", v)
+    for kind, short, long, space in (
+        ("als", "ALS", "ALS", SEARCH_SPACES["als"]),
+        ("bpr", "BPR", "BPR", SEARCH_SPACES["bpr"]),
+        ("bm25", "BM25", "BM25 item-KNN", sp_bm25),
+    ):
+        p, v = tuned(
+            f"ref: implicit {short}",
+            lambda q, kind=kind: ImplicitDirect(kind, seed, **q),
+            dict(space),
+            val,
+            trials,
+            seed,
+            tuning,
+        )
+        add(f"ref: implicit {long} (tuned)", ImplicitDirect(kind, seed, **p), "reference", v)
     sp_ease = {"l2": {"type": "float", "low": 1.0, "high": 5000.0, "log": True}}
     p, v = tuned(
         "ref: EASE", lambda q: PlainEASE(**q), sp_ease, val, trials, seed, tuning, {"l2": 250.0}
