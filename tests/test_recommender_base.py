@@ -117,3 +117,37 @@ def test_recommend_many_users_in_one_call():
     rows = m.items_.index([x for x in ids[:50].ravel()])
     for r in range(50):
         assert not seen[r, rows[r * 10 : (r + 1) * 10]].toarray().any()
+
+
+def test_wide_catalogues_score_fewer_users_per_batch_with_the_same_answer(monkeypatch):
+    import campaignrec.models.base as base
+
+    rng = np.random.default_rng(1)
+    ev = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 500, 5_000).astype(str),
+            "item_id": rng.integers(0, 400, 5_000).astype(str),
+            "timestamp": 0,
+        }
+    )
+    inter = Interactions.from_frame(ev)
+    seen_batches: list[int] = []
+
+    class Spy(ItemIndexModel):
+        def _score_idx(self, user_idx):
+            seen_batches.append(len(user_idx))
+            return super()._score_idx(user_idx)
+
+    model = Spy().fit(inter)
+    users = np.arange(inter.n_users)
+    whole = model.recommend_idx(users, k=7)
+    assert max(seen_batches) == inter.n_users  # one batch under the default budget
+    seen_batches.clear()
+    # a budget of 100 users' rows at this catalogue width
+    monkeypatch.setattr(base, "SCORE_MATRIX_BYTES", 4 * inter.n_items * 100)
+    assert base.batch_users(inter.n_items) == 100
+    split = model.recommend_idx(users, k=7)
+    assert max(seen_batches) == 100 and sum(seen_batches) == inter.n_users
+    np.testing.assert_array_equal(split[0], whole[0])
+    np.testing.assert_array_equal(split[1], whole[1])
+    assert base.batch_users(10**9) == 1

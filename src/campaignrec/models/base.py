@@ -25,6 +25,13 @@ from campaignrec.data.interactions import IdMap, Interactions
 from campaignrec.errors import ConfigError, NotFittedError, UnknownIdError
 
 BATCH_USERS = 2048
+#: ceiling of one batch's dense float32 score matrix: wide catalogues score fewer users at a time
+SCORE_MATRIX_BYTES = 256 * 2**20
+
+
+def batch_users(n_items: int) -> int:
+    """Users scored per batch: BATCH_USERS, fewer when n_items makes the matrix large."""
+    return max(1, min(BATCH_USERS, SCORE_MATRIX_BYTES // (4 * max(n_items, 1))))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,8 +164,9 @@ class Recommender(ABC):
         if items is not None:
             allow = np.zeros(self.n_items, dtype=bool)
             allow[np.asarray(items, dtype=np.int64)] = True
-        for start in range(0, len(uidx), BATCH_USERS):
-            batch = uidx[start : start + BATCH_USERS]
+        step = batch_users(self.n_items)
+        for start in range(0, len(uidx), step):
+            batch = uidx[start : start + step]
             scores = self.score_matrix(batch).astype(np.float32, copy=False)
             if exclude_seen:
                 known = batch >= 0
