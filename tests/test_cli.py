@@ -79,7 +79,9 @@ def test_train_default_on_a_chosen_validation_protocol(tmp_path, capsys):
         "1",
     )
     assert code == 0, err
-    assert "validation leaderboard" in out
+    assert "validation leaderboard" in out and "global_temporal" in out
+    # a candidate this shop cannot run (no item categories) is listed with the reason
+    assert "category_popular" in out and "skipped:" in out
     meta = json.loads(next((tmp_path / "shop" / "artifacts").rglob("meta.json")).read_text())
     assert meta["metrics"]["selection"]["validation"]["protocol"] == "global_temporal"
     # days without the global protocol, or an unknown protocol: a usage error naming the fix

@@ -131,18 +131,40 @@ def train(
             validation_days=validation_days,
             seed=seed,
         )
+    selection = result.metrics.get("selection")
+    chosen = selection.get("chosen") if isinstance(selection, dict) else None
+    label = f"{chosen} ({result.name})" if chosen and chosen != result.name else result.name
     console.print(
-        f"trained [bold]{result.name}[/] version {result.version} on snapshot {result.snapshot_id} "
+        f"trained [bold]{label}[/] version {result.version} on snapshot {result.snapshot_id} "
         f"in {result.seconds:.1f}s -> {result.path}"
     )
-    selection = result.metrics.get("selection")
     if isinstance(selection, dict) and selection.get("leaderboard"):
-        table = Table(title="validation leaderboard (chosen on a split carved from your data)")
-        table.add_column("candidate")
-        table.add_column("validation score", justify="right")
-        for row in selection["leaderboard"]:
-            table.add_row(str(row.get("name")), f"{float(row.get('score', float('nan'))):.4f}")
-        console.print(table)
+        console.print(
+            selection_table(
+                selection, "validation leaderboard (chosen on a split carved from your data)"
+            )
+        )
+
+
+def selection_table(selection: dict[str, object], title: str | None = None) -> Table:
+    """The default selection's leaderboard: each candidate's validation score, or why it was
+    skipped (a shop without item categories, a catalogue too wide for a solver)."""
+    metric = "validation score"
+    validation = selection.get("validation")
+    if isinstance(validation, dict):
+        metric = f"validation {validation.get('metric', 'score')} ({validation.get('protocol')})"
+    table = Table(title=title)
+    table.add_column("candidate")
+    table.add_column(metric, justify="right")
+    board = selection.get("leaderboard")
+    for row in board if isinstance(board, list) else []:
+        if row.get("error"):
+            reason = str(row["error"]).splitlines()[0].split(" (hint")[0]
+            shown = "skipped: " + reason.removeprefix(f"{row.get('model')}: ")[:80]
+        else:
+            shown = f"{float(row.get('score', float('nan'))):.4f}"
+        table.add_row(str(row.get("name")), shown)
+    return table
 
 
 def recommend(

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from campaignrec.cli.core import selection_table
 from campaignrec.cli.main import console, open_store, settings
 
 BAD_ROWS = """event_id,user_id,event_type,item_id,timestamp,price
@@ -90,9 +91,7 @@ def demo(
     result = ensure_profiles(refresh=True)
     prof = result.profiles
     if "segment_name" in prof.columns:
-        seg = (
-            prof.groupby(["segment_name", "segment_name_zh"]).size().sort_values(ascending=False)
-        )
+        seg = prof.groupby(["segment_name", "segment_name_zh"]).size().sort_values(ascending=False)
         t = Table("segment", "细分", "shoppers")
         for (en, zh), n in seg.items():
             t.add_row(str(en), str(zh), f"{n:,}")
@@ -106,11 +105,7 @@ def demo(
 
     _step(4, "the default model, chosen on a validation split of this shop")
     trained = train(store, s, None, tune_trials=trials, seed=seed)
-    board = trained.metrics.get("selection", {}).get("leaderboard", [])
-    t = Table("candidate", "validation NDCG@10")
-    for row in board:
-        t.add_row(str(row.get("name")), f"{float(row.get('score', float('nan'))):.4f}")
-    console.print(t)
+    console.print(selection_table(trained.metrics.get("selection", {})))
     console.print(f"active model: [bold]{trained.name}[/] ({trained.path})")
     chosen = trained.metrics.get("selection", {}).get("chosen", trained.name)
     done.append(f"trained and activated '{chosen}' (chosen by validation NDCG@10)")

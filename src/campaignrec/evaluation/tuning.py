@@ -554,7 +554,15 @@ def select_default(
                 score = val.evaluate(factory(params).fit(val.fit_part))
             params = extra | params
         except Exception as exc:  # a candidate that cannot run on this data is skipped, not fatal
-            log.warning("select_default: candidate %s failed: %s", cand.label, exc)
+            # a ConfigError / ValidationError is expected on some shops (no item categories, a
+            # catalogue too wide for a solver) and the report says why; anything else is a warning
+            expected = isinstance(exc, ConfigError | ValidationError)
+            log.log(
+                logging.INFO if expected else logging.WARNING,
+                "select_default: candidate %s skipped: %s",
+                cand.label,
+                exc,
+            )
             board.append(
                 {"name": cand.label, "model": cand.model, "score": float("nan"), "error": str(exc)}
             )
