@@ -19,6 +19,7 @@ ORDER = [
     "ingest",
     "profiles",
     "ranking",
+    "models_scale",
     "allocation",
     "ope_synthetic",
     "ope_obd",

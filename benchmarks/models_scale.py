@@ -1,0 +1,298 @@
+"""Benchmark: fit time, recommend time, peak memory and saved size of every recommender at scale.
+
+One seeded synthetic shop (default 1,000,000 events, 50,000 users, 20,000 items with categories) is
+built with ``generate_shop`` and turned into one ``Interactions`` snapshot (timed), saved to a
+scratch folder. Each model then runs in its own subprocess, so that the peak RSS is that model's
+alone: load the snapshot, fit, recommend top 10 for 10,000 users in one call, recommend top 10 for
+every user of the snapshot in one call, save the model. BLAS is pinned to the same number of
+threads for every model (``--threads``, default 2). A model that runs past ``--timeout`` seconds
+or fails is reported as skipped, with the reason (the phase it reached, or its error line).
+
+Usage::
+
+    .venv/bin/python benchmarks/models_scale.py [--events 1000000] [--users 50000]
+        [--items 20000] [--timeout 600] [--threads 2] [--only NAME ...]
+
+Prints a table and writes ``benchmarks/results/models_scale.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SAMPLE_USERS = 10_000
+K = 10
+
+#: label -> (registry name, parameters); the order is the table's.
+MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "most_popular": ("most_popular", {"half_life_days": 7.0}),
+    "category_popular": ("category_popular", {}),
+    "item_knn": ("item_knn", {"similarity": "cosine", "neighbours": 100}),
+    "item_knn_sequential": (
+        "item_knn",
+        {
+            "similarity": "cosine",
+            "neighbours": 100,
+            "proximity_half_life": 5.0,
+            "backward_weight": 0.3,
+            "recency_half_life": 2.0,
+        },
+    ),
+    "ease": ("ease", {}),
+    "ease_proximity": ("ease", {"proximity_half_life": 20.0}),
+    "transition": ("transition", {}),
+    "als": ("als", {"factors": 64, "iterations": 15}),
+    "bpr": ("bpr", {"factors": 64}),
+}
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM, MiB).
+
+    Not ``ru_maxrss``: Linux carries it across fork and exec, so a child of a big parent would
+    report at least the parent's size.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _dir_mib(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def _emit(**fields: Any) -> None:
+    """One JSON line per phase, flushed, so a timed-out child still tells how far it got."""
+    print(json.dumps(fields), flush=True)
+
+
+def child(spec: dict[str, Any]) -> None:
+    """Run one model: load, fit, recommend (sample, all), save; print a JSON line per phase."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from campaignrec.data.interactions import Interactions
+    from campaignrec.models.registry import create
+
+    with threadpool_limits(spec["threads"]):
+        t0 = time.perf_counter()
+        inter = Interactions.load(spec["snapshot"])
+        _emit(phase="load", load_s=time.perf_counter() - t0, rss_after_load_mib=_peak_rss_mib())
+        model = create(spec["model"], **spec["params"])
+        t0 = time.perf_counter()
+        model.fit(inter)
+        fit_s = time.perf_counter() - t0
+        extra = {"solver": getattr(model, "solver_", None)}
+        kept = getattr(model, "kept_items_", None)
+        if kept is not None:
+            extra["items_modelled"] = len(kept)
+            # what a cut-off leaves out: those items only get popularity-floor scores
+            extra["item_events_outside_modelled"] = float(1 - np.isin(inter.item_idx, kept).mean())
+        _emit(phase="fit", fit_s=fit_s, rss_after_fit_mib=_peak_rss_mib(), **extra)
+        user_ids = list(inter.users.ids)
+        rng = np.random.default_rng(0)
+        sample = [user_ids[i] for i in rng.choice(len(user_ids), spec["sample"], replace=False)]
+        t0 = time.perf_counter()
+        model.recommend(sample, k=K)
+        _emit(phase="recommend_sample", rec_sample_s=time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ids, _ = model.recommend(user_ids, k=K)
+        _emit(
+            phase="recommend_all",
+            rec_all_s=time.perf_counter() - t0,
+            rec_all_users=len(user_ids),
+            empty_slots=int(sum(x is None for x in ids.ravel())),
+        )
+        model.save(Path(spec["out"]))
+        _emit(phase="done", model_mib=_dir_mib(Path(spec["out"])), peak_rss_mib=_peak_rss_mib())
+
+
+def run_model(
+    label: str, snapshot: Path, scratch: Path, opts: argparse.Namespace
+) -> dict[str, Any]:
+    """One model in a fresh subprocess; the merged phase records, or a row saying why it stopped."""
+    name, params = MODELS[label]
+    spec = {
+        "model": name,
+        "params": params,
+        "snapshot": str(snapshot),
+        "out": str(scratch / f"model_{label}"),
+        "sample": opts.sample,
+        "threads": opts.threads,
+    }
+    threads = str(opts.threads)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+    }
+    row: dict[str, Any] = {"model": label, "registry_name": name, "params": params}
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=opts.timeout,
+        )
+        stdout, stderr, code = proc.stdout, proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as exc:
+        stdout, stderr, code = _text(exc.stdout), _text(exc.stderr), None
+    row["wall_s"] = time.perf_counter() - started
+    phases = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    for rec in phases:
+        row.update({k: v for k, v in rec.items() if k != "phase"})
+    reached = phases[-1]["phase"] if phases else "start"
+    if code is None:
+        row["skipped"] = f"timeout after {opts.timeout:.0f} s (last phase finished: {reached})"
+    elif code != 0:
+        lines = [ln for ln in stderr.splitlines() if ln.strip()]
+        row["skipped"] = f"failed after {reached}: {lines[-1] if lines else f'exit {code}'}"
+    shutil.rmtree(spec["out"], ignore_errors=True)
+    return row
+
+
+def _text(out: str | bytes | None) -> str:
+    return out.decode(errors="replace") if isinstance(out, bytes) else (out or "")
+
+
+def build_snapshot(opts: argparse.Namespace, scratch: Path) -> tuple[Path, dict[str, Any]]:
+    """Generate the shop, build and save the snapshot; the data sizes and the times taken."""
+    from campaignrec.data.interactions import Interactions
+    from campaignrec.data.synthetic import ShopConfig, generate_shop
+
+    config = ShopConfig(n_users=opts.users, n_items=opts.items, n_events=opts.events, seed=0)
+    t0 = time.perf_counter()
+    shop = generate_shop(config)
+    generate_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    inter = Interactions.from_frame(shop.events, items=shop.items)
+    from_frame_s = time.perf_counter() - t0
+    path = inter.save(scratch / "snapshot")
+    data = {
+        "config": {
+            "n_users": opts.users,
+            "n_items": opts.items,
+            "n_events": opts.events,
+            "seed": 0,
+        },
+        "generate_s": generate_s,
+        "from_frame_s": from_frame_s,
+        "events_generated": len(shop.events),
+        "item_events_in_snapshot": len(inter),
+        "snapshot_users": inter.n_users,
+        "snapshot_items": inter.n_items,
+        "items_with_events": int((inter.item_popularity > 0).sum()),
+        "categories": int(shop.items["category"].nunique()),
+        "snapshot_mib": _dir_mib(path),
+        "parent_rss_after_build_mib": _peak_rss_mib(),
+    }
+    return path, data
+
+
+def machine(load_start: tuple[float, float, float]) -> dict[str, Any]:
+    """The machine and how busy it was: load averages (1, 5, 15 min) at start and end."""
+    page = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return dict(
+        platform=platform.platform(),
+        python=platform.python_version(),
+        cpus=os.cpu_count(),
+        mem_gib=round(page / 2**30, 1),
+        loadavg_start=load_start,
+        loadavg_end=os.getloadavg(),
+    )
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_table(rows: list[dict[str, Any]], sample: int) -> None:
+    head = (
+        f"{'model':<20} {'fit s':>7} {f'rec {sample:,} s':>11} {'rec all s':>9} "
+        f"{'peak MiB':>9} {'saved MiB':>9}  note"
+    )
+    print(head)
+    for r in rows:
+        note = r.get("skipped") or (
+            f"solver {r['solver']}, {r.get('items_modelled', '?')} items" if r.get("solver") else ""
+        )
+        print(
+            f"{r['model']:<20} {_fmt(r.get('fit_s'), '7.1f')} {_fmt(r.get('rec_sample_s'), '11.1f')} "
+            f"{_fmt(r.get('rec_all_s'), '9.1f')} {_fmt(r.get('peak_rss_mib'), '9,.0f')} "
+            f"{_fmt(r.get('model_mib'), '9.1f')}  {note}"
+        )
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Build the snapshot, run every model in its own subprocess, print and write the results."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=50_000)
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per model")
+    parser.add_argument("--threads", type=int, default=2, help="BLAS threads, every model")
+    parser.add_argument("--sample", type=int, default=SAMPLE_USERS, help="users in one call")
+    parser.add_argument("--only", nargs="*", choices=list(MODELS), default=None)
+    parser.add_argument("--out", type=Path, default=None, help="scratch folder (default: temp)")
+    opts = parser.parse_args(argv)
+    load_start = os.getloadavg()
+    scratch = Path(opts.out or tempfile.mkdtemp(prefix="campaignrec-models-scale-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    try:
+        snapshot, data = build_snapshot(opts, scratch)
+        opts.sample = min(opts.sample, data["snapshot_users"])
+        print(
+            f"shop: {data['events_generated']:,} events generated in {data['generate_s']:.1f} s; "
+            f"snapshot {data['item_events_in_snapshot']:,} item events, "
+            f"{data['snapshot_users']:,} users x {data['snapshot_items']:,} items, "
+            f"from_frame {data['from_frame_s']:.1f} s",
+            flush=True,
+        )
+        for label in opts.only or list(MODELS):
+            rows.append(run_model(label, snapshot, scratch, opts))
+            print(f"  {label}: {rows[-1].get('skipped') or 'ok'}", flush=True)
+    finally:
+        if opts.out is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print_table(rows, opts.sample)
+    result = {
+        "benchmark": "models_scale",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(load_start),
+        "command": "benchmarks/models_scale.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "threads": opts.threads,
+        "k": K,
+        "sample_users": opts.sample,
+        "timeout_s": opts.timeout,
+        "data": data,
+        "rows": rows,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "models_scale.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return result
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        child(json.loads(sys.argv[2]))
+    else:
+        main()
