@@ -138,8 +138,10 @@ class Recommender(ABC):
         """Dense scores for internal user indices (-1 = unknown user -> cold fallback)."""
         self.check_fitted()
         uidx = np.asarray(user_idx, dtype=np.int64)
-        out = np.empty((len(uidx), self.n_items), dtype=np.float32)
         warm = self._has_history(uidx) | (self.handles_cold_users & (uidx >= 0))
+        if warm.all():  # the common case: no second users x items matrix to copy into
+            return np.asarray(self._score_idx(uidx), dtype=np.float32)
+        out = np.empty((len(uidx), self.n_items), dtype=np.float32)
         if warm.any():
             out[warm] = self._score_idx(uidx[warm])
         if (~warm).any():
@@ -169,13 +171,10 @@ class Recommender(ABC):
             batch = uidx[start : start + step]
             scores = self.score_matrix(batch).astype(np.float32, copy=False)
             if exclude_seen:
-                known = batch >= 0
-                if known.any():
-                    rows = self.seen_[batch[known]]
-                    sub = scores[known]
-                    r, c = rows.nonzero()
-                    sub[r, c] = -np.inf
-                    scores[known] = sub
+                known = np.flatnonzero(batch >= 0)
+                if len(known):
+                    r, c = self.seen_[batch[known]].nonzero()
+                    scores[known[r], c] = -np.inf  # in place: no copy of the batch's scores
             if allow is not None:
                 scores[:, ~allow] = -np.inf
             if exclude_items is not None and len(exclude_items):
