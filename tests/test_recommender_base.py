@@ -151,3 +151,18 @@ def test_wide_catalogues_score_fewer_users_per_batch_with_the_same_answer(monkey
     np.testing.assert_array_equal(split[0], whole[0])
     np.testing.assert_array_equal(split[1], whole[1])
     assert base.batch_users(10**9) == 1
+
+
+def test_top_k_in_row_blocks_matches_a_full_sort(monkeypatch):
+    import campaignrec.models.base as base
+
+    rng = np.random.default_rng(3)
+    scores = rng.random((20, 50)).astype(np.float32)
+    scores[4, :] = -np.inf  # a row with nothing to recommend
+    scores[7, 45:] = -np.inf
+    monkeypatch.setattr(base, "TOP_K_ROWS", 3)  # 7 blocks, the last one short
+    idx, val = base.top_k(scores, 6)
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :6]
+    finite = np.isfinite(np.take_along_axis(scores, expected, axis=1))
+    np.testing.assert_array_equal(idx, np.where(finite, expected, -1))
+    np.testing.assert_array_equal(val, np.take_along_axis(scores, expected, axis=1))

@@ -25,6 +25,8 @@ from campaignrec.data.interactions import IdMap, Interactions
 from campaignrec.errors import ConfigError, NotFittedError, UnknownIdError
 
 BATCH_USERS = 2048
+#: rows ranked at a time by ``top_k`` (bounds its temporaries)
+TOP_K_ROWS = 256
 #: ceiling of one batch's dense float32 score matrix: wide catalogues score fewer users at a time
 SCORE_MATRIX_BYTES = 256 * 2**20
 
@@ -57,11 +59,15 @@ def top_k(scores: NDArray[np.floating], k: int) -> tuple[NDArray[np.int64], NDAr
     kk = min(k, m)
     if kk <= 0:
         return np.full((n, k), -1, np.int64), np.full((n, k), -np.inf, np.float32)
-    part = (
-        np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        if kk < m
-        else np.tile(np.arange(m), (n, 1))
-    )
+    if kk < m:
+        # in row blocks: argpartition's int64 output and the negated copy are as large as the
+        # block, so a block of TOP_K_ROWS rows keeps them small next to the score matrix
+        part = np.empty((n, kk), dtype=np.int64)
+        for start in range(0, n, TOP_K_ROWS):
+            block = scores[start : start + TOP_K_ROWS]
+            part[start : start + len(block)] = np.argpartition(-block, kk - 1, axis=1)[:, :kk]
+    else:
+        part = np.tile(np.arange(m), (n, 1))
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-part_scores, axis=1, kind="stable")
     idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
