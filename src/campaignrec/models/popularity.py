@@ -362,6 +362,7 @@ class CategoryPopular(Recommender):
         every = np.ones(len(interactions), dtype=bool)
         self.trend_ = item_vote_counts(interactions, votes, every, "users").astype(np.float32)
         self.interest_ = self._interest(interactions)
+        self._derive()
 
     def _interest(self, interactions: Interactions) -> sp.csr_matrix:
         """User x category share of recent attention (rows sum to 1; users without any: 0)."""
@@ -382,30 +383,28 @@ class CategoryPopular(Recommender):
         scale = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
         return (sp.diags(scale.astype(np.float32)) @ interest).tocsr().astype(np.float32)
 
-    def _in_category(self) -> sp.csr_matrix:
-        """Category x item matrix of popularity ** power (one entry per categorised item)."""
+    def _derive(self) -> None:
+        """What scoring reads, built once from the learned arrays (after fit and after load)."""
         has_cat = self.item_category_ >= 0
         items = np.flatnonzero(has_cat)
         weight = np.power(self.trend_[items].astype(np.float64), self.params.popularity_power)
-        return sp.csr_matrix(
+        # category x item: popularity ** power, one entry per categorised item
+        self.in_category_ = sp.csr_matrix(
             (weight.astype(np.float32), (self.item_category_[items], items)),
             shape=(len(self.category_names_), self.n_items),
         )
-
-    def _global(self) -> NDArray[np.float32]:
         top = float(self.trend_.max()) if len(self.trend_) else 0.0
-        return (self.trend_ / top if top > 0 else self.trend_).astype(np.float32)
+        self.global_ = (self.trend_ / top if top > 0 else self.trend_).astype(np.float32)
 
     def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
-        scores = np.asarray((self.interest_[user_idx] @ self._in_category()).todense())
-        scores = scores.astype(np.float32)
+        scores = (self.interest_[user_idx] @ self.in_category_).toarray().astype(np.float32)
         top = scores.max(axis=1, keepdims=True)
         np.divide(scores, top, out=scores, where=top > 0)
-        scores += self.params.global_weight * self._global()[None, :]
+        scores += self.params.global_weight * self.global_[None, :]
         return scores
 
     def _cold_scores(self, n: int) -> NDArray[np.float32]:
-        return np.tile(self._global(), (n, 1))
+        return np.tile(self.global_, (n, 1))
 
     def explain(self, user_id: str, item_id: str) -> Explanation:
         self.check_fitted()
@@ -443,6 +442,7 @@ class CategoryPopular(Recommender):
         self.category_names_ = arrays["category_names"]
         self.trend_ = arrays["trend"]
         self.interest_ = csr_from_arrays("interest", arrays)
+        self._derive()
 
 
 @dataclasses.dataclass(frozen=True)
