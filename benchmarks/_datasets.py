@@ -1,4 +1,5 @@
-"""Where the benchmarks find the public data sets, and the plain event logs several of them read.
+"""Shared benchmark plumbing: where the public data sets are, the plain event logs several scripts
+read, and the machine description every result file records.
 
 Every script takes ``--data DIR``; without it the data comes from ``$CAMPAIGNREC_DATA`` and then
 ``../shared/data`` beside the repository. Scripts import this module as a sibling
@@ -8,7 +9,9 @@ Every script takes ``--data DIR``; without it the data comes from ``$CAMPAIGNREC
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -51,3 +54,16 @@ def load_taobao_events(root: Path) -> Interactions:
     df = df.dropna(subset=["timestamp"])  # the subset's last line is cut short
     df["event_type"] = df["behavior"].map(TAOBAO_EVENTS)
     return Interactions.from_frame(df[["user_id", "item_id", "event_type", "timestamp"]])
+
+
+def machine(load_start: tuple[float, float, float] | None = None) -> dict[str, Any]:
+    """The machine a result was measured on, and how busy it was (1/5/15-min load averages)."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "mem_gib": round(memory / 2**30, 1),
+        "loadavg_start": load_start,
+        "loadavg_end": os.getloadavg(),
+    }

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from datetime import UTC, datetime
@@ -38,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _datasets import machine
 
 from campaignrec.profiles.predict import (
     BGNBDModel,
@@ -190,11 +189,7 @@ def main() -> None:
     master_tx = day_transactions(master_raw)
 
     report: dict[str, Any] = {
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-        },
+        "machine": machine(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", *sys.argv]),
         "published": PUBLISHED,

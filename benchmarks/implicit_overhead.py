@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _datasets import data_dir, load_ml100k_views, load_taobao_events
+from _datasets import data_dir, load_ml100k_views, load_taobao_events, machine
 from threadpoolctl import threadpool_limits
 
 from campaignrec.data.interactions import Interactions
@@ -118,7 +116,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "machine": machine(),
         "repeats": args.repeats,
     }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -31,6 +30,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _datasets import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLE_USERS = 10_000
@@ -204,19 +205,6 @@ def build_snapshot(opts: argparse.Namespace, scratch: Path) -> tuple[Path, dict[
         "parent_rss_after_build_mib": _peak_rss_mib(),
     }
     return path, data
-
-
-def machine(load_start: tuple[float, float, float]) -> dict[str, Any]:
-    """The machine and how busy it was: load averages (1, 5, 15 min) at start and end."""
-    page = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return dict(
-        platform=platform.platform(),
-        python=platform.python_version(),
-        cpus=os.cpu_count(),
-        mem_gib=round(page / 2**30, 1),
-        loadavg_start=load_start,
-        loadavg_end=os.getloadavg(),
-    )
 
 
 def _fmt(value: Any, spec: str) -> str:

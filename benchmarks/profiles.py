@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _datasets import data_dir
+from _datasets import data_dir, machine
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -328,11 +327,7 @@ def main() -> None:
     sections = args.sections.split(",")
     out_path = Path(args.out)
     report: dict[str, Any] = json.loads(out_path.read_text()) if out_path.is_file() else {}
-    report["machine"] = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-    }
+    report["machine"] = machine()
     report["date"] = datetime.now(UTC).isoformat(timespec="seconds")
     report["command"] = " ".join(["python", *sys.argv])
     if "cdnow" in sections:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -1202,13 +1201,11 @@ def summarise(
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     results.protocol["command"] = " ".join(["python", *sys.argv])
+    from _datasets import machine  # not at the top: the .venv-bench workers lack campaignrec
+
     payload = results.to_dict()
     payload |= {
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-        },
+        "machine": machine(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": results.protocol["command"],
         "tuning": tuning,
