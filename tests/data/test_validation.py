@@ -427,6 +427,20 @@ def test_a_frame_without_canonical_columns_rejects_every_row(entity):
     assert set(res.quarantine["reason"]) == {"missing_field"}
 
 
+def _assert_quarantine_matches_model(kind, model, rows):
+    """A row is quarantined exactly when the pydantic model rejects it (blank fields left out)."""
+    frame = pl.DataFrame(rows, schema={k: pl.String for k in rows[0]})
+    res = validate_frame(kind, frame, source="s")
+    bad_lines = set(res.quarantine["line"])
+    for line, row in enumerate(rows, start=1):
+        try:
+            model.model_validate({k: v for k, v in row.items() if v.strip()})
+            ok = True
+        except PydanticError:
+            ok = False
+        assert (line not in bad_lines) == ok, row
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(
@@ -445,16 +459,7 @@ def test_a_frame_without_canonical_columns_rejects_every_row(entity):
     )
 )
 def test_user_validation_agrees_with_the_user_model(rows):
-    frame = pl.DataFrame(rows, schema={k: pl.String for k in rows[0]})
-    res = validate_frame("users", frame, source="s")
-    bad_lines = set(res.quarantine["line"])
-    for line, row in enumerate(rows, start=1):
-        try:
-            User.model_validate({k: v for k, v in row.items() if v.strip()})
-            ok = True
-        except PydanticError:
-            ok = False
-        assert (line not in bad_lines) == ok, row
+    _assert_quarantine_matches_model("users", User, rows)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -473,13 +478,4 @@ def test_user_validation_agrees_with_the_user_model(rows):
     )
 )
 def test_item_validation_agrees_with_the_item_model(rows):
-    frame = pl.DataFrame(rows, schema={k: pl.String for k in rows[0]})
-    res = validate_frame("items", frame, source="s")
-    bad_lines = set(res.quarantine["line"])
-    for line, row in enumerate(rows, start=1):
-        try:
-            Item.model_validate({k: v for k, v in row.items() if v.strip()})
-            ok = True
-        except PydanticError:
-            ok = False
-        assert (line not in bad_lines) == ok, row
+    _assert_quarantine_matches_model("items", Item, rows)
