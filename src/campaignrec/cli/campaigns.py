@@ -20,17 +20,12 @@ from campaignrec.campaigns.audience import audience_of, base_attributes, merge_a
 from campaignrec.campaigns.catalog import Catalog, load_campaigns, window_state
 from campaignrec.campaigns.eligibility import DEFAULT_KEYS, explain_eligibility
 from campaignrec.campaigns.exposures import exposure_outcomes, segment_response_rates
+from campaignrec.cli import context
 from campaignrec.errors import UnknownIdError, ValidationError
 
 app = typer.Typer(help="Campaigns: list, show, check a user's eligibility, plan before launch.")
 
 FALLBACK_LABEL = "fallback: logged response rates per segment"
-
-
-def _main() -> Any:
-    import importlib
-
-    return importlib.import_module("campaignrec.cli.main")
 
 
 def _now(at: str | None) -> datetime:
@@ -57,7 +52,7 @@ def _profile_attributes(user_ids: list[str] | None) -> dict[str, dict[str, Any]]
         from campaignrec.profiles.pipeline import PROFILES_FILE, load_profiles, profile_attributes
     except ImportError:
         return None
-    d = Path(_main().settings().home) / "profiles"
+    d = Path(context.settings().home) / "profiles"
     if not (d / PROFILES_FILE).is_file():
         return None
     profiles = load_profiles(d).profiles
@@ -95,7 +90,7 @@ def list_cmd(
     at: Annotated[str | None, typer.Option("--at", help="moment for window states (UTC)")] = None,
 ) -> None:
     """Every campaign with its type, status, window state, budget and inventory."""
-    store = _main().open_store()
+    store = context.open_store()
     cat = _catalog(store)
     now = _now(at)
     rows: list[dict[str, Any]] = [
@@ -133,13 +128,13 @@ def list_cmd(
             str(r["priority"]),
             r["exclusivity_group"] or "-",
         )
-    _main().console.print(table)
+    context.console.print(table)
 
 
 def _state() -> Any:
     from campaignrec.store.online import open_online_state
 
-    return open_online_state(_main().settings().online_url)
+    return open_online_state(context.settings().online_url)
 
 
 def show_cmd(
@@ -150,7 +145,7 @@ def show_cmd(
     ] = None,
 ) -> None:
     """One campaign in full, with its remaining budget and inventory in the online state."""
-    store = _main().open_store()
+    store = context.open_store()
     c = _catalog(store).get(campaign_id)
     now = _now(at)
     state = _state()
@@ -170,7 +165,7 @@ def show_cmd(
         table.add_row(
             k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else str(v)
         )
-    _main().console.print(table)
+    context.console.print(table)
 
 
 def check_cmd(
@@ -181,7 +176,7 @@ def check_cmd(
     lang: Annotated[str, typer.Option("--lang", help="en or zh")] = "en",
 ) -> None:
     """Is USER_ID eligible for CAMPAIGN_ID now, and if not, which conditions fail."""
-    store = _main().open_store()
+    store = context.open_store()
     c = _catalog(store).get(campaign_id)
     now = _now(at)
     attrs = _attributes(store, now, [user_id])
@@ -196,7 +191,7 @@ def check_cmd(
         )
         return
     style = "green" if res.eligible else "red"
-    _main().console.print(
+    context.console.print(
         f"[{style}]{user_id} / {campaign_id}: {res.text(lang)}[/]", highlight=False
     )
 
@@ -228,7 +223,7 @@ def plan_cmd(
     """
     if objective not in ("profit", "conversions"):
         raise ValidationError("--objective", "must be profit or conversions", value=objective)
-    store = _main().open_store()
+    store = context.open_store()
     cat = _catalog(store)
     c = cat.get(campaign_id)
     now = _now(at)
@@ -290,7 +285,7 @@ def plan_cmd(
             _money(r["incremental_profit"]),
             "-" if r["roi"] != r["roi"] else f"{r['roi']:.2f}",
         )
-    console = _main().console
+    console = context.console
     console.print(table)
     console.print(f"estimates: [bold]{source}[/]", highlight=False)
 

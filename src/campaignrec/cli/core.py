@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from campaignrec.cli.main import console, open_store, settings
+from campaignrec.cli.context import console, open_store, settings
 from campaignrec.errors import CampaignrecError, ConfigError
 
 DEFAULT_TOML = """# campaignrec settings for this shop (environment variables CAMPAIGNREC_* win).

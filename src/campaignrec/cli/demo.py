@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from campaignrec.cli.context import console, open_store, settings
 from campaignrec.cli.core import selection_table
-from campaignrec.cli.main import console, open_store, settings
 
 BAD_ROWS = """event_id,user_id,event_type,item_id,timestamp,price
 ,u0001,view,i0001,2025-02-01T10:00:00Z,

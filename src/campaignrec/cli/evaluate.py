@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from campaignrec.cli.main import console, open_store, settings
+from campaignrec.cli.context import console, open_store, settings
 from campaignrec.errors import ConfigError
 
 PROTOCOLS = ("user_temporal", "global_temporal", "leave_one_out", "random")

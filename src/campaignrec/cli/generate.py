@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from campaignrec.cli.main import console, open_store
+from campaignrec.cli.context import console, open_store
 from campaignrec.data.importer import import_file
 from campaignrec.data.synthetic import ShopConfig, write_shop
 from campaignrec.errors import ValidationError

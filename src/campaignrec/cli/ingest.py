@@ -27,19 +27,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from campaignrec.cli import context
 from campaignrec.errors import ConfigError, TooManyRejectionsError
 
 ENTITY_CHOICES = ("users", "items", "campaigns", "events", "dataset")
 
 app = typer.Typer(help="Import users, items, campaigns and events; inspect the quarantine.")
 _err = Console(stderr=True)
-
-
-def _main() -> Any:
-    """The CLI entry module (imported late: it imports this module to register commands)."""
-    import importlib
-
-    return importlib.import_module("campaignrec.cli.main")
 
 
 def _build_mapping(
@@ -136,7 +130,7 @@ def _summary_dict(s: Any) -> dict[str, Any]:
 
 
 def _print_table(summaries: dict[str, Any], title: str) -> None:
-    console = _main().console
+    console = context.console
     table = Table(title=title)
     for col in ("table", "rows", "accepted", "duplicates", "quarantined", "reasons"):
         table.add_column(col, justify="left" if col in ("table", "reasons") else "right")
@@ -237,7 +231,7 @@ def import_cmd(
         raise ConfigError(
             f"cannot import {entity!r}", hint=f"use one of {', '.join(ENTITY_CHOICES)}"
         )
-    m = _main()
+    m = context
     threshold = m.settings().reject_threshold if reject_threshold is None else reject_threshold
     store = m.open_store()
     show = not json_out and _err.is_terminal
@@ -367,7 +361,7 @@ def quarantine_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
     """List the quarantined rows (source, line, field, value, reason), or export them as CSV."""
-    m = _main()
+    m = context
     store = m.open_store()
     try:
         q = store.read_table("quarantine")

@@ -8,14 +8,12 @@ Sub-commands live in sibling modules and are registered here explicitly. Every
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from campaignrec.config import Settings, load_settings
+from campaignrec.cli.context import STATE, console, err_console, open_store, settings
 from campaignrec.errors import EXIT_ERROR, CampaignrecError
 
 app = typer.Typer(
@@ -25,38 +23,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-
-@dataclass
-class State:
-    data_dir: Path | None = None
-    debug: bool = False
-    _settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.data_dir)
-        return self._settings
-
-
-STATE = State()
-
-
-def settings() -> Settings:
-    """Settings for the data directory chosen with --data-dir / CAMPAIGNREC_HOME."""
-    return STATE.settings
-
-
-def open_store() -> Any:
-    """The SQL store of the selected data directory (created and migrated when missing)."""
-    from campaignrec.store.sql import SQLStore
-
-    s = settings()
-    s.home.mkdir(parents=True, exist_ok=True)
-    return SQLStore(s.resolved_database_url)
 
 
 @app.callback()
@@ -97,6 +63,9 @@ def _register() -> None:
 
 
 _register()
+
+
+__all__ = ["STATE", "app", "console", "main", "open_store", "settings"]
 
 
 def main(argv: list[str] | None = None) -> None:

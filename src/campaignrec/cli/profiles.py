@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from campaignrec.cli import context
 from campaignrec.errors import CampaignrecError, ValidationError
 
 profiles_app = typer.Typer(help="User profiles: export and refresh.", no_args_is_help=True)
@@ -38,15 +39,11 @@ RefreshOpt = Annotated[bool, typer.Option("--refresh", help="recompute profiles 
 
 
 def _settings() -> Any:
-    from campaignrec.cli.main import settings
-
-    return settings()
+    return context.settings()
 
 
 def _open_store() -> Any:
-    from campaignrec.cli.main import open_store
-
-    return open_store()
+    return context.open_store()
 
 
 def profiles_dir() -> Path:
