@@ -39,6 +39,7 @@ from _datasets import data_dir
 from campaignrec.experiments.logs_io import read_obd_csv
 from campaignrec.experiments.ope import (
     ESTIMATORS,
+    OPESettings,
     fit_reward_model,
     learned_softmax_policy,
     predict_rewards,
@@ -76,12 +77,11 @@ def run_campaign(
             "min_prob": float(pi.min()),
             "estimates": {},
         }
+        settings = OPESettings(n_boot=n_boot, seed=s)
         for name, cls in ESTIMATORS.items():
             est = cls()
-            value = est.estimate(test, pi, estimated_rewards=q_eval, n_boot=n_boot, seed=s)
-            lift = est.estimate_lift(
-                test, pi, base, estimated_rewards=q_eval, n_boot=n_boot, seed=s
-            )
+            value = est.estimate(test, pi, estimated_rewards=q_eval, settings=settings)
+            lift = est.estimate_lift(test, pi, base, estimated_rewards=q_eval, settings=settings)
             split["estimates"][name] = {
                 "value": value.value,
                 "value_ci": [value.ci_low, value.ci_high],

@@ -37,6 +37,7 @@ import numpy as np
 from campaignrec.experiments.ope import (
     ESTIMATORS,
     Estimator,
+    OPESettings,
     SwitchDoublyRobust,
     estimate_policy_value,
     fit_reward_model,
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     behaviour = env.policy_value(env.behaviour_policy)
     started = time.perf_counter()
     variants: dict[str, Estimator] = {name: cls() for name, cls in ESTIMATORS.items()}
-    variants["switch-dr (auto)"] = SwitchDoublyRobust(tau="auto")
+    auto_switch = SwitchDoublyRobust(tau="auto")
+    variants["switch-dr (auto)"] = auto_switch
     refit_names = ["dm (refit)", "dr (refit)"]
     rows = [*variants, *refit_names]
     errors: dict[str, list[float]] = {e: [] for e in rows}
@@ -78,12 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         data = env.sample_log(args.rounds, seed=10_000 + rep)
         pi = policy(data.log.context)
         q = fit_reward_model(data.log, model="logistic", seed=rep)
+        settings = OPESettings(n_boot=args.n_boot, seed=rep)
         for name, obj in variants.items():
-            est = obj.estimate(data.log, pi, estimated_rewards=q, n_boot=args.n_boot, seed=rep)
+            est = obj.estimate(data.log, pi, estimated_rewards=q, settings=settings)
             errors[name].append(est.value - truth)
             covered[name].append(est.ci_low <= truth <= est.ci_high)
             ess[name].append(est.ess)
-            if name == "switch-dr (auto)":
+            if obj is auto_switch:
                 taus.append(est.info["tau"])
                 switched.append(est.info["switched_share"])
         if rep < args.refit_repeats:
@@ -92,10 +95,12 @@ def main(argv: list[str] | None = None) -> int:
                 pi,
                 estimators=["dm", "dr"],
                 estimated_rewards=q,
-                reward_model="logistic",
-                refit_reward_model=True,
-                n_boot=args.refit_n_boot,
-                seed=rep,
+                settings=OPESettings(
+                    n_boot=args.refit_n_boot,
+                    seed=rep,
+                    refit_reward_model=True,
+                    reward_model="logistic",
+                ),
             )
             for name in ("dm", "dr"):
                 est = refit[name]

@@ -16,6 +16,7 @@ from campaignrec.experiments.ope import (
     DirectMethod,
     DoublyRobust,
     InverseProbabilityWeighting,
+    OPESettings,
     SwitchDoublyRobust,
     check_action_dist,
     epsilon_greedy_policy,
@@ -82,16 +83,22 @@ def test_estimator_contract(name: str, data) -> None:
     q = fit_reward_model(log, seed=0)
     est = ESTIMATORS[name]()
     # on-policy: evaluating the logging policy itself recovers the logged mean reward
-    on = est.estimate(log, data.behaviour_dist, estimated_rewards=q, n_boot=200, seed=3)
+    on = est.estimate(
+        log, data.behaviour_dist, estimated_rewards=q, settings=OPESettings(n_boot=200, seed=3)
+    )
     assert on.estimator == name and on.n_rounds == log.n_rounds
     assert on.ci_low <= on.value <= on.ci_high
     assert 0 < on.ess <= log.n_rounds + 1e-9
     se = log.reward.std() / np.sqrt(log.n_rounds)
     assert abs(on.value - log.reward.mean()) < 0.05 + 3 * se
     # deterministic given the seed; interval narrower at lower confidence
-    again = est.estimate(log, data.behaviour_dist, estimated_rewards=q, n_boot=200, seed=3)
+    again = est.estimate(
+        log, data.behaviour_dist, estimated_rewards=q, settings=OPESettings(n_boot=200, seed=3)
+    )
     assert again == on
-    narrow = est.estimate(log, data.behaviour_dist, estimated_rewards=q, n_boot=200, alpha=0.5)
+    narrow = est.estimate(
+        log, data.behaviour_dist, estimated_rewards=q, settings=OPESettings(n_boot=200, alpha=0.5)
+    )
     assert narrow.ci_high - narrow.ci_low < on.ci_high - on.ci_low
     assert set(on.as_dict()) == {"value", "ci_low", "ci_high", "ess", *on.info}
     if est.needs_reward_model:
@@ -103,9 +110,13 @@ def test_switch_dr_interpolates_between_dm_and_dr(data, env) -> None:
     log = data.log
     pi = env.oracle_policy(epsilon=0.1)(log.context)
     q = fit_reward_model(log, seed=0)
-    res = estimate_policy_value(log, pi, estimated_rewards=q, n_boot=10)
-    inf = SwitchDoublyRobust(tau=np.inf).estimate(log, pi, estimated_rewards=q, n_boot=10)
-    zero = SwitchDoublyRobust(tau=0.0).estimate(log, pi, estimated_rewards=q, n_boot=10)
+    res = estimate_policy_value(log, pi, estimated_rewards=q, settings=OPESettings(n_boot=10))
+    inf = SwitchDoublyRobust(tau=np.inf).estimate(
+        log, pi, estimated_rewards=q, settings=OPESettings(n_boot=10)
+    )
+    zero = SwitchDoublyRobust(tau=0.0).estimate(
+        log, pi, estimated_rewards=q, settings=OPESettings(n_boot=10)
+    )
     assert inf.value == pytest.approx(res["dr"].value)
     assert zero.value == pytest.approx(res["dm"].value)
     assert res["ips"].ess == pytest.approx(res["dr"].ess)
@@ -123,7 +134,9 @@ def test_snips_equals_mean_reward_under_constant_weights() -> None:
         n_actions=2,
     )
     target = np.tile([0.5, 0.5], (n, 1))
-    res = estimate_policy_value(log, target, estimators=["ips", "snips"], n_boot=20)
+    res = estimate_policy_value(
+        log, target, estimators=["ips", "snips"], settings=OPESettings(n_boot=20)
+    )
     assert res["snips"].value == pytest.approx(log.reward.mean())
     assert res["ips"].value == pytest.approx(log.reward.mean())
     assert res["ips"].ess == pytest.approx(n)
@@ -134,6 +147,31 @@ def test_unknown_estimator_is_rejected(data) -> None:
         estimate_policy_value(data.log, data.behaviour_dist, estimators=["nope"])
 
 
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_estimators_are_built_from_settings(name: str) -> None:
+    est = ESTIMATORS[name].from_settings(OPESettings(switch_tau="auto"))
+    assert type(est) is ESTIMATORS[name] and est.name == name
+    assert getattr(est, "tau", "auto") == "auto"  # only Switch-DR has a threshold to set
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("n_boot", -1),
+        ("n_boot", 2.5),
+        ("alpha", 1.5),
+        ("alpha", float("nan")),
+        ("reward_model", "forest"),
+        ("reward_structure", "tree"),
+        ("switch_tau", -2.0),
+    ],
+)
+def test_settings_are_validated(field: str, bad) -> None:
+    with pytest.raises(ValidationError, match=field):
+        OPESettings(**{field: bad})
+    assert OPESettings(switch_tau=5).switch_tau == 5.0
+
+
 # ---- known truth --------------------------------------------------------------------------------
 
 
@@ -141,15 +179,16 @@ def test_ips_and_dr_are_unbiased_and_dr_beats_ips(env) -> None:
     policy = env.oracle_policy(epsilon=0.2)
     truth = env.policy_value(policy, n_contexts=100_000)
     errors: dict[str, list[float]] = {"ips": [], "dr": []}
+    one = OPESettings(n_boot=1)
     for rep in range(25):
         d = env.sample_log(800, seed=100 + rep)
         pi = policy(d.log.context)
         q = fit_reward_model(d.log, seed=rep)
         errors["ips"].append(
-            InverseProbabilityWeighting().estimate(d.log, pi, n_boot=1).value - truth
+            InverseProbabilityWeighting().estimate(d.log, pi, settings=one).value - truth
         )
         errors["dr"].append(
-            DoublyRobust().estimate(d.log, pi, estimated_rewards=q, n_boot=1).value - truth
+            DoublyRobust().estimate(d.log, pi, estimated_rewards=q, settings=one).value - truth
         )
     for name, errs in errors.items():
         e = np.asarray(errs)
@@ -192,12 +231,14 @@ def test_lift_is_the_paired_difference(name: str, data, env) -> None:
     target = env.oracle_policy(epsilon=0.3)(log.context)
     base = uniform_policy(log.n_rounds, log.n_actions)
     est = ESTIMATORS[name]()
-    lift = est.estimate_lift(log, target, base, estimated_rewards=q, n_boot=200, seed=1)
-    a = est.estimate(log, target, estimated_rewards=q, n_boot=10).value
-    b = est.estimate(log, base, estimated_rewards=q, n_boot=10).value
+    lift = est.estimate_lift(
+        log, target, base, estimated_rewards=q, settings=OPESettings(n_boot=200, seed=1)
+    )
+    a = est.estimate(log, target, estimated_rewards=q, settings=OPESettings(n_boot=10)).value
+    b = est.estimate(log, base, estimated_rewards=q, settings=OPESettings(n_boot=10)).value
     assert lift.value == pytest.approx(a - b)
     assert lift.ci_low <= lift.value <= lift.ci_high
-    same = est.estimate_lift(log, base, base, estimated_rewards=q, n_boot=50)
+    same = est.estimate_lift(log, base, base, estimated_rewards=q, settings=OPESettings(n_boot=50))
     assert same.value == 0.0 and same.ci_low == 0.0 and same.ci_high == 0.0
 
 
@@ -225,7 +266,7 @@ def test_unit_weights_give_the_logged_mean(n: int, k: int, seed: int) -> None:
         others = [a for a in range(k) if a != action[i]]
         target[i, others] = (1 - pscore[i]) / len(others)
     q = rng.random((n, k))
-    res = estimate_policy_value(log, target, estimated_rewards=q, n_boot=5)
+    res = estimate_policy_value(log, target, estimated_rewards=q, settings=OPESettings(n_boot=5))
     mean = log.reward.mean()
     assert res["ips"].value == pytest.approx(mean)
     assert res["snips"].value == pytest.approx(mean)
@@ -251,7 +292,9 @@ def test_numeric_tau_is_unchanged(tau: float, data, env) -> None:
     log = data.log
     pi = env.oracle_policy(epsilon=0.1)(log.context)
     q = fit_reward_model(log, seed=0)
-    est = SwitchDoublyRobust(tau=tau).estimate(log, pi, estimated_rewards=q, n_boot=20, seed=2)
+    est = SwitchDoublyRobust(tau=tau).estimate(
+        log, pi, estimated_rewards=q, settings=OPESettings(n_boot=20, seed=2)
+    )
     assert est.value == pytest.approx(_switch_fixed(log, pi, q, tau))
     assert est.info["tau"] == tau
     rows = np.arange(log.n_rounds)
@@ -259,7 +302,9 @@ def test_numeric_tau_is_unchanged(tau: float, data, env) -> None:
     assert est.info["switched_share"] == pytest.approx(np.mean(w > tau))
     assert SwitchDoublyRobust().tau == 20.0  # the default stays 20
     # the default (no refit) bootstrap is the round resampling it always was
-    same = SwitchDoublyRobust(tau=tau).estimate(log, pi, estimated_rewards=q, n_boot=20, seed=2)
+    same = SwitchDoublyRobust(tau=tau).estimate(
+        log, pi, estimated_rewards=q, settings=OPESettings(n_boot=20, seed=2)
+    )
     assert same == est
 
 
@@ -268,7 +313,9 @@ def test_bad_tau_is_rejected(bad, data) -> None:
     with pytest.raises(ValidationError, match="tau"):
         SwitchDoublyRobust(tau=bad)
     with pytest.raises(ValidationError, match="tau"):
-        estimate_policy_value(data.log, data.behaviour_dist, switch_tau=bad, n_boot=5)
+        estimate_policy_value(
+            data.log, data.behaviour_dist, settings=OPESettings(switch_tau=bad, n_boot=5)
+        )
 
 
 def test_auto_tau_is_within_the_grid_and_not_worse_than_its_worst(env) -> None:
@@ -278,7 +325,9 @@ def test_auto_tau_is_within_the_grid_and_not_worse_than_its_worst(env) -> None:
         d = env.sample_log(800, seed=200 + rep)
         pi = policy(d.log.context)
         q = fit_reward_model(d.log, seed=rep)
-        auto = SwitchDoublyRobust(tau="auto").estimate(d.log, pi, estimated_rewards=q, n_boot=20)
+        auto = SwitchDoublyRobust(tau="auto").estimate(
+            d.log, pi, estimated_rewards=q, settings=OPESettings(n_boot=20)
+        )
         w = pi[np.arange(d.log.n_rounds), d.log.action] / d.log.pscore
         grid = switch_tau_grid(w)
         assert auto.info["tau"] in grid
@@ -291,11 +340,15 @@ def test_auto_tau_keeps_every_round_when_the_target_is_close_to_logging(env) -> 
     d = env.sample_log(1500, seed=5)
     target = 0.9 * d.behaviour_dist + 0.1 * env.oracle_policy(epsilon=0.2)(d.log.context)
     q = fit_reward_model(d.log, seed=0)
-    auto = SwitchDoublyRobust(tau="auto").estimate(d.log, target, estimated_rewards=q, n_boot=20)
+    auto = SwitchDoublyRobust(tau="auto").estimate(
+        d.log, target, estimated_rewards=q, settings=OPESettings(n_boot=20)
+    )
     w = target[np.arange(d.log.n_rounds), d.log.action] / d.log.pscore
     assert w.max() < 5  # weights near 1: nothing to gain from switching
     assert auto.info["tau"] >= w.max() and auto.info["switched_share"] == 0.0
-    dr = DoublyRobust().estimate(d.log, target, estimated_rewards=q, n_boot=20)
+    dr = DoublyRobust().estimate(
+        d.log, target, estimated_rewards=q, settings=OPESettings(n_boot=20)
+    )
     assert auto.value == pytest.approx(dr.value)
 
 
@@ -326,20 +379,24 @@ def _extreme_log(env_seed: int = 0, seed: int = 0):
 def test_auto_tau_switches_the_extreme_weights() -> None:
     log, target, truth = _extreme_log()
     q = fit_reward_model(log, seed=0)
-    auto = SwitchDoublyRobust(tau="auto").estimate(log, target, estimated_rewards=q, n_boot=20)
-    dr = DoublyRobust().estimate(log, target, estimated_rewards=q, n_boot=20)
+    auto = SwitchDoublyRobust(tau="auto").estimate(
+        log, target, estimated_rewards=q, settings=OPESettings(n_boot=20)
+    )
+    dr = DoublyRobust().estimate(log, target, estimated_rewards=q, settings=OPESettings(n_boot=20))
     assert auto.info["tau"] < 5000 and auto.info["switched_share"] == pytest.approx(6 / 2000)
     assert abs(auto.value - truth) < 0.02 < abs(dr.value - truth)
     # a lift picks one threshold for both policies and reports it
     base = uniform_policy(log.n_rounds, log.n_actions)
     lift = SwitchDoublyRobust(tau="auto").estimate_lift(
-        log, target, base, estimated_rewards=q, n_boot=20
+        log, target, base, estimated_rewards=q, settings=OPESettings(n_boot=20)
     )
     assert lift.info["tau"] < 5000
     # without the logging policy's full distribution the target's switched mass is estimated
     # from the logged weights, a bound so loose that auto keeps every round (plain DR)
     bare = replace(log, behaviour_dist=None)
-    plain = SwitchDoublyRobust(tau="auto").estimate(bare, target, estimated_rewards=q, n_boot=5)
+    plain = SwitchDoublyRobust(tau="auto").estimate(
+        bare, target, estimated_rewards=q, settings=OPESettings(n_boot=5)
+    )
     assert plain.info["switched_share"] == 0.0 and plain.value == pytest.approx(dr.value)
 
 
@@ -361,19 +418,23 @@ def test_refit_widens_the_dm_interval(env) -> None:
     d = env.sample_log(600, seed=11)
     pi = env.oracle_policy(epsilon=0.2)(d.log.context)
     q = fit_reward_model(d.log, structure="joint", seed=0)
-    model = {"reward_structure": "joint"}  # the settings q was fitted with
-    kw = {"estimated_rewards": q, "n_boot": 25, "seed": 0}
-    fixed = DirectMethod().estimate(d.log, pi, **kw)
-    refit = DirectMethod().estimate(d.log, pi, refit_reward_model=True, **model, **kw)
+    # refit with the settings q was fitted with
+    refitting = OPESettings(n_boot=25, seed=0, reward_structure="joint", refit_reward_model=True)
+    fixed = DirectMethod().estimate(
+        d.log, pi, estimated_rewards=q, settings=replace(refitting, refit_reward_model=False)
+    )
+    refit = DirectMethod().estimate(d.log, pi, estimated_rewards=q, settings=refitting)
     assert refit.value == fixed.value  # the point estimate does not change
     assert refit.ci_high - refit.ci_low > 1.5 * (fixed.ci_high - fixed.ci_low)
     # estimate_policy_value shares one set of refits between DM, DR and Switch-DR
     res = estimate_policy_value(
-        d.log, pi, estimators=["ips", "dm"], refit_reward_model=True, **model, **kw
+        d.log, pi, estimators=["ips", "dm"], estimated_rewards=q, settings=refitting
     )
     assert res["dm"] == refit
-    assert res["ips"] == InverseProbabilityWeighting().estimate(d.log, pi, n_boot=25, seed=0)
+    assert res["ips"] == InverseProbabilityWeighting().estimate(
+        d.log, pi, settings=OPESettings(n_boot=25, seed=0)
+    )
     lift = DoublyRobust().estimate_lift(
-        d.log, pi, uniform_policy(600, 4), refit_reward_model=True, **model, **kw
+        d.log, pi, uniform_policy(600, 4), estimated_rewards=q, settings=refitting
     )
     assert lift.ci_low <= lift.value <= lift.ci_high

@@ -26,6 +26,7 @@ from rich.table import Table
 from campaignrec.errors import ConfigError, ValidationError
 from campaignrec.experiments.logs_io import LoadedLog, load_mapping, read_log, read_obd_csv
 from campaignrec.experiments.ope import (
+    OPESettings,
     check_action_dist,
     estimate_policy_value,
     fit_reward_model,
@@ -177,16 +178,14 @@ def ope(
         pi = learned_softmax_policy(q_pol, temperature=temperature, floor=floor)
     else:
         pi = read_policy_file(Path(policy), loaded)
-    results = estimate_policy_value(
-        log,
-        pi,
-        estimated_rewards=q,
-        reward_model=reward_model,  # type: ignore[arg-type]
-        refit_reward_model=refit_reward_model,
-        switch_tau=tau,
+    settings = OPESettings(
         n_boot=n_boot,
         seed=seed,
+        refit_reward_model=refit_reward_model,
+        reward_model=reward_model,  # type: ignore[arg-type]
+        switch_tau=tau,
     )
+    results = estimate_policy_value(log, pi, estimated_rewards=q, settings=settings)
     if as_json:
         payload: dict[str, Any] = {
             "estimates": {
@@ -208,11 +207,12 @@ def ope(
     for name, r in results.items():
         table.add_row(name, f"{r.value:.5f}", f"[{r.ci_low:.5f}, {r.ci_high:.5f}]", f"{r.ess:,.0f}")
     console.print(table)
-    sw = results["switch-dr"].info
-    console.print(
-        f"switch-dr tau {sw['tau']:g} ({switch_tau}): {sw['switched_share']:.1%} of rounds "
-        "use the reward model only"
-    )
+    for name, r in results.items():
+        if "tau" in r.info:  # the estimators with a weight threshold (Switch-DR)
+            console.print(
+                f"{name} tau {r.info['tau']:g} ({switch_tau}): {r.info['switched_share']:.1%} "
+                "of rounds use the reward model only"
+            )
     if not refit_reward_model:
         console.print("dm/dr intervals hold the reward model fixed (--refit-reward-model to refit)")
     console.print(f"logged policy's mean reward: {log.reward.mean():.5f}")
