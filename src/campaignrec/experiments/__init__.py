@@ -5,8 +5,10 @@ Modules (imported explicitly, nothing is registered by import side effects):
 * :mod:`campaignrec.experiments.bandits`: epsilon-greedy, UCB1, Bernoulli/linear/logistic
   Thompson sampling and LinUCB over changing eligible campaigns, with logged propensities and
   statistics in the online state;
-* :mod:`campaignrec.experiments.ope`: the typed :class:`~campaignrec.experiments.ope.BanditLog`
-  and the IPS, SNIPS, DM, DR and Switch-DR estimators with bootstrap intervals;
+* :mod:`campaignrec.experiments.ope` (a package, one concern a module, every name re-exported
+  from it): the typed :class:`~campaignrec.experiments.ope.BanditLog`, target policies,
+  cross-fitted reward models, one :class:`~campaignrec.experiments.ope.OPESettings`, and the
+  IPS, SNIPS, DM, DR and Switch-DR estimators with bootstrap intervals;
 * :mod:`campaignrec.experiments.synthetic_logs`: logs whose true policy values are known;
 * :mod:`campaignrec.experiments.logs_io`: Open Bandit and generic log files;
 * :mod:`campaignrec.experiments.ab`: hashed assignment, conversion/revenue analysis, sizing, SRM.

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from campaignrec.errors import ValidationError
-from campaignrec.experiments.ope import BanditLog
+from campaignrec.experiments.ope import BanditLog, epsilon_greedy_policy, softmax_policy
 
 __all__ = ["SyntheticBanditEnv", "SyntheticLog"]
 
@@ -127,9 +127,7 @@ class SyntheticBanditEnv:
     def behaviour_policy(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         """The logging policy: a softmax over a noisy linear view of the rewards."""
         s = self.behaviour_beta * (np.asarray(X, dtype=np.float64) @ self._behaviour_view.T)
-        s -= s.max(axis=1, keepdims=True)
-        e = np.exp(s)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax_policy(s)
 
     def sample_contexts(self, n: int, seed: int) -> NDArray[np.float64]:
         """``n`` context rows."""
@@ -201,9 +199,6 @@ class SyntheticBanditEnv:
             raise ValidationError("epsilon", "must be in [0, 1]", value=epsilon)
 
         def policy(X: NDArray[np.float64]) -> NDArray[np.float64]:
-            q = self.expected_reward(X)
-            best = np.zeros_like(q)
-            best[np.arange(len(q)), q.argmax(axis=1)] = 1.0
-            return (1 - epsilon) * best + epsilon / self.n_actions
+            return epsilon_greedy_policy(self.expected_reward(X), epsilon=epsilon)
 
         return policy
