@@ -8,6 +8,7 @@ it); :func:`predict_rewards` fits on one log and predicts another.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -149,7 +150,7 @@ def cross_fit(
         if len(train) == 0:  # a resample that drew one fold only: no out-of-fold model
             q[test] = float(np.mean(log.reward))
             continue
-        q[test] = _fit_predict(log, train, log, test, model, structure, seed + int(f))
+        q[test] = _fit_predict(_FitTask(log, train, log, test), model, structure, seed + int(f))
     return q
 
 
@@ -174,45 +175,52 @@ def predict_rewards(
         raise ValidationError(
             "n_actions", "logs differ", value=(train_log.n_actions, target_log.n_actions)
         )
-    return _fit_predict(
-        train_log,
-        np.arange(train_log.n_rounds),
-        target_log,
-        np.arange(target_log.n_rounds),
-        model,
-        structure,
-        seed,
+    task = _FitTask(
+        train_log, np.arange(train_log.n_rounds), target_log, np.arange(target_log.n_rounds)
     )
+    return _fit_predict(task, model, structure, seed)
 
 
-def _fit_predict(
-    log: BanditLog,
-    train: NDArray[np.int64],
-    pred_log: BanditLog,
-    pred: NDArray[np.int64],
-    model: str,
-    structure: str,
-    seed: int,
-) -> NDArray[np.float64]:
+@dataclass(frozen=True)
+class _FitTask:
+    """Fit on the rows ``train`` of ``log``; predict every action for the rows ``pred`` of
+    ``pred_log`` (the same log under cross-fitting, another one in :func:`predict_rewards`)."""
+
+    log: BanditLog
+    train: NDArray[np.int64]
+    pred_log: BanditLog
+    pred: NDArray[np.int64]
+
+
+def _fit_predict(task: _FitTask, model: str, structure: str, seed: int) -> NDArray[np.float64]:
     check_reward_structure(structure)
-    k = log.n_actions
-    n_pos = max(log.n_positions, pred_log.n_positions)
+    log, train = task.log, task.train
+    n_pos = max(log.n_positions, task.pred_log.n_positions)
     binary = bool(np.all((log.reward == 0.0) | (log.reward == 1.0)))
     y = log.reward[train]
     if np.all(y == y[0]):
-        return np.full((len(pred), k), float(y[0]))
+        return np.full((len(task.pred), log.n_actions), float(y[0]))
     if structure == "per_action" or (
         structure == "auto" and _per_action_feasible(log, train, binary)
     ):
-        return _fit_per_action(log, train, pred_log, pred, model, binary, seed, n_pos)
+        return _fit_per_action(task, model, binary, seed, n_pos)
+    return _fit_joint(task, model, binary, seed, n_pos)
+
+
+def _fit_joint(
+    task: _FitTask, kind: str, binary: bool, seed: int, n_pos: int
+) -> NDArray[np.float64]:
+    log, train, pred = task.log, task.train, task.pred
+    k = log.n_actions
+    y = log.reward[train]
     # the joint model serves sparse logs (many actions, few rewards): regularise it more
-    m = _make_reward_model(model, binary, seed, C=0.1)
+    m = _make_reward_model(kind, binary, seed, C=0.1)
     m.fit(_design(log, train, log.action[train], n_pos), y.astype(np.int64) if binary else y)
     out = np.empty((len(pred), k))
     step = max(1, 50_000 // k)  # predict (round, action) pairs in bounded chunks
     for start in range(0, len(pred), step):
         chunk = pred[start : start + step]
-        X = _design(pred_log, np.repeat(chunk, k), np.tile(np.arange(k), len(chunk)), n_pos)
+        X = _design(task.pred_log, np.repeat(chunk, k), np.tile(np.arange(k), len(chunk)), n_pos)
         p = m.predict_proba(X)[:, 1] if binary else m.predict(X)
         out[start : start + len(chunk)] = np.asarray(p, dtype=np.float64).reshape(len(chunk), k)
     return out
@@ -237,17 +245,11 @@ def _per_action_feasible(log: BanditLog, train: NDArray[np.int64], binary: bool)
 
 
 def _fit_per_action(
-    log: BanditLog,
-    train: NDArray[np.int64],
-    pred_log: BanditLog,
-    pred: NDArray[np.int64],
-    kind: str,
-    binary: bool,
-    seed: int,
-    n_pos: int,
+    task: _FitTask, kind: str, binary: bool, seed: int, n_pos: int
 ) -> NDArray[np.float64]:
-    X_pred = _slot_context(pred_log, pred, n_pos)
-    out = np.empty((len(pred), log.n_actions))
+    log, train = task.log, task.train
+    X_pred = _slot_context(task.pred_log, task.pred, n_pos)
+    out = np.empty((len(task.pred), log.n_actions))
     for a in range(log.n_actions):
         rows = train[log.action[train] == a]
         y = log.reward[rows]
