@@ -91,9 +91,10 @@ class SwitchDoublyRobust(Estimator):
     ----------
     tau : float or "auto"
         Importance-weight threshold (>= 0); ``inf`` gives DR, ``0`` gives DM. ``"auto"`` picks
-        it per log from :func:`switch_tau_grid` by minimising an estimated MSE: the squared
-        bound on the bias of switching (reward range x the target's probability mass on the
-        pairs whose weight exceeds tau) plus the variance of the per-round terms over n. The
+        it per log from :func:`~campaignrec.experiments.ope.switch_tau.switch_tau_grid` by
+        minimising an estimated MSE: the squared bound on the bias of switching (reward range
+        x the target's probability mass on the pairs whose weight exceeds tau) plus the
+        variance of the per-round terms over n. The
         mass is exact when the log carries ``behaviour_dist``; from logged actions alone it is
         estimated by importance weighting, and then the bound almost never favours switching
         (auto then means DR). The chosen tau is reported in the estimate's ``info["tau"]``;

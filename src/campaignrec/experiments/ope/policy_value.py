@@ -36,9 +36,8 @@ def estimate_policy_value(
     log : BanditLog
     action_dist : array-like of shape (n_rounds, n_actions)
     estimators : sequence of str
-        Names from :data:`~campaignrec.experiments.ope.estimators.ESTIMATORS`, each built with
-        :meth:`Estimator.from_settings <campaignrec.experiments.ope.estimator.Estimator.from_settings>`
-        (Switch-DR at ``settings.switch_tau``).
+        Names from :data:`~campaignrec.experiments.ope.estimators.ESTIMATORS`, each built by
+        its class's ``from_settings`` (Switch-DR at ``settings.switch_tau``).
     estimated_rewards : array-like, optional
         Cross-fitted reward predictions; fitted with ``settings.reward_model``,
         ``settings.reward_structure`` and ``settings.seed`` when missing and needed.
