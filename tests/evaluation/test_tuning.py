@@ -9,11 +9,11 @@ from campaignrec.errors import ConfigError
 from campaignrec.evaluation.splits import user_temporal_split
 from campaignrec.evaluation.tuning import (
     make_validation,
-    normalise_scores,
     space_for,
     tune,
     tune_blend_weights,
 )
+from campaignrec.models._common import normalize_rows
 from campaignrec.models.base import Params, Recommender
 
 
@@ -90,10 +90,10 @@ def test_space_for_and_normalise():
     with pytest.raises(ConfigError):
         space_for("nope")
     s = np.array([[1.0, 2.0, -np.inf], [3.0, 3.0, 3.0]])
-    z = normalise_scores(s)
+    z = normalize_rows(s)
     assert np.isneginf(z[0, 2]) and z[0, 0] < z[0, 1]
     assert np.allclose(z[1], 0.0)
-    r = normalise_scores(s, "rank")
+    r = normalize_rows(s, "rank")
     assert r[0, 1] > r[0, 0]
     with pytest.raises(ConfigError):
-        normalise_scores(s, "nope")
+        normalize_rows(s, "nope")

@@ -234,34 +234,7 @@ def space_for(name: str, params_class: type | None = None) -> dict[str, dict[str
     return {k: v for k, v in space.items() if k in fields}
 
 
-# ---- blends --------------------------------------------------------------------------------------
-def normalise_scores(scores: NDArray[np.floating], method: str = "zscore") -> NDArray[np.float32]:
-    """Per-user normalisation of a dense score matrix before fusion (-inf entries kept).
-
-    ``zscore`` subtracts each row's mean and divides by its standard deviation; ``minmax`` maps
-    each row to [0, 1]; ``rank`` gives 1 / (60 + rank) (reciprocal-rank fusion).
-    """
-    s = np.asarray(scores, dtype=np.float32)
-    finite = np.isfinite(s)
-    safe = np.where(finite, s, np.nan)
-    if method == "zscore":
-        mu = np.nanmean(safe, axis=1, keepdims=True)
-        sd = np.nanstd(safe, axis=1, keepdims=True)
-        out = (safe - mu) / np.where(sd > 0, sd, 1.0)
-    elif method == "minmax":
-        lo = np.nanmin(safe, axis=1, keepdims=True)
-        hi = np.nanmax(safe, axis=1, keepdims=True)
-        out = (safe - lo) / np.where(hi > lo, hi - lo, 1.0)
-    elif method == "rank":
-        order = np.argsort(-np.where(finite, s, -np.inf), axis=1)
-        ranks = np.empty_like(order)
-        np.put_along_axis(ranks, order, np.arange(s.shape[1])[None, :].repeat(len(s), 0), axis=1)
-        out = 1.0 / (60.0 + ranks.astype(np.float32))
-    else:
-        raise ConfigError(f"unknown normalisation {method!r}", hint="zscore, minmax or rank")
-    return np.where(finite, out, -np.inf).astype(np.float32)
-
-
+# ---- blends (scores are normalised by campaignrec.models._common.normalize_rows) ----------------
 def tune_blend_weights(
     components: Mapping[str, Any] | Any,
     validation: ValidationData,

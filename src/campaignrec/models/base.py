@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -29,6 +29,12 @@ BATCH_USERS = 2048
 TOP_K_ROWS = 256
 #: ceiling of one batch's dense float32 score matrix: wide catalogues score fewer users at a time
 SCORE_MATRIX_BYTES = 256 * 2**20
+
+
+#: ``create(name, **params)``: how a composite makes its member models by name
+ModelFactory = Callable[..., "Recommender"]
+#: ``load_model(path)``: how a composite loads its saved member models
+ModelLoader = Callable[[Path], "Recommender"]
 
 
 def batch_users(n_items: int) -> int:
@@ -86,6 +92,9 @@ class Recommender(ABC):
     params_class: ClassVar[type[Params]] = Params
     #: True when the model scores users without history from their features itself.
     handles_cold_users: ClassVar[bool] = False
+    #: True for models built out of other models (blend, rerank): their ``__init__`` takes
+    #: ``factory=`` / ``loader=`` and their ``load`` takes ``loader=`` for the members.
+    composite: ClassVar[bool] = False
 
     def __init__(self, params: Params | None = None, **overrides: Any) -> None:
         base = params if params is not None else self.params_class()
@@ -301,8 +310,11 @@ class Recommender(ABC):
         return out
 
     @classmethod
-    def load(cls, path: str | Path) -> Self:
-        """Load a model written by ``save`` (arrays only, never unpickled objects)."""
+    def load(cls, path: str | Path, *, loader: ModelLoader | None = None) -> Self:
+        """Load a model written by ``save`` (arrays only, never unpickled objects).
+
+        ``loader`` loads the member models of a composite (leaf models ignore it).
+        """
         src = Path(path)
         meta = json.loads((src / "meta.json").read_text())
         if meta["model"] != cls.name:

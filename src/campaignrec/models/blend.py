@@ -20,7 +20,15 @@ from numpy.typing import NDArray
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError, UnknownIdError
 from campaignrec.models._common import check_choice, normalize_rows
-from campaignrec.models.base import Explanation, Params, Recommender, top_k
+from campaignrec.models.base import (
+    Explanation,
+    ModelFactory,
+    ModelLoader,
+    Params,
+    Recommender,
+    top_k,
+)
+from campaignrec.models.catalog import create_leaf, load_leaf
 
 _COMPONENTS = "components"
 
@@ -32,7 +40,8 @@ class BlendParams(Params):
     Attributes
     ----------
     models : names of the component models (filled in from ``components=`` when given; with
-        only names, each component is created from the registry with default parameters).
+        only names, each component is created by the member factory with default parameters:
+        the leaf catalogue by default, any registered model when created through the registry).
     weights : one weight per component (empty = all 1).
     method : ``score`` (weighted sum of normalised scores) or ``rrf`` (reciprocal-rank fusion).
     normalization : ``zscore`` | ``minmax`` | ``none`` for score fusion.
@@ -61,6 +70,7 @@ class Blend(Recommender):
     name = "blend"
     params_class = BlendParams
     handles_cold_users = True  # each component applies its own cold-start fallback
+    composite = True
     params: BlendParams
 
     def __init__(
@@ -68,8 +78,14 @@ class Blend(Recommender):
         params: BlendParams | None = None,
         *,
         components: Sequence[Recommender] | None = None,
+        factory: ModelFactory | None = None,
+        loader: ModelLoader | None = None,
         **overrides: Any,
     ) -> None:
+        """``factory`` creates components named in ``models`` (default: the leaf catalogue's
+        ``create_leaf``); ``loader`` is kept for :meth:`load`'s members."""
+        self.factory: ModelFactory = factory if factory is not None else create_leaf
+        self.loader: ModelLoader = loader if loader is not None else load_leaf
         if components is not None:
             overrides = {"models": tuple(c.name for c in components)} | overrides
         super().__init__(params, **overrides)
@@ -99,9 +115,7 @@ class Blend(Recommender):
                 f"{self.name}: no models to blend", hint="pass components= or models="
             )
         if self.components is None:
-            from campaignrec.models.registry import create
-
-            self.components = [create(name) for name in self.params.models]
+            self.components = [self.factory(name) for name in self.params.models]
         for comp in self.components:
             fitted_here = (
                 getattr(comp, "fitted_", False) and comp.snapshot_id_ == interactions.snapshot_id
@@ -115,6 +129,8 @@ class Blend(Recommender):
         new = Blend(
             dataclasses.replace(self.params, weights=tuple(float(w) for w in weights)),
             components=self.components,
+            factory=self.factory,
+            loader=self.loader,
         )
         for attr in ("users_", "items_", "seen_", "popularity_", "snapshot_id_", "fitted_"):
             setattr(new, attr, getattr(self, attr))
@@ -219,12 +235,13 @@ class Blend(Recommender):
         return out
 
     @classmethod
-    def load(cls, path: str | Path) -> Self:
-        from campaignrec.models.registry import load_model
-
+    def load(cls, path: str | Path, *, loader: ModelLoader | None = None) -> Self:
+        """Load the blend and its components (``loader``: default the leaf catalogue's)."""
         model = super().load(path)
+        if loader is not None:
+            model.loader = loader
         src = Path(path) / _COMPONENTS
         model.components = [
-            load_model(src / f"{i}_{name}") for i, name in enumerate(model.params.models)
+            model.loader(src / f"{i}_{name}") for i, name in enumerate(model.params.models)
         ]
         return model

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from campaignrec.data.interactions import Interactions
-from campaignrec.errors import ConfigError, UnknownIdError
+from campaignrec.errors import ConfigError
 from campaignrec.models._common import (
     check_choice,
     check_positive,
@@ -268,13 +268,10 @@ class EASE(Recommender):
         return self.items_.external(self.kept_items_[order]), row[order].astype(np.float32)
 
     def explain(self, user_id: str, item_id: str) -> Explanation:
-        self.check_fitted()
-        if item_id not in self.items_:
-            raise UnknownIdError("item", item_id)
-        u = int(self.users_.index([user_id], missing="ignore")[0])
-        if u < 0 or self.history_[u].nnz == 0:
+        pair = self._warm_pair(user_id, item_id)
+        if pair is None:
             return super().explain(user_id, item_id)
-        j = int(self.items_.index([item_id])[0])
+        u, j = pair
         pos = np.searchsorted(self.kept_items_, j)
         if pos >= len(self.kept_items_) or self.kept_items_[pos] != j:
             return Explanation(

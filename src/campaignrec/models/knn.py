@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from campaignrec.data.interactions import Interactions
-from campaignrec.errors import ConfigError, UnknownIdError
+from campaignrec.errors import ConfigError
 from campaignrec.models._common import (
     apply_weighting,
     check_choice,
@@ -218,13 +218,10 @@ class ItemKNN(Recommender):
         return self.items_.external(row.indices[order]), row.data[order].astype(np.float32)
 
     def explain(self, user_id: str, item_id: str) -> Explanation:
-        self.check_fitted()
-        if item_id not in self.items_:
-            raise UnknownIdError("item", item_id)
-        u = int(self.users_.index([user_id], missing="ignore")[0])
-        if u < 0 or self.history_[u].nnz == 0:
+        pair = self._warm_pair(user_id, item_id)
+        if pair is None:
             return super().explain(user_id, item_id)
-        j = int(self.items_.index([item_id])[0])
+        u, j = pair
         hist = self.history_[u]
         col = np.asarray(self.similarity_[hist.indices][:, [j]].toarray()).ravel()
         contrib = hist.data * col
@@ -306,13 +303,10 @@ class UserKNN(Recommender):
         return np.asarray((sim @ self.targets_).toarray(), dtype=np.float32)
 
     def explain(self, user_id: str, item_id: str) -> Explanation:
-        self.check_fitted()
-        if item_id not in self.items_:
-            raise UnknownIdError("item", item_id)
-        u = int(self.users_.index([user_id], missing="ignore")[0])
-        if u < 0 or self.history_[u].nnz == 0:
+        pair = self._warm_pair(user_id, item_id)
+        if pair is None:
             return super().explain(user_id, item_id)
-        j = int(self.items_.index([item_id])[0])
+        u, j = pair
         sim = self._neighbours(np.asarray([u], dtype=np.int64))
         had = np.asarray(self.targets_[sim.indices][:, [j]].toarray()).ravel()
         contrib = sim.data * had

@@ -1,48 +1,33 @@
 """Named models: an explicit mapping from a model's ``name`` to its class.
 
-No import side effects: the core models are listed here by hand; the models that need the optional
-``deep`` extra (PyTorch) or heavier code are imported only when asked for by name.
+No import side effects: the leaf models come from :mod:`campaignrec.models.catalog`, the
+composites (``blend``, ``rerank``) are listed here; the models that need the optional ``deep``
+extra (PyTorch) or heavier code are imported only when asked for by name. Composites get this
+module's :func:`create` and :func:`load_model` as their member factory and loader, so a blend
+may hold any named model, a composite included.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 from pathlib import Path
 from typing import Any
 
 from campaignrec.errors import ConfigError
 from campaignrec.models.base import Recommender
 from campaignrec.models.blend import Blend
-from campaignrec.models.content import ContentBased
-from campaignrec.models.ease import EASE
-from campaignrec.models.factorization import ALS, BPR
-from campaignrec.models.knn import ItemKNN, UserKNN
-from campaignrec.models.popularity import CategoryPopular, MostPopular, Random
-from campaignrec.models.transition import ItemTransition
+from campaignrec.models.catalog import (
+    LAZY_LEAF_MODELS,
+    LEAF_MODELS,
+    import_lazy,
+    read_model_name,
+)
 
 #: Core models, importable without optional extras.
-MODELS: dict[str, type[Recommender]] = {
-    cls.name: cls
-    for cls in (
-        MostPopular,
-        CategoryPopular,
-        Random,
-        ItemKNN,
-        UserKNN,
-        ContentBased,
-        ALS,
-        BPR,
-        EASE,
-        ItemTransition,
-        Blend,
-    )
-}
+MODELS: dict[str, type[Recommender]] = {**LEAF_MODELS, Blend.name: Blend}
 
 #: Models living in modules imported on demand: name -> (module, extra needed or None).
 LAZY_MODELS: dict[str, tuple[str, str | None]] = {
-    "hybrid": ("campaignrec.models.hybrid", None),
-    "sasrec": ("campaignrec.models.sasrec", "deep"),
+    **LAZY_LEAF_MODELS,
     "rerank": ("campaignrec.models.rerank", None),
 }
 
@@ -50,30 +35,6 @@ LAZY_MODELS: dict[str, tuple[str, str | None]] = {
 def available_models() -> list[str]:
     """Every model name the registry knows (core and on-demand)."""
     return sorted(set(MODELS) | set(LAZY_MODELS))
-
-
-def _lazy_class(name: str) -> type[Recommender]:
-    module_name, extra = LAZY_MODELS[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or ""
-        if missing and (missing == module_name or module_name.startswith(missing + ".")):
-            raise ConfigError(
-                f"model {name!r} is not available in this build ({module_name} is missing)"
-            ) from exc
-        fix = f"pip install 'campaignrec[{extra}]'" if extra else f"install the '{missing}' package"
-        raise ConfigError(
-            f"model {name!r} needs the package '{missing}', which is not installed", hint=fix
-        ) from exc
-    for value in vars(module).values():
-        if (
-            isinstance(value, type)
-            and issubclass(value, Recommender)
-            and getattr(value, "name", None) == name
-        ):
-            return value
-    raise ConfigError(f"{module_name} defines no Recommender named {name!r}")
 
 
 def get_class(name: str) -> type[Recommender]:
@@ -87,25 +48,24 @@ def get_class(name: str) -> type[Recommender]:
     if name in MODELS:
         return MODELS[name]
     if name in LAZY_MODELS:
-        return _lazy_class(name)
+        return import_lazy(name, *LAZY_MODELS[name])
     raise ConfigError(f"unknown model {name!r}", hint=f"known models: {available_models()}")
 
 
 def create(name: str, **params: Any) -> Recommender:
-    """A new, unfitted model by name, e.g. ``create("ease", l2=300.0)``."""
-    return get_class(name)(**params)
+    """A new, unfitted model by name, e.g. ``create("ease", l2=300.0)``.
+
+    Composites receive this function as their member factory.
+    """
+    cls = get_class(name)
+    if cls.composite:
+        return cls(factory=create, loader=load_model, **params)
+    return cls(**params)
 
 
 def load_model(path: str | Path) -> Recommender:
     """Load any saved model: ``meta.json``'s ``"model"`` picks the class."""
-    src = Path(path)
-    meta_file = src / "meta.json"
-    if not meta_file.exists():
-        raise ConfigError(
-            f"{src} holds no saved model (no meta.json)", hint="pass the model folder"
-        )
-    meta = json.loads(meta_file.read_text())
-    name = meta.get("model")
-    if not isinstance(name, str):
-        raise ConfigError(f"{meta_file}: field 'model' is missing or not a string")
-    return get_class(name).load(src)
+    cls = get_class(read_model_name(path))
+    if cls.composite:
+        return cls.load(path, loader=load_model)
+    return cls.load(path)

@@ -23,7 +23,8 @@ from numpy.typing import NDArray
 
 from campaignrec.data.interactions import SECONDS_PER_DAY, Interactions
 from campaignrec.errors import ConfigError
-from campaignrec.models.base import Explanation, Params, Recommender
+from campaignrec.models.base import Explanation, ModelFactory, ModelLoader, Params, Recommender
+from campaignrec.models.catalog import create_leaf, load_leaf
 
 LOW = -1e6  # score given to items that are not candidates (keeps the order total)
 
@@ -145,6 +146,21 @@ class TwoStageRanker(Recommender):
 
     name = "rerank"
     params_class = RerankParams
+    composite = True
+
+    def __init__(
+        self,
+        params: RerankParams | None = None,
+        *,
+        factory: ModelFactory | None = None,
+        loader: ModelLoader | None = None,
+        **overrides: Any,
+    ) -> None:
+        """``factory`` creates the candidate models by name (default: the leaf catalogue's
+        ``create_leaf``); ``loader`` loads them back in :meth:`load`."""
+        super().__init__(params, **overrides)
+        self.factory: ModelFactory = factory if factory is not None else create_leaf
+        self.loader: ModelLoader = loader if loader is not None else load_leaf
 
     def _specs(self) -> list[tuple[str, dict[str, Any]]]:
         p: RerankParams = self.params  # type: ignore[assignment]
@@ -157,14 +173,21 @@ class TwoStageRanker(Recommender):
         return [(name, dict(extra.get(name, {}))) for name in p.candidates]
 
     def _fit_candidates(self, inter: Interactions) -> list[Recommender]:
-        from campaignrec.models.registry import create
-
-        return [create(name, **params).fit(inter) for name, params in self._specs()]
+        return [self.factory(name, **params).fit(inter) for name, params in self._specs()]
 
     def _candidate_frame(
-        self, models: list[Recommender], ctx: _Context, user_idx: NDArray[np.int64]
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
-        """Pairs (user, item) and their feature matrix for ``user_idx``."""
+        self,
+        models: list[Recommender],
+        ctx: _Context,
+        user_idx: NDArray[np.int64],
+        names: list[str] | None = None,
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32], list[str]]:
+        """Pairs (user, item), their feature matrix for ``user_idx`` and its column names.
+
+        ``names`` orders the columns (the fitted ``feature_names_``); None takes the order
+        in which they are built. Nothing is written to ``self``: scoring is read-only, so
+        several threads may score one fitted ranker.
+        """
         p: RerankParams = self.params  # type: ignore[assignment]
         n_models = len(models)
         per_model = [m.recommend_idx(user_idx, p.n_candidates) for m in models]
@@ -191,8 +214,8 @@ class TwoStageRanker(Recommender):
             cols[f"m{j}_score"] = score
             cols[f"m{j}_rank"] = rk
         cols.update(ctx.pair_features(user_idx[pu], pi))
-        self.feature_names_ = list(cols)
-        return pu, pi, np.column_stack([cols[c] for c in self.feature_names_]).astype(np.float32)
+        order = list(cols) if names is None else names
+        return pu, pi, np.column_stack([cols[c] for c in order]).astype(np.float32), order
 
     def _fit(self, interactions: Interactions) -> None:
         p: RerankParams = self.params  # type: ignore[assignment]
@@ -204,7 +227,7 @@ class TwoStageRanker(Recommender):
         users = np.flatnonzero(np.diff(labels.indptr) > 0).astype(np.int64)
         models = self._fit_candidates(inner)
         ctx = _Context(inner)
-        pu, pi, x = self._candidate_frame(models, ctx, users)
+        pu, pi, x, self.feature_names_ = self._candidate_frame(models, ctx, users)
         y = np.asarray(labels[users[pu], pi]).ravel() > 0
         # users whose candidates contain no hit teach LambdaRank nothing
         has_hit = np.bincount(pu, weights=y, minlength=len(users)) > 0
@@ -231,7 +254,9 @@ class TwoStageRanker(Recommender):
         self.ctx_ = _Context(interactions)
 
     def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
-        pu, pi, x = self._candidate_frame(self.candidates_, self.ctx_, user_idx)
+        pu, pi, x, _ = self._candidate_frame(
+            self.candidates_, self.ctx_, user_idx, self.feature_names_
+        )
         out = np.full((len(user_idx), len(self.items_)), LOW, np.float32)
         fallback = self.candidates_[0].score_matrix(user_idx)
         out += np.nan_to_num(fallback, nan=0.0, neginf=0.0) * 1e-6
@@ -245,7 +270,7 @@ class TwoStageRanker(Recommender):
             return base
         u = self.users_.index([user_id])
         i = int(self.items_.index([item_id])[0])
-        _, pi, x = self._candidate_frame(self.candidates_, self.ctx_, u)
+        _, pi, x, _ = self._candidate_frame(self.candidates_, self.ctx_, u, self.feature_names_)
         row = np.flatnonzero(pi == i)
         if not len(row):
             return Explanation("rerank", "Not among the candidates for this shopper.", {})
@@ -286,13 +311,14 @@ class TwoStageRanker(Recommender):
         self.ctx_ = _Context.from_arrays(arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> Self:
-        from campaignrec.models.registry import load_model
-
+    def load(cls, path: str | Path, *, loader: ModelLoader | None = None) -> Self:
+        """Load the ranker and its candidate models (``loader``: default the leaf catalogue's)."""
         model = super().load(path)
+        if loader is not None:
+            model.loader = loader
         src = Path(path)
         dirs = sorted((src / "candidates").iterdir(), key=lambda d: int(d.name.split("_", 1)[0]))
-        model.candidates_ = [load_model(d) for d in dirs]
+        model.candidates_ = [model.loader(d) for d in dirs]
         model.booster_ = lgb.Booster(model_str=(src / "ranker.txt").read_text())
         model.feature_names_ = json.loads((src / "features.json").read_text())
         return model
