@@ -166,3 +166,24 @@ def test_top_k_in_row_blocks_matches_a_full_sort(monkeypatch):
     finite = np.isfinite(np.take_along_axis(scores, expected, axis=1))
     np.testing.assert_array_equal(idx, np.where(finite, expected, -1))
     np.testing.assert_array_equal(val, np.take_along_axis(scores, expected, axis=1))
+
+
+def test_score_history_checks_its_input_and_defaults(inter):
+    import scipy.sparse as sp
+
+    from campaignrec.errors import CampaignrecError
+
+    m = ItemIndexModel().fit(inter)
+    good = sp.csr_matrix(([1.0], ([0], [1])), shape=(1, inter.n_items))
+    with pytest.raises(ConfigError, match="history"):
+        m.score_history(sp.csr_matrix((1, inter.n_items + 1)))
+    with pytest.raises(ConfigError, match="sequences"):
+        m.score_history(good, sequences=[np.array([1]), np.array([2])])
+    with pytest.raises(ConfigError, match="outside"):
+        m.score_history(good, sequences=[np.array([99])])
+    with pytest.raises(CampaignrecError, match="cannot score a history"):
+        m.score_history(good)
+    empty = m.score_history(sp.csr_matrix((2, inter.n_items)))
+    np.testing.assert_array_equal(empty, np.tile(m.popularity_, (2, 1)))
+    with pytest.raises(CampaignrecError, match="no item similarity"):
+        m.similar_items("i0")

@@ -9,6 +9,14 @@ Use it in one line::
 The fixtures come from ``tests/models/conftest.py`` (the two-block shop whose right answer is
 known). Set ``known_answer = False`` (with a reason in ``known_answer_reason``) for models that
 cannot separate the blocks by design (Random, global popularity).
+
+``history_check`` says how ``score_history`` (scoring a history given at request time) is held
+to ``recommend``: ``"exact"`` (a snapshot user's own row and sequence rank unseen items with the
+same scores), ``"blocks"`` (factor fold-in, time-decayed profiles: the top items stay in the
+user's block), ``"shape"`` (only shape and finiteness, for models whose per-user scores come
+from something a history does not carry: segments, a hashed user id) or ``"unsupported"`` (a
+clear CampaignrecError). ``history_moves_scores = False`` for models that give every history
+the same scores.
 """
 
 from __future__ import annotations
@@ -18,12 +26,14 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from campaignrec.data.interactions import Interactions
-from campaignrec.errors import NotFittedError
-from campaignrec.models.base import Explanation, Recommender
+from campaignrec.errors import CampaignrecError, NotFittedError, UnknownIdError
+from campaignrec.models.base import Explanation, Recommender, top_k
 from tests.models.conftest import block_of
 
 K = 5
@@ -34,6 +44,8 @@ class RecommenderContract:
 
     known_answer: ClassVar[bool] = True
     known_answer_reason: ClassVar[str] = ""
+    history_check: ClassVar[str] = "exact"
+    history_moves_scores: ClassVar[bool] = True
 
     def make_model(self) -> Recommender:
         raise NotImplementedError
@@ -185,3 +197,78 @@ class RecommenderContract:
             n = len(real)
             assert all(x is None for x in row[n:])
             assert np.all(np.isinf(row_scores[n:]))
+
+    # ---- item similarity -----------------------------------------------------------------------
+    def test_similar_items(self, fitted: Recommender) -> None:
+        with pytest.raises(UnknownIdError):
+            fitted.similar_items("no-such-item", k=3)
+        if type(fitted).similar_items is Recommender.similar_items:
+            with pytest.raises(CampaignrecError, match="no item similarity"):
+                fitted.similar_items("a1", k=3)
+            return
+        ids, sims = fitted.similar_items("a1", k=3)
+        real = [str(x) for x in ids]
+        assert len(real) <= 3 and len(real) == len(sims) and len(set(real)) == len(real)
+        assert "a1" not in real
+        assert np.all(np.diff(sims) <= 1e-6), "similarities must be sorted best first"
+
+    # ---- scoring a history given at request time ----------------------------------------------
+    @staticmethod
+    def _own_history(
+        shop: Interactions, users: list[str]
+    ) -> tuple[NDArray[np.int64], sp.csr_matrix, list[NDArray[np.int64]]]:
+        uidx = shop.users.index(users)
+        seqs = [shop.user_sequence(int(u)).astype(np.int64) for u in uidx]
+        return uidx, shop.matrix[uidx], seqs
+
+    def test_score_history_of_own_snapshot_matches_recommend(
+        self, fitted: Recommender, block_shop: Interactions, warm_users: list[str]
+    ) -> None:
+        users = warm_users[:8]
+        uidx, history, seqs = self._own_history(block_shop, users)
+        if self.history_check == "unsupported":
+            with pytest.raises(CampaignrecError, match="cannot score a history"):
+                fitted.score_history(history, sequences=seqs)
+            return
+        scores = fitted.score_history(history, sequences=seqs)
+        assert scores.shape == (len(users), block_shop.n_items) and scores.dtype == np.float32
+        assert np.isfinite(scores).all()
+        masked = scores.copy()
+        masked[block_shop.binary[uidx].toarray() > 0] = -np.inf
+        idx, val = top_k(masked, K)
+        rec_ids, rec_scores = fitted.recommend(users, k=K)
+        if self.history_check == "exact":
+            np.testing.assert_allclose(val, rec_scores, rtol=1e-4, atol=1e-5)
+            for r, row in enumerate(rec_ids):
+                cols = block_shop.items.index([str(x) for x in row])
+                np.testing.assert_allclose(scores[r, cols], rec_scores[r], rtol=1e-4, atol=1e-5)
+        elif self.history_check == "blocks" and self.known_answer:
+            for user, row in zip(users, block_shop.items.external(idx[:, :3]), strict=True):
+                assert all(block_of(str(x)) == user[1] for x in row), (user, list(row))
+        # an empty history gets the cold scores, as a user without history does
+        empty = fitted.score_history(sp.csr_matrix((1, block_shop.n_items), dtype=np.float32))
+        _, cold_scores = fitted.recommend(["nobody-knows-me"], k=K, exclude_seen=False)
+        np.testing.assert_allclose(top_k(empty, K)[1], cold_scores, rtol=1e-5, atol=1e-6)
+
+    def test_score_history_new_category_raises_its_scores(
+        self, fitted: Recommender, block_shop: Interactions
+    ) -> None:
+        if self.history_check == "unsupported" or not self.history_moves_scores:
+            pytest.skip("the model gives every history the same scores, or none")
+        # the block-A shopper with the shortest history, given six mugs (block B)
+        a_users = [f"ua{n}" for n in range(20)]
+        lengths = np.diff(block_shop.binary.indptr)[block_shop.users.index(a_users)]
+        _, history, seqs = self._own_history(block_shop, [a_users[int(np.argmin(lengths))]])
+        added = block_shop.items.index([f"b{i}" for i in range(6)])
+        extra = sp.csr_matrix(
+            (np.ones(len(added), np.float32), (np.zeros(len(added), int), added)),
+            shape=history.shape,
+        )
+        others = block_shop.items.index(
+            [f"b{i}" for i in range(6, 12)] + ["b_new"]
+        )  # the category's items not added
+        before = fitted.score_history(history, sequences=seqs)[0, others]
+        after = fitted.score_history(
+            (history + extra).tocsr(), sequences=[np.concatenate([seqs[0], added])]
+        )[0, others]
+        assert after.mean() > before.mean(), (before, after)

@@ -16,6 +16,8 @@ class TestContent(RecommenderContract):
 
 
 class TestContentJiebaDecayed(RecommenderContract):
+    history_check = "blocks"  # the snapshot decays by event age; a history row is taken as given
+
     def make_model(self) -> ContentBased:
         return ContentBased(cjk_tokenizer="jieba", profile_half_life_days=3.0, use_weights=False)
 

@@ -73,3 +73,13 @@ def test_explain_names_features_and_save_load(model, tmp_path):
     assert (a == b).all()
     np.testing.assert_allclose(sa, sb, rtol=1e-5)
     assert back.explain("u5", ids[0, 0]).reason == "features"
+
+
+def test_score_history_is_a_clear_refusal(model):
+    import scipy.sparse as sp
+
+    from campaignrec.errors import CampaignrecError
+
+    history = sp.csr_matrix(([1.0], ([0], [0])), shape=(1, model.n_items))
+    with pytest.raises(CampaignrecError, match="cannot score a history"):
+        model.score_history(history)

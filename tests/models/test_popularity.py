@@ -13,12 +13,16 @@ from tests.models.contract import RecommenderContract
 class TestMostPopularGlobal(RecommenderContract):
     known_answer = False
     known_answer_reason = "global popularity gives every shopper the same list"
+    history_moves_scores = False
 
     def make_model(self) -> MostPopular:
         return MostPopular()
 
 
 class TestMostPopularSegment(RecommenderContract):
+    history_check = "shape"  # a history names no segment: it gets the global ranking
+    history_moves_scores = False
+
     def make_model(self) -> MostPopular:
         return MostPopular(segment_column="region", segment_shrinkage=1.0)
 
@@ -26,6 +30,7 @@ class TestMostPopularSegment(RecommenderContract):
 class TestMostPopularTrending(RecommenderContract):
     known_answer = False
     known_answer_reason = "trending popularity is global"
+    history_moves_scores = False
 
     def make_model(self) -> MostPopular:
         return MostPopular(half_life_days=2.0, count="weight")
@@ -39,6 +44,8 @@ class TestCategoryPopular(RecommenderContract):
 class TestRandom(RecommenderContract):
     known_answer = False
     known_answer_reason = "random is the floor, it knows nothing"
+    history_check = "shape"  # scores hash the user id, which a history does not carry
+    history_moves_scores = False
 
     def make_model(self) -> Random:
         return Random(seed=3)

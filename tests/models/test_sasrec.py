@@ -57,3 +57,25 @@ def test_explain_points_at_recent_positions(model):
 def test_unknown_user_gets_popularity(model):
     ids, scores = model.recommend(["stranger"], k=3)
     assert ids.shape == (1, 3) and np.isfinite(scores).all()
+
+
+def test_score_history_follows_the_given_sequence(model, cyclic):
+    import scipy.sparse as sp
+
+    from campaignrec.errors import ConfigError
+
+    seq = cyclic.items.index(["i3", "i4", "i5"])
+    history = sp.csr_matrix(
+        (np.ones(3, np.float32), (np.zeros(3, int), seq)), shape=(1, cyclic.n_items)
+    )
+    scores = model.score_history(history, sequences=[seq])
+    assert scores.shape == (1, cyclic.n_items) and scores.dtype == np.float32
+    assert cyclic.items.ids[int(np.argmax(scores[0]))] == "i6"
+    users = ["u0", "u1"]
+    uidx = cyclic.users.index(users)
+    own = model.score_history(
+        cyclic.matrix[uidx], sequences=[cyclic.user_sequence(int(u)) for u in uidx]
+    )
+    np.testing.assert_allclose(own, model.score_matrix(uidx), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ConfigError, match="sequences"):
+        model.score_history(history)

@@ -346,3 +346,44 @@ def normalize_rows(
         )
     out[~np.isfinite(s)] = -np.inf
     return out.astype(np.float32)
+
+
+def binarize(h: sp.csr_matrix) -> sp.csr_matrix:
+    """The 0/1 pattern of a history matrix (stored zeros dropped), float32."""
+    out = sp.csr_matrix(h, dtype=np.float32, copy=True)
+    out.eliminate_zeros()
+    out.data[:] = 1.0
+    return out
+
+
+def history_recency(
+    history: sp.csr_matrix,
+    sequences: list[NDArray[np.int64]] | None,
+    half_life_steps: float | None,
+) -> sp.csr_matrix:
+    """Request-time counterpart of :func:`recency_history`: ``history`` rows times recency.
+
+    Each distinct item of a row's sequence (oldest first) is weighted
+    ``0.5 ** (steps_from_end / half_life_steps)`` with items ordered by their last occurrence;
+    history items missing from the sequence count as one step older than the oldest sequenced
+    item. Without sequences (or half-life) the history is returned as float32.
+    """
+    h = sp.csr_matrix(history, dtype=np.float32)
+    if half_life_steps is None or sequences is None:
+        return h
+    factor = np.ones(h.nnz, dtype=np.float32)
+    for r, seq in enumerate(sequences):
+        lo, hi = h.indptr[r], h.indptr[r + 1]
+        if hi == lo:
+            continue
+        rev = np.asarray(seq, dtype=np.int64)[::-1]
+        distinct, first = np.unique(rev, return_index=True)  # first in reverse = last in time
+        steps = np.empty(len(distinct), dtype=np.float64)
+        steps[np.argsort(first, kind="stable")] = np.arange(len(distinct))
+        cols = h.indices[lo:hi].astype(np.int64)
+        pos = np.searchsorted(distinct, cols)
+        found = (pos < len(distinct)) & (distinct[np.minimum(pos, len(distinct) - 1)] == cols)
+        row_steps = np.full(len(cols), float(len(distinct)))
+        row_steps[found] = steps[pos[found]]
+        factor[lo:hi] = np.power(0.5, row_steps / float(half_life_steps)).astype(np.float32)
+    return sp.csr_matrix((h.data * factor, h.indices, h.indptr), shape=h.shape)

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from campaignrec.data.interactions import IdMap, Interactions
-from campaignrec.errors import ConfigError, NotFittedError, UnknownIdError
+from campaignrec.errors import CampaignrecError, ConfigError, NotFittedError, UnknownIdError
 
 BATCH_USERS = 2048
 #: rows ranked at a time by ``top_k`` (bounds its temporaries)
@@ -243,6 +243,110 @@ class Recommender(ABC):
         ok = i >= 0
         out[ok] = mat[inv[ok], i[ok]]
         return out
+
+    # ---- scoring a history given at request time ----------------------------------------------
+    def score_history(
+        self, history: sp.csr_matrix, *, sequences: list[NDArray[np.int64]] | None = None
+    ) -> NDArray[np.float32]:
+        """Dense scores for histories given at request time (not the snapshot's users).
+
+        Parameters
+        ----------
+        history : (n, n_items) sparse interaction weights, columns aligned with ``items_``
+            (the snapshot's ``Interactions.matrix`` convention: summed event weights; models
+            trained on 0/1 data look only at which entries are nonzero).
+        sequences : optionally each row's item indices in time order (oldest first, repeats
+            allowed), for order-aware models (transition, sequential item KNN, recency EASE,
+            SASRec); without it they weigh every history item alike (SASRec needs it). History
+            items missing from a row's sequence count as older than every sequenced item.
+
+        Returns
+        -------
+        (n, n_items) float32 scores, higher is better, nothing masked (the caller removes seen
+        or ineligible items). A row without any history gets the model's cold scores, as
+        ``recommend`` does for a user without history. For a snapshot user's own row and
+        sequence the scores of unseen items rank as ``recommend(user)`` does; factor models
+        fold the history in (a least-squares fit of the item factors), which approximates
+        the trained user factor.
+
+        Raises
+        ------
+        ConfigError
+            ``history`` is not (n, n_items), or ``sequences`` has not one entry per row.
+        CampaignrecError
+            The model cannot score a history it was not trained on (hybrid, rerank).
+        """
+        self.check_fitted()
+        h = sp.csr_matrix(history, dtype=np.float32)
+        if h.ndim != 2 or h.shape[1] != self.n_items:
+            raise ConfigError(
+                f"score_history(): 'history' has shape {h.shape}, need (n, {self.n_items})",
+                hint="align the columns with the model's items_ (one column per item)",
+            )
+        if sequences is not None and len(sequences) != h.shape[0]:
+            raise ConfigError(
+                f"score_history(): {len(sequences)} 'sequences' for {h.shape[0]} history rows",
+                hint="give one sequence per row (an empty array for none), or sequences=None",
+            )
+        seqs = None if sequences is None else [np.asarray(q, dtype=np.int64) for q in sequences]
+        for q in seqs or []:
+            if len(q) and (q.min() < 0 or q.max() >= self.n_items):
+                raise ConfigError(
+                    f"score_history(): a sequence holds item indices outside [0, {self.n_items})",
+                    hint="use the model's item indices (items_.index)",
+                )
+        empty = np.diff(h.indptr) == 0
+        if seqs is not None:
+            empty &= np.asarray([len(q) == 0 for q in seqs], dtype=bool)
+        if not empty.any():
+            return np.asarray(self._score_history(h, seqs), dtype=np.float32)
+        out = np.empty((h.shape[0], self.n_items), dtype=np.float32)
+        if (~empty).any():
+            keep = np.flatnonzero(~empty)
+            sub = None if seqs is None else [seqs[r] for r in keep]
+            out[keep] = self._score_history(h[keep], sub)
+        out[empty] = self._cold_scores(int(empty.sum()))
+        return out
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        """Scores of non-empty history rows (models override; the default refuses)."""
+        raise CampaignrecError(
+            f"model {self.name!r} cannot score a history given at request time: "
+            f"{self.no_history_reason}",
+            hint="serve it for snapshot users with recommend(), or use an item-based model "
+            "(item_knn, ease, transition, content, category_popular) for fresh histories",
+        )
+
+    #: why ``score_history`` is not available (models that do not override ``_score_history``)
+    no_history_reason: ClassVar[str] = "it scores only the users it was trained on"
+
+    # ---- item similarity -----------------------------------------------------------------------
+    def similar_items(
+        self, item_id: str, k: int = 10
+    ) -> tuple[NDArray[np.object_], NDArray[np.float32]]:
+        """The ``k`` items most similar to ``item_id``, best first, and their similarities.
+
+        The item itself is never in the list; fewer than ``k`` come back when fewer items are
+        similar at all. Models with item similarity (item_knn, ease, content, als, bpr)
+        override this; the default raises, because a popularity ranking or a blend says
+        nothing about which items resemble one another.
+
+        Raises
+        ------
+        UnknownIdError
+            The snapshot does not know ``item_id``.
+        CampaignrecError
+            The model has no item similarity.
+        """
+        self.check_fitted()
+        if item_id not in self.items_:
+            raise UnknownIdError("item", item_id)
+        raise CampaignrecError(
+            f"model {self.name!r} has no item similarity (asked for items similar to {item_id!r})",
+            hint="use a model with item similarity: item_knn, ease, content, als or bpr",
+        )
 
     # ---- explanations --------------------------------------------------------------------------
     def explain(self, user_id: str, item_id: str) -> Explanation:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from campaignrec.data.interactions import Interactions
@@ -191,6 +192,13 @@ class Blend(Recommender):
 
     def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
         return self.fuse(self.component_scores(user_idx), self.seen_mask(user_idx))
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        assert self.components is not None
+        scores = [c.score_history(history, sequences=sequences) for c in self.components]
+        return self.fuse(scores, history.toarray() != 0)
 
     def _cold_scores(self, n: int) -> NDArray[np.float32]:
         unknown = np.full(n, -1, dtype=np.int64)

@@ -26,6 +26,7 @@ from sklearn.preprocessing import normalize
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError
 from campaignrec.models._common import (
+    binarize,
     check_choice,
     check_positive,
     csr_arrays,
@@ -248,9 +249,23 @@ class ContentBased(Recommender):
         self.profiles_: sp.csr_matrix = sp.csr_matrix(profiles, dtype=np.float32)
 
     def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
-        scores = np.asarray(
-            (self.profiles_[user_idx] @ self.item_vectors_.T).toarray(), dtype=np.float32
-        )
+        return self._score_profiles(self.profiles_[user_idx])
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        # the history's weights are taken as given: with profile_half_life_days the caller
+        # decays them (a history row carries no event ages)
+        if self.params.use_weights:
+            h = sp.csr_matrix(history, dtype=np.float32, copy=True)
+            h.data = np.log1p(h.data)
+        else:
+            h = binarize(history)
+        profiles = normalize(h @ self.item_vectors_, norm="l2", axis=1)
+        return self._score_profiles(sp.csr_matrix(profiles, dtype=np.float32))
+
+    def _score_profiles(self, profiles: sp.csr_matrix) -> NDArray[np.float32]:
+        scores = np.asarray((profiles @ self.item_vectors_.T).toarray(), dtype=np.float32)
         w = self.params.popularity_weight
         if w > 0:
             top = float(self.popularity_.max(initial=0.0))

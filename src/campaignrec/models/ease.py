@@ -24,10 +24,12 @@ from numpy.typing import NDArray
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError
 from campaignrec.models._common import (
+    binarize,
     check_choice,
     check_positive,
     csr_arrays,
     csr_from_arrays,
+    history_recency,
     proximity_gram,
     recency_history,
 )
@@ -228,14 +230,23 @@ class EASE(Recommender):
         dense_h = h.toarray()
         return (dense_h - xp / np.maximum(1.0 - self.q_, 1e-6)[None, :]).astype(np.float32)
 
-    def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
-        h = self.history_[user_idx][:, self.kept_items_].tocsr()
-        kept_scores = self._scores_kept(h)
+    def _score_rows(self, history: sp.csr_matrix) -> NDArray[np.float32]:
+        """Scores of (recency-weighted) history rows over every item."""
+        kept_scores = self._scores_kept(history[:, self.kept_items_].tocsr())
         if len(self.kept_items_) == self.n_items:
             return kept_scores
-        out = np.tile(self.out_scores_, (len(user_idx), 1))
+        out = np.tile(self.out_scores_, (history.shape[0], 1))
         out[:, self.kept_items_] = kept_scores
         return out
+
+    def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
+        return self._score_rows(self.history_[user_idx])
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        h = history_recency(binarize(history), sequences, self.params.recency_half_life)
+        return self._score_rows(h)
 
     # ---- explanations --------------------------------------------------------------------------
     def _item_weights(self, j_pos: int) -> NDArray[np.float32]:

@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError
-from campaignrec.models._common import apply_weighting, check_choice, check_positive
+from campaignrec.models._common import apply_weighting, binarize, check_choice, check_positive
 from campaignrec.models.base import Explanation, Params, Recommender
 
 _FILTERED = -1.0e30  # implicit's topk marks filtered items with -FLT_MAX
@@ -186,6 +186,35 @@ class ALS(_Factorization):
         p = self.params
         return apply_weighting(interactions.matrix, p.weighting, k1=p.bm25_k1, b=p.bm25_b)
 
+    def fold_in(self, history: sp.csr_matrix) -> NDArray[np.float32]:
+        """User factors for history rows: ALS's least-squares step against the item factors.
+
+        Solves ``(YᵀY + Yₕᵀ diag(c - 1) Yₕ + λI) x = Yₕᵀ c`` per row with confidence
+        ``c = alpha · weighted history`` (what implicit's ``recalculate_user`` solves). BM25 /
+        TF-IDF weighting is applied within the given rows only, an approximation.
+        """
+        p = self.params
+        conf = apply_weighting(history, p.weighting, k1=p.bm25_k1, b=p.bm25_b).tocsr()
+        y = self.item_factors_.astype(np.float64)
+        gram = y.T @ y
+        out = np.zeros((conf.shape[0], y.shape[1]), dtype=np.float32)
+        for r in range(conf.shape[0]):
+            lo, hi = conf.indptr[r], conf.indptr[r + 1]
+            if hi == lo:
+                continue
+            idx = conf.indices[lo:hi]
+            c = p.alpha * conf.data[lo:hi].astype(np.float64)
+            yh = y[idx]
+            a = gram + (yh * (c - 1.0)[:, None]).T @ yh
+            a[np.diag_indices_from(a)] += p.regularization
+            out[r] = np.linalg.solve(a, yh.T @ c)
+        return out
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        return np.asarray(self.fold_in(history) @ self.item_factors_.T, dtype=np.float32)
+
     def _fit(self, interactions: Interactions) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
 
@@ -286,6 +315,24 @@ class BPR(_Factorization):
 
     def _item_embedding(self) -> NDArray[np.float32]:
         return self.item_factors_[:, :-1]  # the last column is the item bias
+
+    def fold_in(self, history: sp.csr_matrix) -> NDArray[np.float32]:
+        """User factors for history rows: the sum of the history items' factors.
+
+        BPR has no closed-form user step; the sum of the touched items' factors (bias column
+        left out, the user's bias weight 1 as in training) ranks like the trained factors on
+        the known-answer shop, where a least-squares fit of the 0/1 history with BPR's small
+        regularisation over-fits (measured: ridge at λ=0.01 put the other block's items in
+        the top 3 of 24 of 40 users, the sum of none).
+        """
+        h = binarize(history)
+        x = np.asarray(h @ self._item_embedding().astype(np.float64))
+        return np.hstack([x, np.ones((len(x), 1))]).astype(np.float32)
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        return np.asarray(self.fold_in(history) @ self.item_factors_.T, dtype=np.float32)
 
     def explain(self, user_id: str, item_id: str) -> Explanation:
         pair = self._warm_pair(user_id, item_id)

@@ -119,6 +119,10 @@ class Hybrid(Recommender):
     name = "hybrid"
     params_class = HybridParams
     handles_cold_users = True
+    no_history_reason = (
+        "a shopper's vector is the sum of their id and feature embeddings, and a history "
+        "carries neither"
+    )
 
     def _features(self, interactions: Interactions) -> None:
         p: HybridParams = self.params  # type: ignore[assignment]

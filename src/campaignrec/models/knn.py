@@ -18,10 +18,12 @@ from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError
 from campaignrec.models._common import (
     apply_weighting,
+    binarize,
     check_choice,
     check_positive,
     csr_arrays,
     csr_from_arrays,
+    history_recency,
     proximity_counts,
     recency_history,
     row_of_nonzero,
@@ -148,6 +150,14 @@ def _row_stat(a: sp.csr_matrix, p: KNNParams) -> NDArray[np.float64]:
     return np.sqrt(np.asarray(a.multiply(a).sum(axis=1)).ravel().astype(np.float64))
 
 
+def _fresh_history(
+    history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None, p: KNNParams
+) -> sp.csr_matrix:
+    """What :func:`_history` gives a snapshot user, for a history given at request time."""
+    base = history if p.use_weights else binarize(history)
+    return history_recency(base, sequences, p.recency_half_life)
+
+
 def _history(interactions: Interactions, p: KNNParams) -> sp.csr_matrix:
     base = interactions.matrix if p.use_weights else interactions.binary
     return recency_history(interactions, p.recency_half_life, base=base)
@@ -206,6 +216,12 @@ class ItemKNN(Recommender):
 
     def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
         return np.asarray((self.history_[user_idx] @ self.similarity_).toarray(), dtype=np.float32)
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        h = _fresh_history(history, sequences, self.params)
+        return np.asarray((h @ self.similarity_).toarray(), dtype=np.float32)
 
     def similar_items(
         self, item_id: str, k: int = 10
@@ -283,6 +299,27 @@ class UserKNN(Recommender):
         self.targets_: sp.csr_matrix = (
             interactions.matrix if p.use_weights else interactions.binary
         ).astype(np.float32)
+
+    no_history_reason = (
+        "similarity 'bm25' / 'tfidf' weighs a shopper's vector by corpus statistics of the "
+        "training users"
+    )
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        p = self.params
+        if p.similarity in ("bm25", "tfidf"):
+            return super()._score_history(history, sequences)
+        query = binarize(history) if p.similarity == "jaccard" or not p.use_weights else history
+        query = sp.csr_matrix(query, dtype=np.float32)
+        if p.recency_half_life is not None:
+            query = query.multiply(_fresh_history(history, sequences, p)).tocsr()
+        no_self = np.full(query.shape[0], -1, dtype=np.int64)  # a fresh history has no self
+        sim = _scaled_neighbours(
+            query, self.vectors_, no_self, _row_stat(query, p), _row_stat(self.vectors_, p), p
+        )
+        return np.asarray((sim @ self.targets_).toarray(), dtype=np.float32)
 
     def _neighbours(self, user_idx: NDArray[np.int64]) -> sp.csr_matrix:
         p = self.params

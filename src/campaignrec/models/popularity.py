@@ -19,6 +19,7 @@ from campaignrec.models._common import (
     check_positive,
     csr_arrays,
     csr_from_arrays,
+    history_recency,
     recency_history,
 )
 from campaignrec.models.base import Explanation, Params, Recommender, top_k
@@ -194,6 +195,12 @@ class MostPopular(Recommender):
 
     def _cold_scores(self, n: int) -> NDArray[np.float32]:
         return np.tile(self.global_scores_, (n, 1))
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        # a history names no segment: everyone gets the global (or trending) ranking
+        return np.tile(self.global_scores_, (history.shape[0], 1))
 
     def recommend_idx(
         self,
@@ -378,6 +385,11 @@ class CategoryPopular(Recommender):
             ),
             shape=(interactions.n_items, n_cat),
         )
+        return self._interest_of(history, to_cat)
+
+    @staticmethod
+    def _interest_of(history: sp.csr_matrix, to_cat: sp.csr_matrix) -> sp.csr_matrix:
+        """Rows of ``history`` as shares of attention per category (rows sum to 1 or 0)."""
         interest = (history @ to_cat).tocsr()
         totals = np.asarray(interest.sum(axis=1)).ravel()
         scale = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
@@ -397,7 +409,24 @@ class CategoryPopular(Recommender):
         self.global_ = (self.trend_ / top if top > 0 else self.trend_).astype(np.float32)
 
     def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
-        scores = (self.interest_[user_idx] @ self.in_category_).toarray().astype(np.float32)
+        return self._score_interest(self.interest_[user_idx])
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        h = history_recency(history, sequences, self.params.interest_half_life)
+        has_cat = self.item_category_ >= 0
+        to_cat = sp.csr_matrix(
+            (
+                np.ones(int(has_cat.sum()), dtype=np.float32),
+                (np.flatnonzero(has_cat), self.item_category_[has_cat]),
+            ),
+            shape=(self.n_items, len(self.category_names_)),
+        )
+        return self._score_interest(self._interest_of(h, to_cat))
+
+    def _score_interest(self, interest: sp.csr_matrix) -> NDArray[np.float32]:
+        scores = (interest @ self.in_category_).toarray().astype(np.float32)
         top = scores.max(axis=1, keepdims=True)
         np.divide(scores, top, out=scores, where=top > 0)
         scores += self.params.global_weight * self.global_[None, :]
@@ -495,6 +524,12 @@ class Random(Recommender):
 
     def _cold_scores(self, n: int) -> NDArray[np.float32]:
         return self._hash_scores(np.full(n, -1, dtype=np.int64))
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        # a fresh history has no user key: the one random ranking unknown users share
+        return self._cold_scores(history.shape[0])
 
     def explain(self, user_id: str, item_id: str) -> Explanation:
         self.check_fitted()

@@ -147,6 +147,10 @@ class TwoStageRanker(Recommender):
     name = "rerank"
     params_class = RerankParams
     composite = True
+    no_history_reason = (
+        "its pair features (history length, category affinity, price fit, recency) are "
+        "statistics of the training users"
+    )
 
     def __init__(
         self,

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from campaignrec.data.interactions import Interactions
@@ -153,20 +155,33 @@ class SASRec(Recommender):
             self.losses_.append(total / len(data))
         self.net_.eval()
 
-    def _last_window(self, user_idx: NDArray[np.int64]) -> torch.Tensor:
+    def _last_window(self, seqs: Sequence[NDArray[np.integer]]) -> torch.Tensor:
         p: SASRecParams = self.params  # type: ignore[assignment]
-        out = np.zeros((len(user_idx), p.max_len), dtype=np.int64)
-        for r, u in enumerate(user_idx):
-            s = self.history_[u][-p.max_len :].astype(np.int64) + 1
+        out = np.zeros((len(seqs), p.max_len), dtype=np.int64)
+        for r, seq in enumerate(seqs):
+            s = seq[-p.max_len :].astype(np.int64) + 1
             if len(s):
                 out[r, p.max_len - len(s) :] = s
         return torch.from_numpy(out)
 
-    def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
+    def _score_seqs(self, seqs: Sequence[NDArray[np.integer]]) -> NDArray[np.float32]:
         self._threads()
         with torch.inference_mode():
-            h = self.net_(self._last_window(user_idx))[:, -1]
+            h = self.net_(self._last_window(seqs))[:, -1]
             return self.net_.logits(h).numpy().astype(np.float32)
+
+    def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
+        return self._score_seqs([self.history_[u] for u in user_idx])
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        if sequences is None:
+            raise ConfigError(
+                "sasrec: score_history() needs 'sequences' (the items in time order)",
+                hint="pass sequences=[item indices oldest first] for every history row",
+            )
+        return self._score_seqs([_collapse_repeats(np.asarray(s)) for s in sequences])
 
     def explain(self, user_id: str, item_id: str) -> Explanation:
         base = super().explain(user_id, item_id)

@@ -21,9 +21,11 @@ from numpy.typing import NDArray
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError
 from campaignrec.models._common import (
+    binarize,
     check_positive,
     csr_arrays,
     csr_from_arrays,
+    history_recency,
     recency_history,
     row_of_nonzero,
     sparse_topk_rows,
@@ -221,6 +223,12 @@ class ItemTransition(Recommender):
 
     def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
         return np.asarray((self.history_[user_idx] @ self.transitions_).toarray(), dtype=np.float32)
+
+    def _score_history(
+        self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
+    ) -> NDArray[np.float32]:
+        h = history_recency(binarize(history), sequences, self.params.history_half_life)
+        return np.asarray((h @ self.transitions_).toarray(), dtype=np.float32)
 
     def explain(self, user_id: str, item_id: str) -> Explanation:
         pair = self._warm_pair(user_id, item_id)
