@@ -187,3 +187,27 @@ def test_score_history_checks_its_input_and_defaults(inter):
     np.testing.assert_array_equal(empty, np.tile(m.popularity_, (2, 1)))
     with pytest.raises(CampaignrecError, match="no item similarity"):
         m.similar_items("i0")
+
+
+def test_large_arrays_are_memory_mapped_and_old_artifacts_still_load(inter, tmp_path, monkeypatch):
+    import json
+
+    from campaignrec.models import base
+
+    m = ItemIndexModel(bias=1.0).fit(inter)
+    monkeypatch.setattr(base, "MMAP_MIN_BYTES", 8)
+    m.save(tmp_path / "new")
+    meta = json.loads((tmp_path / "new" / "meta.json").read_text())
+    assert "w" in meta["arrays"] and (tmp_path / "new" / "arrays" / "w.npy").is_file()
+    mapped = ItemIndexModel.load(tmp_path / "new")
+    assert isinstance(mapped.w_, np.memmap) and not mapped.w_.flags.writeable
+    assert mapped.recommend("u0", k=3)[0].tolist() == m.recommend("u0", k=3)[0].tolist()
+    # an artifact written before: every array in the compressed npz, no "arrays" in meta.json
+    monkeypatch.setattr(base, "MMAP_MIN_BYTES", 2**62)
+    m.save(tmp_path / "new")  # saving again over the folder leaves no stale .npy behind
+    assert not list((tmp_path / "new" / "arrays").glob("*.npy"))
+    meta = json.loads((tmp_path / "new" / "meta.json").read_text())
+    del meta["arrays"]
+    (tmp_path / "new" / "meta.json").write_text(json.dumps(meta))
+    old = ItemIndexModel.load(tmp_path / "new")
+    assert old.recommend("u0", k=3)[0].tolist() == m.recommend("u0", k=3)[0].tolist()

@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import CampaignrecError, NotFittedError, UnknownIdError
+from campaignrec.models import base
 from campaignrec.models.base import Explanation, Recommender, top_k
 from tests.models.conftest import block_of
 
@@ -132,6 +133,37 @@ class RecommenderContract:
         np.testing.assert_array_equal(ids, ids2)
         np.testing.assert_allclose(scores, scores2, rtol=1e-5, atol=1e-6)
         assert loaded.params == fitted.params
+
+    def test_memory_mapped_artifact_is_never_written(
+        self,
+        fitted: Recommender,
+        block_shop: Interactions,
+        warm_users: list[str],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Every array saved as .npy and mapped read-only: serving paths never write into them."""
+        monkeypatch.setattr(base, "MMAP_MIN_BYTES", 0)
+        fitted.save(tmp_path / "mapped")
+        assert any((tmp_path / "mapped" / base.ARRAYS_DIR).glob("*.npy"))
+        loaded = type(fitted).load(tmp_path / "mapped")
+        users = [*warm_users[:5], "ua_cold", "nobody-knows-me"]
+        ids, scores = fitted.recommend(users, k=K)
+        ids2, scores2 = loaded.recommend(users, k=K)
+        np.testing.assert_array_equal(ids, ids2)
+        np.testing.assert_allclose(scores, scores2, rtol=1e-5, atol=1e-6)
+        loaded.score(users, [str(x) for x in ids[:, 0]])
+        loaded.explain(users[0], str(ids[0, 0]))
+        if self.history_check != "unsupported":
+            _, history, seqs = self._own_history(block_shop, warm_users[:3])
+            np.testing.assert_allclose(
+                loaded.score_history(history, sequences=seqs),
+                fitted.score_history(history, sequences=seqs),
+                rtol=1e-5,
+                atol=1e-6,
+            )
+        if type(loaded).similar_items is not Recommender.similar_items:
+            loaded.similar_items("a1", k=3)
 
     def test_explain_returns_evidence(self, fitted: Recommender, warm_users: list[str]) -> None:
         user = warm_users[0]

@@ -31,6 +31,11 @@ TOP_K_ROWS = 256
 SCORE_MATRIX_BYTES = 256 * 2**20
 
 
+#: arrays of at least this many bytes are saved as plain ``.npy`` files and loaded memory-mapped
+MMAP_MIN_BYTES = 2**20
+#: the folder (inside a saved model) of the memory-mapped arrays
+ARRAYS_DIR = "arrays"
+
 #: ``create(name, **params)``: how a composite makes its member models by name
 ModelFactory = Callable[..., "Recommender"]
 #: ``load_model(path)``: how a composite loads its saved member models
@@ -390,7 +395,12 @@ class Recommender(ABC):
         return None
 
     def save(self, path: str | Path) -> Path:
-        """Write ``meta.json`` and ``state.npz`` into directory ``path``."""
+        """Write ``meta.json``, ``state.npz`` and ``arrays/*.npy`` into directory ``path``.
+
+        Arrays of ``MMAP_MIN_BYTES`` or more go uncompressed to ``arrays/<key>.npy`` (listed in
+        ``meta.json`` under ``"arrays"``) so that :meth:`load` maps them read-only and several
+        server processes share their pages; the small ones stay in the compressed npz.
+        """
         self.check_fitted()
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
@@ -403,12 +413,23 @@ class Recommender(ABC):
             "_popularity": self.popularity_,
         }
         arrays.update(self._state())
-        np.savez_compressed(out / "state.npz", **arrays)
+        big = sorted(k for k, v in arrays.items() if _mappable(np.asarray(v)))
+        folder = out / ARRAYS_DIR
+        if folder.is_dir():  # a model saved here before: no stale arrays
+            for old in folder.glob("*.npy"):
+                old.unlink()
+        if big:
+            folder.mkdir(exist_ok=True)
+        for key in big:
+            np.save(folder / f"{key}.npy", np.ascontiguousarray(arrays[key]), allow_pickle=False)
+        small = {k: v for k, v in arrays.items() if k not in set(big)}
+        np.savez_compressed(out / "state.npz", **small)
         meta = {
             "model": self.name,
             "class": type(self).__name__,
             "params": dataclasses.asdict(self.params),
             "snapshot_id": self.snapshot_id_,
+            "arrays": big,
         }
         (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
         return out
@@ -417,7 +438,11 @@ class Recommender(ABC):
     def load(cls, path: str | Path, *, loader: ModelLoader | None = None) -> Self:
         """Load a model written by ``save`` (arrays only, never unpickled objects).
 
-        ``loader`` loads the member models of a composite (leaf models ignore it).
+        ``loader`` loads the member models of a composite (leaf models ignore it). Arrays
+        listed under ``meta.json``'s ``"arrays"`` are mapped read-only (``mmap_mode="r"``):
+        models never write into loaded arrays, so every process that loads the same artifact
+        shares those pages. Artifacts saved before (everything in ``state.npz``) load as
+        they did.
         """
         src = Path(path)
         meta = json.loads((src / "meta.json").read_text())
@@ -427,6 +452,8 @@ class Recommender(ABC):
         model = cls(params)
         with np.load(src / "state.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
+        for key in meta.get("arrays", []):
+            arrays[key] = np.load(src / ARRAYS_DIR / f"{key}.npy", mmap_mode="r")
         model.users_ = IdMap(arrays["_user_ids"].astype(object))
         model.items_ = IdMap(arrays["_item_ids"].astype(object))
         n_u, n_i = len(model.users_), len(model.items_)
@@ -439,6 +466,11 @@ class Recommender(ABC):
         model._load_state({k: v for k, v in arrays.items() if not k.startswith("_")})
         model.fitted_ = True
         return model
+
+
+def _mappable(a: NDArray[Any]) -> bool:
+    """Saved as its own .npy and memory-mapped: large, not a scalar, not empty."""
+    return a.ndim > 0 and a.size > 0 and a.nbytes >= MMAP_MIN_BYTES
 
 
 def _params_from_dict(params_class: type[Params], values: dict[str, Any]) -> Params:
