@@ -8,12 +8,20 @@ every user of the snapshot in one call, save the model. BLAS is pinned to the sa
 threads for every model (``--threads``, default 2). A model that runs past ``--timeout`` seconds
 or fails is reported as skipped, with the reason (the phase it reached, or its error line).
 
+Load (serving) measurement: once saved, ``--load-workers`` processes (default 2) load the same
+artifact at the same time, as API workers would; each reports its load time, its resident memory
+after the load and after its first ``recommend`` (1,000 users), and, while all of them are still
+alive, its Rss and Pss from ``/proc/<pid>/smaps_rollup`` (Pss splits shared pages between the
+processes that map them, so memory-mapped arrays show up there). ``--artifact-format npz``
+saves the way models were saved before (every array in the compressed ``state.npz``) to compare.
+
 Usage::
 
     .venv/bin/python benchmarks/models_scale.py [--events 1000000] [--users 50000]
         [--items 20000] [--timeout 600] [--threads 2] [--only NAME ...]
+        [--load-workers 2] [--artifact-format npy|npz] [--results models_scale.json]
 
-Prints a table and writes ``benchmarks/results/models_scale.json``.
+Prints a table and writes ``benchmarks/results/models_scale.json`` (or ``--results``).
 """
 
 from __future__ import annotations
@@ -72,6 +80,70 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _memory_mib() -> dict[str, float]:
+    """This process's current VmRSS and, from smaps_rollup, its Rss and Pss (MiB)."""
+    out: dict[str, float] = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            out["vm_rss_mib"] = int(line.split()[1]) / 1024
+    rollup = Path("/proc/self/smaps_rollup")
+    if rollup.exists():
+        for line in rollup.read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("Rss", "Pss", "Shared_Clean", "Private_Clean", "Private_Dirty"):
+                out[f"{key.lower()}_mib"] = int(rest.split()[0]) / 1024
+    return out
+
+
+def load_worker(spec: dict[str, Any]) -> None:
+    """One serving worker: load the artifact, recommend once, then wait (stdin) and report."""
+    from campaignrec.models.registry import load_model
+
+    _emit(phase="start", **_memory_mib())
+    t0 = time.perf_counter()
+    model = load_model(Path(spec["path"]))
+    _emit(phase="loaded", load_s=time.perf_counter() - t0, **_memory_mib())
+    users = list(model.users_.ids)[:1000]
+    t0 = time.perf_counter()
+    model.recommend(users, k=K)
+    _emit(phase="recommended", first_rec_s=time.perf_counter() - t0, **_memory_mib())
+    sys.stdin.readline()  # the parent reads everyone's memory while all workers are alive
+    _emit(phase="together", **_memory_mib())
+
+
+def measure_load(path: Path, workers: int, env: dict[str, str]) -> list[dict[str, Any]]:
+    """Start ``workers`` processes loading ``path`` at once; each one's phase records."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--load-worker", json.dumps({"path": str(path)})],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(workers)
+    ]
+    records: list[dict[str, Any]] = [{} for _ in procs]
+    for rec, proc in zip(records, procs, strict=True):
+        assert proc.stdout is not None
+        for line in proc.stdout:  # until this worker has recommended once
+            phase = json.loads(line)
+            rec[phase.pop("phase")] = phase
+            if "recommended" in rec:
+                break
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+    for rec, proc in zip(records, procs, strict=True):
+        out, _ = proc.communicate(timeout=120)
+        for line in out.splitlines():
+            if line.startswith("{"):
+                phase = json.loads(line)
+                rec[phase.pop("phase")] = phase
+    return records
+
+
 def _dir_mib(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
@@ -87,8 +159,11 @@ def child(spec: dict[str, Any]) -> None:
     from threadpoolctl import threadpool_limits
 
     from campaignrec.data.interactions import Interactions
+    from campaignrec.models import base
     from campaignrec.models.registry import create
 
+    if spec.get("artifact_format") == "npz":  # the format before: every array compressed
+        base.MMAP_MIN_BYTES = 2**62
     with threadpool_limits(spec["threads"]):
         t0 = time.perf_counter()
         inter = Interactions.load(spec["snapshot"])
@@ -134,6 +209,7 @@ def run_model(
         "out": str(scratch / f"model_{label}"),
         "sample": opts.sample,
         "threads": opts.threads,
+        "artifact_format": opts.artifact_format,
     }
     threads = str(opts.threads)
     env = {
@@ -165,6 +241,15 @@ def run_model(
     elif code != 0:
         lines = [ln for ln in stderr.splitlines() if ln.strip()]
         row["skipped"] = f"failed after {reached}: {lines[-1] if lines else f'exit {code}'}"
+    if opts.load_workers > 0 and "skipped" not in row:
+        row["load_workers"] = measure_load(Path(spec["out"]), opts.load_workers, env)
+        first = row["load_workers"][0]
+        row["load_s"] = max(w["loaded"]["load_s"] for w in row["load_workers"])
+        row["rss_before_load_mib"] = first["start"]["vm_rss_mib"]  # Python + imports
+        row["rss_after_load_mib"] = first["loaded"]["vm_rss_mib"]
+        row["rss_after_first_rec_mib"] = first["recommended"]["vm_rss_mib"]
+        row["pss_together_mib"] = sum(w["together"]["pss_mib"] for w in row["load_workers"])
+        row["rss_together_mib"] = sum(w["together"]["rss_mib"] for w in row["load_workers"])
     shutil.rmtree(spec["out"], ignore_errors=True)
     return row
 
@@ -214,7 +299,8 @@ def _fmt(value: Any, spec: str) -> str:
 def print_table(rows: list[dict[str, Any]], sample: int) -> None:
     head = (
         f"{'model':<20} {'fit s':>7} {f'rec {sample:,} s':>11} {'rec all s':>9} "
-        f"{'peak MiB':>9} {'saved MiB':>9}  note"
+        f"{'peak MiB':>9} {'saved MiB':>9} {'load s':>7} {'RSS load':>8} {'RSS rec':>8} "
+        f"{'Pss 2w':>7} {'Rss 2w':>7}  note"
     )
     print(head)
     for r in rows:
@@ -224,7 +310,11 @@ def print_table(rows: list[dict[str, Any]], sample: int) -> None:
         print(
             f"{r['model']:<20} {_fmt(r.get('fit_s'), '7.1f')} {_fmt(r.get('rec_sample_s'), '11.1f')} "
             f"{_fmt(r.get('rec_all_s'), '9.1f')} {_fmt(r.get('peak_rss_mib'), '9,.0f')} "
-            f"{_fmt(r.get('model_mib'), '9.1f')}  {note}"
+            f"{_fmt(r.get('model_mib'), '9.1f')} {_fmt(r.get('load_s'), '7.2f')} "
+            f"{_fmt(r.get('rss_after_load_mib'), '8,.0f')} "
+            f"{_fmt(r.get('rss_after_first_rec_mib'), '8,.0f')} "
+            f"{_fmt(r.get('pss_together_mib'), '7,.0f')} {_fmt(r.get('rss_together_mib'), '7,.0f')}"
+            f"  {note}"
         )
 
 
@@ -239,6 +329,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--sample", type=int, default=SAMPLE_USERS, help="users in one call")
     parser.add_argument("--only", nargs="*", choices=list(MODELS), default=None)
     parser.add_argument("--out", type=Path, default=None, help="scratch folder (default: temp)")
+    parser.add_argument(
+        "--load-workers", type=int, default=2, help="processes loading each artifact at once"
+    )
+    parser.add_argument(
+        "--artifact-format",
+        choices=("npy", "npz"),
+        default="npy",
+        help="npy: large arrays memory-mapped (now); npz: all compressed (before)",
+    )
+    parser.add_argument("--results", default="models_scale.json", help="file under results/")
     opts = parser.parse_args(argv)
     load_start = os.getloadavg()
     scratch = Path(opts.out or tempfile.mkdtemp(prefix="campaignrec-models-scale-"))
@@ -271,16 +371,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "k": K,
         "sample_users": opts.sample,
         "timeout_s": opts.timeout,
+        "artifact_format": opts.artifact_format,
+        "load_workers": opts.load_workers,
         "data": data,
         "rows": rows,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "models_scale.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    (RESULTS / opts.results).write_text(json.dumps(result, indent=2), encoding="utf-8")
     return result
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         child(json.loads(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--load-worker":
+        load_worker(json.loads(sys.argv[2]))
     else:
         main()
