@@ -94,11 +94,15 @@ def test_purchased_excluded_except_repeat_categories(shop: Shop) -> None:
             {"user_id": "buyer", "item_id": item, "event_type": "purchase", "timestamp": 1.7e9},
         )
     config = RankingConfig(repeat_categories=("food",), n_candidates=150)
-    got = [i.item_id for i in make_ranker(shop, config=config, online=online).recommend(
-        RankingRequest("buyer", k=150)
-    ).items]
+    got = [
+        i.item_id
+        for i in make_ranker(shop, config=config, online=online)
+        .recommend(RankingRequest("buyer", k=150))
+        .items
+    ]
     assert food in got and phone not in got
-    plain = [i.item_id for i in make_ranker(shop, online=online).recommend(
-        RankingRequest("buyer", k=150)
-    ).items]
+    plain = [
+        i.item_id
+        for i in make_ranker(shop, online=online).recommend(RankingRequest("buyer", k=150)).items
+    ]
     assert food not in plain and phone not in plain

@@ -152,7 +152,7 @@ class Ranker:
                 ),
                 shape=(snapshot.n_users, snapshot.n_items),
             )
-        self._trending: tuple[float, NDArray[np.float32]] | None = None
+        self._trending_cache: tuple[float, NDArray[np.float32]] | None = None
         self._segments: dict[tuple[str, str], NDArray[np.float32]] = {}
         self._content: ContentBased | None = None
         self._content_view: CatalogueView | None = None
@@ -200,13 +200,13 @@ class Ranker:
 
     def _trending(self) -> NDArray[np.float32]:
         now = self.clock()
-        cached = self._trending
+        cached = self._trending_cache
         if cached is not None and now - cached[0] < self.config.trending_cache_seconds:
             return cached[1]
         scores = cand.trending_scores(
             self.online, self._item_index, datetime.fromtimestamp(now, UTC)
         )
-        self._trending = (now, scores)
+        self._trending_cache = (now, scores)
         return scores
 
     def _segment_scores(
@@ -274,9 +274,7 @@ class Ranker:
             row, seq = history_row(uidx, self.model, fresh, self.view, snapshot=self._snapshot_rows)
             history_items = row.indices.astype(np.int64)
             if len(history_items):
-                base, how = cand.model_scores(
-                    self.model, uidx, row, seq, has_fresh=not fresh.empty
-                )
+                base, how = cand.model_scores(self.model, uidx, row, seq, has_fresh=not fresh.empty)
                 scores = base.astype(np.float64)
                 fresh_idx = self.model.items_.index(list(fresh.recent), missing="ignore")
                 fresh_idx = fresh_idx[fresh_idx >= 0]
@@ -302,8 +300,8 @@ class Ranker:
                 boost += cfg.session_weight * co
                 hit = co > 0
                 reason_of[hit & (co >= 0.5)] = "session"
-                for i in np.flatnonzero(hit & (co >= 0.5)):
-                    evidence[int(i)] = tuple(
+                for hit_idx in np.flatnonzero(hit & (co >= 0.5)):
+                    evidence[int(hit_idx)] = tuple(
                         str(x) for x in self.model.items_.external(session[-2:])
                     )
             if self.campaigns is not None and cfg.campaign_weight > 0:
@@ -320,11 +318,11 @@ class Ranker:
         else:  # consent withheld: popular + trending + context, nothing of the history read
             scores = _unit(self._popularity) + _unit(self._trending())
             reason_of[:] = "non_personalised"
-        for i, s in similar.items():
-            boost[i] += 1.0 + s  # the item being viewed leads: its neighbours come first
+        for pos, sim in similar.items():
+            boost[pos] += 1.0 + sim  # the item being viewed leads: its neighbours come first
             if personalised:
-                reason_of[i] = "similar"
-                evidence[i] = (str(context["item_id"]),)
+                reason_of[pos] = "similar"
+                evidence[pos] = (str(context["item_id"]),)
 
         # ---- rules ------------------------------------------------------------------------
         exclude = self.model.items_.index(list(request.exclude), missing="ignore")
@@ -368,8 +366,8 @@ class Ranker:
         chosen = cands[picked]
         because = self._because(history_items, chosen) if personalised else {}
         out = []
-        for rank, i in enumerate(chosen, start=1):
-            i = int(i)
+        for rank, picked_idx in enumerate(chosen, start=1):
+            i = int(picked_idx)
             item_id = str(self.model.items_.ids[i])
             reason = str(reason_of[i])
             ev = evidence.get(i, ())
@@ -411,15 +409,18 @@ class Ranker:
     def _content_model(self) -> tuple[ContentBased, CatalogueView] | None:
         if self._content is None:
             try:
-                empty = pd.DataFrame(
+                # one placeholder event: the content model needs a profile row to fit; only
+                # its item vectors are used here
+                first = str(self.catalogue["item_id"].iloc[0])
+                placeholder = pd.DataFrame(
                     {
-                        "user_id": pd.Series([], dtype=object),
-                        "item_id": pd.Series([], dtype=object),
-                        "event_type": pd.Series([], dtype=object),
-                        "timestamp": pd.Series([], dtype="int64"),
+                        "user_id": ["__catalogue__"],
+                        "item_id": [first],
+                        "event_type": ["view"],
+                        "timestamp": [0],
                     }
                 )
-                inter = Interactions.from_frame(empty, items=self.catalogue)
+                inter = Interactions.from_frame(placeholder, items=self.catalogue)
                 self._content = ContentBased().fit(inter)
             except CampaignrecError:
                 return None
@@ -496,7 +497,9 @@ def _attribute_lookup(users: pd.DataFrame) -> Callable[[str], Mapping[str, Any] 
     table = users.drop_duplicates("user_id", keep="last").set_index(
         users.drop_duplicates("user_id", keep="last")["user_id"].astype(str)
     )
-    records = table.to_dict(orient="index")
+    records: dict[str, dict[str, Any]] = {
+        str(k): {str(c): x for c, x in v.items()} for k, v in table.to_dict(orient="index").items()
+    }
 
     def lookup(user_id: str) -> Mapping[str, Any] | None:
         return records.get(str(user_id))

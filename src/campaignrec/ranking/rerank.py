@@ -52,9 +52,10 @@ def select(
                 best = j
                 break
             sim = 0.0
-            if cat_of[j] is not None and cats[cat_of[j]] > 0:
+            c, b = cat_of[j], brand_of[j]
+            if c is not None and cats[c] > 0:
                 sim = 1.0
-            elif brand_of[j] is not None and brands[brand_of[j]] > 0:
+            elif b is not None and brands[b] > 0:
                 sim = 0.5
             val = (1.0 - diversity) * float(relevance[j]) - diversity * sim
             if val > best_val:
