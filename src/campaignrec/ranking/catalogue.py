@@ -8,6 +8,7 @@ to "no restriction" when the table lacks them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -78,10 +79,17 @@ class CatalogueView:
         """The item's title (its id when the catalogue has none)."""
         return self.titles.get(str(item_id), str(item_id))
 
+    @cached_property
+    def top_categories(self) -> NDArray[np.object_]:
+        """The first level of every item's category path (None where unknown)."""
+        return np.asarray(
+            [None if c is None else str(c).split("/")[0] for c in self.category], dtype=object
+        )
+
     def top_category(self, idx: int) -> str | None:
         """The first level of the item's category path."""
-        cat = self.category[idx]
-        return None if cat is None else str(cat).split("/")[0]
+        cat = self.top_categories[idx]
+        return None if cat is None else str(cat)
 
     def in_category(self, categories: tuple[str, ...]) -> NDArray[np.bool_]:
         """Items whose category equals one of ``categories`` or lies below it in the path."""

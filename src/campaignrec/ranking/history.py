@@ -43,6 +43,14 @@ def _day(timestamp: Any) -> str:
     return ts.astimezone(UTC).strftime("%Y%m%d")
 
 
+def positions(idmap: Any, ids: Any) -> NDArray[np.int64]:
+    """Indices of ``ids`` in ``idmap`` (-1 where unknown); an empty list costs nothing."""
+    values = list(ids)
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(idmap.index(values, missing="ignore"), dtype=np.int64)
+
+
 def trending_key(day: str) -> str:
     """The shop-wide trending hash of one UTC day (``YYYYMMDD``)."""
     return TRENDING_PREFIX + day
@@ -158,7 +166,7 @@ def history_row(
             (vals[ok], (np.zeros(int(ok.sum()), dtype=np.int64), idx[ok])), shape=(1, n_items)
         )
         row = (row + add).tocsr()
-    seq = model.items_.index(list(reversed(fresh.recent)), missing="ignore")
+    seq = positions(model.items_, reversed(fresh.recent))
     return row, seq[seq >= 0].astype(np.int64)
 
 

@@ -35,7 +35,7 @@ from campaignrec.ranking import rules
 from campaignrec.ranking.catalogue import CatalogueView
 from campaignrec.ranking.config import RankingConfig
 from campaignrec.ranking.explain import check_lang, explain
-from campaignrec.ranking.history import fresh_history, history_row
+from campaignrec.ranking.history import fresh_history, history_row, positions
 from campaignrec.ranking.rerank import select
 from campaignrec.store.online import OnlineState
 
@@ -276,14 +276,14 @@ class Ranker:
             if len(history_items):
                 base, how = cand.model_scores(self.model, uidx, row, seq, has_fresh=not fresh.empty)
                 scores = base.astype(np.float64)
-                fresh_idx = self.model.items_.index(list(fresh.recent), missing="ignore")
+                fresh_idx = positions(self.model.items_, list(fresh.recent))
                 fresh_idx = fresh_idx[fresh_idx >= 0]
                 if how == "fallback" and len(fresh_idx):
                     # FALLBACK (no score_history): fresh items count through co-occurrence
                     boost += _unit(cand.session_coviews(self._seen_csc, self._seen, fresh_idx))
                 reason_of[:] = "because_viewed"
                 seen = history_items
-                bought = self.model.items_.index(list(fresh.purchased), missing="ignore")
+                bought = positions(self.model.items_, list(fresh.purchased))
                 purchased = bought[bought >= 0]
                 if self._purchases is not None and 0 <= uidx < self._purchases.shape[0]:
                     purchased = np.union1d(purchased, self._purchases[uidx].indices)
@@ -293,7 +293,7 @@ class Ranker:
                     np.float64
                 )
                 reason_of[:] = "segment_popular" if segment is not None else "popular"
-            session = self.model.items_.index(list(fresh.session), missing="ignore")
+            session = positions(self.model.items_, list(fresh.session))
             session = session[session >= 0]
             if len(session) and cfg.session_weight > 0:
                 co = _unit(cand.session_coviews(self._seen_csc, self._seen, session))
@@ -308,8 +308,8 @@ class Ranker:
                 covered = cand.campaign_items(
                     self.campaigns, attrs, request.user_id, now, self.catalogue, self.online
                 )
-                pos = self.model.items_.index(list(covered), missing="ignore")
-                for item_id, p in zip(covered, pos, strict=True):
+                covered_pos = positions(self.model.items_, list(covered))
+                for item_id, p in zip(covered, covered_pos, strict=True):
                     if p >= 0:
                         boost[p] += cfg.campaign_weight
                         camp_of[int(p)] = covered[item_id]
@@ -325,7 +325,7 @@ class Ranker:
                 evidence[pos] = (str(context["item_id"]),)
 
         # ---- rules ------------------------------------------------------------------------
-        exclude = self.model.items_.index(list(request.exclude), missing="ignore")
+        exclude = positions(self.model.items_, list(request.exclude))
         if context.get("item_id"):
             exclude = np.append(
                 exclude, self.model.items_.index([context["item_id"]], missing="ignore")
