@@ -1,0 +1,100 @@
+"""The catalogue as arrays aligned with a model's items: category, brand, price, stock, hidden, title.
+
+Built once per (model, items table); every rule and explanation reads these arrays, so a request
+never touches the DataFrame. Optional columns (``hidden``, ``in_stock``, ``price``, ...) default
+to "no restriction" when the table lacks them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from campaignrec.data.interactions import IdMap
+
+
+def _bool_column(table: pd.DataFrame, name: str, default: bool) -> NDArray[np.bool_]:
+    if name not in table.columns:
+        return np.full(len(table), default, dtype=bool)
+    values = table[name].map(lambda v: default if v is None or v != v else bool(v))
+    return values.to_numpy(dtype=bool)
+
+
+@dataclass(frozen=True, eq=False)
+class CatalogueView:
+    """Item attributes aligned with ``items`` (row i describes item index i)."""
+
+    items: IdMap
+    category: NDArray[np.object_]
+    brand: NDArray[np.object_]
+    price: NDArray[np.float64]
+    in_stock: NDArray[np.bool_]
+    hidden: NDArray[np.bool_]
+    known: NDArray[np.bool_]
+    titles: dict[str, str]
+
+    @classmethod
+    def build(cls, items: IdMap, catalogue: pd.DataFrame | None) -> CatalogueView:
+        """Align ``catalogue`` (the items table) with ``items``; items it lacks stay unrestricted."""
+        table = catalogue if catalogue is not None else pd.DataFrame({"item_id": []})
+        table = table.copy()
+        table["item_id"] = table["item_id"].astype(str)
+        table = table.drop_duplicates("item_id", keep="last")
+        titles = {}
+        if "title" in table.columns:
+            for item_id, title in zip(table["item_id"], table["title"], strict=True):
+                if isinstance(title, str) and title.strip():
+                    titles[item_id] = title.strip()
+        in_stock = _bool_column(table, "in_stock", True)
+        hidden = _bool_column(table, "hidden", False)
+        pos = pd.Index(table["item_id"]).get_indexer(pd.Index(items.ids, dtype=object))
+        have = pos >= 0
+
+        def take(name: str) -> NDArray[np.object_]:
+            out = np.full(len(items), None, dtype=object)
+            if name in table.columns:
+                col = table[name].to_numpy(dtype=object)
+                vals = col[pos[have]]
+                out[have] = [v if isinstance(v, str) and v else None for v in vals]
+            return out
+
+        price = np.full(len(items), np.nan)
+        if "price" in table.columns:
+            p = pd.to_numeric(table["price"], errors="coerce").to_numpy(dtype=np.float64)
+            price[have] = p[pos[have]]
+        stock = np.ones(len(items), dtype=bool)
+        stock[have] = in_stock[pos[have]]
+        hide = np.zeros(len(items), dtype=bool)
+        hide[have] = hidden[pos[have]]
+        return cls(items, take("category"), take("brand"), price, stock, hide, have, titles)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def title(self, item_id: str) -> str:
+        """The item's title (its id when the catalogue has none)."""
+        return self.titles.get(str(item_id), str(item_id))
+
+    @cached_property
+    def top_categories(self) -> NDArray[np.object_]:
+        """The first level of every item's category path (None where unknown)."""
+        return np.asarray(
+            [None if c is None else str(c).split("/")[0] for c in self.category], dtype=object
+        )
+
+    def top_category(self, idx: int) -> str | None:
+        """The first level of the item's category path."""
+        cat = self.top_categories[idx]
+        return None if cat is None else str(cat)
+
+    def in_category(self, categories: tuple[str, ...]) -> NDArray[np.bool_]:
+        """Items whose category equals one of ``categories`` or lies below it in the path."""
+        out = np.zeros(len(self), dtype=bool)
+        cats = pd.Series(self.category, dtype=object).fillna("").astype(str)
+        for c in categories:
+            out |= ((cats == c) | cats.str.startswith(c + "/")).to_numpy()
+        return out

@@ -1,0 +1,190 @@
+"""The shopper's history at request time: the snapshot's row plus what the online state recorded.
+
+:func:`record_event` is the one writer (the service calls it for every accepted event);
+:func:`fresh_history` and :func:`history_for` are the readers. Layout in the online state, all
+per-user values under :func:`campaignrec.store.online.user_key` (so erasure removes them):
+
+* ``user:<id>:recent`` -- recent item ids, newest first (``push_recent``);
+* ``user:<id>:fresh`` -- hash ``"<event_type>:<item_id>" -> count`` of events since the snapshot
+  (weights are applied when read, so ``settings.event_weights`` stay the one definition);
+* ``user:<id>:session:<session_id>`` -- the session's item ids in order (expires after
+  ``session_ttl_seconds``); ``user:<id>:last_session`` names the latest session;
+* ``trending:<YYYYMMDD>`` -- a shop-wide hash ``item_id -> weighted events`` per UTC day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from campaignrec.data.schema import DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES
+from campaignrec.errors import ValidationError
+from campaignrec.ranking.catalogue import CatalogueView
+from campaignrec.store.online import OnlineState, user_key
+
+TRENDING_PREFIX = "trending:"
+SESSION_MAX_ITEMS = 50
+
+
+def _day(timestamp: Any) -> str:
+    if isinstance(timestamp, datetime):
+        ts = timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=UTC)
+    elif isinstance(timestamp, int | float):
+        ts = datetime.fromtimestamp(float(timestamp), UTC)
+    else:
+        ts = datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+        ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).strftime("%Y%m%d")
+
+
+def positions(idmap: Any, ids: Any) -> NDArray[np.int64]:
+    """Indices of ``ids`` in ``idmap`` (-1 where unknown); an empty list costs nothing."""
+    values = list(ids)
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(idmap.index(values, missing="ignore"), dtype=np.int64)
+
+
+def trending_key(day: str) -> str:
+    """The shop-wide trending hash of one UTC day (``YYYYMMDD``)."""
+    return TRENDING_PREFIX + day
+
+
+def record_event(
+    online: OnlineState,
+    event: Mapping[str, Any],
+    *,
+    session_ttl_seconds: float = 1800,
+    recent_len: int = 50,
+    event_weights: Mapping[str, float] | None = None,
+) -> None:
+    """Apply one validated canonical event to the online state.
+
+    Events without an item (searches, campaign events) change nothing here. Parameters
+    ----------
+    online : the shared online state
+    event : mapping with ``user_id``, ``item_id``, ``event_type``, ``timestamp`` and optionally
+        ``session_id`` (already validated by the importer's rules)
+    session_ttl_seconds : how long a session's item list lives after its last event
+    """
+    user_id = event.get("user_id")
+    if not user_id:
+        raise ValidationError("user_id", "an event needs a user", value=user_id)
+    item_id = event.get("item_id")
+    event_type = str(event.get("event_type", ""))
+    if not item_id or event_type not in ITEM_EVENT_TYPES:
+        return
+    uid, iid = str(user_id), str(item_id)
+    weights = DEFAULT_EVENT_WEIGHTS if event_weights is None else event_weights
+    online.hincrbyfloat(user_key(uid, "fresh"), f"{event_type}:{iid}", 1.0)
+    weight = float(weights.get(event_type, 0.0))
+    if weight <= 0:  # remove_from_cart: counted, but no interest signal
+        return
+    online.push_recent(uid, iid, max_len=recent_len)
+    online.hincrbyfloat(trending_key(_day(event.get("timestamp", datetime.now(UTC)))), iid, weight)
+    session = event.get("session_id")
+    if session:
+        key = user_key(uid, "session", str(session))
+        items = list(online.get(key) or [])
+        if not items or items[-1] != iid:
+            items.append(iid)
+        online.set(key, items[-SESSION_MAX_ITEMS:], ttl_seconds=session_ttl_seconds)
+        online.set(user_key(uid, "last_session"), str(session), ttl_seconds=session_ttl_seconds)
+
+
+@dataclass(frozen=True)
+class FreshHistory:
+    """What the online state holds about one shopper since the snapshot."""
+
+    weights: dict[str, float]  # item_id -> weighted events
+    purchased: frozenset[str]
+    recent: tuple[str, ...]  # newest first
+    session: tuple[str, ...]  # this session's items, in order
+
+    @property
+    def empty(self) -> bool:
+        return not self.weights and not self.recent
+
+
+def fresh_history(
+    user_id: str,
+    online: OnlineState,
+    *,
+    session_id: str | None = None,
+    event_weights: Mapping[str, float] | None = None,
+) -> FreshHistory:
+    """Read the shopper's fresh events (weighted by ``event_weights``) and session items."""
+    weights = DEFAULT_EVENT_WEIGHTS if event_weights is None else event_weights
+    per_item: dict[str, float] = {}
+    purchased: set[str] = set()
+    for fld, count in online.hgetall(user_key(user_id, "fresh")).items():
+        event_type, _, item_id = fld.partition(":")
+        w = float(weights.get(event_type, 0.0)) * float(count)
+        if w > 0:
+            per_item[item_id] = per_item.get(item_id, 0.0) + w
+        if event_type == "purchase":
+            purchased.add(item_id)
+    sid = session_id or online.get(user_key(user_id, "last_session"))
+    session = tuple(online.get(user_key(user_id, "session", str(sid))) or []) if sid else ()
+    recent = tuple(online.recent(user_id))
+    return FreshHistory(per_item, frozenset(purchased), recent, session)
+
+
+def history_row(
+    user_idx: int,
+    model: Any,
+    fresh: FreshHistory,
+    catalogue: CatalogueView | None = None,
+    *,
+    snapshot: sp.csr_matrix | None = None,
+) -> tuple[sp.csr_matrix, NDArray[np.int64]]:
+    """The (1, n_items) history row aligned with ``model.items_`` and its time-ordered sequence.
+
+    The snapshot part is ``snapshot[user_idx]`` (summed event weights) when given, else the
+    model's 0/1 ``seen_`` row; fresh events add their weights. The sequence holds the fresh
+    items, oldest first (snapshot items count as older, the protocol's convention).
+    """
+    n_items = len(model.items_)
+    row = sp.csr_matrix((1, n_items), dtype=np.float32)
+    if user_idx >= 0:
+        base = snapshot if snapshot is not None else model.seen_
+        row = sp.csr_matrix(base[user_idx], dtype=np.float32)
+    if fresh.weights:
+        ids = list(fresh.weights)
+        idx = model.items_.index(ids, missing="ignore")
+        vals = np.asarray([fresh.weights[i] for i in ids], dtype=np.float32)
+        ok = idx >= 0
+        if catalogue is not None and catalogue.known.any():
+            ok &= catalogue.known[np.maximum(idx, 0)]
+        add = sp.csr_matrix(
+            (vals[ok], (np.zeros(int(ok.sum()), dtype=np.int64), idx[ok])), shape=(1, n_items)
+        )
+        row = (row + add).tocsr()
+    seq = positions(model.items_, reversed(fresh.recent))
+    return row, seq[seq >= 0].astype(np.int64)
+
+
+def history_for(
+    user_id: str,
+    model: Any,
+    online: OnlineState,
+    catalogue: CatalogueView | None = None,
+    *,
+    event_weights: Mapping[str, float] | None = None,
+    snapshot: sp.csr_matrix | None = None,
+) -> tuple[sp.csr_matrix, NDArray[np.int64]]:
+    """The shopper's history now: the snapshot's row (known users) plus the fresh events.
+
+    Returns a (1, n_items) CSR row aligned with ``model.items_`` and the item indices of the
+    fresh events in time order (``score_history``'s ``sequences`` entry). ``catalogue`` drops
+    fresh items the shop no longer lists.
+    """
+    uidx = int(model.users_.index([user_id], missing="ignore")[0])
+    fresh = fresh_history(user_id, online, event_weights=event_weights)
+    return history_row(uidx, model, fresh, catalogue, snapshot=snapshot)

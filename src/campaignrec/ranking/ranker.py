@@ -1,0 +1,537 @@
+"""The one ranking path: (user, context) -> ranked, filtered, explained items.
+
+The steps, composed here and nowhere else (LensKit style)::
+
+    history (snapshot + online state)  ->  candidates (model, session co-views, trending,
+    campaigns, segment popularity, context item)  ->  rules (stock, hidden, filters, seen and
+    purchased)  ->  re-ranking (MMR, brand / category caps)  ->  explanations
+
+The service, ``campaignrec recommend`` and the batch export all call :meth:`Ranker.recommend`
+(or :func:`recommend_frame`), so they never disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from campaignrec.campaigns.catalog import Catalog, load_campaigns
+from campaignrec.data.interactions import Interactions
+from campaignrec.data.schema import Campaign
+from campaignrec.errors import CampaignrecError, ValidationError
+from campaignrec.models.base import top_k
+from campaignrec.models.content import ContentBased
+from campaignrec.models.registry import load_model
+from campaignrec.ranking import candidates as cand
+from campaignrec.ranking import rules
+from campaignrec.ranking.catalogue import CatalogueView
+from campaignrec.ranking.config import RankingConfig
+from campaignrec.ranking.explain import check_lang, explain
+from campaignrec.ranking.history import fresh_history, history_row, positions
+from campaignrec.ranking.rerank import select
+from campaignrec.store.online import OnlineState
+
+
+@dataclass(frozen=True)
+class RankingRequest:
+    """One request: who, how many, the page context and the per-request rules."""
+
+    user_id: str
+    k: int = 10
+    context: Mapping[str, str] = field(default_factory=dict)  # item_id, session_id, region, device
+    exclude: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+    price_min: float | None = None
+    price_max: float | None = None
+    lang: str = "en"
+    diversity: float | None = None
+
+
+@dataclass(frozen=True)
+class RankedItem:
+    item_id: str
+    score: float
+    rank: int
+    reason: str
+    text: str
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RankedList:
+    user_id: str
+    items: tuple[RankedItem, ...]
+    model_name: str
+    model_version: str | None
+    personalised: bool
+
+
+def _minmax(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    finite = np.isfinite(x)
+    out = np.zeros_like(x, dtype=np.float64)
+    if not finite.any():
+        return out
+    lo, hi = float(x[finite].min()), float(x[finite].max())
+    out[finite] = (x[finite] - lo) / (hi - lo) if hi > lo else 1.0
+    out[~finite] = -np.inf
+    return out
+
+
+def _unit(x: NDArray[Any]) -> NDArray[np.float64]:
+    top = float(np.max(x)) if len(x) else 0.0
+    return (x / top).astype(np.float64) if top > 0 else np.zeros(len(x))
+
+
+class Ranker:
+    """Ranks items for shoppers with one model, a catalogue and the online state.
+
+    Parameters
+    ----------
+    model : a fitted Recommender
+    catalogue : the items table (``item_id``, ``title``, ``category``, ``brand``, ``price``,
+        ``in_stock``, optionally ``hidden``)
+    online : the online state (memory or Redis) the events were recorded into
+    config : rules and weights (:class:`RankingConfig`)
+    user_attributes : ``user_id -> attributes`` (``consent_personalisation``, ``region``,
+        ``segment``, ...) or None for unknown shoppers
+    model_version : the registry version, reported with every list
+    users : the users table (segment popularity for cold shoppers); optional
+    campaigns : campaigns whose eligible items are candidates; optional
+    snapshot : the snapshot the model was trained on (weighted history rows and purchases);
+        optional, the model's 0/1 history is used without it
+    clock : wall-clock seconds (tests move it)
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        catalogue: pd.DataFrame,
+        online: OnlineState,
+        *,
+        config: RankingConfig | None = None,
+        user_attributes: Callable[[str], Mapping[str, Any] | None] | None = None,
+        model_version: str | None = None,
+        users: pd.DataFrame | None = None,
+        campaigns: Catalog | None = None,
+        snapshot: Interactions | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        model.check_fitted()
+        self.model = model
+        self.catalogue = catalogue
+        self.online = online
+        self.config = config if config is not None else RankingConfig()
+        self.user_attributes = user_attributes
+        self.model_version = model_version
+        self.users = users
+        self.campaigns = campaigns
+        self.clock = clock
+        self.view = CatalogueView.build(model.items_, catalogue)
+        self._seen: sp.csr_matrix = model.seen_.tocsr()
+        self._seen_csc = self._seen.tocsc()
+        self._item_index = pd.Index(model.items_.ids, dtype=object)
+        self._popularity = np.asarray(model.popularity_, dtype=np.float64)
+        self._snapshot_rows = snapshot.matrix if snapshot is not None else None
+        self._purchases = None
+        if snapshot is not None and "purchase" in snapshot.event_types:
+            code = snapshot.event_types.index("purchase")
+            rows = snapshot.event_code == code
+            self._purchases = sp.csr_matrix(
+                (
+                    np.ones(int(rows.sum()), np.float32),
+                    (snapshot.user_idx[rows], snapshot.item_idx[rows]),
+                ),
+                shape=(snapshot.n_users, snapshot.n_items),
+            )
+        self._trending_cache: tuple[float, NDArray[np.float32]] | None = None
+        self._segments: dict[tuple[str, str], NDArray[np.float32]] = {}
+        self._content: ContentBased | None = None
+        self._content_view: CatalogueView | None = None
+
+    # ---- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_store(
+        cls, store: Any, settings: Any, online: OnlineState, *, model_name: str | None = None
+    ) -> Ranker:
+        """The active model (or the active version of ``model_name``), the items, users and
+        campaigns tables of ``store``, and the registry version."""
+        models = store.list_models()
+        active = models[models["active"].astype(bool)] if not models.empty else models
+        if model_name is not None:
+            active = active[active["name"] == model_name]
+        if active.empty:
+            hint = f"campaignrec train --model {model_name}" if model_name else "campaignrec train"
+            raise CampaignrecError(
+                f"no active model{'' if model_name is None else f' named {model_name!r}'}",
+                hint=f"run: {hint}",
+            )
+        order = "activated_at" if "activated_at" in active.columns else "created_at"
+        row = active.sort_values(order).iloc[-1] if order in active.columns else active.iloc[-1]
+        model = load_model(row["path"])
+        users = store.read_table("users")
+        lookup = _attribute_lookup(users)
+        table = store.read_table("campaigns")
+        campaigns = load_campaigns(table) if not table.empty else None
+        config = RankingConfig(event_weights=dict(settings.event_weights))
+        return cls(
+            model,
+            store.read_table("items"),
+            online,
+            config=config,
+            user_attributes=lookup,
+            model_version=str(row["version"]),
+            users=users if not users.empty else None,
+            campaigns=campaigns,
+        )
+
+    # ---- steps -------------------------------------------------------------------------------
+    def _attrs(self, user_id: str) -> dict[str, Any]:
+        found = self.user_attributes(user_id) if self.user_attributes is not None else None
+        return dict(found or {})
+
+    def _trending(self) -> NDArray[np.float32]:
+        now = self.clock()
+        cached = self._trending_cache
+        if cached is not None and now - cached[0] < self.config.trending_cache_seconds:
+            return cached[1]
+        scores = cand.trending_scores(
+            self.online, self._item_index, datetime.fromtimestamp(now, UTC)
+        )
+        self._trending_cache = (now, scores)
+        return scores
+
+    def _segment_scores(
+        self, attrs: Mapping[str, Any], context: Mapping[str, str]
+    ) -> tuple[NDArray[np.float32] | None, str | None]:
+        if self.users is None or "user_id" not in self.users.columns:
+            return None, None
+        for col in self.config.segment_columns:
+            value = context.get(col, attrs.get(col))
+            if value is None or col not in self.users.columns:
+                continue
+            key = (col, str(value))
+            if key not in self._segments:
+                members = self.users.loc[self.users[col].astype(str) == str(value), "user_id"]
+                uidx = self.model.users_.index(members.astype(str), missing="ignore")
+                mask = np.zeros(len(self.model.users_), dtype=bool)
+                mask[uidx[uidx >= 0]] = True
+                self._segments[key] = cand.segment_popularity(
+                    self._seen,
+                    mask,
+                    self._popularity.astype(np.float32),
+                    self.config.segment_shrinkage,
+                )
+            return self._segments[key], str(value)
+        return None, None
+
+    def _context_similar(self, item_id: str | None, n: int) -> dict[int, float]:
+        """Model item indices similar to the item being viewed -> similarity (unit scale)."""
+        if not item_id:
+            return {}
+        ids, sims = self._similar_ids(item_id, n)
+        pos = self.model.items_.index([str(i) for i in ids], missing="ignore")
+        top = float(np.max(sims)) if len(sims) and np.max(sims) > 0 else 1.0
+        return {int(p): float(s) / top for p, s in zip(pos, sims, strict=True) if p >= 0}
+
+    # ---- the path ---------------------------------------------------------------------------
+    def recommend(self, request: RankingRequest) -> RankedList:
+        """Ranked, filtered, explained items for one shopper (unknown shoppers: cold start)."""
+        if request.k < 0:
+            raise ValidationError("k", "must be >= 0", value=request.k)
+        lang = check_lang(request.lang)
+        cfg = self.config
+        attrs = self._attrs(request.user_id)
+        personalised = attrs.get("consent_personalisation") is not False
+        n_items = len(self.view)
+        boost = np.zeros(n_items, dtype=np.float64)
+        reason_of = np.full(n_items, "popular", dtype=object)
+        evidence: dict[int, tuple[str, ...]] = {}
+        camp_of: dict[int, Campaign] = {}
+        history_items: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        seen = purchased = np.zeros(0, dtype=np.int64)
+        segment: str | None = None
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        context = dict(request.context)
+        similar = self._context_similar(context.get("item_id"), cfg.n_candidates)
+
+        if personalised:
+            uidx = int(self.model.users_.index([request.user_id], missing="ignore")[0])
+            fresh = fresh_history(
+                request.user_id,
+                self.online,
+                session_id=context.get("session_id"),
+                event_weights=cfg.event_weights,
+            )
+            row, seq = history_row(uidx, self.model, fresh, self.view, snapshot=self._snapshot_rows)
+            history_items = row.indices.astype(np.int64)
+            if len(history_items):
+                base, how = cand.model_scores(self.model, uidx, row, seq, has_fresh=not fresh.empty)
+                scores = base.astype(np.float64)
+                fresh_idx = positions(self.model.items_, list(fresh.recent))
+                fresh_idx = fresh_idx[fresh_idx >= 0]
+                if how == "fallback" and len(fresh_idx):
+                    # FALLBACK (no score_history): fresh items count through co-occurrence
+                    boost += _unit(cand.session_coviews(self._seen_csc, self._seen, fresh_idx))
+                reason_of[:] = "because_viewed"
+                seen = history_items
+                bought = positions(self.model.items_, list(fresh.purchased))
+                purchased = bought[bought >= 0]
+                if self._purchases is not None and 0 <= uidx < self._purchases.shape[0]:
+                    purchased = np.union1d(purchased, self._purchases[uidx].indices)
+            else:
+                seg_scores, segment = self._segment_scores(attrs, context)
+                scores = (seg_scores if seg_scores is not None else self._popularity).astype(
+                    np.float64
+                )
+                reason_of[:] = "segment_popular" if segment is not None else "popular"
+            session = positions(self.model.items_, list(fresh.session))
+            session = session[session >= 0]
+            if len(session) and cfg.session_weight > 0:
+                co = _unit(cand.session_coviews(self._seen_csc, self._seen, session))
+                boost += cfg.session_weight * co
+                hit = co > 0
+                reason_of[hit & (co >= 0.5)] = "session"
+                for hit_idx in np.flatnonzero(hit & (co >= 0.5)):
+                    evidence[int(hit_idx)] = tuple(
+                        str(x) for x in self.model.items_.external(session[-2:])
+                    )
+            if self.campaigns is not None and cfg.campaign_weight > 0:
+                covered = cand.campaign_items(
+                    self.campaigns, attrs, request.user_id, now, self.catalogue, self.online
+                )
+                covered_pos = positions(self.model.items_, list(covered))
+                for item_id, p in zip(covered, covered_pos, strict=True):
+                    if p >= 0:
+                        boost[p] += cfg.campaign_weight
+                        camp_of[int(p)] = covered[item_id]
+            if cfg.trending_weight > 0:
+                boost += cfg.trending_weight * _unit(self._trending())
+        else:  # consent withheld: popular + trending + context, nothing of the history read
+            scores = _unit(self._popularity) + _unit(self._trending())
+            reason_of[:] = "non_personalised"
+        for pos, sim in similar.items():
+            boost[pos] += 1.0 + sim  # the item being viewed leads: its neighbours come first
+            if personalised:
+                reason_of[pos] = "similar"
+                evidence[pos] = (str(context["item_id"]),)
+
+        # ---- rules ------------------------------------------------------------------------
+        exclude = positions(self.model.items_, list(request.exclude))
+        if context.get("item_id"):
+            exclude = np.append(
+                exclude, self.model.items_.index([context["item_id"]], missing="ignore")
+            )
+        allow = rules.request_filters(
+            self.view,
+            exclude=exclude,
+            categories=tuple(request.categories),
+            brands=tuple(request.brands),
+            price_min=request.price_min,
+            price_max=request.price_max,
+        ) & ~rules.always_hidden(self.view)
+        allow &= ~rules.history_exclusions(self.view, cfg, seen=seen, purchased=purchased)
+        if boost.any():
+            total = _minmax(scores) + boost
+        else:
+            total = scores.copy()  # no boost: exactly the model's scores (and its order)
+        total[~allow] = -np.inf
+        idx, _ = top_k(total[None, :].astype(np.float32), max(cfg.n_candidates, request.k))
+        cands = idx[0][idx[0] >= 0]
+        rel = _minmax(total[cands])
+
+        # ---- re-ranking -------------------------------------------------------------------
+        weight = cfg.diversity if request.diversity is None else float(request.diversity)
+        if not 0.0 <= weight <= 1.0:
+            raise ValidationError("diversity", "must be in [0, 1]", value=weight)
+        picked = select(
+            cands,
+            rel,
+            self.view,
+            request.k,
+            diversity=weight,
+            max_per_brand=cfg.max_per_brand,
+            max_per_category=cfg.max_per_category,
+        )
+
+        # ---- explanations -----------------------------------------------------------------
+        chosen = cands[picked]
+        because = self._because(history_items, chosen) if personalised else {}
+        out = []
+        for rank, picked_idx in enumerate(chosen, start=1):
+            i = int(picked_idx)
+            item_id = str(self.model.items_.ids[i])
+            reason = str(reason_of[i])
+            ev = evidence.get(i, ())
+            if i in camp_of:
+                reason, ev = "campaign", (camp_of[i].campaign_id,)
+            elif reason == "because_viewed":
+                ev = because.get(i, ())
+            text = explain(
+                reason,
+                ev,
+                item_id,
+                self.view.title,
+                lang,
+                campaign=camp_of.get(i),
+                now=now,
+                segment=segment,
+            )
+            out.append(RankedItem(item_id, float(total[i]), rank, reason, text, ev))
+        return RankedList(
+            request.user_id, tuple(out), self.model.name, self.model_version, personalised
+        )
+
+    def _because(
+        self, history: NDArray[np.int64], chosen: NDArray[np.int64]
+    ) -> dict[int, tuple[str, ...]]:
+        """For each chosen item, the history item most often touched with it (its evidence)."""
+        if not len(history) or not len(chosen):
+            return {}
+        hist = history[-200:]
+        co = (self._seen_csc[:, hist].T @ self._seen_csc[:, chosen]).toarray()
+        out: dict[int, tuple[str, ...]] = {}
+        for col, i in enumerate(chosen):
+            j = int(np.argmax(co[:, col])) if co.shape[0] else -1
+            if j >= 0 and co[j, col] > 0:
+                out[int(i)] = (str(self.model.items_.ids[hist[j]]),)
+        return out
+
+    # ---- similar items -----------------------------------------------------------------------
+    def _content_model(self) -> tuple[ContentBased, CatalogueView] | None:
+        if self._content is None:
+            try:
+                # one placeholder event: the content model needs a profile row to fit; only
+                # its item vectors are used here
+                first = str(self.catalogue["item_id"].iloc[0])
+                placeholder = pd.DataFrame(
+                    {
+                        "user_id": ["__catalogue__"],
+                        "item_id": [first],
+                        "event_type": ["view"],
+                        "timestamp": [0],
+                    }
+                )
+                inter = Interactions.from_frame(placeholder, items=self.catalogue)
+                self._content = ContentBased().fit(inter)
+            except CampaignrecError:
+                return None
+            self._content_view = CatalogueView.build(self._content.items_, self.catalogue)
+        assert self._content_view is not None
+        return self._content, self._content_view
+
+    def _similar_ids(self, item_id: str, n: int) -> tuple[list[str], NDArray[np.float32]]:
+        """Neighbours of ``item_id``: the model's item similarity, else content, else none."""
+        if item_id in self.model.items_ and hasattr(self.model, "similar_items"):
+            try:
+                ids, sims = self.model.similar_items(item_id, n)
+                keep = np.asarray([i is not None for i in ids], dtype=bool) & np.isfinite(sims)
+                if keep.any():
+                    return [str(i) for i in ids[keep]], np.asarray(sims[keep], np.float32)
+            except CampaignrecError:
+                pass
+        if item_id in self.model.items_:  # co-occurrence in the snapshot
+            i = int(self.model.items_.index([item_id])[0])
+            co = cand.session_coviews(self._seen_csc, self._seen, [i])
+            if co.any():
+                order = np.argsort(-co, kind="stable")[:n]
+                order = order[co[order] > 0]
+                return [str(x) for x in self.model.items_.ids[order]], co[order]
+        found = self._content_model()
+        if found is not None and item_id in found[0].items_:
+            ids, sims = found[0].similar_items(item_id, n)
+            return [str(i) for i in ids], sims
+        return [], np.zeros(0, np.float32)
+
+    def similar(self, item_id: str, k: int = 10, *, lang: str = "en") -> RankedList:
+        """Items similar to ``item_id``; an unknown item gets popular items, not an error."""
+        lang = check_lang(lang)
+        ids, sims = self._similar_ids(str(item_id), max(k * 3, k + 10))
+        out: list[RankedItem] = []
+        hidden = rules.always_hidden(self.view)
+        content = self._content_view
+        for item, s in zip(ids, sims, strict=True):
+            if len(out) >= k:
+                break
+            if item == item_id:
+                continue
+            pos = int(self.model.items_.index([item], missing="ignore")[0])
+            if pos >= 0 and hidden[pos]:
+                continue
+            if pos < 0 and content is not None:
+                c = int(content.items.index([item], missing="ignore")[0])
+                if c >= 0 and rules.always_hidden(content)[c]:
+                    continue
+            text = explain("similar", (item_id,), item, self._title, lang)
+            out.append(RankedItem(item, float(s), len(out) + 1, "similar", text, (item_id,)))
+        if not out:
+            order = np.argsort(-self._popularity, kind="stable")
+            for i in order:
+                if len(out) >= k:
+                    break
+                item = str(self.model.items_.ids[i])
+                if hidden[i] or item == item_id:
+                    continue
+                text = explain("popular", (), item, self._title, lang)
+                out.append(
+                    RankedItem(item, float(self._popularity[i]), len(out) + 1, "popular", text, ())
+                )
+        return RankedList(str(item_id), tuple(out), self.model.name, self.model_version, False)
+
+    def _title(self, item_id: str) -> str:
+        return self.view.title(item_id)
+
+
+def _attribute_lookup(users: pd.DataFrame) -> Callable[[str], Mapping[str, Any] | None]:
+    """``user_id -> row`` of the users table (an index built once)."""
+    if users.empty or "user_id" not in users.columns:
+        return lambda _uid: None
+    table = users.drop_duplicates("user_id", keep="last").set_index(
+        users.drop_duplicates("user_id", keep="last")["user_id"].astype(str)
+    )
+    records: dict[str, dict[str, Any]] = {
+        str(k): {str(c): x for c, x in v.items()} for k, v in table.to_dict(orient="index").items()
+    }
+
+    def lookup(user_id: str) -> Mapping[str, Any] | None:
+        return records.get(str(user_id))
+
+    return lookup
+
+
+def recommend_frame(ranker: Ranker, user_ids: Iterable[str], k: int) -> pd.DataFrame:
+    """Top-k per user as rows ``user_id, rank, item_id, score, reason`` (the batch export).
+
+    Each user goes through :meth:`Ranker.recommend`, so the export serves what the API serves.
+    """
+    rows: list[dict[str, Any]] = []
+    for user_id in user_ids:
+        ranked = ranker.recommend(RankingRequest(user_id=str(user_id), k=k))
+        rows.extend(
+            {
+                "user_id": str(user_id),
+                "rank": it.rank,
+                "item_id": it.item_id,
+                "score": it.score,
+                "reason": it.reason,
+            }
+            for it in ranked.items
+        )
+    return pd.DataFrame(rows, columns=["user_id", "rank", "item_id", "score", "reason"])
+
+
+__all__ = [
+    "RankedItem",
+    "RankedList",
+    "Ranker",
+    "RankingRequest",
+    "recommend_frame",
+]
