@@ -89,3 +89,23 @@ def test_campaign_validates_window_discount_and_rule():
         )
     with pytest.raises(PydanticError):
         Campaign(campaign_id="c", name="x", type="lottery")
+
+
+def test_items_are_visible_unless_hidden() -> None:
+    assert Item(item_id="i1").hidden is False
+    assert Item(item_id="i1", hidden="true").hidden is True
+
+
+def test_column_specs_follow_the_models() -> None:
+    from campaignrec.data.schema import COLUMN_SPECS, ENTITY_MODELS, KEY_COLUMN
+
+    for entity, model in ENTITY_MODELS.items():
+        assert tuple(s.name for s in COLUMN_SPECS[entity]) == tuple(model.model_fields)
+    assert KEY_COLUMN == {
+        "users": "user_id",
+        "items": "item_id",
+        "campaigns": "campaign_id",
+        "events": "event_id",
+    }
+    hidden = next(s for s in COLUMN_SPECS["items"] if s.name == "hidden")
+    assert (hidden.kind, hidden.default, hidden.nullable) == ("bool", False, False)

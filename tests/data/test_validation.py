@@ -479,3 +479,12 @@ def test_user_validation_agrees_with_the_user_model(rows):
 )
 def test_item_validation_agrees_with_the_item_model(rows):
     _assert_quarantine_matches_model("items", Item, rows)
+
+
+def test_hidden_items_parse_and_default_to_visible() -> None:
+    frame = pl.DataFrame({"item_id": ["i1", "i2", "i3"], "hidden": ["true", "", "maybe"]})
+    res = validate_frame("items", frame, source="items.csv")
+    assert res.valid["hidden"].tolist() == [True, False]
+    assert res.quarantine[["line", "field", "reason"]].values.tolist() == [
+        [3, "hidden", "bad_value"]
+    ]

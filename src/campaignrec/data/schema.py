@@ -1,6 +1,8 @@
 """The canonical data model: users, items, campaigns and behaviour events.
 
-Column-name constants and event types are defined here once and imported everywhere else.
+Column-name constants and event types are defined here once and imported everywhere else. The
+models are the one definition of every column: validation and the SQL tables are derived from
+them (:data:`COLUMN_SPECS`, built by :mod:`campaignrec.data.columns`).
 The pydantic models are used at the edges (API, single records, files of campaigns); bulk imports
 validate column-wise with the same rules (see :mod:`campaignrec.data.validation`).
 """
@@ -10,10 +12,11 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from campaignrec.data.columns import ID, KEY, NOT_NULL, FieldSpec, field_specs
 from campaignrec.data.rules import parse_rule
 from campaignrec.errors import ValidationError as CampaignrecValidationError
 
@@ -122,7 +125,7 @@ class _Strict(BaseModel):
 
 
 class User(_Strict):
-    user_id: str = Field(min_length=1, max_length=256)
+    user_id: Annotated[str, KEY] = Field(min_length=1, max_length=256)
     signup_time: datetime | None = None
     birth_year: int | None = Field(default=None, ge=1900, le=2100)
     age_band: str | None = None
@@ -138,7 +141,7 @@ class User(_Strict):
 
 
 class Item(_Strict):
-    item_id: str = Field(min_length=1, max_length=256)
+    item_id: Annotated[str, KEY] = Field(min_length=1, max_length=256)
     title: str | None = None
     description: str | None = None
     category: str | None = Field(default=None, description="category path, levels joined by '/'")
@@ -149,12 +152,13 @@ class Item(_Strict):
     in_stock: bool = True
     created_time: datetime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
+    hidden: bool = Field(default=False, description="hidden items never appear in recommendations")
 
     _tz = field_validator("created_time")(_utc)
 
 
 class Campaign(_Strict):
-    campaign_id: str = Field(min_length=1, max_length=256)
+    campaign_id: Annotated[str, KEY] = Field(min_length=1, max_length=256)
     name: str
     type: CampaignTypeT
     status: Literal["draft", "scheduled", "active", "paused", "ended"] = "active"
@@ -202,12 +206,12 @@ class Campaign(_Strict):
 
 
 class Event(_Strict):
-    event_id: str | None = None
-    user_id: str = Field(min_length=1, max_length=256)
-    event_type: str
-    timestamp: datetime
-    item_id: str | None = None
-    campaign_id: str | None = None
+    event_id: Annotated[str | None, KEY] = None
+    user_id: Annotated[str, ID, NOT_NULL] = Field(min_length=1, max_length=256)
+    event_type: Annotated[str, NOT_NULL]
+    timestamp: Annotated[datetime, NOT_NULL]
+    item_id: Annotated[str | None, ID] = None
+    campaign_id: Annotated[str | None, ID] = None
     query: str | None = None
     quantity: float | None = Field(default=None, ge=0)
     price: float | None = Field(default=None, ge=0)
@@ -250,6 +254,22 @@ class Event(_Strict):
             )
         return self
 
+
+# ---- the columns, derived from the models (see campaignrec.data.columns) ----------------------
+ENTITY_MODELS: dict[str, type[BaseModel]] = {
+    "users": User,
+    "items": Item,
+    "campaigns": Campaign,
+    "events": Event,
+}
+#: Every column of every entity, in field order: kind, required, default, key, SQL nullability.
+COLUMN_SPECS: dict[str, tuple[FieldSpec, ...]] = {
+    entity: field_specs(model) for entity, model in ENTITY_MODELS.items()
+}
+#: The key column of each entity (primary key in the store; later rows of a key win on import).
+KEY_COLUMN: dict[str, str] = {
+    entity: next(s.name for s in specs if s.key) for entity, specs in COLUMN_SPECS.items()
+}
 
 # Column order of each entity's canonical table (what a canonical CSV carries as its header).
 USER_COLUMNS = tuple(User.model_fields)

@@ -790,6 +790,7 @@ def _build_catalog(cfg: ShopConfig, rng: np.random.Generator) -> tuple[_Catalog,
             "in_stock": rng.random(n) > 0.03,
             "created_time": pd.to_datetime(created, unit="s", utc=True),
             "attributes": attrs,
+            "hidden": False,
         },
         columns=list(ITEM_COLUMNS),
     )

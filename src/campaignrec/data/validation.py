@@ -19,7 +19,10 @@ Reason codes (``REASONS``):
 ``duplicate``           the same event_id appeared earlier in the same file
 ``unknown_user`` / ``unknown_item``  with strict reference checks, an id the store does not know
 
-The pydantic models stay the definition; ``tests/data/test_validation.py`` checks that both agree.
+The pydantic models stay the definition: the kinds, required fields, defaults, allowed values and
+non-negative bounds below are derived from them (:data:`campaignrec.data.schema.COLUMN_SPECS`),
+the per-kind parsing lives in :mod:`campaignrec.data.coercers`, and
+``tests/data/test_validation.py`` checks that both agree on single records.
 """
 
 from __future__ import annotations
@@ -37,27 +40,35 @@ import pandas as pd
 import polars as pl
 from numpy.typing import NDArray
 
+from campaignrec.data.coercers import (
+    CoerceOptions,
+    Coercer,
+    as_text,
+    coerce_bool,
+    coerce_datetime,
+    coerce_dict,
+    coerce_float,
+    coerce_id,
+    coerce_int,
+    coerce_list,
+    coerce_str,
+)
+from campaignrec.data.columns import QUARANTINE_COLUMNS, QUARANTINE_KEY, Kind
 from campaignrec.data.rules import parse_rule
 from campaignrec.data.schema import (
-    CAMPAIGN_COLUMNS,
     CAMPAIGN_EVENT_TYPES,
-    CAMPAIGN_STATUSES,
-    CAMPAIGN_TYPES,
-    EVENT_COLUMNS,
+    COLUMN_SPECS,
     EVENT_TYPES,
-    ITEM_COLUMNS,
     ITEM_EVENT_TYPES,
+    KEY_COLUMN,
     MAX_FUTURE_DAYS,
     MIN_TIMESTAMP,
     QUERY_EVENT_TYPES,
-    USER_COLUMNS,
 )
 from campaignrec.errors import ConfigError
 
 Entity = Literal["users", "items", "campaigns", "events"]
-ENTITIES: tuple[str, ...] = ("users", "items", "campaigns", "events")
-
-QUARANTINE_COLUMNS = ("source", "line", "entity", "field", "value", "reason", "raw")
+ENTITIES: tuple[str, ...] = tuple(COLUMN_SPECS)
 
 MISSING_FIELD = "missing_field"
 BAD_VALUE = "bad_value"
@@ -82,140 +93,46 @@ REASONS = (
     UNKNOWN_ITEM,
 )
 
-ID_MAX_LEN = 256
 LINE = "__line"  # private column carrying the 1-based line number of each row
 
-# ---- the column types of each entity (mirrors schema.py's pydantic models) -------------------
-Kind = Literal["id", "str", "float", "int", "bool", "datetime", "list", "dict"]
-
+# ---- the column tables of each entity, derived from schema.py's pydantic models ----------------
 COLUMN_KINDS: dict[str, dict[str, Kind]] = {
-    "users": {
-        "user_id": "id",
-        "signup_time": "datetime",
-        "birth_year": "int",
-        "age_band": "str",
-        "gender": "str",
-        "region": "str",
-        "city": "str",
-        "membership_tier": "str",
-        "consent_personalisation": "bool",
-        "consent_marketing": "bool",
-        "attributes": "dict",
-    },
-    "items": {
-        "item_id": "id",
-        "title": "str",
-        "description": "str",
-        "category": "str",
-        "brand": "str",
-        "price": "float",
-        "currency": "str",
-        "tags": "list",
-        "in_stock": "bool",
-        "created_time": "datetime",
-        "attributes": "dict",
-    },
-    "campaigns": {
-        "campaign_id": "id",
-        "name": "str",
-        "type": "str",
-        "status": "str",
-        "start_time": "datetime",
-        "end_time": "datetime",
-        "discount_type": "str",
-        "discount_value": "float",
-        "min_spend": "float",
-        "item_ids": "list",
-        "categories": "list",
-        "audience": "dict",
-        "budget": "float",
-        "inventory": "int",
-        "cost_per_redemption": "float",
-        "frequency_cap": "int",
-        "cap_window_hours": "float",
-        "priority": "int",
-        "exclusivity_group": "str",
-        "title_en": "str",
-        "title_zh": "str",
-        "description_en": "str",
-        "description_zh": "str",
-    },
-    "events": {
-        "event_id": "id",
-        "user_id": "id",
-        "event_type": "str",
-        "timestamp": "datetime",
-        "item_id": "id",
-        "campaign_id": "id",
-        "query": "str",
-        "quantity": "float",
-        "price": "float",
-        "revenue": "float",
-        "session_id": "str",
-        "order_id": "str",
-        "device": "str",
-        "page": "str",
-        "position": "int",
-        "policy": "str",
-        "variant": "str",
-        "propensity": "float",
-    },
+    entity: {spec.name: spec.kind for spec in specs} for entity, specs in COLUMN_SPECS.items()
 }
 CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "users": USER_COLUMNS,
-    "items": ITEM_COLUMNS,
-    "campaigns": CAMPAIGN_COLUMNS,
-    "events": EVENT_COLUMNS,
-}
-KEY_COLUMN = {
-    "users": "user_id",
-    "items": "item_id",
-    "campaigns": "campaign_id",
-    "events": "event_id",
+    entity: tuple(spec.name for spec in specs) for entity, specs in COLUMN_SPECS.items()
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "users": ("user_id",),
-    "items": ("item_id",),
-    "campaigns": ("campaign_id", "name", "type"),
-    "events": ("user_id", "event_type", "timestamp"),
+    entity: tuple(spec.name for spec in specs if spec.required)
+    for entity, specs in COLUMN_SPECS.items()
 }
 # Defaults of the pydantic models, filled where a column is absent or empty.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "users": {"consent_personalisation": True, "consent_marketing": True},
-    "items": {"in_stock": True},
-    "campaigns": {
-        "status": "active",
-        "discount_type": "none",
-        "discount_value": 0.0,
-        "min_spend": 0.0,
-        "cost_per_redemption": 0.0,
-        "cap_window_hours": 24.0 * 7,
-        "priority": 0,
-    },
-    "events": {},
+    entity: {spec.name: spec.default for spec in specs if spec.default is not None}
+    for entity, specs in COLUMN_SPECS.items()
 }
+# Values of the Literal fields.
 ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
-    "users": {},
-    "items": {},
-    "campaigns": {
-        "type": CAMPAIGN_TYPES,
-        "status": CAMPAIGN_STATUSES,
-        "discount_type": ("percent", "amount", "none"),
-    },
-    "events": {},
+    entity: {spec.name: spec.allowed for spec in specs if spec.allowed}
+    for entity, specs in COLUMN_SPECS.items()
 }
-# (column, lower bound, lower inclusive, upper bound, reason when below)
+# Fields bounded by ge=0 (a value below zero is a negative_value).
 NON_NEGATIVE: dict[str, tuple[str, ...]] = {
-    "users": (),
-    "items": ("price",),
-    "campaigns": ("discount_value", "min_spend", "budget", "inventory", "cost_per_redemption"),
-    "events": ("quantity", "price", "revenue", "position"),
+    entity: tuple(spec.name for spec in specs if spec.non_negative)
+    for entity, specs in COLUMN_SPECS.items()
 }
 
-# the strings pydantic accepts as booleans
-TRUE_STRINGS = ("true", "t", "yes", "y", "on", "1")
-FALSE_STRINGS = ("false", "f", "no", "n", "off", "0")
-INT_TEXT = r"^[+-]?\d+(\.0*)?$"  # like pydantic: "12" and "12.0", not "1e3"
+# The coercer of each kind, and the reason code of a value it cannot parse.
+COERCERS: dict[Kind, tuple[Coercer, str]] = {
+    "id": (coerce_id, BAD_VALUE),
+    "str": (coerce_str, BAD_VALUE),
+    "float": (coerce_float, BAD_VALUE),
+    "int": (coerce_int, BAD_VALUE),
+    "bool": (coerce_bool, BAD_VALUE),
+    "datetime": (coerce_datetime, BAD_TIMESTAMP),
+    "list": (coerce_list, BAD_VALUE),
+    "dict": (coerce_dict, BAD_VALUE),
+}
 
 
 @dataclass(frozen=True)
@@ -342,216 +259,6 @@ class SeenIds:
 
 
 # ---- coercion helpers -------------------------------------------------------------------------
-def _is_text(dtype: pl.DataType) -> bool:
-    return dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Categorical | pl.Enum)
-
-
-def _as_text(s: pl.Series) -> pl.Series:
-    """Text of a value as it would appear in a file: stripped, empty -> null."""
-    if _is_text(s.dtype):
-        t = s.cast(pl.String).str.strip_chars()
-    elif s.dtype == pl.Object or isinstance(s.dtype, pl.List | pl.Struct | pl.Array):
-        t = pl.Series(s.name, [_json_text(v) for v in s.to_list()], dtype=pl.String)
-    else:
-        t = s.cast(pl.String)
-    return t.replace("", None)
-
-
-def _json_text(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v
-    return json.dumps(v, default=str, ensure_ascii=False)
-
-
-def _present(s: pl.Series) -> pl.Series:
-    """Whether each value counts as given (not null, not an empty/blank string, not NaN)."""
-    if _is_text(s.dtype):
-        return s.cast(pl.String).str.strip_chars().fill_null("") != ""
-    if s.dtype.is_float():
-        return s.is_not_null() & ~s.is_nan()
-    return s.is_not_null()
-
-
-def _to_float(s: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """(values, bad mask) for a float column."""
-    present = _present(s)
-    if s.dtype.is_numeric() or s.dtype == pl.Boolean:
-        out = s.cast(pl.Float64)
-    else:
-        out = _as_text(s).cast(pl.Float64, strict=False)
-    finite = out.is_finite().fill_null(False)
-    bad = present & ~finite
-    return out.set(~finite, None), bad
-
-
-def _to_int(s: pl.Series) -> tuple[pl.Series, pl.Series]:
-    f, bad = _to_float(s)
-    integral = (f.round(0) == f).fill_null(True)
-    bad = bad | ~integral
-    if _is_text(s.dtype):
-        text = _as_text(s)
-        bad = bad | (text.is_not_null() & ~text.str.contains(INT_TEXT).fill_null(False))
-    return f.set(bad | f.is_null(), None).cast(pl.Int64), bad
-
-
-def _to_bool(s: pl.Series) -> tuple[pl.Series, pl.Series]:
-    present = _present(s)
-    if s.dtype == pl.Boolean:
-        return s, pl.Series([False] * len(s))
-    if s.dtype.is_numeric():
-        out = pl.Series(s.name, [None if v is None else bool(v) for v in s.to_list()], pl.Boolean)
-        bad = present & ~s.is_in([0, 1]).fill_null(False)
-        return out.set(bad, None), bad
-    t = _as_text(s).str.to_lowercase()
-    is_true = t.is_in(list(TRUE_STRINGS)).fill_null(False)
-    is_false = t.is_in(list(FALSE_STRINGS)).fill_null(False)
-    out = pl.Series(s.name, [None] * len(s), pl.Boolean).set(is_true, True).set(is_false, False)
-    bad = present & ~is_true & ~is_false
-    return out, bad
-
-
-_EPOCH_UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0}
-
-
-def _epoch_to_dt(nums: pl.Series, unit: str) -> pl.Series:
-    """Numeric epoch values (any unit) to Datetime[us, UTC]."""
-    f = nums.cast(pl.Float64).fill_nan(0.0)
-    if unit == "ns":
-        micros = (f / 1_000).round(0)
-    else:
-        micros = (f * _EPOCH_UNITS[unit]).round(0)
-    # keep out-of-range values representable; the range check rejects them afterwards
-    micros = micros.clip(-(2**62), 2**62)
-    return micros.cast(pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-
-
-def _to_datetime(
-    s: pl.Series, *, fmt: str | None, unit: str | None, timezone: str
-) -> tuple[pl.Series, pl.Series]:
-    """(Datetime[us, UTC] values, bad mask). Accepts datetimes, epoch numbers and text."""
-    present = _present(s)
-    if isinstance(s.dtype, pl.Datetime):
-        out = s.cast(pl.Datetime("us", s.dtype.time_zone))
-        if s.dtype.time_zone is None:
-            out = out.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
-        out = out.dt.convert_time_zone("UTC")
-        return out, present & out.is_null()
-    if s.dtype == pl.Date:
-        out = s.cast(pl.Datetime("us")).dt.replace_time_zone(timezone, non_existent="null")
-        out = out.dt.convert_time_zone("UTC")
-        return out, present & out.is_null()
-    if s.dtype.is_numeric():
-        out = _epoch_to_dt(s, unit or "s").set(~present, None)
-        return out, present & out.is_null()
-    text = _as_text(s)
-    if fmt is not None:
-        parsed = text.str.strptime(pl.Datetime("us"), fmt, strict=False)
-        if isinstance(parsed.dtype, pl.Datetime) and parsed.dtype.time_zone is not None:
-            out = parsed.dt.convert_time_zone("UTC")
-        else:
-            out = parsed.dt.replace_time_zone(timezone, non_existent="null")
-            out = out.dt.convert_time_zone("UTC")
-        return out, present & out.is_null()
-    nums = text.cast(pl.Float64, strict=False)
-    is_num = nums.is_finite().fill_null(False)
-    out = pl.Series(s.name, [None] * len(s), pl.Datetime("us", "UTC"))
-    if is_num.any():
-        out = out.zip_with(~is_num, _epoch_to_dt(nums.fill_null(0.0), unit or "s"))
-    rest = present & ~is_num
-    if rest.any():
-        sub = text.filter(rest)
-        try:
-            parsed = sub.str.to_datetime(strict=False, time_unit="us")
-        except pl.exceptions.PolarsError:
-            parsed = pl.Series([None] * len(sub), dtype=pl.Datetime("us"))
-        if isinstance(parsed.dtype, pl.Datetime) and parsed.dtype.time_zone is not None:
-            parsed = parsed.dt.convert_time_zone("UTC")
-        else:
-            parsed = parsed.dt.replace_time_zone(timezone, non_existent="null")
-            parsed = parsed.dt.convert_time_zone("UTC")
-        if parsed.null_count():  # mixed formats: the slow, exact path for what polars missed
-            vals = parsed.to_list()
-            raw = sub.to_list()
-            vals = [
-                v if v is not None else _parse_iso(r, timezone)
-                for v, r in zip(vals, raw, strict=True)
-            ]
-            parsed = pl.Series(vals, dtype=pl.Datetime("us", "UTC"))
-        idx = np.flatnonzero(rest.to_numpy())
-        out = out.scatter(idx, parsed)
-    return out, present & out.is_null()
-
-
-def _parse_iso(text: str | None, timezone: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        from zoneinfo import ZoneInfo
-
-        value = value.replace(tzinfo=ZoneInfo(timezone))
-    return value.astimezone(UTC)
-
-
-def _to_list(s: pl.Series, sep: str) -> tuple[list[list[Any]], pl.Series]:
-    bad = [False] * len(s)
-    out: list[list[Any]] = []
-    for i, v in enumerate(s.to_list()):
-        if v is None:
-            out.append([])
-        elif isinstance(v, list | tuple | np.ndarray):
-            out.append([str(x) for x in v])
-        elif isinstance(v, str):
-            t = v.strip()
-            if not t:
-                out.append([])
-            elif t.startswith("["):
-                try:
-                    parsed = json.loads(t)
-                except json.JSONDecodeError:
-                    parsed = None
-                if isinstance(parsed, list):
-                    out.append([str(x) for x in parsed])
-                else:
-                    out.append([])
-                    bad[i] = True
-            else:
-                out.append([p.strip() for p in t.split(sep) if p.strip()])
-        else:
-            out.append([])
-            bad[i] = True
-    return out, pl.Series(bad, dtype=pl.Boolean)
-
-
-def _to_dict(s: pl.Series, *, nullable: bool) -> tuple[list[Any], pl.Series]:
-    bad = [False] * len(s)
-    out: list[Any] = []
-    for i, v in enumerate(s.to_list()):
-        if v is None or (isinstance(v, str) and not v.strip()):
-            out.append(None if nullable else {})
-        elif isinstance(v, dict):
-            out.append(v)
-        elif isinstance(v, str):
-            try:
-                parsed = json.loads(v)
-            except json.JSONDecodeError:
-                parsed = None
-            if isinstance(parsed, dict):
-                out.append(parsed)
-            else:
-                out.append(None if nullable else {})
-                bad[i] = True
-        else:
-            out.append(None if nullable else {})
-            bad[i] = True
-    return out, pl.Series(bad, dtype=pl.Boolean)
-
-
 # ---- the validator ----------------------------------------------------------------------------
 class _Problems:
     """Accumulates (row mask, field, reason) triples of one chunk."""
@@ -642,43 +349,23 @@ def validate_frame(
     problems = _Problems(n)
     cols: dict[str, Any] = {}
 
+    coerce_opts = CoerceOptions(
+        list_separator=opts.list_separator,
+        timestamp_format=opts.timestamp_format,
+        timestamp_unit=opts.timestamp_unit,
+        timezone=opts.timezone,
+    )
     for name, kind in kinds.items():
         if name not in df.columns:
             continue
-        s = df[name]
-        if kind in ("id", "str"):
-            t = _as_text(s)
-            cols[name] = t
-            if kind == "id":
-                problems.add(t.str.len_chars() > ID_MAX_LEN, name, BAD_VALUE)
-        elif kind == "float":
-            cols[name], bad = _to_float(s)
-            problems.add(bad, name, BAD_VALUE)
-        elif kind == "int":
-            cols[name], bad = _to_int(s)
-            problems.add(bad, name, BAD_VALUE)
-        elif kind == "bool":
-            cols[name], bad = _to_bool(s)
-            problems.add(bad, name, BAD_VALUE)
-        elif kind == "datetime":
-            is_ts = name == "timestamp"
-            cols[name], bad = _to_datetime(
-                s,
-                fmt=opts.timestamp_format if is_ts else None,
-                unit=opts.timestamp_unit if is_ts else None,
-                timezone=opts.timezone,
-            )
-            problems.add(bad, name, BAD_TIMESTAMP)
-        elif kind == "list":
-            cols[name], bad = _to_list(s, opts.list_separator)
-            problems.add(bad, name, BAD_VALUE)
-        elif kind == "dict":
-            cols[name], bad = _to_dict(s, nullable=name == "audience")
-            problems.add(bad, name, BAD_VALUE)
+        coerce, reason = COERCERS[kind]
+        cols[name], bad = coerce(name, df[name], coerce_opts)
+        if bad is not None:
+            problems.add(bad, name, reason)
 
     # extra columns become attributes of users and items
     if extra and entity in ("users", "items"):
-        extra_text = {c: _as_text(df[c]).to_list() for c in extra}
+        extra_text = {c: as_text(df[c]).to_list() for c in extra}
         base = cols.get("attributes") or [{} for _ in range(n)]
         merged = []
         for i in range(n):
@@ -942,7 +629,7 @@ def _quarantine_frame(
             )
     out = pd.DataFrame(rows, columns=list(QUARANTINE_COLUMNS))
     # one problem per (line, field): the first rule that fired wins
-    out = out.drop_duplicates(subset=["source", "line", "entity", "field"], keep="first")
+    out = out.drop_duplicates(subset=list(QUARANTINE_KEY), keep="first")
     out = out.sort_values(["line", "field"], kind="stable").reset_index(drop=True)
     out["line"] = out["line"].astype("int64")
     return out

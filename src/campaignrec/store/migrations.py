@@ -12,11 +12,21 @@ Conventions shared by every table (and relied on by :mod:`campaignrec.store.sql`
 * a NOT NULL column with a model default carries it in ``column.info["default"]`` so that a
   missing value in an upsert falls back to the same default as :mod:`campaignrec.data.schema`.
 
-Adding a migration: append ``Migration(version=N + 1, description=..., apply=...)`` to
-:data:`MIGRATIONS` with explicit DDL (``ALTER TABLE ...``), and update :func:`build_tables` to the
-new shape. Step 1 creates the version-1 tables; once a later step changes a table, step 1 must keep
-creating the version-1 shape (copy the old definition into it) so that old stores and new ones
-converge on the same schema.
+The users, items, campaigns and events tables are not written out here: :func:`build_tables`
+derives them from the pydantic models (:data:`campaignrec.data.schema.COLUMN_SPECS`): one column per
+field, in field order, plus ``updated_at`` on users, items and campaigns. A field's kind gives the
+SQL type (id and str: TEXT; datetime: BIGINT microseconds; list and dict: JSON text; float, int,
+bool); its ``Col(key=True)`` metadata the primary key; a scalar model default a NOT NULL column with
+that server default; ``Col(not_null=True)`` a NOT NULL column without one. The quarantine's columns
+and key come from :mod:`campaignrec.data.columns`.
+
+Adding a column: add the field to its model, then append ``Migration(version=N + 1, ...)`` to
+:data:`MIGRATIONS` with explicit DDL (``ALTER TABLE ... ADD COLUMN``) whose column definition is
+frozen in the step itself, never read from :func:`build_tables` (a shipped step must keep producing
+what it produced when it shipped). For the same reason step 1 creates the version-1 entity tables
+from a frozen copy (:func:`_v1_entity_tables`), so that old stores and new ones converge on the same
+schema through the same steps. ``tests/store/test_migrations.py`` checks that a fresh database
+migrated step by step matches :func:`build_tables`.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -43,7 +54,10 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.schema import CreateColumn
 
+from campaignrec.data.columns import QUARANTINE_COLUMNS, QUARANTINE_KEY, FieldSpec
+from campaignrec.data.schema import COLUMN_SPECS
 from campaignrec.errors import StoreError
 
 # Text compared bytewise on both backends: SQLite's default BINARY collation, and "C" on
@@ -116,6 +130,45 @@ def _bool(name: str, default: bool) -> Column[bool]:
     )
 
 
+def _entity_column(spec: FieldSpec) -> Column[Any]:
+    """The SQL column of one model field (types and defaults: see the module docstring)."""
+    name = spec.name
+    if spec.key:
+        return Column(name, TEXT, primary_key=True, info={"kind": "str"})
+    column: Column[Any]
+    if spec.kind in ("id", "str"):
+        column = _str(name, nullable=spec.nullable, default=spec.default)
+    elif spec.kind == "datetime":
+        column = _ts(name, nullable=spec.nullable)
+    elif spec.kind in ("list", "dict") and spec.nullable:
+        column = _json(name)
+    elif spec.kind == "float" and spec.nullable == (spec.default is None):
+        column = _float(name, default=spec.default)
+    elif spec.kind == "int" and spec.nullable == (spec.default is None):
+        column = _int(name, default=spec.default)
+    elif spec.kind == "bool" and spec.default is not None:
+        column = _bool(name, bool(spec.default))
+    else:
+        raise StoreError(
+            f"field {name!r} ({spec.kind}, nullable={spec.nullable}) has no SQL column type",
+            hint="give it a default, or extend _entity_column in campaignrec.store.migrations",
+        )
+    return column
+
+
+def _entity_columns(entity: str) -> list[Column[Any]]:
+    """The columns of an entity's table, one per field of its model, in field order."""
+    return [_entity_column(spec) for spec in COLUMN_SPECS[entity]]
+
+
+def _quarantine_column(name: str) -> Column[Any]:
+    if name == "line":
+        return Column("line", BigInteger, primary_key=True, info={"kind": "int"})
+    if name in QUARANTINE_KEY:
+        return Column(name, TEXT, primary_key=True, info={"kind": "str"})
+    return _str(name)
+
+
 @dataclass(frozen=True)
 class Tables:
     """The store's tables, all sharing one ``MetaData`` and one name prefix."""
@@ -152,88 +205,10 @@ def build_tables(prefix: str = "") -> Tables:
     """
     md = MetaData()
     p = prefix
-    users = Table(
-        f"{p}users",
-        md,
-        Column("user_id", TEXT, primary_key=True, info={"kind": "str"}),
-        _ts("signup_time"),
-        _int("birth_year"),
-        _str("age_band"),
-        _str("gender"),
-        _str("region"),
-        _str("city"),
-        _str("membership_tier"),
-        _bool("consent_personalisation", True),
-        _bool("consent_marketing", True),
-        _json("attributes"),
-        _ts("updated_at"),
-    )
-    items = Table(
-        f"{p}items",
-        md,
-        Column("item_id", TEXT, primary_key=True, info={"kind": "str"}),
-        _str("title"),
-        _str("description"),
-        _str("category"),
-        _str("brand"),
-        _float("price"),
-        _str("currency"),
-        _json("tags"),
-        _bool("in_stock", True),
-        _ts("created_time"),
-        _json("attributes"),
-        _ts("updated_at"),
-    )
-    campaigns = Table(
-        f"{p}campaigns",
-        md,
-        Column("campaign_id", TEXT, primary_key=True, info={"kind": "str"}),
-        _str("name"),
-        _str("type"),
-        _str("status", nullable=False, default="active"),
-        _ts("start_time"),
-        _ts("end_time"),
-        _str("discount_type", nullable=False, default="none"),
-        _float("discount_value", default=0.0),
-        _float("min_spend", default=0.0),
-        _json("item_ids"),
-        _json("categories"),
-        _json("audience"),
-        _float("budget"),
-        _int("inventory"),
-        _float("cost_per_redemption", default=0.0),
-        _int("frequency_cap"),
-        _float("cap_window_hours", default=168.0),
-        _int("priority", default=0),
-        _str("exclusivity_group"),
-        _str("title_en"),
-        _str("title_zh"),
-        _str("description_en"),
-        _str("description_zh"),
-        _ts("updated_at"),
-    )
-    events = Table(
-        f"{p}events",
-        md,
-        Column("event_id", TEXT, primary_key=True, info={"kind": "str"}),
-        Column("user_id", TEXT, nullable=False, info={"kind": "str"}),
-        Column("event_type", TEXT, nullable=False, info={"kind": "str"}),
-        _ts("timestamp", nullable=False),
-        _str("item_id"),
-        _str("campaign_id"),
-        _str("query"),
-        _float("quantity"),
-        _float("price"),
-        _float("revenue"),
-        _str("session_id"),
-        _str("order_id"),
-        _str("device"),
-        _str("page"),
-        _int("position"),
-        _str("policy"),
-        _str("variant"),
-        _float("propensity"),
-    )
+    users = Table(f"{p}users", md, *_entity_columns("users"), _ts("updated_at"))
+    items = Table(f"{p}items", md, *_entity_columns("items"), _ts("updated_at"))
+    campaigns = Table(f"{p}campaigns", md, *_entity_columns("campaigns"), _ts("updated_at"))
+    events = Table(f"{p}events", md, *_entity_columns("events"))
     # A rowid table (not WITHOUT ROWID): events arrive roughly in time order, so rows append
     # at the end and only the narrow event_id index takes random inserts (measured faster,
     # docs/benchmarks/stores.md).
@@ -244,13 +219,7 @@ def build_tables(prefix: str = "") -> Tables:
     quarantine = Table(
         f"{p}quarantine",
         md,
-        Column("source", TEXT, primary_key=True, info={"kind": "str"}),
-        Column("line", BigInteger, primary_key=True, info={"kind": "int"}),
-        Column("entity", TEXT, primary_key=True, info={"kind": "str"}),
-        Column("field", TEXT, primary_key=True, info={"kind": "str"}),
-        _str("value"),
-        _str("reason"),
-        _str("raw"),
+        *(_quarantine_column(name) for name in QUARANTINE_COLUMNS),
         _str("user_id"),
         _ts("created_at"),
     )
@@ -315,17 +284,107 @@ class Migration:
     apply: Callable[[Connection, Tables], None]
 
 
+def _v1_entity_tables(prefix: str) -> MetaData:
+    """The version-1 users, items, campaigns and events tables, frozen as they shipped.
+
+    The current definitions are derived from the models (:func:`build_tables`) and move on with
+    them; step 1 must keep creating the version-1 shape so that a new store and an old one reach
+    the same schema through the same later steps. Change nothing here: add a step instead.
+    """
+    md = MetaData()
+    p = prefix
+    Table(
+        f"{p}users",
+        md,
+        Column("user_id", TEXT, primary_key=True, info={"kind": "str"}),
+        _ts("signup_time"),
+        _int("birth_year"),
+        _str("age_band"),
+        _str("gender"),
+        _str("region"),
+        _str("city"),
+        _str("membership_tier"),
+        _bool("consent_personalisation", True),
+        _bool("consent_marketing", True),
+        _json("attributes"),
+        _ts("updated_at"),
+    )
+    Table(
+        f"{p}items",
+        md,
+        Column("item_id", TEXT, primary_key=True, info={"kind": "str"}),
+        _str("title"),
+        _str("description"),
+        _str("category"),
+        _str("brand"),
+        _float("price"),
+        _str("currency"),
+        _json("tags"),
+        _bool("in_stock", True),
+        _ts("created_time"),
+        _json("attributes"),
+        _ts("updated_at"),
+    )
+    Table(
+        f"{p}campaigns",
+        md,
+        Column("campaign_id", TEXT, primary_key=True, info={"kind": "str"}),
+        _str("name"),
+        _str("type"),
+        _str("status", nullable=False, default="active"),
+        _ts("start_time"),
+        _ts("end_time"),
+        _str("discount_type", nullable=False, default="none"),
+        _float("discount_value", default=0.0),
+        _float("min_spend", default=0.0),
+        _json("item_ids"),
+        _json("categories"),
+        _json("audience"),
+        _float("budget"),
+        _int("inventory"),
+        _float("cost_per_redemption", default=0.0),
+        _int("frequency_cap"),
+        _float("cap_window_hours", default=168.0),
+        _int("priority", default=0),
+        _str("exclusivity_group"),
+        _str("title_en"),
+        _str("title_zh"),
+        _str("description_en"),
+        _str("description_zh"),
+        _ts("updated_at"),
+    )
+    events = Table(
+        f"{p}events",
+        md,
+        Column("event_id", TEXT, primary_key=True, info={"kind": "str"}),
+        Column("user_id", TEXT, nullable=False, info={"kind": "str"}),
+        Column("event_type", TEXT, nullable=False, info={"kind": "str"}),
+        _ts("timestamp", nullable=False),
+        _str("item_id"),
+        _str("campaign_id"),
+        _str("query"),
+        _float("quantity"),
+        _float("price"),
+        _float("revenue"),
+        _str("session_id"),
+        _str("order_id"),
+        _str("device"),
+        _str("page"),
+        _int("position"),
+        _str("policy"),
+        _str("variant"),
+        _float("propensity"),
+    )
+    Index(f"ix_{p}events_user_ts", events.c.user_id, events.c.timestamp)
+    return md
+
+
 def _v1_initial(conn: Connection, tables: Tables) -> None:
-    entity = [
-        tables.users,
-        tables.items,
-        tables.campaigns,
-        tables.events,
-        tables.quarantine,
-        tables.imports,
-        tables.models,
-    ]
-    tables.metadata.create_all(conn, tables=entity, checkfirst=True)
+    _v1_entity_tables(tables.prefix).create_all(conn, checkfirst=True)
+    # The store's own tables have not changed since version 1; once a later step changes one,
+    # freeze its version-1 definition above too.
+    own = [tables.quarantine, tables.imports, tables.models]
+    tables.metadata.create_all(conn, tables=own, checkfirst=True)
     ev, p = tables.events.name, tables.prefix
     # The version-1 shape also had these two indexes (step 2 drops them). Plain DDL, so they
     # are not attached to the current table definition.
@@ -339,6 +398,14 @@ def _v2_drop_unused_event_indexes(conn: Connection, tables: Tables) -> None:
     p = tables.prefix
     for name in (f"ix_{p}events_item", f"ix_{p}events_type_ts"):
         conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
+def _v3_item_hidden(conn: Connection, tables: Tables) -> None:
+    # Frozen here as it shipped (not read from build_tables), rendered for the backend in use.
+    hidden = Column("hidden", Boolean, nullable=False, server_default=false())
+    Table(tables.items.name, MetaData(), hidden)
+    ddl = CreateColumn(hidden).compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f'ALTER TABLE "{tables.items.name}" ADD COLUMN {ddl}')
 
 
 #: Secondary indexes of the events table that a bulk load may drop and rebuild.
@@ -357,6 +424,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "drop the unused events (item_id) and (event_type, timestamp) indexes",
         _v2_drop_unused_event_indexes,
     ),
+    Migration(3, "items.hidden: hidden items never appear in recommendations", _v3_item_hidden),
 )
 
 

@@ -52,6 +52,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from campaignrec.data.columns import QUARANTINE_KEY
+from campaignrec.data.schema import KEY_COLUMN
 from campaignrec.errors import ConfigError, StoreError, UnknownIdError, ValidationError
 from campaignrec.store.migrations import (
     MIGRATIONS,
@@ -66,15 +68,12 @@ from campaignrec.store.migrations import (
 log = logging.getLogger(__name__)
 
 READABLE_TABLES = ("users", "items", "campaigns", "events", "quarantine", "imports", "models")
-QUARANTINE_COLUMNS = ("source", "line", "entity", "field", "value", "reason", "raw")
-
-_ID_COLUMN = {"users": "user_id", "items": "item_id", "campaigns": "campaign_id"}
 _ORDER = {
     "users": ("user_id",),
     "items": ("item_id",),
     "campaigns": ("campaign_id",),
     "events": ("timestamp", "event_id"),
-    "quarantine": ("source", "line", "entity", "field"),
+    "quarantine": QUARANTINE_KEY,
     "imports": ("import_id",),
     "models": ("name", "version"),
 }
@@ -703,7 +702,7 @@ class SQLStore:
 
     def _upsert(self, name: str, df: pd.DataFrame) -> int:
         table = self.tables.by_name(name)
-        id_col = _ID_COLUMN[name]
+        id_col = KEY_COLUMN[name]
         if id_col not in df.columns:
             raise ValidationError(id_col, "required to upsert", hint=f"add a '{id_col}' column")
         if df[id_col].isna().any():
