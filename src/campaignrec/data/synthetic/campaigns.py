@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from campaignrec.data.rules import evaluate_frame
 from campaignrec.data.schema import (
     CAMPAIGN_COLUMNS,
     CAMPAIGN_TYPES,
@@ -16,47 +17,6 @@ from campaignrec.data.schema import (
 from campaignrec.data.synthetic.config import ShopConfig, _segment_cdf
 from campaignrec.data.synthetic.vocabulary import _CATALOG, DAY, SHOPPER_TYPES, TYPE_PARAMS
 from campaignrec.data.synthetic.world import _Catalog, _Users
-from campaignrec.errors import ValidationError
-
-
-def _eval_rule_vec(rule: Any, attrs: pd.DataFrame) -> NDArray[np.bool_]:
-    """Vectorised evaluation of the rule forms the generator writes (agrees with rules.evaluate)."""
-    n = len(attrs)
-    if rule is None:
-        return np.ones(n, dtype=bool)
-    if "all" in rule:
-        out = np.ones(n, dtype=bool)
-        for child in rule["all"]:
-            out &= _eval_rule_vec(child, attrs)
-        return out
-    if "any" in rule:
-        out = np.zeros(n, dtype=bool)
-        for child in rule["any"]:
-            out |= _eval_rule_vec(child, attrs)
-        return out
-    if "not" in rule:
-        return ~_eval_rule_vec(rule["not"], attrs)
-    col = attrs[rule["field"]].to_numpy()
-    op, v = rule["op"], rule.get("value")
-    if op == "eq":
-        return np.asarray(col == v, dtype=bool)
-    if op == "ne":
-        return np.asarray(col != v, dtype=bool)
-    if op == "in":
-        return np.isin(col, v)
-    if op == "not_in":
-        return ~np.isin(col, v)
-    if op == "between":
-        return np.asarray((col >= v[0]) & (col <= v[1]), dtype=bool)
-    if op == "gte":
-        return np.asarray(col >= v, dtype=bool)
-    if op == "lte":
-        return np.asarray(col <= v, dtype=bool)
-    if op == "lt":
-        return np.asarray(col < v, dtype=bool)
-    if op == "gt":
-        return np.asarray(col > v, dtype=bool)
-    raise ValidationError("audience.op", "not supported by the synthetic generator", value=op)
 
 
 @dataclass(frozen=True, eq=False)
@@ -339,7 +299,7 @@ def _build_campaigns(
     u_sens = rng.lognormal(0.0, 0.25, n_u)
     consent = users.attrs["consent_marketing"].to_numpy(dtype=bool)
     for c in range(n_c):
-        eligible[:, c] = _eval_rule_vec(rows[c]["audience"], users.attrs) & consent
+        eligible[:, c] = evaluate_frame(rows[c]["audience"], users.attrs) & consent
         cov_tops = np.unique(cat.top[covered[c]])
         match = np.asarray(np.isin(users.prefs, cov_tops).any(axis=1), dtype=bool)
         if len(cov_tops) >= len(cat.top_names) - 1:  # storewide campaigns fit everyone
