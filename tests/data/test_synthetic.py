@@ -481,7 +481,7 @@ def test_within_category_moves_keep_the_brand_more_than_chance() -> None:
 def test_events_csv_matches_the_pandas_canonical_layout(shop: SyntheticShop) -> None:
     import io
 
-    from campaignrec.data.synthetic import _canonical_text, _events_csv
+    from campaignrec.data.synthetic.writing import _canonical_text, _events_csv
 
     ev = shop.events.head(3_000).copy()
     ev.loc[0, "query"] = 'red, "cheap" shoes'  # needs quoting: the pandas fallback

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from campaignrec.data.rules import evaluate, parse_rule
+from campaignrec.data.rules import evaluate_frame, parse_rule, rule_fields
 from campaignrec.data.schema import Campaign
 
 NEW_USER_DAYS = 30
@@ -139,13 +139,21 @@ def audience_of(
 ) -> list[str]:
     """User ids whose attributes satisfy the campaign's audience rule (and marketing consent)."""
     rule = parse_rule(campaign.audience) if campaign.audience is not None else None
-    out: list[str] = []
-    for uid, attrs in attributes.items():
-        if consent and attrs.get("consent_marketing") is False:
-            continue
-        if evaluate(rule, attrs):
-            out.append(str(uid))
-    return out
+    users = [
+        (str(uid), attrs)
+        for uid, attrs in attributes.items()
+        if not (consent and attrs.get("consent_marketing") is False)
+    ]
+    # object columns keep each value as given (no int -> float coercion); absent keys are missing
+    frame = pd.DataFrame(
+        {
+            f: pd.Series([attrs.get(f) for _, attrs in users], dtype=object)
+            for f in sorted(rule_fields(rule))
+        },
+        index=pd.RangeIndex(len(users)),
+    )
+    holds = evaluate_frame(rule, frame)
+    return [uid for (uid, _), ok in zip(users, holds, strict=True) if ok]
 
 
 def audience_sizes(

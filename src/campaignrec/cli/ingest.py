@@ -209,7 +209,13 @@ def import_cmd(
     list_separator: Annotated[
         str | None, typer.Option("--list-separator", help="separator of list values (default |)")
     ] = None,
-    encoding: Annotated[str | None, typer.Option("--encoding", help="text encoding")] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            help="text encoding when the file has no byte-order mark (default utf-8; e.g. gb18030)",
+        ),
+    ] = None,
     custom_event_type: Annotated[
         list[str] | None,
         typer.Option("--custom-event-type", help="accept this event type too (repeatable)"),

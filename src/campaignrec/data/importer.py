@@ -31,6 +31,14 @@ import pyarrow.parquet as pq
 
 from campaignrec.data.adapters import Dataset
 from campaignrec.data.mapping import Mapping, load_mapping, load_preset
+from campaignrec.data.textfile import (
+    TextSource,
+    TranscodingFile,
+    detect_encoding,
+    first_line,
+    locate_decode_error,
+    open_source,
+)
 from campaignrec.data.validation import (
     ENTITIES,
     QUARANTINE_COLUMNS,
@@ -117,31 +125,10 @@ class _Chunk:
     malformed: pd.DataFrame | None = None
 
 
-class _CountingFile(io.RawIOBase):
-    """A read-only file wrapper that remembers how many bytes were read (for progress)."""
-
-    def __init__(self, path: Path) -> None:
-        self._f = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self.done = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        n = self._f.readinto(b)
-        self.done += n or 0
-        return n or 0
-
-    def close(self) -> None:
-        self._f.close()
-        super().close()
-
-
-def _header_names(path: Path, mapping: Mapping, sep: str) -> list[str]:
+def _header_names(path: Path, source: TextSource, sep: str) -> list[str]:
     import csv
 
-    with open(path, encoding=mapping.encoding, newline="") as f:
-        first = f.readline()
+    first = first_line(path, source)
     if not first:
         return []
     names = next(csv.reader([first], delimiter=sep))
@@ -151,8 +138,9 @@ def _header_names(path: Path, mapping: Mapping, sep: str) -> list[str]:
 
 def _iter_text(path: Path, mapping: Mapping, fmt: str, chunk_rows: int) -> Iterator[_Chunk]:
     sep = mapping.separator(fmt)  # type: ignore[arg-type]
+    source = detect_encoding(path, mapping.encoding)
     if mapping.header:
-        names = _header_names(path, mapping, sep)
+        names = _header_names(path, source, sep)
         if mapping.columns:
             if len(mapping.columns) != len(names):
                 raise ConfigError(
@@ -178,13 +166,12 @@ def _iter_text(path: Path, mapping: Mapping, fmt: str, chunk_rows: int) -> Itera
         skipped.append((row.number if row.number is not None else -1, row.text))
         return "skip"
 
-    src = _CountingFile(path)
+    src = TranscodingFile(path, source)  # UTF-8 whatever the file's encoding
     reader = pacsv.open_csv(
         src,
         read_options=pacsv.ReadOptions(
             column_names=names,
             skip_rows=skip,
-            encoding=mapping.encoding,
             block_size=1 << 20,
             use_threads=False,  # row numbers of malformed rows are only known single-threaded
         ),
@@ -216,6 +203,11 @@ def _iter_text(path: Path, mapping: Mapping, fmt: str, chunk_rows: int) -> Itera
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
+            except pa.ArrowInvalid as err:
+                if "UTF8" not in str(err) and "UTF-8" not in str(err):
+                    raise
+                locate_decode_error(path, source)  # raises the error naming line and offset
+                raise
             if not batch.num_rows:
                 continue
             part = pa.Table.from_batches([batch])
@@ -281,7 +273,8 @@ def _json_scalar(v: Any) -> str | None:
 
 def _iter_jsonl(path: Path, mapping: Mapping, chunk_rows: int) -> Iterator[_Chunk]:
     src = str(path.resolve())
-    with open(path, encoding=mapping.encoding) as f:
+    raw, _ = open_source(path, mapping.encoding)
+    with io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8") as f:
         line_no = 0
         read_bytes = 0
         while True:
@@ -293,7 +286,7 @@ def _iter_jsonl(path: Path, mapping: Mapping, chunk_rows: int) -> Iterator[_Chun
             bad: list[tuple[int, str]] = []
             for text in block:
                 line_no += 1
-                read_bytes += len(text.encode(mapping.encoding, errors="replace"))
+                read_bytes += len(text.encode("utf-8"))
                 if not text.strip():
                     continue
                 try:

@@ -40,9 +40,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from campaignrec.data.textfile import check_encoding
 from campaignrec.data.validation import LINE, ValidationOptions
 from campaignrec.errors import ConfigError
 
@@ -88,6 +89,12 @@ class Mapping(BaseModel):
     constants: dict[str, Any] = Field(default_factory=dict)
     drop: list[str] = Field(default_factory=list)
     custom_event_types: list[str] = Field(default_factory=list)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        check_encoding(value)  # a ConfigError naming the encoding when Python has no such codec
+        return value
 
     def file_format(self, path: str | Path) -> FileFormat:
         """The format of ``path``: the declared one, else inferred from the extension."""

@@ -20,6 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
 from campaignrec.errors import ValidationError
 
 OPS = (
@@ -179,4 +183,114 @@ def rule_fields(rule: Rule | Mapping[str, Any] | None) -> set[str]:
     out: set[str] = set()
     for child in node.children:
         out |= rule_fields(child)
+    return out
+
+
+# ---- many users at once ------------------------------------------------------------------------
+_NUMERIC_KINDS = "biuf"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, np.datetime64)
+
+
+def _present_holds(leaf: Leaf, x: Any) -> bool:
+    """``_leaf_holds`` for one present value (the object path of :func:`evaluate_frame`)."""
+    return _leaf_holds(leaf, {leaf.field: x})
+
+
+def _numeric_leaf(leaf: Leaf, col: NDArray[Any]) -> NDArray[np.bool_] | None:
+    """The leaf on a numeric column with numpy, or ``None`` when only the object path is exact."""
+    v = leaf.value
+    match leaf.op:
+        case "eq" | "ne" | "gt" | "gte" | "lt" | "lte" if _is_number(v):
+            fn = {
+                "eq": np.equal,
+                "ne": np.not_equal,
+                "gt": np.greater,
+                "gte": np.greater_equal,
+                "lt": np.less,
+                "lte": np.less_equal,
+            }[leaf.op]
+            return np.asarray(fn(col, v), dtype=bool)
+        case "in" | "not_in" if all(_is_number(x) for x in v):
+            inside = (
+                np.isin(col, np.asarray(v, dtype=np.float64)) if v else np.zeros(len(col), bool)
+            )
+            return inside if leaf.op == "in" else ~inside
+        case "between" if _is_number(v[0]) and _is_number(v[1]):
+            return np.asarray((col >= v[0]) & (col <= v[1]), dtype=bool)
+        case "contains":
+            return np.zeros(len(col), dtype=bool)  # a number contains nothing
+    return None
+
+
+def _leaf_frame(leaf: Leaf, frame: pd.DataFrame) -> NDArray[np.bool_]:
+    n = len(frame)
+    if leaf.field not in frame.columns:
+        present = np.zeros(n, dtype=bool)
+        values: NDArray[Any] = np.empty(0, dtype=object)
+    else:
+        column = frame[leaf.field]
+        values = column.to_numpy()
+        present = ~np.asarray(pd.isna(values), dtype=bool)
+    if leaf.op == "exists":
+        return present
+    if leaf.op == "missing":
+        return ~present
+    out = np.full(n, leaf.op in ("ne", "not_in"), dtype=bool)  # what a missing value gives
+    if not present.any():
+        return out
+    col = values[present]
+    fast = _numeric_leaf(leaf, col) if col.dtype.kind in _NUMERIC_KINDS else None
+    if fast is None:
+        fast = np.fromiter((_present_holds(leaf, x) for x in col), dtype=bool, count=len(col))
+    out[present] = fast
+    return out
+
+
+def evaluate_frame(rule: Rule | Mapping[str, Any] | None, frame: pd.DataFrame) -> NDArray[np.bool_]:
+    """Whether each row of ``frame`` satisfies ``rule``: one boolean per row, in row order.
+
+    The same semantics as :func:`evaluate` on each row: a column that is absent, or a cell that is
+    missing (``None``, ``NaN``, ``NA``), is a missing attribute (only ``ne``, ``not_in`` and
+    ``missing`` hold on it); values that cannot be compared do not satisfy the leaf.
+
+    Parameters
+    ----------
+    rule : Rule, mapping or None
+        A parsed rule, a rule dict (parsed and validated here) or ``None`` (every row holds).
+    frame : DataFrame
+        One row per user, one column per attribute.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean array of length ``len(frame)``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rule = {"field": "age", "op": "gte", "value": 30}
+    >>> evaluate_frame(rule, pd.DataFrame({"age": [25, 40, None]})).tolist()
+    [False, True, False]
+    """
+    n = len(frame)
+    if rule is None:
+        return np.ones(n, dtype=bool)
+    node = rule if isinstance(rule, Leaf | All | AnyOf | Not) else parse_rule(rule)
+    if isinstance(node, Leaf):
+        return _leaf_frame(node, frame)
+    if isinstance(node, Not):
+        return ~evaluate_frame(node.child, frame)
+    if isinstance(node, All):
+        out = np.ones(n, dtype=bool)
+        for child in node.children:
+            out &= evaluate_frame(child, frame)
+        return out
+    if not node.children:
+        return np.ones(n, dtype=bool)  # an empty "any" holds, as in evaluate
+    out = np.zeros(n, dtype=bool)
+    for child in node.children:
+        out |= evaluate_frame(child, frame)
     return out
