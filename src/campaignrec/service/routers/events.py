@@ -47,9 +47,14 @@ def post_events(batch: EventBatch, request: Request, state: State, _key: IngestK
     frame = _text_rows(batch)
     res = validate_frame("events", frame, source=f"api:{rid}")
     rejected = [
-        Rejected(index=int(q.line) - 1, field=q.field or None, reason=str(q.reason), value=q.value)
-        for q in res.quarantine.itertuples()
-        if q.reason != "duplicate"
+        Rejected(
+            index=int(q["line"]) - 1,
+            field=str(q["field"]) or None,
+            reason=str(q["reason"]),
+            value=None if q["value"] is None else str(q["value"]),
+        )
+        for q in res.quarantine.to_dict("records")
+        if q["reason"] != "duplicate"
     ]
     if len(res.quarantine):
         state.store.insert_quarantine(res.quarantine)

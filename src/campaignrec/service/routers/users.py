@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import pandas as pd
 from fastapi import APIRouter, Header, Path, Query
 
-from campaignrec.campaigns.catalog import load_campaigns
-from campaignrec.campaigns.eligibility import CampaignServer
-from campaignrec.data.validation import derive_event_ids
+from campaignrec.service.campaigns import serve_user_campaigns, user_attributes
 from campaignrec.service.deps import ReadKey, State, language
 from campaignrec.service.errors import ApiError
 from campaignrec.service.ranking_adapter import Ranked
@@ -65,66 +62,22 @@ def recommendations(
     )
 
 
-def _user_attrs(state: State, user_id: str) -> dict[str, Any] | None:
-    users = state.store.read_table("users")
-    if users.empty:
-        return None
-    row = users[users["user_id"] == user_id]
-    if row.empty:
-        return None
-    rec = {str(k): v for k, v in row.iloc[0].to_dict().items()}
-    attrs = rec.pop("attributes", None)
-    if isinstance(attrs, dict):
-        rec.update(attrs)
-    return {k: v for k, v in rec.items() if v is not None}
-
-
 @router.get("/{user_id}/campaigns", response_model=CampaignsOut)
 def campaigns(user_id: UserId, state: State, _key: ReadKey, k: K = 3) -> CampaignsOut:
-    catalog = load_campaigns(state.store.read_table("campaigns"))
-    server = CampaignServer(catalog, state.online)
-    attrs = _user_attrs(state, user_id) or {"user_id": user_id}
-    decision = server.serve(user_id, attrs, k, datetime.now(UTC))
-    for reason in decision.skipped.values():
+    out = serve_user_campaigns(state.store, state.online, user_id, k, datetime.now(UTC))
+    for reason in out["skipped"].values():
         state.metrics.refusals.labels(reason).inc()
-    events = decision.to_events()
-    if events:
-        frame = pd.DataFrame(events)
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-        frame["event_id"] = derive_event_ids(frame)
-        state.store.insert_events(frame)
-    by_id = {c.campaign_id: c for c in catalog}
-    out = []
-    for s in decision.served:
-        c = by_id[s.campaign_id]
-        offer = None
-        if c.type == "coupon":
-            offer = {
-                "discount_type": c.discount_type,
-                "discount_value": c.discount_value,
-                "min_spend": c.min_spend,
-                "end_time": c.end_time.isoformat() if c.end_time else None,
-            }
-        out.append(
-            CampaignOut(
-                campaign_id=c.campaign_id,
-                name=c.name,
-                type=str(c.type),
-                position=s.position,
-                value=s.value,
-                propensity=s.propensity,
-                reason="eligible",
-                offer=offer,
-            )
-        )
     return CampaignsOut(
-        user_id=user_id, policy=decision.policy, campaigns=out, skipped=dict(decision.skipped)
+        user_id=user_id,
+        policy=out["policy"],
+        campaigns=[CampaignOut(**c) for c in out["campaigns"]],
+        skipped=out["skipped"],
     )
 
 
 @router.get("/{user_id}/profile", response_model=ProfileOut)
 def profile(user_id: UserId, state: State, _key: ReadKey) -> ProfileOut:
-    attrs = _user_attrs(state, user_id)
+    attrs = user_attributes(state.store, user_id)
     clean = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in (attrs or {}).items()}
     clean = {
         k: v for k, v in clean.items() if isinstance(v, str | int | float | bool | list | dict)
