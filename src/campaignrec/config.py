@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     )
     pseudonymisation_key: SecretStr | None = None
     log_level: str = "INFO"
+    api_rate_per_second: float = Field(
+        default=100.0, gt=0, description="requests per second per API key (token bucket)"
+    )
+    api_rate_burst: int = Field(default=200, ge=1, description="burst size per API key")
+    api_max_body_bytes: int = Field(default=2_000_000, ge=1, description="request body limit")
+    api_cors_origins: list[str] = Field(
+        default_factory=list, description="origins allowed by CORS (none: CORS off)"
+    )
+    model_check_seconds: float = Field(
+        default=2.0, ge=0, description="how often the service checks for a new active model"
+    )
 
     @property
     def resolved_database_url(self) -> str:

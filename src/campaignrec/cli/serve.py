@@ -1,0 +1,87 @@
+"""``campaignrec serve``, ``campaignrec keys ...`` and ``campaignrec campaigns for USER``.
+
+Imports only :mod:`campaignrec.cli.context` from the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from campaignrec.cli.context import STATE, console, open_store, settings
+from campaignrec.service.auth import KeyStore
+from campaignrec.service.campaigns import serve_user_campaigns
+from campaignrec.store.online import open_online_state
+
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API (docs at /docs) with uvicorn."""
+    import uvicorn
+
+    s = settings()
+    if STATE.data_dir is not None:
+        os.environ["CAMPAIGNREC_HOME"] = str(STATE.data_dir)
+    console.print(f"serving on http://{host}:{port} (OpenAPI docs: http://{host}:{port}/docs)")
+    if workers > 1:
+        uvicorn.run(
+            "campaignrec.service.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+        )
+    else:
+        from campaignrec.service.app import create_app
+
+        uvicorn.run(create_app(s), host=host, port=port, access_log=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    scopes: Annotated[str, typer.Option(help="comma-separated: ingest, read, admin")] = "read",
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line")] = False,
+) -> None:
+    """Create an API key and print it once (only its salted hash is stored)."""
+    key, rec = KeyStore(open_store()).create(scopes)
+    if as_json:
+        typer.echo(json.dumps({"key": key, "id": rec.id, "scopes": list(rec.scopes)}))
+    else:
+        console.print(f"key {rec.id} ({','.join(rec.scopes)}): {key}", highlight=False)
+        console.print("[dim]store it now: it is not shown again[/]")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (ids and scopes; never the keys)."""
+    for rec in KeyStore(open_store()).list():
+        state = "revoked" if rec.revoked else "active"
+        console.print(f"{rec.id}\t{','.join(rec.scopes)}\t{state}", highlight=False)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="key id (see keys list)")]) -> None:
+    """Revoke a key."""
+    KeyStore(open_store()).revoke(key_id)
+    console.print(f"revoked key {key_id}")
+
+
+def campaigns_for(
+    user_id: Annotated[str, typer.Argument(help="the shopper's id")],
+    k: Annotated[int, typer.Option("-k", min=1, help="campaigns at most")] = 3,
+) -> None:
+    """Serve the best eligible campaigns to USER (spends caps, inventory, budget; logged)."""
+    store = open_store()
+    online = open_online_state(settings().online_url)
+    out = serve_user_campaigns(store, online, user_id, k, datetime.now(UTC))
+    typer.echo(json.dumps(out, default=str))

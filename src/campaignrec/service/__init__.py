@@ -1,0 +1,1 @@
+"""The HTTP service (FastAPI): ``create_app(settings)`` builds it; see docs/api.md."""

@@ -1,0 +1,116 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+The lifespan opens the store, the online state, the key store and the ranker once. Every request
+gets an ``X-Request-ID``; bodies over ``api_max_body_bytes`` are refused with 413; request counts
+and latencies go to a per-app Prometheus registry served at ``/metrics``. The active model is
+re-checked at most every ``model_check_seconds``, so an activation swaps it without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.routing import Match
+
+from campaignrec.config import Settings, load_settings
+from campaignrec.service.deps import AdminKey
+from campaignrec.service.errors import error_response, install_error_handlers
+from campaignrec.service.routers import events, health, items, models, users
+from campaignrec.service.state import ServiceState
+
+log = logging.getLogger("campaignrec.service")
+
+
+def _route_template(request: Request) -> str:
+    found = request.scope.get("route")
+    if found is not None and getattr(found, "path", None):
+        return str(found.path)
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service for ``settings`` (default: :func:`campaignrec.config.load_settings`)."""
+    cfg = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.service = ServiceState(cfg)
+        try:
+            yield
+        finally:
+            app.state.service.close()
+
+    app = FastAPI(title="campaignrec", version="1", lifespan=lifespan)
+    install_error_handlers(app)
+    if cfg.api_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cfg.api_cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+
+    @app.middleware("http")
+    async def frame(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        rid = uuid.uuid4().hex
+        request.state.request_id = rid
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > cfg.api_max_body_bytes):
+            response: Response = error_response(
+                request,
+                413,
+                "body_too_large",
+                f"request body over {cfg.api_max_body_bytes} bytes",
+                None,
+            )
+        else:
+            service: ServiceState | None = getattr(request.app.state, "service", None)
+            if service is not None:
+                service.refresh()
+            response = await call_next(request)
+        response.headers["X-Request-ID"] = rid
+        service = getattr(request.app.state, "service", None)
+        if service is not None:
+            route = _route_template(request)
+            service.metrics.requests.labels(route, request.method, str(response.status_code)).inc()
+            service.metrics.latency.labels(route, request.method).observe(
+                time.perf_counter() - started
+            )
+        # structured, no ids of users or keys: the route template only
+        log.info(
+            "request",
+            extra={
+                "route": _route_template(request),
+                "status": response.status_code,
+                "request_id": rid,
+            },
+        )
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request, _key: AdminKey) -> Response:
+        state: ServiceState = request.app.state.service
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    for module in (health, events, users, items, models):
+        app.include_router(module.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (several workers): settings from the environment."""
+    return create_app(load_settings())

@@ -1,0 +1,61 @@
+"""Dependencies of the routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from campaignrec.service.auth import ApiKey
+from campaignrec.service.errors import ApiError
+from campaignrec.service.state import ServiceState
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+def require(scope: str) -> Callable[..., ApiKey]:
+    """A dependency: a valid ``Authorization: Bearer`` key holding ``scope`` (admin holds all)."""
+
+    def check(request: Request, state: State) -> ApiKey:
+        header = request.headers.get("authorization", "")
+        kind, _, token = header.partition(" ")
+        if kind.lower() != "bearer" or not token:
+            raise ApiError(401, "unauthorized", "missing API key: send Authorization: Bearer KEY")
+        key = state.keys.verify(token.strip())
+        if key is None:
+            raise ApiError(401, "unauthorized", "unknown or revoked API key")
+        if scope not in key.scopes and "admin" not in key.scopes:
+            raise ApiError(403, "forbidden", f"this key lacks the '{scope}' scope")
+        wait = state.bucket.take(key.id)
+        if wait > 0:
+            raise ApiError(
+                429,
+                "rate_limited",
+                "too many requests for this key",
+                headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+            )
+        request.state.key_id = key.id
+        return key
+
+    return check
+
+
+ReadKey = Annotated[ApiKey, Depends(require("read"))]
+IngestKey = Annotated[ApiKey, Depends(require("ingest"))]
+AdminKey = Annotated[ApiKey, Depends(require("admin"))]
+
+
+def language(lang: str | None, accept: str | None) -> str:
+    """``zh`` for zh / zh-CN (query first, then Accept-Language), else ``en``."""
+    for raw in (lang, accept):
+        if raw:
+            first = raw.split(",")[0].split(";")[0].strip().lower()
+            return "zh" if first.startswith("zh") else "en"
+    return "en"

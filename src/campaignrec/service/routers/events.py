@@ -1,0 +1,78 @@
+"""``POST /v1/events``: validated by the importer's rules, stored, applied to the online state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from campaignrec.data.validation import validate_frame
+from campaignrec.service.deps import IngestKey, State
+from campaignrec.service.errors import ApiError
+from campaignrec.service.ranking_adapter import record_event
+from campaignrec.service.schemas import MAX_BATCH, EventBatch, EventsOut, Rejected
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+def _text_rows(batch: EventBatch) -> pl.DataFrame:
+    """Rows as text, as a file would give them, so validation is exactly the importer's."""
+    rows = [e.model_dump(exclude_none=True) for e in batch.events]
+    cols = sorted({k for r in rows for k in r})
+    data = {c: [None if r.get(c) is None else str(r[c]) for r in rows] for c in cols}
+    return pl.DataFrame(data, schema={c: pl.String for c in cols})
+
+
+def _stored_ids(state: State, ids: list[str]) -> set[str]:
+    table = state.store.tables.events
+    found: set[str] = set()
+    with state.store.engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            found.update(
+                conn.execute(select(table.c.event_id).where(table.c.event_id.in_(part))).scalars()
+            )
+    return found
+
+
+@router.post("/events", response_model=EventsOut, responses={413: {}, 401: {}, 403: {}, 429: {}})
+def post_events(batch: EventBatch, request: Request, state: State, _key: IngestKey) -> EventsOut:
+    if len(batch.events) > MAX_BATCH:
+        raise ApiError(
+            413, "batch_too_large", f"at most {MAX_BATCH} events per request", field="events"
+        )
+    rid = getattr(request.state, "request_id", "api")
+    frame = _text_rows(batch)
+    res = validate_frame("events", frame, source=f"api:{rid}")
+    rejected = [
+        Rejected(
+            index=int(q["line"]) - 1,
+            field=str(q["field"]) or None,
+            reason=str(q["reason"]),
+            value=None if q["value"] is None else str(q["value"]),
+        )
+        for q in res.quarantine.to_dict("records")
+        if q["reason"] != "duplicate"
+    ]
+    if len(res.quarantine):
+        state.store.insert_quarantine(res.quarantine)
+    valid = res.valid
+    new = valid
+    if len(valid):
+        known = _stored_ids(state, [str(x) for x in valid["event_id"]])
+        new = valid[~valid["event_id"].isin(known)]
+        written = state.store.insert_events(new) if len(new) else 0
+    else:
+        written = 0
+    for record in new.to_dict("records"):
+        record_event(state.online, _plain({str(k): v for k, v in record.items()}))
+    state.metrics.events.inc(written)
+    return EventsOut(
+        accepted=written, duplicates=res.duplicates + len(valid) - written, rejected=rejected
+    )
+
+
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if v != v else v) if isinstance(v, float) else v for k, v in record.items()}

@@ -1,0 +1,34 @@
+"""``GET /v1/items/{id}/similar``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query
+
+from campaignrec.service.deps import ReadKey, State, language
+from campaignrec.service.errors import ApiError
+from campaignrec.service.routers.users import items_out
+from campaignrec.service.schemas import SimilarOut
+
+router = APIRouter(prefix="/v1/items", tags=["items"])
+
+
+@router.get("/{item_id}/similar", response_model=SimilarOut)
+def similar(
+    item_id: Annotated[str, Path(min_length=1, max_length=256)],
+    state: State,
+    _key: ReadKey,
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    lang: Annotated[str | None, Query(max_length=16)] = None,
+    accept_language: Annotated[str | None, Header(max_length=256)] = None,
+) -> SimilarOut:
+    if state.ranker is None:
+        raise ApiError(503, "no_model", "no trained model is active: run campaignrec train")
+    ranked = state.ranker.similar(item_id, k, language(lang, accept_language))
+    return SimilarOut(
+        item_id=item_id,
+        items=items_out(ranked),
+        model_name=ranked.model_name,
+        model_version=ranked.model_version,
+    )

@@ -1,0 +1,127 @@
+"""Request and response models of the API (pydantic, ``extra="forbid"``, bounded strings).
+
+Event rows are only shape-checked here; their rules live in :mod:`campaignrec.data.validation`,
+the importer's one definition, which the events route applies.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Id = Annotated[str, Field(min_length=1, max_length=256)]
+Text = Annotated[str, Field(max_length=256)]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+MAX_BATCH = 1000
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EventIn(_Model):
+    event_id: Text | None = None
+    user_id: Text | None = None
+    event_type: Text | None = None
+    timestamp: Annotated[str, Field(max_length=64)] | Number | None = None
+    item_id: Text | None = None
+    campaign_id: Text | None = None
+    query: Text | None = None
+    quantity: Number | None = None
+    price: Number | None = None
+    revenue: Number | None = None
+    session_id: Text | None = None
+    order_id: Text | None = None
+    device: Text | None = None
+    page: Text | None = None
+    position: int | None = None
+    policy: Text | None = None
+    variant: Text | None = None
+    propensity: Number | None = None
+
+
+class EventBatch(_Model):
+    events: list[EventIn] = Field(min_length=1)
+
+
+class Rejected(_Model):
+    index: int
+    field: str | None
+    reason: str
+    value: str | None = None
+
+
+class EventsOut(_Model):
+    accepted: int
+    duplicates: int
+    rejected: list[Rejected]
+
+
+class ItemOut(_Model):
+    item_id: str
+    score: float
+    rank: int
+    reason: str
+    text: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class RecommendationsOut(_Model):
+    user_id: str | None
+    items: list[ItemOut]
+    model_name: str | None
+    model_version: str | None
+    personalised: bool
+
+
+class SimilarOut(_Model):
+    item_id: str
+    items: list[ItemOut]
+    model_name: str | None
+    model_version: str | None
+
+
+class CampaignOut(_Model):
+    campaign_id: str
+    name: str
+    type: str
+    position: int
+    value: float
+    propensity: float
+    reason: str
+    offer: dict[str, Any] | None = None
+
+
+class CampaignsOut(_Model):
+    user_id: str
+    policy: str
+    campaigns: list[CampaignOut]
+    skipped: dict[str, str]
+
+
+class ModelOut(_Model):
+    name: str
+    version: str
+    active: bool
+    path: str
+
+
+class ModelsOut(_Model):
+    models: list[ModelOut]
+
+
+class ActivateIn(_Model):
+    version: Id
+
+
+class ProfileOut(_Model):
+    user_id: str
+    known: bool
+    attributes: dict[str, Any]
+    recent_items: list[str]
+
+
+class Health(_Model):
+    status: str
+    checks: dict[str, bool] = Field(default_factory=dict)
