@@ -9,72 +9,35 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from campaignrec.cli.context import console, open_store, settings
+from campaignrec.cli.context import (
+    console,
+    open_store,
+    print_init,
+    print_stats,
+    selection_table,
+    settings,
+)
 from campaignrec.errors import CampaignrecError, ConfigError
-
-DEFAULT_TOML = """# campaignrec settings for this shop (environment variables CAMPAIGNREC_* win).
-# database_url = "postgresql+psycopg://user@host:5432/shop"   # default: SQLite file here
-# online_url = "redis://127.0.0.1:6379/0"                      # default: memory://
-# half_life_days = 30                                           # time decay of interactions
-reject_threshold = 0.05
-
-[event_weights]
-view = 1.0
-click = 2.0
-favorite = 3.0
-add_to_cart = 3.0
-purchase = 5.0
-remove_from_cart = 0.0
-"""
 
 
 def init() -> None:
     """Create the data directory, its settings file and the store (idempotent)."""
-    s = settings()
-    s.home.mkdir(parents=True, exist_ok=True)
-    toml = s.home / "campaignrec.toml"
-    if not toml.exists():
-        toml.write_text(DEFAULT_TOML, encoding="utf-8")
-    store = open_store()
-    version = store.migrate()
-    console.print(f"initialised [bold]{s.home}[/] (store schema v{version}, settings {toml})")
+    from campaignrec.pipeline.shop import init_shop
+
+    print_init(init_shop(settings()))
 
 
 def stats(
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
 ) -> None:
     """Counts of what the store holds."""
-    store = open_store()
-    counts = {
-        name: store.count(name) for name in ("users", "items", "campaigns", "events", "quarantine")
-    }
-    events = (
-        store.read_table("events", columns=["event_type", "timestamp"])
-        if counts["events"]
-        else None
-    )
-    by_type = {} if events is None else events["event_type"].value_counts().to_dict()
-    span = None
-    if events is not None and len(events):
-        span = [events["timestamp"].min().isoformat(), events["timestamp"].max().isoformat()]
+    from campaignrec.pipeline.shop import store_stats
+
+    result = store_stats(open_store())
     if json_out:
-        print(json.dumps({"counts": counts, "events_by_type": by_type, "time_span": span}))
+        print(json.dumps(result.to_dict()))
         return
-    table = Table(title=f"store {settings().home}")
-    table.add_column("table")
-    table.add_column("rows", justify="right")
-    for name, n in counts.items():
-        table.add_row(name, f"{n:,}")
-    console.print(table)
-    if by_type:
-        t2 = Table(title="events by type")
-        t2.add_column("event_type")
-        t2.add_column("rows", justify="right")
-        for name, n in sorted(by_type.items(), key=lambda kv: -kv[1]):
-            t2.add_row(str(name), f"{n:,}")
-        console.print(t2)
-    if span:
-        console.print(f"time span: {span[0]} .. {span[1]}")
+    print_stats(result, settings().home)
 
 
 def _parse_params(pairs: list[str] | None) -> dict[str, object]:
@@ -144,27 +107,6 @@ def train(
                 selection, "validation leaderboard (chosen on a split carved from your data)"
             )
         )
-
-
-def selection_table(selection: dict[str, object], title: str | None = None) -> Table:
-    """The default selection's leaderboard: each candidate's validation score, or why it was
-    skipped (a shop without item categories, a catalogue too wide for a solver)."""
-    metric = "validation score"
-    validation = selection.get("validation")
-    if isinstance(validation, dict):
-        metric = f"validation {validation.get('metric', 'score')} ({validation.get('protocol')})"
-    table = Table(title=title)
-    table.add_column("candidate")
-    table.add_column(metric, justify="right")
-    board = selection.get("leaderboard")
-    for row in board if isinstance(board, list) else []:
-        if row.get("error"):
-            reason = str(row["error"]).splitlines()[0].split(" (hint")[0]
-            shown = "skipped: " + reason.removeprefix(f"{row.get('model')}: ")[:80]
-        else:
-            shown = f"{float(row.get('score', float('nan'))):.4f}"
-        table.add_row(str(row.get("name")), shown)
-    return table
 
 
 def recommend(

@@ -9,14 +9,22 @@ explanations and a batch export; 6. a campaign plan (reach, cost, incremental co
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from campaignrec.cli.context import console, open_store, settings
-from campaignrec.cli.core import selection_table
+from campaignrec.cli.context import (
+    console,
+    open_store,
+    print_init,
+    print_plan,
+    print_stats,
+    selection_table,
+    settings,
+)
 
 BAD_ROWS = """event_id,user_id,event_type,item_id,timestamp,price
 ,u0001,view,i0001,2025-02-01T10:00:00Z,
@@ -40,19 +48,19 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="random seed")] = 0,
 ) -> None:
     """Run the offline pipeline end to end on a synthetic shop and say what it did."""
-    from campaignrec.cli.campaigns import plan_cmd
-    from campaignrec.cli.core import init, stats
-    from campaignrec.cli.profiles import ensure_profiles
     from campaignrec.data.importer import import_file
     from campaignrec.data.synthetic import ShopConfig, write_shop
     from campaignrec.pipeline import load_active_model, recommend_frame, train
+    from campaignrec.pipeline.campaigns import plan_for
+    from campaignrec.pipeline.profiles import ensure_profiles, profiles_dir
+    from campaignrec.pipeline.shop import init_shop, store_stats
 
     started = time.perf_counter()
     s = settings()
     done: list[str] = []
 
     _step(1, "a synthetic shop")
-    init()
+    print_init(init_shop(s))
     shop_dir = s.home / "shop"
     cfg = ShopConfig(
         n_users=users, n_items=items, n_events=events, n_campaigns=12, days=60, seed=seed
@@ -84,16 +92,22 @@ def demo(
     console.print(table)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(summary.by_reason.items()))
     console.print(f"bad_rows.csv: quarantined by reason -> {reasons} (see: campaignrec quarantine)")
-    stats(json_out=False)
+    print_stats(store_stats(store), s.home)
     done.append("imported the shop; bad rows were quarantined with their reasons")
 
     _step(3, "profiles and segments")
-    result = ensure_profiles(refresh=True)
+    result = ensure_profiles(
+        open_store,
+        profiles_dir(s.home),
+        refresh=True,
+        progress=lambda: console.status("computing profiles..."),
+    )
     prof = result.profiles
     if "segment_name" in prof.columns:
         seg = prof.groupby(["segment_name", "segment_name_zh"]).size().sort_values(ascending=False)
         t = Table("segment", "细分", "shoppers")
-        for (en, zh), n in seg.items():
+        for key, n in seg.items():
+            en, zh = key if isinstance(key, tuple) else (key, key)
             t.add_row(str(en), str(zh), f"{n:,}")
         console.print(t)
     if "lifecycle" in prof.columns:
@@ -135,7 +149,7 @@ def demo(
     campaigns = store.read_table("campaigns")
     coupons = campaigns[campaigns["type"] == "coupon"] if "type" in campaigns else campaigns
     chosen = str((coupons if len(coupons) else campaigns)["campaign_id"].iloc[0])
-    plan_cmd(chosen)
+    print_plan(plan_for(store, chosen, now=datetime.now(UTC)))
     done.append(f"planned campaign {chosen}: reach, cost, incremental conversions and ROI")
 
     console.rule("[bold]done")

@@ -14,25 +14,20 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
-import pandas as pd
 import typer
-from numpy.typing import NDArray
 from rich.console import Console
 from rich.table import Table
 
 from campaignrec.errors import ConfigError, ValidationError
-from campaignrec.experiments.logs_io import LoadedLog, load_mapping, read_log, read_obd_csv
-from campaignrec.experiments.ope import (
-    OPESettings,
-    check_action_dist,
-    estimate_policy_value,
-    fit_reward_model,
-    learned_softmax_policy,
-    uniform_policy,
-)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from numpy.typing import NDArray
+
+    from campaignrec.experiments.logs_io import LoadedLog
 
 console = Console()
 
@@ -61,6 +56,11 @@ def read_policy_file(path: Path, loaded: LoadedLog) -> NDArray[np.float64]:
     -------
     ndarray of shape (n_rounds, n_actions)
     """
+    import numpy as np
+    import pandas as pd
+
+    from campaignrec.experiments.ope import check_action_dist
+
     if not path.is_file():
         raise ConfigError(
             f"policy file {str(path)!r} does not exist",
@@ -149,6 +149,15 @@ def ope(
     size of each estimator's importance weights. Without --refit-reward-model the reward model
     is fitted once and held fixed in the bootstrap (fast; DM's interval is then too narrow).
     """
+    from campaignrec.experiments.logs_io import load_mapping, read_log, read_obd_csv
+    from campaignrec.experiments.ope import (
+        OPESettings,
+        estimate_policy_value,
+        fit_reward_model,
+        learned_softmax_policy,
+        uniform_policy,
+    )
+
     if preset is not None and mapping is not None:
         raise ConfigError("use --preset or --mapping, not both")
     if preset is not None and preset != "obd":
@@ -236,6 +245,9 @@ def _switch_tau(text: str) -> float | Literal["auto"]:
 def _features(
     df: pd.DataFrame, features: list[str] | None, exclude: set[str]
 ) -> tuple[NDArray[np.float64], list[str]]:
+    import numpy as np
+    import pandas as pd
+
     if features:
         missing = [c for c in features if c not in df.columns]
         if missing:
@@ -294,6 +306,9 @@ def uplift(
     treatment values are pooled into one "treated" group). Random targeting is reported as the
     baseline.
     """
+    import numpy as np
+    import pandas as pd
+
     from campaignrec.campaigns.uplift import LEARNERS, make_uplift_learner
     from campaignrec.campaigns.uplift_metrics import (
         bootstrap_uplift_metric,

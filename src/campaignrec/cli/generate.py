@@ -6,13 +6,10 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from campaignrec.cli.context import console, open_store
-from campaignrec.data.importer import import_file
-from campaignrec.data.synthetic import ShopConfig, write_shop
 from campaignrec.errors import ValidationError
 
 ENTITIES = ("users", "items", "campaigns", "events")
@@ -37,6 +34,10 @@ def generate(
     under ``truth/`` (see docs/synthetic.md); events are streamed in chunks, so memory stays
     bounded for millions of events.
     """
+    import pandas as pd
+
+    from campaignrec.data.synthetic import ShopConfig, write_shop
+
     if fmt not in ("csv", "parquet"):
         raise ValidationError("fmt", "must be 'csv' or 'parquet'", value=fmt, hint="--fmt parquet")
     cfg = ShopConfig(
@@ -76,6 +77,8 @@ def generate(
 
 def _load(written: dict[str, Path]) -> None:
     """Import the written files into the store of the selected data directory."""
+    from campaignrec.data.importer import import_file
+
     store = open_store()
     table = Table(title="loaded into the store")
     table.add_column("table")

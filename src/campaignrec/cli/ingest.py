@@ -32,7 +32,6 @@ from campaignrec.errors import ConfigError, TooManyRejectionsError
 
 ENTITY_CHOICES = ("users", "items", "campaigns", "events", "dataset")
 
-app = typer.Typer(help="Import users, items, campaigns and events; inspect the quarantine.")
 _err = Console(stderr=True)
 
 
@@ -418,7 +417,3 @@ def quarantine_cmd(
         console.print(", ".join(f"{k}: {v:,}" for k, v in by_reason.items()))
     if export is not None:
         console.print(f"exported {len(q):,} rows to {export}")
-
-
-app.command("import")(import_cmd)
-app.command("quarantine")(quarantine_cmd)

@@ -25,6 +25,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from campaignrec import __version__
+
+        console.print(f"campaignrec {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     data_dir: Annotated[
@@ -32,6 +40,12 @@ def _root(
         typer.Option("--data-dir", "-d", help="data directory of the shop (env CAMPAIGNREC_HOME)"),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
 ) -> None:
     STATE.data_dir = data_dir
     STATE.debug = debug
@@ -40,7 +54,16 @@ def _root(
 
 def _register() -> None:
     """Attach every sub-command explicitly (no registration by import side effects)."""
-    from campaignrec.cli import campaigns, core, demo, evaluate, experiments, generate, ingest
+    from campaignrec.cli import (
+        campaigns,
+        core,
+        demo,
+        evaluate,
+        experiments,
+        generate,
+        ingest,
+        serve,
+    )
     from campaignrec.cli import profiles as profiles_cli
 
     app.command("init")(core.init)
@@ -56,10 +79,13 @@ def _register() -> None:
     app.add_typer(profiles_cli.profiles_app, name="profiles")
     app.command("segments")(profiles_cli.segments_command)
     app.add_typer(profiles_cli.analytics_app, name="analytics")
+    campaigns.app.command("for")(serve.campaigns_for)
     app.add_typer(campaigns.app, name="campaigns")
     app.command("uplift")(experiments.uplift)
     app.command("ope")(experiments.ope)
     app.command("demo")(demo.demo)
+    app.command("serve")(serve.serve)
+    app.add_typer(serve.keys_app, name="keys")
 
 
 _register()

@@ -17,15 +17,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from campaignrec.cli import context
 from campaignrec.errors import CampaignrecError, ValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 profiles_app = typer.Typer(help="User profiles: export and refresh.", no_args_is_help=True)
 analytics_app = typer.Typer(
@@ -34,7 +36,6 @@ analytics_app = typer.Typer(
 )
 console = Console()
 
-CHUNK_ROWS = 500_000
 RefreshOpt = Annotated[bool, typer.Option("--refresh", help="recompute profiles from the store")]
 
 
@@ -56,48 +57,21 @@ def _reports_dir() -> Path:
 
 
 def _events(store: Any) -> Iterator[pd.DataFrame]:
-    return store.iter_table("events", chunk_rows=CHUNK_ROWS)
+    from campaignrec.pipeline.profiles import iter_events
+
+    return iter_events(store)
 
 
-def ensure_profiles(refresh: bool = False) -> Any:
-    """Load the saved profiles, or compute and save them (when missing or ``refresh``)."""
-    from campaignrec.profiles.pipeline import (
-        PROFILES_FILE,
-        SEGMENTS_FILE,
-        build_profiles,
-        load_profiles,
-        save_profiles,
+def _profiles(refresh: bool) -> Any:
+    """The saved profiles of the data directory (computed when missing or with --refresh)."""
+    from campaignrec.pipeline.profiles import ensure_profiles
+
+    return ensure_profiles(
+        _open_store,
+        profiles_dir(),
+        refresh=refresh,
+        progress=lambda: console.status("computing profiles..."),
     )
-    from campaignrec.profiles.segments import SegmentModel
-
-    d = profiles_dir()
-    if not refresh and (d / PROFILES_FILE).is_file():
-        return load_profiles(d)
-    store = _open_store()
-    try:
-        if store.count("events") == 0:
-            raise CampaignrecError(
-                "the store has no events to profile",
-                hint="import events first (campaignrec import)",
-            )
-        previous = SegmentModel.load(d / SEGMENTS_FILE) if (d / SEGMENTS_FILE).is_file() else None
-        with console.status("computing profiles..."):
-            # the end of the data from the timestamp column alone (cheaper than a full pass)
-            end = max(
-                pd.to_datetime(c["timestamp"], utc=True).max()
-                for c in store.iter_table("events", chunk_rows=CHUNK_ROWS, columns=["timestamp"])
-            )
-            result = build_profiles(
-                lambda: _events(store),
-                users=store.read_table("users"),
-                items=store.read_table("items"),
-                previous_segments=previous,
-                as_of=end,
-            )
-        save_profiles(result, d)
-    finally:
-        store.close()
-    return result
 
 
 def _fmt(v: Any) -> str:
@@ -111,6 +85,8 @@ def _fmt(v: Any) -> str:
 
 
 def _print_frame(df: pd.DataFrame, title: str, max_rows: int = 30) -> None:
+    import pandas as pd
+
     t = Table(title=title, show_lines=False)
     for c in df.columns:
         t.add_column(str(c), overflow="fold", min_width=min(len(str(c)), 8))
@@ -129,7 +105,7 @@ def profile_command(
     """Show one shopper's profile card."""
     from campaignrec.profiles.pipeline import profile_attributes
 
-    result = ensure_profiles(refresh)
+    result = _profiles(refresh)
     attrs = profile_attributes(result.profiles, user_id)
     if as_json:
         console.print_json(json.dumps(attrs, ensure_ascii=False, default=str))
@@ -204,7 +180,7 @@ def export_command(
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise ValidationError("--out", "the file must end in .csv or .parquet", value=str(out))
-    result = ensure_profiles(refresh)
+    result = _profiles(refresh)
     df = result.profiles.copy()
     df = df.rename(columns={"segment": "segment_id", "segment_name": "segment"})
     first = ["user_id", "recency_days", "frequency", "monetary", "lifecycle", "segment"]
@@ -225,10 +201,12 @@ def segments_command(
     plot: Annotated[Path | None, typer.Option("--plot", help="PNG of the segments")] = None,
 ) -> None:
     """Show the behavioural segments (names in English and Chinese) and the RFM view."""
+    import pandas as pd
+
     from campaignrec.profiles.plots import plot_segments, plot_silhouette
     from campaignrec.profiles.segments import silhouette_curve
 
-    result = ensure_profiles(refresh)
+    result = _profiles(refresh)
     if result.segments is None:
         raise CampaignrecError("no segments were fitted", hint="need more users than k_min")
     model = result.segments
@@ -273,7 +251,7 @@ def funnel_command(
     from campaignrec.profiles.plots import plot_funnel
 
     key = None if by == "none" else by
-    profiles = ensure_profiles(refresh).profiles if key == "segment" else None
+    profiles = _profiles(refresh).profiles if key == "segment" else None
     store = _open_store()
     try:
         items = store.read_table("items") if key == "category" else None
@@ -302,7 +280,7 @@ def heatmap_command(
     from campaignrec.profiles.plots import WEEKDAYS, plot_heatmaps
 
     col = None if segment_column == "none" else segment_column
-    profiles = ensure_profiles(refresh).profiles if col else None
+    profiles = _profiles(refresh).profiles if col else None
     store = _open_store()
     try:
         hm = activity_heatmap(
@@ -350,6 +328,8 @@ def cohorts_command(
     plot: Annotated[Path | None, typer.Option("--plot", help="PNG path")] = None,
 ) -> None:
     """Retention of signup-month cohorts."""
+    import pandas as pd
+
     from campaignrec.profiles.analytics import cohort_retention
     from campaignrec.profiles.plots import plot_cohorts
 

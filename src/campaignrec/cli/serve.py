@@ -1,5 +1,7 @@
 """``campaignrec serve``, ``campaignrec keys ...`` and ``campaignrec campaigns for USER``.
 
+The service (FastAPI, uvicorn) is imported inside the commands so that ``--help`` stays fast.
+
 Imports only :mod:`campaignrec.cli.context` from the CLI.
 """
 
@@ -13,9 +15,6 @@ from typing import Annotated
 import typer
 
 from campaignrec.cli.context import STATE, console, open_store, settings
-from campaignrec.service.auth import KeyStore
-from campaignrec.service.campaigns import serve_user_campaigns
-from campaignrec.store.online import open_online_state
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 
@@ -53,6 +52,8 @@ def keys_create(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line")] = False,
 ) -> None:
     """Create an API key and print it once (only its salted hash is stored)."""
+    from campaignrec.service.auth import KeyStore
+
     key, rec = KeyStore(open_store()).create(scopes)
     if as_json:
         typer.echo(json.dumps({"key": key, "id": rec.id, "scopes": list(rec.scopes)}))
@@ -64,6 +65,8 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (ids and scopes; never the keys)."""
+    from campaignrec.service.auth import KeyStore
+
     for rec in KeyStore(open_store()).list():
         state = "revoked" if rec.revoked else "active"
         console.print(f"{rec.id}\t{','.join(rec.scopes)}\t{state}", highlight=False)
@@ -72,6 +75,8 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="key id (see keys list)")]) -> None:
     """Revoke a key."""
+    from campaignrec.service.auth import KeyStore
+
     KeyStore(open_store()).revoke(key_id)
     console.print(f"revoked key {key_id}")
 
@@ -81,6 +86,9 @@ def campaigns_for(
     k: Annotated[int, typer.Option("-k", min=1, help="campaigns at most")] = 3,
 ) -> None:
     """Serve the best eligible campaigns to USER (spends caps, inventory, budget; logged)."""
+    from campaignrec.service.campaigns import serve_user_campaigns
+    from campaignrec.store.online import open_online_state
+
     store = open_store()
     online = open_online_state(settings().online_url)
     out = serve_user_campaigns(store, online, user_id, k, datetime.now(UTC))

@@ -413,6 +413,16 @@ def event_secondary_indexes(tables: Tables) -> list[Index]:
     return [ix for ix in tables.events.indexes if not ix.unique]
 
 
+def _v4_profiles_table(conn: Connection, tables: Tables) -> None:
+    # Defined by campaignrec.store.profiles (not part of Tables): one row per shopper.
+    p = tables.prefix
+    key = 'TEXT COLLATE "C"' if conn.dialect.name == "postgresql" else "TEXT"
+    conn.exec_driver_sql(
+        f'CREATE TABLE IF NOT EXISTS "{p}profiles" (user_id {key} NOT NULL PRIMARY KEY, '
+        "attributes TEXT NOT NULL, computed_at BIGINT NOT NULL)"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -425,6 +435,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v2_drop_unused_event_indexes,
     ),
     Migration(3, "items.hidden: hidden items never appear in recommendations", _v3_item_hidden),
+    Migration(4, "profiles: one row of profile attributes per shopper", _v4_profiles_table),
 )
 
 

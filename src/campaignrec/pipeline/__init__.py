@@ -1,0 +1,26 @@
+"""The batch steps every face (library, CLI, service) calls: snapshot, train, profiles, campaign
+plans, shop set-up.
+
+One module per step: :mod:`~campaignrec.pipeline.snapshot`, :mod:`~campaignrec.pipeline.training`,
+:mod:`~campaignrec.pipeline.profiles`, :mod:`~campaignrec.pipeline.campaigns`,
+:mod:`~campaignrec.pipeline.shop`. The names below are re-exported for ``from campaignrec.pipeline
+import ...``; the other steps are imported from their module.
+"""
+
+from campaignrec.pipeline.snapshot import build_snapshot
+from campaignrec.pipeline.training import (
+    TrainResult,
+    load_active_model,
+    new_version,
+    recommend_frame,
+    train,
+)
+
+__all__ = [
+    "TrainResult",
+    "build_snapshot",
+    "load_active_model",
+    "new_version",
+    "recommend_frame",
+    "train",
+]

@@ -1,0 +1,188 @@
+"""Campaign steps over a shop's store: the catalog, one shopper's eligibility, and the plan of a
+campaign before launch (audience, fallback response estimates when no uplift file is given).
+
+Faces call these and print what they return; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from campaignrec.campaigns.allocation import plan_campaign
+from campaignrec.campaigns.audience import audience_of
+from campaignrec.campaigns.catalog import Catalog, load_campaigns
+from campaignrec.campaigns.eligibility import EligibilityResult, explain_eligibility
+from campaignrec.campaigns.exposures import exposure_outcomes, segment_response_rates
+from campaignrec.data.schema import Campaign
+from campaignrec.errors import UnknownIdError, ValidationError
+from campaignrec.pipeline.profiles import all_attributes, profile_attributes_for
+
+FALLBACK_LABEL = "fallback: logged response rates per segment"
+OUTCOME_EVENT_COLUMNS = [
+    "user_id",
+    "event_type",
+    "item_id",
+    "campaign_id",
+    "timestamp",
+    "session_id",
+    "variant",
+    "policy",
+    "propensity",
+]
+
+
+def load_catalog(store: Any) -> Catalog:
+    """Every campaign of the store."""
+    return load_campaigns(store.read_table("campaigns"))
+
+
+def check_eligibility(
+    store: Any, campaign_id: str, user_id: str, now: datetime, open_state: Callable[[], Any]
+) -> EligibilityResult:
+    """Is ``user_id`` eligible for ``campaign_id`` at ``now``, and which conditions fail.
+
+    ``open_state`` opens the online state (budgets, caps, exposures) once the campaign and the
+    user are known.
+
+    Raises
+    ------
+    UnknownIdError
+        The campaign or the user is not in the store.
+    """
+    campaign = load_catalog(store).get(campaign_id)
+    attrs = profile_attributes_for(store, user_id, now=now)
+    if attrs is None:
+        raise UnknownIdError("user", user_id, hint="`campaignrec stats` shows what the store holds")
+    return explain_eligibility(attrs, campaign, now, open_state(), user_id=user_id)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A campaign's plan: the campaign, its audience size, the plan (``to_dict`` shape, with
+    ``audience_size``) and where the response estimates came from."""
+
+    campaign: Campaign
+    audience_size: int
+    plan: dict[str, Any]
+    source: str
+
+
+def plan_for(
+    store: Any,
+    campaign_id: str,
+    *,
+    now: datetime,
+    uplift: Path | None = None,
+    segment_field: str = "segment",
+    order_value: float = 50.0,
+    margin_rate: float = 0.3,
+    objective: Literal["profit", "conversions"] = "profit",
+) -> PlanResult:
+    """Audience size, expected cost, incremental conversions and ROI of ``campaign_id``.
+
+    Uses the uplift estimates of the ``uplift`` file when given; otherwise the logged response
+    rates with and without the offer per ``segment_field`` (:func:`fallback_estimates`).
+    """
+    cat = load_catalog(store)
+    c = cat.get(campaign_id)
+    attrs = all_attributes(store, now)
+    aud = audience_of(c, attrs)
+    if not aud:
+        raise ValidationError(
+            "audience",
+            f"campaign '{campaign_id}' reaches nobody",
+            hint=f"check its rule with `campaigns check USER {campaign_id}`",
+        )
+    if uplift is not None:
+        est = read_uplift(uplift, campaign_id)
+        frame = pd.DataFrame({"user_id": aud}).merge(est, on="user_id", how="inner")
+        source = f"uplift estimates from {uplift.name}"
+        if frame.empty:
+            raise ValidationError(
+                "--uplift", "no estimates for the campaign's audience", value=str(uplift)
+            )
+    else:
+        frame, source = fallback_estimates(store, cat, campaign_id, aud, attrs, segment_field)
+    plan = plan_campaign(
+        c,
+        frame,
+        order_value=order_value,
+        margin_rate=margin_rate,
+        objective=objective,
+        uplift_source=source,
+    )
+    out = plan.to_dict()
+    out["audience_size"] = len(aud)
+    return PlanResult(campaign=c, audience_size=len(aud), plan=out, source=source)
+
+
+def read_uplift(path: Path, campaign_id: str) -> pd.DataFrame:
+    """``user_id, p_control, p_treated`` of ``campaign_id`` from a CSV or Parquet file of
+    uplift estimates (``p_control`` + ``uplift`` is accepted for ``p_treated``)."""
+    if not path.is_file():
+        raise ValidationError("--uplift", "no such file", value=str(path))
+    df = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    if "campaign_id" in df.columns:
+        df = df[df["campaign_id"].astype(str) == campaign_id]
+    if "p_treated" not in df.columns and {"p_control", "uplift"} <= set(df.columns):
+        df = df.assign(p_treated=df["p_control"] + df["uplift"])
+    for col in ("user_id", "p_control", "p_treated"):
+        if col not in df.columns:
+            raise ValidationError(
+                col,
+                "the uplift file needs this column",
+                value=str(path),
+                hint="columns: user_id, p_control, p_treated (or uplift)",
+            )
+    return df[["user_id", "p_control", "p_treated"]].assign(
+        user_id=lambda d: d["user_id"].astype(str)
+    )
+
+
+def fallback_estimates(
+    store: Any,
+    cat: Catalog,
+    campaign_id: str,
+    aud: list[str],
+    attrs: dict[str, dict[str, Any]],
+    segment_field: str,
+) -> tuple[pd.DataFrame, str]:
+    """Response probabilities with and without the offer for every audience member: the logged
+    rates of their segment, shrunk towards the campaign's overall rates (all campaigns' when
+    this one has no logged exposures); returns the frame and a label naming the source."""
+    events = store.read_table("events", columns=OUTCOME_EVENT_COLUMNS)
+    items = store.read_table("items", columns=["item_id", "category"])
+    out = exposure_outcomes(events, cat, items)
+    if out.empty or out["treated"].nunique() < 2:
+        raise ValidationError(
+            "events",
+            "no logged exposures with both shown and held-out (control) users",
+            hint="pass --uplift FILE with model estimates, or log a control holdout",
+        )
+    if not any(a.get(segment_field) is not None for a in attrs.values()):
+        segment_field = "membership_tier"  # no profiles yet: a field every shop has
+    seg = {u: str(a.get(segment_field)) for u, a in attrs.items()}
+    scope = "this campaign"
+    if not (out["campaign_id"] == campaign_id).any():
+        out = out.assign(campaign_id=campaign_id)
+        scope = "all campaigns (none logged for this one)"
+    rates = segment_response_rates(out[out["campaign_id"] == campaign_id], seg)
+    by_seg = rates.set_index("segment")
+    overall_t = float(by_seg["p_treated"].mean())
+    overall_c = float(by_seg["p_control"].mean())
+    s = pd.Series([seg.get(u, "None") for u in aud])
+    frame = pd.DataFrame(
+        {
+            "user_id": aud,
+            "p_control": s.map(by_seg["p_control"]).fillna(overall_c).to_numpy(),
+            "p_treated": s.map(by_seg["p_treated"]).fillna(overall_t).to_numpy(),
+        }
+    )
+    label = f"{FALLBACK_LABEL} '{segment_field}' ({scope}; not an uplift model)"
+    return frame, label
