@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from campaignrec.data.schema import EVENT_COLUMNS, derive_event_id
 from campaignrec.errors import ConfigError, StoreError, UnknownIdError, ValidationError
 from campaignrec.store.migrations import MIGRATIONS, Migration
+from campaignrec.store.rows import RowWriter
 from campaignrec.store.sql import SQLStore
 
 StoreFactory = Callable[[], SQLStore]
@@ -213,14 +214,14 @@ def test_unknown_columns_and_tables_are_validation_errors(store: SQLStore) -> No
 def test_an_interrupted_insert_writes_nothing(
     store: SQLStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = SQLStore._write_rows
+    original = RowWriter.write_rows
 
     def write_then_crash(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         written = original(self, *args, **kwargs)
         assert written == 50  # the rows reached the database inside the transaction ...
         raise KeyboardInterrupt  # ... and then the process was interrupted
 
-    monkeypatch.setattr(SQLStore, "_write_rows", write_then_crash)
+    monkeypatch.setattr(RowWriter, "write_rows", write_then_crash)
     with pytest.raises(KeyboardInterrupt):
         store.insert_events(make_events(50))
     monkeypatch.undo()

@@ -1,0 +1,33 @@
+"""Erasure in the SQL store: a user's events, profile row and quarantined rows, in one transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+
+from campaignrec.store.engine import StoreCore
+
+
+class Erasure:
+    """``delete_user`` of one store."""
+
+    def __init__(self, core: StoreCore) -> None:
+        self.core = core
+
+    def delete_user(self, user_id: str) -> dict[str, int]:
+        """Erase a user: their events, profile row and quarantined raw rows, in one transaction.
+
+        Returns
+        -------
+        dict of str to int
+            Rows removed per table: ``events``, ``users``, ``quarantine``.
+        """
+        t = self.core.tables
+        with self.core.connect(write=True) as conn, conn.begin():
+            removed = {
+                "events": conn.execute(delete(t.events).where(t.events.c.user_id == user_id)),
+                "users": conn.execute(delete(t.users).where(t.users.c.user_id == user_id)),
+                "quarantine": conn.execute(
+                    delete(t.quarantine).where(t.quarantine.c.user_id == user_id)
+                ),
+            }
+            return {k: int(r.rowcount) for k, r in removed.items()}
