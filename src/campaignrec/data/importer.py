@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,26 +49,13 @@ from campaignrec.data.validation import (
     validate_frame,
 )
 from campaignrec.errors import ConfigError, TooManyRejectionsError
+from campaignrec.store.protocols import ImportStore
 
 DEFAULT_CHUNK_ROWS = 200_000
 MALFORMED_ROW = "malformed_row"
 
 ProgressFn = Callable[[int, int, int], None]
 """``progress(rows_done, bytes_done, bytes_total)``; bytes are 0 for DataFrames."""
-
-
-class ImportStore(Protocol):
-    """What the importer needs of a store (``campaignrec.store.sql.SQLStore`` provides it)."""
-
-    def upsert_users(self, df: pd.DataFrame) -> int: ...
-    def upsert_items(self, df: pd.DataFrame) -> int: ...
-    def upsert_campaigns(self, df: pd.DataFrame) -> int: ...
-    def insert_events(self, df: pd.DataFrame) -> int: ...
-    def insert_quarantine(self, df: pd.DataFrame) -> int: ...
-    def read_table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame: ...
-    def record_import(
-        self, source: str, entity: str, fingerprint: str, summary: dict[str, Any]
-    ) -> Any: ...
 
 
 @dataclass

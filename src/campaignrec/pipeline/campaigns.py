@@ -22,6 +22,7 @@ from campaignrec.campaigns.exposures import exposure_outcomes, segment_response_
 from campaignrec.data.schema import Campaign
 from campaignrec.errors import UnknownIdError, ValidationError
 from campaignrec.pipeline.profiles import all_attributes, profile_attributes_for
+from campaignrec.store.protocols import TableReader
 
 FALLBACK_LABEL = "fallback: logged response rates per segment"
 OUTCOME_EVENT_COLUMNS = [
@@ -37,7 +38,7 @@ OUTCOME_EVENT_COLUMNS = [
 ]
 
 
-def load_catalog(store: Any) -> Catalog:
+def load_catalog(store: TableReader) -> Catalog:
     """Every campaign of the store."""
     return load_campaigns(store.read_table("campaigns"))
 

@@ -30,6 +30,7 @@ from campaignrec.profiles.pipeline import (
 )
 from campaignrec.profiles.segments import SegmentModel
 from campaignrec.store.profiles import ProfileRepository, purchase_categories, user_record
+from campaignrec.store.protocols import TableReader
 from campaignrec.store.sql import SQLStore
 
 CHUNK_ROWS = 500_000
@@ -46,7 +47,7 @@ def has_saved_profiles(directory: Path) -> bool:
     return (Path(directory) / PROFILES_FILE).is_file()
 
 
-def iter_events(store: Any) -> Iterator[pd.DataFrame]:
+def iter_events(store: TableReader) -> Iterator[pd.DataFrame]:
     """The store's events in memory-bounded chunks."""
     return store.iter_table("events", chunk_rows=CHUNK_ROWS)  # type: ignore[no-any-return]
 

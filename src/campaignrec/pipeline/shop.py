@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from campaignrec.config import Settings
+from campaignrec.store.protocols import TableReader
 from campaignrec.store.sql import SQLStore
 
 SETTINGS_FILE = "campaignrec.toml"
@@ -74,7 +75,7 @@ class StoreStats:
         }
 
 
-def store_stats(store: Any) -> StoreStats:
+def store_stats(store: TableReader) -> StoreStats:
     """Counts of what ``store`` holds."""
     counts = {name: store.count(name) for name in STATS_TABLES}
     if not counts["events"]:

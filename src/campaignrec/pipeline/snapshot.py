@@ -3,13 +3,12 @@ that every batch step starts from); models never touch SQL."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from campaignrec.config import Settings
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import CampaignrecError
+from campaignrec.store.protocols import TableReader
 
 SNAPSHOT_EVENT_COLUMNS = ["user_id", "item_id", "event_type", "timestamp"]
 ITEM_FEATURE_COLUMNS = [
@@ -33,7 +32,7 @@ USER_FEATURE_COLUMNS = [
 ]
 
 
-def build_snapshot(store: Any, settings: Settings) -> Interactions:
+def build_snapshot(store: TableReader, settings: Settings) -> Interactions:
     """The Interactions snapshot of everything in the store (item events, items, users)."""
     chunks = [
         c[c["item_id"].notna()]
@@ -49,13 +48,17 @@ def build_snapshot(store: Any, settings: Settings) -> Interactions:
             "the store has no item events to learn from",
             hint="import events first: campaignrec import events FILE (or campaignrec generate --load)",
         )
-    items = store.read_table("items")
-    users = store.read_table("users")
+    all_items = store.read_table("items")
+    all_users = store.read_table("users")
     items = (
-        items[[c for c in ITEM_FEATURE_COLUMNS if c in items.columns]] if not items.empty else None
+        all_items[[c for c in ITEM_FEATURE_COLUMNS if c in all_items.columns]]
+        if not all_items.empty
+        else None
     )
     users = (
-        users[[c for c in USER_FEATURE_COLUMNS if c in users.columns]] if not users.empty else None
+        all_users[[c for c in USER_FEATURE_COLUMNS if c in all_users.columns]]
+        if not all_users.empty
+        else None
     )
     return Interactions.from_frame(
         events,

@@ -20,6 +20,7 @@ from campaignrec.config import Settings
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import CampaignrecError, ConfigError
 from campaignrec.pipeline.snapshot import build_snapshot
+from campaignrec.store.protocols import ModelRegistry, TrainingStore
 
 
 @dataclass
@@ -38,7 +39,7 @@ def new_version() -> str:
 
 
 def train(
-    store: Any,
+    store: TrainingStore,
     settings: Settings,
     model: str | None = None,
     params: dict[str, Any] | None = None,
@@ -110,7 +111,7 @@ def train(
     )
 
 
-def load_active_model(store: Any, name: str | None = None) -> Any:
+def load_active_model(store: ModelRegistry, name: str | None = None) -> Any:
     """The active version of model ``name`` (or of the most recently activated model)."""
     from campaignrec.models.registry import load_model
 
