@@ -17,6 +17,8 @@ HERE = Path(__file__).resolve().parent
 ORDER = [
     "synthetic",
     "ingest",
+    "ingest_vs_raw",
+    "ranking_rules",
     "profiles",
     "ranking",
     "models_scale",
