@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from campaignrec.data.schema import EVENT_COLUMNS, derive_event_id
 from campaignrec.errors import ConfigError, StoreError, UnknownIdError, ValidationError
 from campaignrec.store.migrations import MIGRATIONS, Migration
+from campaignrec.store.profiles import ProfileRepository
 from campaignrec.store.rows import RowWriter
 from campaignrec.store.sql import SQLStore
 
@@ -419,9 +420,12 @@ def test_delete_user_erases_every_trace(store: SQLStore) -> None:
     store.insert_quarantine(quarantine_rows())
     n_u1 = int((events["user_id"] == "u1").sum())
     assert n_u1 > 0
+    ProfileRepository(store).replace_all([{"user_id": "u1", "segment": 3}, {"user_id": "u2"}])
     removed = store.delete_user("u1")
-    assert removed == {"events": n_u1, "users": 1, "quarantine": 2}
+    assert removed == {"events": n_u1, "users": 1, "quarantine": 2, "profiles": 1}
+    assert ProfileRepository(store).get("u1") is None
+    assert ProfileRepository(store).get("u2") == {"user_id": "u2"}
     assert "u1" not in set(store.read_table("events")["user_id"])
     assert store.read_table("users")["user_id"].tolist() == ["u2"]
     assert store.count("events") == 200 - n_u1
-    assert store.delete_user("u1") == {"events": 0, "users": 0, "quarantine": 0}
+    assert store.delete_user("u1") == {"events": 0, "users": 0, "quarantine": 0, "profiles": 0}

@@ -29,6 +29,7 @@ from campaignrec.store.migrations import (
     current_version,
     event_secondary_indexes,
 )
+from campaignrec.store.profiles import profiles_table
 
 READABLE_TABLES = ("users", "items", "campaigns", "events", "quarantine", "imports", "models")
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
@@ -202,5 +203,7 @@ class StoreCore:
 
     def drop_tables(self) -> None:
         """Drop every table of this store (all its data)."""
+        from_profiles = profiles_table(self.tables.prefix)  # migration 4's table, not in Tables
         with self.connect(write=True) as conn, conn.begin():
+            from_profiles.drop(conn, checkfirst=True)
             self.tables.metadata.drop_all(conn, checkfirst=True)

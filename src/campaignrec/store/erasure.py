@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 
 from campaignrec.store.engine import StoreCore
+from campaignrec.store.profiles import profiles_table
 
 
 class Erasure:
@@ -19,9 +20,11 @@ class Erasure:
         Returns
         -------
         dict of str to int
-            Rows removed per table: ``events``, ``users``, ``quarantine``.
+            Rows removed per table: ``events``, ``users``, ``quarantine``, ``profiles`` (the
+            computed profile of :mod:`campaignrec.store.profiles`).
         """
         t = self.core.tables
+        profiles = profiles_table(t.prefix)
         with self.core.connect(write=True) as conn, conn.begin():
             removed = {
                 "events": conn.execute(delete(t.events).where(t.events.c.user_id == user_id)),
@@ -29,5 +32,6 @@ class Erasure:
                 "quarantine": conn.execute(
                     delete(t.quarantine).where(t.quarantine.c.user_id == user_id)
                 ),
+                "profiles": conn.execute(delete(profiles).where(profiles.c.user_id == user_id)),
             }
             return {k: int(r.rowcount) for k, r in removed.items()}

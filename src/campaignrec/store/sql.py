@@ -253,6 +253,6 @@ class SQLStore:
     def delete_user(self, user_id: str) -> dict[str, int]:
         """Erase a user: their events, profile row and quarantined raw rows, in one transaction.
 
-        Returns rows removed per table: ``events``, ``users``, ``quarantine``.
+        Returns rows removed per table: ``events``, ``users``, ``quarantine``, ``profiles``.
         """
         return self.erasure.delete_user(user_id)
