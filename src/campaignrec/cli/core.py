@@ -17,7 +17,7 @@ from campaignrec.cli.context import (
     selection_table,
     settings,
 )
-from campaignrec.errors import CampaignrecError, ConfigError
+from campaignrec.errors import ConfigError
 
 
 def init() -> None:
@@ -118,18 +118,28 @@ def recommend(
         str | None, typer.Option("--model", "-m", help="model name (active version)")
     ] = None,
     explain: Annotated[bool, typer.Option("--explain", help="show the evidence per item")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="explanations: en or zh")] = "en",
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON line per user")] = False,
 ) -> None:
-    """Top-k products per user from the active model (batch export with --all --out)."""
-    from campaignrec.pipeline import load_active_model, recommend_frame
+    """Top-k products per user through the ranking path the API serves (rules, re-ranking,
+    explanations); a batch export with --all --out."""
+    from campaignrec.ranking import Ranker, recommend_frame
+    from campaignrec.store.online import open_online_state
 
     if not all_users and not user_ids:
         raise ConfigError(
             "name one or more USER_IDS, or use --all",
             hint="campaignrec recommend --all --k 10 --out recs.csv",
         )
-    m = load_active_model(open_store(), model)
-    ids = list(m.users_.ids) if all_users else list(user_ids or [])
-    frame = recommend_frame(m, ids, k)
+    s = settings()
+    online = open_online_state(s.online_url)
+    try:
+        ranker = Ranker.from_store(open_store(), s, online, model_name=model)
+        m = ranker.model
+        ids = [str(u) for u in m.users_.ids] if all_users else list(user_ids or [])
+        frame = recommend_frame(ranker, ids, k, lang=lang, with_text=explain or json_out)
+    finally:
+        online.close()
     if out is not None:
         suffix = out.suffix.lower()
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +150,22 @@ def recommend(
         else:
             raise ConfigError(f"--out {out}: use a .csv or .parquet file")
         console.print(f"wrote {len(frame):,} rows for {len(ids):,} users to {out}")
+        return
+    if json_out:
+        for uid, part in frame.groupby("user_id", sort=False):
+            items = [
+                {"item_id": i, "score": float(sc), "rank": int(r), "reason": why, "text": t}
+                for i, sc, r, why, t in zip(
+                    part["item_id"],
+                    part["score"],
+                    part["rank"],
+                    part["reason"],
+                    part["text"],
+                    strict=True,
+                )
+            ]
+            doc = {"user_id": uid, "items": items, "model_version": ranker.model_version}
+            typer.echo(json.dumps(doc, ensure_ascii=False))
         return
     table = Table(title=f"top-{k} from {m.name}")
     for col in ("user_id", "rank", "item_id", "score", "reason"):
@@ -155,10 +181,7 @@ def recommend(
             str(row.reason),
         ]
         if explain:
-            try:
-                cells.append(m.explain(str(row.user_id), str(row.item_id)).text)
-            except CampaignrecError as exc:
-                cells.append(str(exc))
+            cells.append(str(row.text))
         table.add_row(*cells)
     console.print(table)
 

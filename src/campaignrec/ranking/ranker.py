@@ -156,42 +156,47 @@ class Ranker:
         self._segments: dict[tuple[str, str], NDArray[np.float32]] = {}
         self._content: ContentBased | None = None
         self._content_view: CatalogueView | None = None
+        self.served = f"{model.name}:{model_version}"  # what the service reports and compares
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
     def from_store(
-        cls, store: Any, settings: Any, online: OnlineState, *, model_name: str | None = None
+        cls,
+        store: Any,
+        settings: Any,
+        online: OnlineState,
+        *,
+        model_name: str | None = None,
+        config: RankingConfig | None = None,
     ) -> Ranker:
-        """The active model (or the active version of ``model_name``), the items, users and
-        campaigns tables of ``store``, and the registry version."""
-        models = store.list_models()
-        active = models[models["active"].astype(bool)] if not models.empty else models
-        if model_name is not None:
-            active = active[active["name"] == model_name]
-        if active.empty:
-            hint = f"campaignrec train --model {model_name}" if model_name else "campaignrec train"
-            raise CampaignrecError(
-                f"no active model{'' if model_name is None else f' named {model_name!r}'}",
-                hint=f"run: {hint}",
-            )
-        order = "activated_at" if "activated_at" in active.columns else "created_at"
-        row = active.sort_values(order).iloc[-1] if order in active.columns else active.iloc[-1]
+        """The served model (:func:`campaignrec.pipeline.training.active_model_row`: the active
+        version of ``model_name``, or the most recently activated model), the items, users and
+        campaigns tables of ``store``, and the registry version.
+
+        Each shopper's attributes (consent, region, segment) are read per request by primary key,
+        so a consent change takes effect at once.
+        """
+        from campaignrec.pipeline.training import active_model_row
+
+        row = active_model_row(store, model_name)
         model = load_model(row["path"])
         users = store.read_table("users")
-        lookup = _attribute_lookup(users)
         table = store.read_table("campaigns")
         campaigns = load_campaigns(table) if not table.empty else None
-        config = RankingConfig(event_weights=dict(settings.event_weights))
-        return cls(
+        if config is None:
+            config = RankingConfig(event_weights=dict(settings.event_weights))
+        ranker = cls(
             model,
             store.read_table("items"),
             online,
             config=config,
-            user_attributes=lookup,
+            user_attributes=store_attribute_lookup(store),
             model_version=str(row["version"]),
             users=users if not users.empty else None,
             campaigns=campaigns,
         )
+        ranker.served = f"{row['name']}:{row['version']}"
+        return ranker
 
     # ---- steps -------------------------------------------------------------------------------
     def _attrs(self, user_id: str) -> dict[str, Any]:
@@ -490,48 +495,62 @@ class Ranker:
         return self.view.title(item_id)
 
 
-def _attribute_lookup(users: pd.DataFrame) -> Callable[[str], Mapping[str, Any] | None]:
-    """``user_id -> row`` of the users table (an index built once)."""
-    if users.empty or "user_id" not in users.columns:
-        return lambda _uid: None
-    table = users.drop_duplicates("user_id", keep="last").set_index(
-        users.drop_duplicates("user_id", keep="last")["user_id"].astype(str)
-    )
-    records: dict[str, dict[str, Any]] = {
-        str(k): {str(c): x for c, x in v.items()} for k, v in table.to_dict(orient="index").items()
-    }
+def store_attribute_lookup(store: Any) -> Callable[[str], Mapping[str, Any] | None]:
+    """``user_id -> attributes``: the users-table row by primary key, its ``attributes`` merged
+    in (None for a shopper the store does not know)."""
+    from campaignrec.store.profiles import user_record
 
     def lookup(user_id: str) -> Mapping[str, Any] | None:
-        return records.get(str(user_id))
+        record = user_record(store, str(user_id))
+        if record is None:
+            return None
+        extra = record.pop("attributes", None)
+        if isinstance(extra, dict):
+            record = {**extra, **{k: v for k, v in record.items() if v is not None}}
+        return record
 
     return lookup
 
 
-def recommend_frame(ranker: Ranker, user_ids: Iterable[str], k: int) -> pd.DataFrame:
-    """Top-k per user as rows ``user_id, rank, item_id, score, reason`` (the batch export).
+EXPORT_COLUMNS = ["user_id", "rank", "item_id", "score", "reason"]
+
+
+def recommend_frame(
+    ranker: Ranker,
+    user_ids: Iterable[str],
+    k: int,
+    *,
+    lang: str = "en",
+    with_text: bool = False,
+) -> pd.DataFrame:
+    """Top-k per user as rows ``user_id, rank, item_id, score, reason`` (the batch export;
+    ``with_text`` adds the explanation in ``lang``).
 
     Each user goes through :meth:`Ranker.recommend`, so the export serves what the API serves.
     """
     rows: list[dict[str, Any]] = []
     for user_id in user_ids:
-        ranked = ranker.recommend(RankingRequest(user_id=str(user_id), k=k))
-        rows.extend(
-            {
+        ranked = ranker.recommend(RankingRequest(user_id=str(user_id), k=k, lang=lang))
+        for it in ranked.items:
+            row: dict[str, Any] = {
                 "user_id": str(user_id),
                 "rank": it.rank,
                 "item_id": it.item_id,
                 "score": it.score,
                 "reason": it.reason,
             }
-            for it in ranked.items
-        )
-    return pd.DataFrame(rows, columns=["user_id", "rank", "item_id", "score", "reason"])
+            if with_text:
+                row["text"] = it.text
+            rows.append(row)
+    return pd.DataFrame(rows, columns=EXPORT_COLUMNS + (["text"] if with_text else []))
 
 
 __all__ = [
+    "EXPORT_COLUMNS",
     "RankedItem",
     "RankedList",
     "Ranker",
     "RankingRequest",
     "recommend_frame",
+    "store_attribute_lookup",
 ]

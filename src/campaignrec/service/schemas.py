@@ -64,7 +64,9 @@ class ItemOut(_Model):
     rank: int
     reason: str
     text: str
-    evidence: dict[str, Any] = Field(default_factory=dict)
+    evidence: list[str] = Field(
+        default_factory=list, description="ids behind the reason (items viewed, campaign)"
+    )
 
 
 class RecommendationsOut(_Model):
@@ -72,7 +74,9 @@ class RecommendationsOut(_Model):
     items: list[ItemOut]
     model_name: str | None
     model_version: str | None
-    personalised: bool
+    personalised: bool = Field(
+        description="false when the shopper withheld consent (reason non_personalised)"
+    )
 
 
 class SimilarOut(_Model):

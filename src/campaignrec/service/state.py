@@ -10,8 +10,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from campaignrec.config import Settings
 from campaignrec.errors import CampaignrecError
+from campaignrec.pipeline.training import active_model_row
+from campaignrec.ranking import Ranker
 from campaignrec.service.auth import KeyStore, TokenBucket
-from campaignrec.service.ranking_adapter import FallbackRanker, active_version, open_ranker
 from campaignrec.store.online import open_online_state
 from campaignrec.store.sql import SQLStore
 
@@ -38,7 +39,11 @@ class Metrics:
 
 
 class ServiceState:
-    """Opened in the lifespan; reloads the ranker when the registry's active version changes."""
+    """Opened in the lifespan; reloads the ranker when the registry's served version changes.
+
+    A new :class:`Ranker` is built beside the old one and swapped in with one assignment, so a
+    request in flight keeps the ranker it started with and none waits for the load.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -50,30 +55,53 @@ class ServiceState:
         self.metrics = Metrics()
         self._lock = threading.Lock()
         self._checked = 0.0
-        self.ranker: FallbackRanker | None = None
+        self.ranker: Ranker | None = None
         self.version: str | None = None
         self.refresh(force=True)
 
+    def served_version(self) -> str | None:
+        """``name:version`` the registry says should be served (None: nothing is active)."""
+        try:
+            row = active_model_row(self.store)
+        except CampaignrecError:
+            return None
+        return f"{row['name']}:{row['version']}"
+
     def refresh(self, *, force: bool = False) -> None:
-        """Load the active model when its version changed (checked every model_check_seconds)."""
+        """Load the served model when its version changed (checked every model_check_seconds).
+
+        The middleware calls this on the event loop: a changed version is loaded on a
+        background thread while requests go on with the current ranker. ``force`` (start-up,
+        ``POST /v1/models/{name}/activate``) loads at once in the caller's thread.
+        """
         now = time.monotonic()
         if not force and now - self._checked < self.settings.model_check_seconds:
             return
         self._checked = now
-        try:
-            version = active_version(self.store)
-        except CampaignrecError:
-            return
+        version = self.served_version()
         if version is None or (version == self.version and self.ranker is not None):
             return
-        with self._lock:
+        if force:
+            self._load(wait=True)
+        else:
+            threading.Thread(target=self._load, name="campaignrec-model-load", daemon=True).start()
+
+    def _load(self, *, wait: bool = False) -> None:
+        if not self._lock.acquire(blocking=wait):
+            return  # another thread is loading it
+        try:
+            version = self.served_version()
+            if version is None or (version == self.version and self.ranker is not None):
+                return
             try:
-                ranker, loaded = open_ranker(self.store, self.settings, self.online)
+                ranker = Ranker.from_store(self.store, self.settings, self.online)
             except CampaignrecError:
                 return
-            self.ranker, self.version = ranker, loaded  # one assignment: requests see old or new
+            self.ranker, self.version = ranker, ranker.served  # requests see old or new
             self.metrics.model_version.clear()
-            self.metrics.model_version.labels(ranker.model.name, ranker.version or "").set(1)
+            self.metrics.model_version.labels(ranker.model.name, ranker.model_version or "").set(1)
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         self.online.close()

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from campaignrec.data.validation import validate_frame
+from campaignrec.ranking import record_event
 from campaignrec.service.deps import IngestKey, State
 from campaignrec.service.errors import ApiError
-from campaignrec.service.ranking_adapter import record_event
 from campaignrec.service.schemas import MAX_BATCH, EventBatch, EventsOut, Rejected
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -67,7 +67,11 @@ def post_events(batch: EventBatch, request: Request, state: State, _key: IngestK
     else:
         written = 0
     for record in new.to_dict("records"):
-        record_event(state.online, _plain({str(k): v for k, v in record.items()}))
+        record_event(
+            state.online,
+            _plain({str(k): v for k, v in record.items()}),
+            event_weights=state.settings.event_weights,
+        )
     state.metrics.events.inc(written)
     return EventsOut(
         accepted=written, duplicates=res.duplicates + len(valid) - written, rejected=rejected

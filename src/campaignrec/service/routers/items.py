@@ -25,7 +25,7 @@ def similar(
 ) -> SimilarOut:
     if state.ranker is None:
         raise ApiError(503, "no_model", "no trained model is active: run campaignrec train")
-    ranked = state.ranker.similar(item_id, k, language(lang, accept_language))
+    ranked = state.ranker.similar(item_id, k, lang=language(lang, accept_language))
     return SimilarOut(
         item_id=item_id,
         items=items_out(ranked),
