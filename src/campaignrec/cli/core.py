@@ -124,7 +124,7 @@ def recommend(
     """Top-k products per user through the ranking path the API serves (rules, re-ranking,
     explanations); a batch export with --all --out."""
     from campaignrec.ranking import Ranker, recommend_frame
-    from campaignrec.store.online import open_online_state
+    from campaignrec.store.online import online_for
 
     if not all_users and not user_ids:
         raise ConfigError(
@@ -132,7 +132,7 @@ def recommend(
             hint="campaignrec recommend --all --k 10 --out recs.csv",
         )
     s = settings()
-    online = open_online_state(s.online_url)
+    online = online_for(s)
     try:
         ranker = Ranker.from_store(open_store(), s, online, model_name=model)
         m = ranker.model

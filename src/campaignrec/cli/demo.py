@@ -64,7 +64,7 @@ def demo(
     from campaignrec.pipeline.profiles import ensure_profiles, profiles_dir
     from campaignrec.pipeline.shop import init_shop, store_stats
     from campaignrec.ranking import Ranker, recommend_frame
-    from campaignrec.store.online import open_online_state
+    from campaignrec.store.online import online_for
 
     started = time.perf_counter()
     s = settings()
@@ -136,7 +136,7 @@ def demo(
     done.append(f"trained and activated '{chosen}' (chosen by validation NDCG@10)")
 
     _step(5, "recommendations with explanations (the ranking path the API serves)")
-    online = open_online_state(s.online_url)
+    online = online_for(s)
     ranker = Ranker.from_store(store, s, online)
     active = [str(u) for u in ranker.model.users_.ids[:3]]
     frame = recommend_frame(ranker, active, 3, with_text=True)

@@ -71,9 +71,9 @@ def campaigns_for(
 ) -> None:
     """Serve the best eligible campaigns to USER (spends caps, inventory, budget; logged)."""
     from campaignrec.service.campaigns import serve_user_campaigns
-    from campaignrec.store.online import open_online_state
+    from campaignrec.store.online import online_for
 
     store = open_store()
-    online = open_online_state(settings().online_url)
+    online = online_for(settings())
     out = serve_user_campaigns(store, online, user_id, k, datetime.now(UTC))
     typer.echo(json.dumps(out, default=str))

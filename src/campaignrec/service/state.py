@@ -13,7 +13,7 @@ from campaignrec.errors import CampaignrecError
 from campaignrec.pipeline.training import active_model_row
 from campaignrec.ranking import Ranker
 from campaignrec.service.auth import KeyStore, TokenBucket
-from campaignrec.store.online import open_online_state
+from campaignrec.store.online import online_for
 from campaignrec.store.sql import SQLStore
 
 
@@ -49,7 +49,7 @@ class ServiceState:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = SQLStore(settings.resolved_database_url)
-        self.online: Any = open_online_state(settings.online_url)
+        self.online: Any = online_for(settings)
         self.keys = KeyStore(self.store)
         self.bucket = TokenBucket(settings.api_rate_per_second, settings.api_rate_burst)
         self.metrics = Metrics()

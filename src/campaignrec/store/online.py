@@ -479,3 +479,8 @@ def open_online_state(url: str = "memory://", *, prefix: str | None = None) -> O
 def random_prefix() -> str:
     """A fresh key prefix (``campaignrec-<hex>:``), e.g. for an isolated test run."""
     return f"campaignrec-{uuid.uuid4().hex[:12]}:"
+
+
+def online_for(settings: Any) -> OnlineState:
+    """The online state of a :class:`campaignrec.config.Settings` (its URL and key prefix)."""
+    return open_online_state(settings.online_url, prefix=settings.online_prefix)
