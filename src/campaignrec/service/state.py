@@ -13,6 +13,7 @@ from campaignrec.errors import CampaignrecError
 from campaignrec.pipeline.training import active_model_row
 from campaignrec.ranking import Ranker
 from campaignrec.service.auth import KeyStore, TokenBucket
+from campaignrec.service.campaigns import CatalogCache
 from campaignrec.store.online import online_for
 from campaignrec.store.sql import SQLStore
 
@@ -52,6 +53,7 @@ class ServiceState:
         self.online: Any = online_for(settings)
         self.keys = KeyStore(self.store)
         self.bucket = TokenBucket(settings.api_rate_per_second, settings.api_rate_burst)
+        self.catalog = CatalogCache(self.store, ttl_seconds=max(settings.model_check_seconds, 0.5))
         self.metrics = Metrics()
         self._lock = threading.Lock()
         self._checked = 0.0

@@ -128,7 +128,9 @@ def recommendations(
 
 @router.get("/{user_id}/campaigns", response_model=CampaignsOut)
 def campaigns(user_id: UserId, state: State, _key: ReadKey, k: K = 3) -> CampaignsOut:
-    out = serve_user_campaigns(state.store, state.online, user_id, k, datetime.now(UTC))
+    out = serve_user_campaigns(
+        state.store, state.online, user_id, k, datetime.now(UTC), catalog=state.catalog.get()
+    )
     for reason in out["skipped"].values():
         state.metrics.refusals.labels(reason).inc()
     return CampaignsOut(
