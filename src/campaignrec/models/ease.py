@@ -36,7 +36,13 @@ from campaignrec.models._common import (
     proximity_gram,
     recency_history,
 )
-from campaignrec.models.base import Explanation, Params, Recommender
+from campaignrec.models.base import (
+    SCORE_WORK_PER_CELL,
+    Explanation,
+    Params,
+    Recommender,
+    WorkShape,
+)
 
 #: Items left out of a restricted (top-N) model score this much plus a popularity tie-break.
 OUT_OF_SET_FLOOR = -1.0e3
@@ -208,6 +214,22 @@ class EASE(Recommender):
                 )
         if p.proximity_window is not None and p.proximity_window < 1:
             raise ConfigError(f"{self.name}: 'proximity_window' must be >= 1")
+
+    @classmethod
+    def predicted_work(cls, params: Params, shape: WorkShape) -> float:
+        """Flops of the solver ``plan_solver`` picks, plus scoring ``shape.n_scored`` users
+        (dense products and a per-cell cost of ranking); inf when no solver fits in memory."""
+        if not isinstance(params, EASEParams):
+            params = EASEParams()
+        try:
+            solver, m, _ = plan_solver(params, shape.n_users, shape.n_items, shape.nnz)
+        except ConfigError:
+            return float("inf")
+        fit = fit_flops(solver, shape.n_users, m, shape.nnz)
+        if params.proximity_half_life is not None:  # the proximity Gram: pairs within a window
+            fit += 50.0 * shape.n_events * min(4.0 * params.proximity_half_life, 200.0)
+        score = score_flops(solver, shape.n_users, m, shape.nnz, shape.n_scored)
+        return fit + score + 5.0 * SCORE_WORK_PER_CELL * shape.n_scored * shape.n_items
 
     # ---- fitting -------------------------------------------------------------------------------
     def _choose(self, n_users: int, n_items: int, nnz: int = 0) -> tuple[str, int]:
