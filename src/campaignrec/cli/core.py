@@ -14,6 +14,7 @@ from campaignrec.cli.context import (
     open_store,
     print_init,
     print_stats,
+    selection_progress,
     selection_table,
     settings,
 )
@@ -79,21 +80,37 @@ def train(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--time-budget",
+            help="seconds the default's selection may take, snapshot included; candidates "
+            "predicted not to fit are skipped (default: 20 s + 4 min per million events, "
+            "at most 20 min)",
+            min=0.01,
+        ),
+    ] = None,
 ) -> None:
     """Train a model on the store's events and make it the active version."""
     from campaignrec.pipeline import train as run_train
 
-    with console.status("training..."):
-        result = run_train(
-            open_store(),
-            settings(),
-            model,
-            _parse_params(param),
-            tune_trials=trials,
-            validation=validation,
-            validation_days=validation_days,
-            seed=seed,
-        )
+    if model is not None:
+        with console.status("training..."):
+            result = run_train(open_store(), settings(), model, _parse_params(param), seed=seed)
+    else:
+        with selection_progress() as progress:
+            result = run_train(
+                open_store(),
+                settings(),
+                None,
+                _parse_params(param),
+                tune_trials=trials,
+                validation=validation,
+                validation_days=validation_days,
+                seed=seed,
+                time_budget=time_budget,
+                progress=progress,
+            )
     selection = result.metrics.get("selection")
     chosen = selection.get("chosen") if isinstance(selection, dict) else None
     label = f"{chosen} ({result.name})" if chosen and chosen != result.name else result.name

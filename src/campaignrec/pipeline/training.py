@@ -46,21 +46,37 @@ def train(
     validation: str = "user_temporal",
     validation_days: float | None = None,
     seed: int = 0,
+    time_budget: float | None = None,
+    progress: Any = None,
 ) -> TrainResult:
     """Train ``model`` (or the default configuration chosen on a validation split), save it under
     ``<home>/artifacts/<name>/<version>/`` and make it the active version in the registry.
 
     ``validation`` / ``validation_days`` pick the split the default is chosen on (see
-    :func:`campaignrec.evaluation.tuning.select_default`); they do not apply to a named model."""
+    :func:`campaignrec.evaluation.tuning.select_default`); they do not apply to a named model.
+    ``time_budget`` (seconds; None: :func:`~campaignrec.evaluation.budget.default_time_budget`
+    of the snapshot's events) bounds the default's selection, the snapshot build included;
+    ``progress`` is a :class:`~campaignrec.evaluation.budget.SelectionProgress`."""
     from campaignrec.models.registry import create
 
     started = time.perf_counter()
     inter = interactions if interactions is not None else build_snapshot(store, settings)
     metrics: dict[str, Any] = {}
     if model is None:
+        from campaignrec.evaluation.budget import default_time_budget
         from campaignrec.evaluation.tuning import select_default
 
-        kwargs: dict[str, Any] = {"seed": seed}
+        if time_budget is not None and not time_budget > 0:
+            raise ConfigError(
+                f"time budget must be > 0 seconds, got {time_budget}", hint="--time-budget 60"
+            )
+        budget = default_time_budget(len(inter)) if time_budget is None else time_budget
+        # the snapshot counts against the budget: the user waits for both
+        kwargs: dict[str, Any] = {
+            "seed": seed,
+            "time_budget": max(budget - (time.perf_counter() - started), 0.05 * budget),
+            "progress": progress,
+        }
         if tune_trials is not None:
             kwargs["n_trials"] = tune_trials
         kwargs["validation"] = validation
@@ -72,6 +88,7 @@ def train(
                 )
             kwargs["validation_params"] = {"test_days": validation_days}
         selection = select_default(inter, **kwargs)
+        selection.report["budget"] |= {"seconds": budget, "default": time_budget is None}
         fitted = selection.model
         metrics = {"selection": _jsonable(selection.report)}
     else:
