@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from campaignrec.cli.main import main
@@ -75,13 +77,31 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
     return run
 
 
+def _views(path: Path) -> list[bytes]:
+    """The file's bytes, plus what compression hides: each member of a zip (``.npz``) and the
+    decoded values of a Parquet file."""
+    data = path.read_bytes()
+    views = [data]
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            views += [z.read(name) for name in z.namelist()]
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        views.append(frame.to_csv(index=False).encode("utf-8"))
+        views.append(" ".join(map(str, frame.columns)).encode("utf-8"))
+    return views
+
+
 def files_containing(root: Path, needles: list[bytes]) -> dict[str, list[bytes]]:
-    """Every file under ``root`` that holds one of ``needles`` byte for byte."""
+    """Every file under ``root`` that holds one of ``needles`` byte for byte, as UTF-8 or as
+    numpy's UTF-32 (inside zip members and decoded Parquet too)."""
     found: dict[str, list[bytes]] = {}
+    # numpy keeps text arrays as UTF-32: search that spelling too
+    forms = {n: [n, n.decode("utf-8").encode("utf-32-le")] for n in needles}
     for path in sorted(root.rglob("*")):
         if path.is_file():
-            data = path.read_bytes()
-            hits = [n for n in needles if n in data]
+            views = _views(path)
+            hits = [n for n in needles if any(f in v for f in forms[n] for v in views)]
             if hits:
                 found[str(path.relative_to(root))] = hits
     return found
