@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
@@ -15,6 +15,35 @@ from campaignrec.data.schema import DEFAULT_EVENT_WEIGHTS
 from campaignrec.errors import ConfigError
 
 DEFAULT_HOME = Path(".campaignrec")
+
+#: Personal fields the engine never needs; dropped at the import edge unless configured otherwise.
+DEFAULT_PERSONAL_FIELDS: dict[str, Literal["drop", "encrypt", "keep"]] = {
+    name: "drop"
+    for name in (
+        "name",
+        "full_name",
+        "first_name",
+        "last_name",
+        "nickname",
+        "phone",
+        "phone_number",
+        "mobile",
+        "email",
+        "e_mail",
+        "address",
+        "street",
+        "street_address",
+        "address_line",
+        "postcode",
+        "postal_code",
+        "zip",
+        "id_card",
+        "national_id",
+        "passport",
+        "ip",
+        "ip_address",
+    )
+}
 
 
 class Settings(BaseSettings):
@@ -43,7 +72,29 @@ class Settings(BaseSettings):
         le=1,
         description="an import fails when more than this share is rejected",
     )
-    pseudonymisation_key: SecretStr | None = None
+    pseudonymisation_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key: external user ids are replaced by a keyed hash at import and at "
+        "the API (campaignrec.privacy); the mapping back is never stored",
+    )
+    field_encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key (cryptography) of the personal fields kept as 'encrypt'",
+    )
+    personal_fields: dict[str, Literal["drop", "encrypt", "keep"]] = Field(
+        default_factory=lambda: dict(DEFAULT_PERSONAL_FIELDS),
+        description="what the import edge does with each personal field (column or attributes "
+        "key): drop it, keep it only encrypted, or keep it",
+    )
+    retention_days: float | None = Field(
+        default=None, gt=0, description="events older than this are deleted (campaignrec retention)"
+    )
+    dp_epsilon_budget: float = Field(
+        default=10.0, gt=0, description="total epsilon of the DP releases of one dataset"
+    )
+    dp_delta_budget: float = Field(
+        default=1e-5, ge=0, lt=1, description="total delta of the DP releases of one dataset"
+    )
     log_level: str = "INFO"
     api_rate_per_second: float = Field(
         default=100.0, gt=0, description="requests per second per API key (token bucket)"

@@ -422,10 +422,16 @@ def test_delete_user_erases_every_trace(store: SQLStore) -> None:
     assert n_u1 > 0
     ProfileRepository(store).replace_all([{"user_id": "u1", "segment": 3}, {"user_id": "u2"}])
     removed = store.delete_user("u1")
-    assert removed == {"events": n_u1, "users": 1, "quarantine": 2, "profiles": 1}
+    assert removed == {
+        "events": n_u1,
+        "users": 1,
+        "quarantine": 2,
+        "profiles": 1,
+        "sealed_fields": 0,
+    }
     assert ProfileRepository(store).get("u1") is None
     assert ProfileRepository(store).get("u2") == {"user_id": "u2"}
     assert "u1" not in set(store.read_table("events")["user_id"])
     assert store.read_table("users")["user_id"].tolist() == ["u2"]
     assert store.count("events") == 200 - n_u1
-    assert store.delete_user("u1") == {"events": 0, "users": 0, "quarantine": 0, "profiles": 0}
+    assert set(store.delete_user("u1").values()) == {0}

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from campaignrec.cli.context import console, open_store
+from campaignrec.cli.context import console, open_store, settings
 from campaignrec.errors import ValidationError
 
 ENTITIES = ("users", "items", "campaigns", "events")
@@ -78,15 +78,17 @@ def generate(
 def _load(written: dict[str, Path]) -> None:
     """Import the written files into the store of the selected data directory."""
     from campaignrec.data.importer import import_file
+    from campaignrec.privacy.edge import privacy_edge
 
     store = open_store()
+    edge = privacy_edge(settings(), store)
     table = Table(title="loaded into the store")
     table.add_column("table")
     table.add_column("accepted", justify="right")
     table.add_column("duplicates", justify="right")
     table.add_column("quarantined", justify="right")
     for name in ENTITIES:
-        summary = import_file(store, name, written[name])
+        summary = import_file(store, name, written[name], edge=edge)
         table.add_row(
             name, f"{summary.accepted:,}", f"{summary.duplicates:,}", f"{summary.quarantined:,}"
         )

@@ -239,6 +239,9 @@ def import_cmd(
     m = context
     threshold = m.settings().reject_threshold if reject_threshold is None else reject_threshold
     store = m.open_store()
+    from campaignrec.privacy.edge import privacy_edge
+
+    edge = privacy_edge(m.settings(), store)
     show = not json_out and _err.is_terminal
     try:
         if entity == "dataset":
@@ -257,6 +260,7 @@ def import_cmd(
                     reject_threshold=threshold,
                     strict_refs=strict_refs,
                     chunk_rows=chunk_rows,
+                    edge=edge,
                 )
             except TooManyRejectionsError as exc:
                 summaries = exc.summaries  # type: ignore[attr-defined]
@@ -289,6 +293,7 @@ def import_cmd(
                         strict_refs=strict_refs,
                         chunk_rows=chunk_rows,
                         progress=progress,
+                        edge=edge,
                     )
                 else:
                     mp = _build_mapping(
@@ -318,6 +323,7 @@ def import_cmd(
                         progress=progress,
                         strict_refs=strict_refs,
                         custom_event_types=tuple(custom_event_type or ()),
+                        edge=edge,
                     )
         except TooManyRejectionsError as exc:
             summary = exc.summary  # type: ignore[attr-defined]

@@ -64,6 +64,7 @@ def _register() -> None:
         ingest,
         serve,
     )
+    from campaignrec.cli import privacy as privacy_cli
     from campaignrec.cli import profiles as profiles_cli
 
     app.command("init")(core.init)
@@ -86,6 +87,8 @@ def _register() -> None:
     app.command("demo")(demo.demo)
     app.command("serve")(serve.serve)
     app.add_typer(serve.keys_app, name="keys")
+    app.command("erase")(privacy_cli.erase)
+    app.command("retention")(privacy_cli.retention)
 
 
 _register()

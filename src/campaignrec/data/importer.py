@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,17 @@ MALFORMED_ROW = "malformed_row"
 
 ProgressFn = Callable[[int, int, int], None]
 """``progress(rows_done, bytes_done, bytes_total)``; bytes are 0 for DataFrames."""
+
+
+class ImportEdge(Protocol):
+    """What happens to each chunk before validation stores it (personal data at the edge).
+
+    :class:`campaignrec.privacy.edge.PrivacyEdge` is the implementation: pseudonymised user
+    ids, personal fields dropped or sealed, the text of malformed lines withheld.
+    """
+
+    def apply(self, entity: str, frame: pl.DataFrame) -> pl.DataFrame: ...
+    def redact(self, quarantine: pd.DataFrame) -> pd.DataFrame: ...
 
 
 @dataclass
@@ -409,8 +420,10 @@ class _Run:
         options: ValidationOptions,
         progress: ProgressFn | None,
         total_bytes: int,
+        edge: ImportEdge | None = None,
     ) -> None:
         self.store = store
+        self.edge = edge
         self.entity = entity
         self.source = source
         self.options = options
@@ -426,6 +439,8 @@ class _Run:
         s = self.summary
         if frame.height and not s.rows:
             _check_columns(self.entity, frame, self.source)
+        if frame.height and self.edge is not None:
+            frame = self.edge.apply(self.entity, frame)
         if frame.height:
             t0 = time.perf_counter()
             res = validate_frame(
@@ -464,6 +479,8 @@ class _Run:
 
     def malformed(self, frame: pd.DataFrame) -> None:
         frame = frame.assign(entity=self.entity)
+        if self.edge is not None:
+            frame = self.edge.redact(frame)
         self.store.insert_quarantine(frame)
         self.summary.quarantined += len(frame)
         self.summary.rows += len(frame)
@@ -500,6 +517,7 @@ def import_file(
     progress: ProgressFn | None = None,
     strict_refs: bool = False,
     custom_event_types: tuple[str, ...] | list[str] = (),
+    edge: ImportEdge | None = None,
 ) -> ImportSummary:
     """Import one file of users, items, campaigns or events into the store.
 
@@ -526,6 +544,10 @@ def import_file(
         ``unknown_item``); off by default (such events are stored, nothing else is created).
     custom_event_types
         Event types accepted besides the standard ones (added to the mapping's).
+    edge
+        Applied to each chunk before validation: the privacy edge of the shop
+        (:func:`campaignrec.privacy.edge.privacy_edge`), so that raw user ids and personal
+        fields never reach the store or the quarantine.
 
     Returns
     -------
@@ -548,12 +570,12 @@ def import_file(
         custom_event_types=tuple(dict.fromkeys([*m.custom_event_types, *custom_event_types])),
         **_known_ids(store, strict_refs and entity == "events"),
     )
-    run = _Run(store, entity, source, options, progress, p.stat().st_size)
+    run = _Run(store, entity, source, options, progress, p.stat().st_size, edge)
     with _bulk_mode(store, entity, p.stat().st_size):
         for chunk in _iter_chunks(p, m, chunk_rows):
-            if chunk.malformed is not None:
-                run.malformed(chunk.malformed)
             run.feed(m.apply(chunk.frame), chunk.lines, chunk.bytes_done)
+            if chunk.malformed is not None:  # after the chunk: the edge has seen its columns
+                run.malformed(chunk.malformed)
             del chunk
         run.release()  # before the store rebuilds its indexes: keep the peak memory low
     return run.finish(file_fingerprint(p), reject_threshold)
@@ -585,6 +607,7 @@ def import_frame(
     progress: ProgressFn | None = None,
     strict_refs: bool = False,
     custom_event_types: tuple[str, ...] | list[str] = (),
+    edge: ImportEdge | None = None,
 ) -> ImportSummary:
     """Import a pandas or polars DataFrame, with the same validation as :func:`import_file`.
 
@@ -594,6 +617,8 @@ def import_frame(
     ----------
     store, entity, mapping, reject_threshold, chunk_rows, progress, strict_refs, custom_event_types
         As in :func:`import_file` (the mapping's file-layout keys are ignored).
+    edge
+        As in :func:`import_file`.
     df
         The rows, canonical column names unless the mapping renames them.
     source
@@ -610,7 +635,7 @@ def import_frame(
         custom_event_types=tuple(dict.fromkeys([*m.custom_event_types, *custom_event_types])),
         **_known_ids(store, strict_refs and entity == "events"),
     )
-    run = _Run(store, entity, source, options, progress, 0)
+    run = _Run(store, entity, source, options, progress, 0, edge)
     for start in range(0, frame.height, chunk_rows):
         part = frame.slice(start, chunk_rows)
         lines = np.arange(start + 1, start + part.height + 1, dtype=np.int64)
@@ -630,6 +655,7 @@ def import_dataset(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Callable[[str], ProgressFn | None] | None = None,
     strict_refs: bool = False,
+    edge: ImportEdge | None = None,
 ) -> dict[str, ImportSummary]:
     """Import every table of an adapter's :class:`~campaignrec.data.adapters.Dataset`.
 
@@ -644,7 +670,7 @@ def import_dataset(
     source
         Prefix of each table's source name (default: the data set's name); the source of a table
         is ``<source>:<entity>``.
-    reject_threshold, chunk_rows, strict_refs
+    reject_threshold, chunk_rows, strict_refs, edge
         As in :func:`import_file`; the threshold applies to each table.
     progress
         ``progress(entity)`` returns the progress callback of that table (or None).
@@ -672,6 +698,7 @@ def import_dataset(
             chunk_rows=chunk_rows,
             progress=progress(entity) if progress is not None else None,
             strict_refs=strict_refs,
+            edge=edge,
         )
     over = {e: s for e, s in out.items() if s.rejected_share > reject_threshold}
     if over:
@@ -710,6 +737,7 @@ def _pandas_to_polars(df: pd.DataFrame) -> pl.DataFrame:
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
+    "ImportEdge",
     "ImportSummary",
     "file_fingerprint",
     "import_dataset",

@@ -423,6 +423,13 @@ def _v4_profiles_table(conn: Connection, tables: Tables) -> None:
     )
 
 
+def _v5_privacy_tables(conn: Connection, tables: Tables) -> None:
+    # Defined by campaignrec.store.privacy (not part of Tables): sealed fields, audit, ledger.
+    from campaignrec.store.privacy import create_privacy_tables
+
+    create_privacy_tables(conn, tables.prefix)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -436,6 +443,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(3, "items.hidden: hidden items never appear in recommendations", _v3_item_hidden),
     Migration(4, "profiles: one row of profile attributes per shopper", _v4_profiles_table),
+    Migration(
+        5,
+        "privacy: sealed personal fields, audit log, privacy-budget ledger",
+        _v5_privacy_tables,
+    ),
 )
 
 

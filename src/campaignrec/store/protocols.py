@@ -53,6 +53,8 @@ class TrainingStore(TableReader, ModelRegistry, Protocol):
 
 
 class ErasureStore(Protocol):
-    """Erasure of one user's rows."""
+    """Erasure of one user's rows, and the file scrubbed afterwards."""
 
     def delete_user(self, user_id: str) -> dict[str, int]: ...
+    def scrub(self, *, vacuum: bool = True) -> dict[str, Any]: ...
+    def find_user(self, user_id: str) -> dict[str, int]: ...

@@ -251,8 +251,25 @@ class SQLStore:
     # -- erasure (see campaignrec.store.erasure) -----------------------------------------------
 
     def delete_user(self, user_id: str) -> dict[str, int]:
-        """Erase a user: their events, profile row and quarantined raw rows, in one transaction.
+        """Erase a user: their events, users row, quarantined rows, profile row and sealed
+        personal fields, in one transaction (SQLite: ``secure_delete`` on).
 
-        Returns rows removed per table: ``events``, ``users``, ``quarantine``, ``profiles``.
+        Returns rows removed per table: ``events``, ``users``, ``quarantine``, ``profiles``,
+        ``sealed_fields``. The whole erasure (online state, artifacts, files, audit) is
+        :func:`campaignrec.privacy.erasure.erase_users`.
         """
         return self.erasure.delete_user(user_id)
+
+    def scrub(self, *, vacuum: bool = True) -> dict[str, Any]:
+        """Make deleted rows unrecoverable from the database file (SQLite: checkpoint,
+        ``VACUUM``, ``wal_checkpoint(TRUNCATE)``; PostgreSQL: ``VACUUM``)."""
+        return self.erasure.scrub(vacuum=vacuum)
+
+    def delete_before(self, cutoff_us: int) -> dict[str, int]:
+        """Delete events older than ``cutoff_us`` (UTC microseconds since the epoch) and the
+        quarantined rows recorded before it; rows removed per table (retention)."""
+        return self.erasure.delete_before(cutoff_us)
+
+    def find_user(self, user_id: str) -> dict[str, int]:
+        """Rows per table that still hold ``user_id`` (tables without any are left out)."""
+        return self.erasure.find_user(user_id)

@@ -1,0 +1,120 @@
+"""Privacy commands: erase shoppers, apply the retention period."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from campaignrec.cli.context import console, err_console, open_store, settings
+
+
+def erase(
+    user_ids: Annotated[list[str], typer.Argument(help="external user ids to erase")],
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="who asks, for the audit log (default: cli:LOGIN)")
+    ] = None,
+    no_vacuum: Annotated[
+        bool,
+        typer.Option("--no-vacuum", help="skip rebuilding the database file (faster; see docs)"),
+    ] = False,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="skip searching every table and file afterwards")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """Erase shoppers everywhere: store, quarantine, online state, profiles, exports, models.
+
+    从所有位置删除顾客数据：存储、隔离区、在线状态、画像、导出文件与模型。
+    """
+    from campaignrec.privacy.erasure import erase_users
+
+    store = open_store()
+    try:
+        report = erase_users(
+            settings(),
+            store,
+            list(user_ids),
+            actor=actor,
+            vacuum=not no_vacuum,
+            verify=not no_verify,
+        )
+    finally:
+        store.close()
+    if json_out:
+        print(json.dumps(report.to_dict(), default=str))
+    else:
+        table = Table(title=f"erased {len(user_ids)} shopper(s) / 已删除 {len(user_ids)} 位顾客")
+        table.add_column("where / 位置")
+        table.add_column("removed / 删除", justify="right")
+        for name, n in report.store.items():
+            table.add_row(f"store: {name}", f"{n:,}")
+        table.add_row(
+            "online state keys / 在线状态",
+            "-" if report.online_keys is None else f"{report.online_keys:,}",
+        )
+        table.add_row("model artifacts / 模型文件", f"{len(report.artifacts):,}")
+        rewritten = report.files.get("rewritten", {})
+        table.add_row("data files / 数据文件", f"{len(rewritten):,}")
+        console.print(table)
+        if report.online_note:
+            console.print(f"[yellow]note:[/] {report.online_note}", highlight=False)
+        for path in report.retrain_required:
+            console.print(
+                f"[yellow]retrain required / 需重新训练:[/] {path} (campaignrec train)",
+                highlight=False,
+            )
+        console.print(
+            f"database scrubbed / 数据库已清理: vacuum={report.scrub.get('vacuumed')}, "
+            f"wal truncated={report.scrub.get('wal_truncated')}; "
+            f"audit records / 审计记录 {report.audit_ids}",
+            highlight=False,
+        )
+        if not no_verify:
+            if report.verified:
+                console.print("verified / 已验证: no trace left in any table or file")
+            else:
+                console.print(
+                    f"[yellow]still found / 仍发现:[/] tables {report.remaining_tables}, "
+                    f"files {report.remaining_files}",
+                    highlight=False,
+                )
+    if not no_verify and not report.verified:
+        err_console.print(
+            "[bold red]error:[/] traces of the erased shopper remain (listed above)",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+
+def retention(
+    days: Annotated[
+        float | None,
+        typer.Option("--days", min=0.0001, help="delete events older than this (default: setting)"),
+    ] = None,
+    no_vacuum: Annotated[
+        bool, typer.Option("--no-vacuum", help="skip rebuilding the database file")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """Delete events older than the retention period (setting retention_days).
+
+    删除超过保留期限（retention_days）的行为事件。
+    """
+    from campaignrec.privacy.retention import apply_retention
+
+    store = open_store()
+    try:
+        result = apply_retention(settings(), store, days=days, vacuum=not no_vacuum)
+    finally:
+        store.close()
+    if json_out:
+        print(json.dumps(result.to_dict(), default=str))
+        return
+    console.print(
+        f"deleted {result.events_deleted:,} events before {result.cutoff.isoformat()} "
+        f"(retention {result.days:g} days) / 已删除 {result.events_deleted:,} 条早于保留期限的事件",
+        highlight=False,
+    )
