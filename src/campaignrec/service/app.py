@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from campaignrec.config import Settings, load_settings
 from campaignrec.service.deps import AdminKey
 from campaignrec.service.errors import error_response, install_error_handlers
-from campaignrec.service.routers import events, health, items, models, privacy, users
+from campaignrec.service.routers import campaigns, events, health, items, models, privacy, users
 from campaignrec.service.state import ServiceState
 
 log = logging.getLogger("campaignrec.service")
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state: ServiceState = request.app.state.service
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (health, events, users, items, models, privacy):
+    for module in (health, events, users, items, models, campaigns, privacy):
         app.include_router(module.router)
     return app
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -21,7 +21,7 @@ async def get_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(get_state)]
 
 
-def require(scope: str) -> Callable[..., ApiKey]:
+def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency: a valid ``Authorization: Bearer`` key holding ``scope`` (admin holds all)."""
 
     async def check(request: Request, state: State) -> ApiKey:

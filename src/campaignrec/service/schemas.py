@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from campaignrec.data.schema import Campaign
+
 Id = Annotated[str, Field(min_length=1, max_length=256)]
 Text = Annotated[str, Field(max_length=256)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
@@ -129,3 +131,17 @@ class ProfileOut(_Model):
 class Health(_Model):
     status: str
     checks: dict[str, bool] = Field(default_factory=dict)
+
+
+class CampaignListOut(_Model):
+    campaigns: list[Campaign]
+
+
+class CampaignPreviewOut(_Model):
+    campaign_id: str
+    audience_size: int = Field(description="shoppers the audience rule reaches now")
+    source: str = Field(description="where the response estimates come from")
+    plan: dict[str, Any] = Field(
+        description="per targeting strategy: reach, expected cost, redemptions, incremental "
+        "conversions, revenue, profit and ROI"
+    )
