@@ -131,3 +131,20 @@ def test_preview_of_a_stored_campaign_and_of_a_draft(
     assert (
         client.get("/v1/campaigns/c2", headers=auth(keys["read"])).status_code == 404
     )  # not saved
+
+
+def test_an_ingested_impression_counts_against_the_cap(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    shown = {
+        "user_id": "u0",
+        "event_type": "campaign_impression",
+        "campaign_id": "c1",
+        "timestamp": NOW.isoformat(),
+    }
+    r = client.post("/v1/events", json={"events": [shown]}, headers=auth(keys["ingest"]))
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    body = client.get("/v1/users/u0/campaigns", headers=auth(keys["read"])).json()
+    assert body["campaigns"] == []  # cap 1: the shop showed it already
+    other = client.get("/v1/users/u1/campaigns", headers=auth(keys["read"])).json()
+    assert [c["campaign_id"] for c in other["campaigns"]] == ["c1"]

@@ -438,6 +438,22 @@ def consume(
     return None
 
 
+def count_impression(
+    campaign: Campaign,
+    user_id: str,
+    state: OnlineStateLike,
+    *,
+    keys: StateKeys = DEFAULT_KEYS,
+) -> None:
+    """Count an impression the shop showed by itself (an ingested ``campaign_impression``)
+    against the shopper's frequency cap, so a cap holds across every channel."""
+    if campaign.frequency_cap is None:
+        return
+    state.incr_capped(
+        keys.cap(campaign.campaign_id, user_id), 2**62, campaign.cap_window_hours * 3600.0
+    )
+
+
 class CampaignServer:
     """Serve eligible campaigns by priority and value, spending caps and budgets atomically.
 

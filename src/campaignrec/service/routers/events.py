@@ -8,6 +8,7 @@ import polars as pl
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
+from campaignrec.campaigns.eligibility import count_impression
 from campaignrec.data.validation import validate_frame
 from campaignrec.ranking import record_event
 from campaignrec.service.deps import IngestKey, State
@@ -66,12 +67,15 @@ def post_events(batch: EventBatch, request: Request, state: State, _key: IngestK
         written = state.store.insert_events(new) if len(new) else 0
     else:
         written = 0
+    catalog = None
     for record in new.to_dict("records"):
-        record_event(
-            state.online,
-            _plain({str(k): v for k, v in record.items()}),
-            event_weights=state.settings.event_weights,
-        )
+        event = _plain({str(k): v for k, v in record.items()})
+        record_event(state.online, event, event_weights=state.settings.event_weights)
+        if event.get("event_type") == "campaign_impression" and event.get("campaign_id"):
+            catalog = catalog or {c.campaign_id: c for c in state.catalog.get()}
+            campaign = catalog.get(str(event["campaign_id"]))
+            if campaign is not None:
+                count_impression(campaign, str(event["user_id"]), state.online)
     state.metrics.events.inc(written)
     return EventsOut(
         accepted=written, duplicates=res.duplicates + len(valid) - written, rejected=rejected
