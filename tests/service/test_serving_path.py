@@ -132,3 +132,39 @@ def test_a_newly_trained_version_is_served_without_restart(
             time.sleep(0.02)
         assert served == new != first
         assert _get(client, keys["read"], "/v1/users/u0/recommendations")["model_name"] == "ease"
+
+
+def test_a_posted_item_gets_content_neighbours_and_stock_changes_apply(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    new = {"item_id": "i_new", "title": "Item 5 deluxe", "category": "b", "price": 9.5}
+    bad = {"item_id": "i_bad", "price": -3}
+    r = client.post("/v1/items", json={"items": [new, bad]}, headers=auth(keys["ingest"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1
+    assert [(x["index"], x["field"]) for x in r.json()["rejected"]] == [(1, "price")]
+    deadline = time.monotonic() + 10
+    similar: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:  # picked up by the next check, off the request path
+        similar = _get(client, keys["read"], "/v1/items/i_new/similar?k=3")["items"]
+        if similar and similar[0]["reason"] == "similar":
+            break
+        time.sleep(0.05)
+    assert similar and {s["reason"] for s in similar} == {"similar"}
+    assert {s["item_id"] for s in similar} <= {"i4", "i5", "i6", "i7"}  # its category, b
+    gone = {"item_id": "i5", "in_stock": False}
+    assert (
+        client.post("/v1/items", json={"items": [gone]}, headers=auth(keys["ingest"])).json()[
+            "accepted"
+        ]
+        == 1
+    )
+    deadline = time.monotonic() + 10
+    ids = ["i5"]
+    while "i5" in ids and time.monotonic() < deadline:
+        ids = [
+            i["item_id"]
+            for i in _get(client, keys["read"], "/v1/users/u1/recommendations?k=8")["items"]
+        ]
+        time.sleep(0.05)
+    assert "i5" not in ids

@@ -43,6 +43,30 @@ class EventIn(_Model):
     propensity: Number | None = None
 
 
+class ItemIn(_Model):
+    item_id: Id
+    title: Annotated[str, Field(max_length=1000)] | None = None
+    description: Annotated[str, Field(max_length=10_000)] | None = None
+    category: Text | None = None
+    brand: Text | None = None
+    price: Number | None = None
+    currency: Annotated[str, Field(max_length=8)] | None = None
+    tags: Annotated[list[Text], Field(max_length=100)] | None = None
+    in_stock: bool | None = None
+    created_time: Annotated[str, Field(max_length=64)] | None = None
+    attributes: dict[str, Any] | None = None
+    hidden: bool | None = None
+
+
+class ItemBatch(_Model):
+    items: list[ItemIn] = Field(min_length=1)
+
+
+class ItemsOut(_Model):
+    accepted: int
+    rejected: list[Rejected]
+
+
 class EventBatch(_Model):
     events: list[EventIn] = Field(min_length=1)
 

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import func, select
 
 from campaignrec.config import Settings
 from campaignrec.errors import CampaignrecError
@@ -16,6 +17,8 @@ from campaignrec.service.auth import KeyStore, TokenBucket
 from campaignrec.service.campaigns import CatalogCache
 from campaignrec.store.online import online_for
 from campaignrec.store.sql import SQLStore
+
+CATALOGUE_KEY = "catalogue:changes"
 
 
 class Metrics:
@@ -62,12 +65,25 @@ class ServiceState:
         self.refresh(force=True)
 
     def served_version(self) -> str | None:
-        """``name:version`` the registry says should be served (None: nothing is active)."""
+        """What should be served now: ``name:version`` of the active model and the catalogue's
+        stamp (None: nothing is active). A change of either rebuilds the ranker."""
         try:
             row = active_model_row(self.store)
         except CampaignrecError:
             return None
-        return f"{row['name']}:{row['version']}"
+        return f"{row['name']}:{row['version']}@{self._catalogue_stamp()}"
+
+    def _catalogue_stamp(self) -> str:
+        """Items in the store and the shared change counter (bumped by ``POST /v1/items``)."""
+        items = self.store.tables.items
+        with self.store.engine.connect() as conn:
+            n = conn.execute(select(func.count()).select_from(items)).scalar_one()
+        return f"{n}:{self.online.get_count(CATALOGUE_KEY)}"
+
+    def catalogue_changed(self) -> None:
+        """Tell every worker that items changed (picked up at their next check)."""
+        self.online.incr_capped(CATALOGUE_KEY, 2**62, 10 * 365 * 86400.0)
+        self._checked = 0.0
 
     def refresh(self, *, force: bool = False) -> None:
         """Load the served model when its version changed (checked every model_check_seconds).
@@ -99,7 +115,7 @@ class ServiceState:
                 ranker = Ranker.from_store(self.store, self.settings, self.online)
             except CampaignrecError:
                 return
-            self.ranker, self.version = ranker, ranker.served  # requests see old or new
+            self.ranker, self.version = ranker, version  # requests see old or new
             self.metrics.model_version.clear()
             self.metrics.model_version.labels(ranker.model.name, ranker.model_version or "").set(1)
         finally:
