@@ -40,7 +40,7 @@ def plot_silhouette(model: SegmentModel, path: str | Path) -> Path:
         ax2.axhline(model.config.min_stability, color="tab:green", linestyle=":", linewidth=1)
         ax2.set_ylabel("stability (ARI of 80 % refits)")
         ax2.legend(loc="lower right")
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper left")
     return _save(fig, path)
 
 

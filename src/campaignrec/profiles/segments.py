@@ -25,7 +25,8 @@ What is clustered (see docs/profiles.md, "Segmentation"):
 Labels are stable: clusters are ordered by their members' value on a first run, and matched to the
 previous run's centroids (Hungarian assignment) on later runs, so "segment 2" keeps meaning the same
 shoppers. A segment is named after an archetype only when its centroid meets every condition of
-that archetype (:data:`ARCHETYPES`, :func:`archetype_holds`); otherwise it is "regular shoppers".
+that archetype (:data:`ARCHETYPES`, :func:`archetype_holds`); where none holds it is "regular
+shoppers".
 """
 
 from __future__ import annotations
@@ -141,9 +142,10 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
 # ---- names ---------------------------------------------------------------------------------------
 # (key, English name, Chinese name, {feature: z threshold}). A threshold t > 0 means the segment's
 # centroid z-score must be >= t, t <= 0 means <= t. An archetype names a segment only when every
-# condition holds (and every feature it names is there); each archetype names at most one segment,
+# condition holds (and every feature it names is there). Each archetype first names one segment,
 # chosen so that as many segments as possible get a name, then by the best total score (the mean
-# of sign * z over the conditions).
+# of sign * z over the conditions); a segment left over takes its best archetype that holds,
+# numbered ("lapsed customers 2"), and only a segment where none holds is "regular shoppers".
 ARCHETYPES: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     (
         "high_value",
@@ -152,7 +154,7 @@ ARCHETYPES: tuple[tuple[str, str, str, dict[str, float]], ...] = (
         {"frequency": 0.5, "monetary": 0.5},
     ),
     ("discount", "discount seekers", "优惠敏感型", {"discount_share": 0.5}),
-    ("new", "new browsers", "新访客", {"days_since_first_seen": -0.5, "frequency": 0.0}),
+    ("new", "new visitors", "新访客", {"days_since_first_seen": -0.5, "frequency": 0.0}),
     (
         "window",
         "window shoppers",
@@ -167,12 +169,14 @@ ARCHETYPES: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ),
     ("lapsed", "lapsed customers", "沉睡客户", {"days_since_last_event": 0.5}),
     ("bargain", "bargain hunters", "低价偏好型", {"mean_unit_price": -0.5}),
+    ("premium", "premium shoppers", "高端偏好型", {"mean_unit_price": 0.5}),
     (
         "big_basket",
         "big-basket occasional buyers",
         "大单低频型",
         {"items_per_order": 0.5, "frequency": 0.0},
     ),
+    ("small_basket", "small-basket shoppers", "小单型", {"items_per_order": -0.5}),
     ("searcher", "search-led shoppers", "搜索导向型", {"search_rate": 0.5}),
     ("weekend", "weekend shoppers", "周末购物型", {"weekend_share": 0.5}),
 )
@@ -296,7 +300,9 @@ def _raw(profiles: pd.DataFrame, feature: str, fill: dict[str, float]) -> NDArra
     if parts is not None:
         num, den = parts
         _, _, m, cap = RATE_FEATURES[feature]
-        v = (num + m * fill[feature]) / (den + m)
+        # no denominator: the shop's rate (a purchase line without a cart event is no evidence
+        # about the cart-to-purchase rate of a shop that logs no carts)
+        v = np.where(den > 0, (num + m * fill[feature]) / (den + m), fill[feature])
         return np.minimum(v, cap) if cap is not None else v
     v = _numeric(profiles, feature)
     if feature == "days_since_last_event" and "days_since_first_seen" in profiles.columns:
@@ -709,12 +715,19 @@ def _name_segments(model: SegmentModel) -> None:
         for j, (_, _, _, cond) in enumerate(ARCHETYPES):
             if archetype_holds(rows[r], cond):
                 gain[r, j] = _NAMED_BONUS + _archetype_score(rows[r], cond)
+    primary = np.zeros(k, dtype=bool)
     for r, j in zip(*linear_sum_assignment(-gain), strict=True):
         if gain[r, j] > 0:
             names_en[r], names_zh[r] = ARCHETYPES[j][1], ARCHETYPES[j][2]
-    # make names unique ("regular shoppers", "regular shoppers 2", ...)
+            primary[r] = True
+    # a segment left over whose centroid still meets an archetype taken by another segment
+    # takes that name, numbered ("lapsed customers 2"): "regular shoppers" only where none holds
+    for left in np.flatnonzero(~primary & (gain.max(axis=1) > 0)):
+        best = int(np.argmax(gain[left]))
+        names_en[left], names_zh[left] = ARCHETYPES[best][1], ARCHETYPES[best][2]
+    # make names unique: the assigned segment keeps the plain name, then by segment id
     seen: dict[str, int] = {}
-    for i in np.argsort(model.segment_ids_, kind="stable"):
+    for i in sorted(range(k), key=lambda i: (not primary[i], model.segment_ids_[i])):
         base_en, base_zh = names_en[i], names_zh[i]
         seen[base_en] = seen.get(base_en, 0) + 1
         if seen[base_en] > 1:
