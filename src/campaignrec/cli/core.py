@@ -128,7 +128,13 @@ def recommend(
             hint="campaignrec recommend --all --k 10 --out recs.csv",
         )
     m = load_active_model(open_store(), model)
-    ids = list(m.users_.ids) if all_users else list(user_ids or [])
+    from campaignrec.privacy import pseudonymise_user_id
+
+    ids = (
+        list(m.users_.ids)
+        if all_users
+        else [pseudonymise_user_id(settings(), u) for u in user_ids or []]
+    )
     frame = recommend_frame(m, ids, k)
     if out is not None:
         suffix = out.suffix.lower()

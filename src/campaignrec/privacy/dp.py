@@ -223,12 +223,20 @@ def clip_per_user(events: pd.DataFrame, max_events: int) -> pd.DataFrame:
     return ordered[ordered.groupby("user_id").cumcount() < max_events]
 
 
-def segment_size_counts(profiles: pd.DataFrame, column: str = "segment_name") -> dict[str, int]:
-    """Shoppers per segment (sensitivity 1: a shopper is in one segment)."""
+def segment_size_counts(
+    profiles: pd.DataFrame, column: str = "segment_name", segments: list[str] | None = None
+) -> dict[str, int]:
+    """Shoppers per segment (sensitivity 1: a shopper is in one segment).
+
+    Pass the segment model's names as ``segments`` so that empty segments are released too
+    (otherwise the keys are the segments that have members)."""
     if column not in profiles:
         raise ValidationError(column, "not a column of the profiles", hint="compute profiles")
     sizes = profiles[column].fillna("(unknown)").astype(str).value_counts().sort_index()
-    return {str(k): int(v) for k, v in sizes.items()}
+    found = {str(k): int(v) for k, v in sizes.items()}
+    if segments is None:
+        return found
+    return {s: found.get(s, 0) for s in segments}
 
 
 def funnel_counts(events: pd.DataFrame, max_events: int) -> dict[str, int]:
@@ -257,18 +265,29 @@ def heatmap_counts(events: pd.DataFrame, max_events: int, timezone: str = "UTC")
     }
 
 
-def campaign_report_counts(events: pd.DataFrame, max_events: int) -> dict[str, int]:
+def campaign_report_counts(
+    events: pd.DataFrame, max_events: int, campaign_ids: list[str] | None = None
+) -> dict[str, int]:
     """Impressions, clicks, claims and redemptions per campaign (keys
-    ``"<campaign_id>:<event_type>"``), each shopper clipped to ``max_events`` of those events."""
+    ``"<campaign_id>:<event_type>"``), each shopper clipped to ``max_events`` of those events.
+
+    Pass the catalogue's ``campaign_ids``: every campaign x event type is then released, zeros
+    included, so the set of keys says nothing about the shoppers (without it, the keys are the
+    pairs seen in ``events``).
+    """
     from campaignrec.data.schema import CAMPAIGN_EVENT_TYPES
 
-    ev = events[events["event_type"].isin(list(CAMPAIGN_EVENT_TYPES))]
+    kinds = sorted(CAMPAIGN_EVENT_TYPES)
+    ev = events[events["event_type"].isin(kinds)]
     ev = clip_per_user(ev, max_events)
-    sizes = ev.groupby(["campaign_id", "event_type"]).size().sort_index().reset_index(name="n")
-    return {
+    sizes = ev.groupby(["campaign_id", "event_type"]).size().reset_index(name="n")
+    found = {
         f"{c}:{t}": int(n)
         for c, t, n in zip(sizes["campaign_id"], sizes["event_type"], sizes["n"], strict=True)
     }
+    if campaign_ids is None:
+        return dict(sorted(found.items()))
+    return {f"{c}:{t}": found.get(f"{c}:{t}", 0) for c in campaign_ids for t in kinds}
 
 
 __all__ = [
