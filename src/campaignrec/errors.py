@@ -97,3 +97,7 @@ class TooManyRejectionsError(CampaignrecError):
     exit_code = EXIT_REJECTIONS
     summary: Any = None
     summaries: Any = None
+
+
+class PrivacyBudgetError(CampaignrecError):
+    """A differentially private release would spend more than the dataset's privacy budget."""

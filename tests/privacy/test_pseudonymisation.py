@@ -69,6 +69,9 @@ def test_no_raw_id_or_personal_field_reaches_store_logs_or_artifacts(tmp_path, c
         *d, "profiles", "export", "--out", str(home / "exports" / "p.csv"), "--refresh"
     )
     assert code == 0, err
+    code, out, err = cli(*d, "recommend", raw_id(2), "--model", "item_knn")
+    assert code == 0 and "popular" not in out, err  # the raw id found the shopper's history
+    printed += [out, err]
     code, out, err = cli(*d, "recommend", "--all", "--out", str(home / "exports" / "recs.csv"))
     assert code == 0, err
     printed += [out, err]

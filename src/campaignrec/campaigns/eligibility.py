@@ -30,6 +30,7 @@ from campaignrec.campaigns.catalog import Catalog, load_campaigns, unit_cost, wi
 from campaignrec.data.rules import explain as explain_rule
 from campaignrec.data.schema import Campaign
 from campaignrec.errors import ValidationError
+from campaignrec.privacy.consent import with_live_consent
 from campaignrec.store.online import user_key
 
 #: Reason codes, in the order the conditions are checked.
@@ -239,6 +240,8 @@ def explain_eligibility(
     "not eligible: segment is 'dormant', rule needs eq 'loyal'"
     """
     reasons: list[Reason] = []
+    # a consent change recorded in the online state takes effect before the users row is updated
+    user_attrs = with_live_consent(user_attrs, state, _user_id(user_attrs, user_id))
     where = window_state(campaign, now)
     if where in ("draft", "paused", "ended"):
         reasons.append(Reason("status", f"campaign status is '{where}'", f"活动状态为“{where}”"))
@@ -492,8 +495,9 @@ class CampaignServer:
     ) -> list[tuple[Campaign, float]]:
         """Eligible campaigns with their values, best first (priority, value, then id)."""
         out: list[tuple[Campaign, float]] = []
+        live = with_live_consent(attrs, self.state, user_id)  # read once for every campaign
         for c in self.catalog:
-            res = explain_eligibility(attrs, c, now, self.state, user_id=user_id, keys=self.keys)
+            res = explain_eligibility(live, c, now, self.state, user_id=user_id, keys=self.keys)
             if res.eligible:
                 v = float(self.value_fn(user_id, attrs, c)) if self.value_fn else 0.0
                 out.append((c, v if math.isfinite(v) else 0.0))

@@ -148,12 +148,18 @@ def recommend(
             "name one or more USER_IDS, or use --all",
             hint="campaignrec recommend --all --k 10 --out recs.csv",
         )
+    from campaignrec.privacy import pseudonymise_user_id
+
     s = settings()
     online = online_for(s)
     try:
         ranker = Ranker.from_store(open_store(), s, online, model_name=model)
         m = ranker.model
-        ids = [str(u) for u in m.users_.ids] if all_users else list(user_ids or [])
+        ids = (
+            [str(u) for u in m.users_.ids]
+            if all_users
+            else [pseudonymise_user_id(s, u) for u in user_ids or []]  # as the store knows them
+        )
         frame = recommend_frame(ranker, ids, k, lang=lang, with_text=explain or json_out)
     finally:
         online.close()

@@ -331,6 +331,10 @@ def import_cmd(
             raise
         _report_one(summary, json_out)
     finally:
+        if edge.consent_events:  # consent changes take effect in the users table at once
+            from campaignrec.privacy.consent import sync_consent_from_store
+
+            sync_consent_from_store(store)
         close = getattr(store, "close", None)
         if close is not None:
             close()

@@ -103,10 +103,11 @@ def profile_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the attributes as JSON")] = False,
 ) -> None:
     """Show one shopper's profile card."""
+    from campaignrec.privacy import pseudonymise_user_id
     from campaignrec.profiles.pipeline import profile_attributes
 
     result = _profiles(refresh)
-    attrs = profile_attributes(result.profiles, user_id)
+    attrs = profile_attributes(result.profiles, pseudonymise_user_id(_settings(), user_id))
     if as_json:
         console.print_json(json.dumps(attrs, ensure_ascii=False, default=str))
         return

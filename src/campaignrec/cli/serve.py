@@ -75,5 +75,8 @@ def campaigns_for(
 
     store = open_store()
     online = online_for(settings())
-    out = serve_user_campaigns(store, online, user_id, k, datetime.now(UTC))
+    from campaignrec.privacy import pseudonymise_user_id
+
+    stored_id = pseudonymise_user_id(settings(), user_id)  # as the store knows the shopper
+    out = serve_user_campaigns(store, online, stored_id, k, datetime.now(UTC))
     typer.echo(json.dumps(out, default=str))

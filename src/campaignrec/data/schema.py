@@ -41,6 +41,10 @@ class EventType(StrEnum):
     CAMPAIGN_CLICK = "campaign_click"
     COUPON_CLAIM = "coupon_claim"
     COUPON_REDEEM = "coupon_redeem"
+    CONSENT_MARKETING_GRANTED = "consent_marketing_granted"
+    CONSENT_MARKETING_WITHDRAWN = "consent_marketing_withdrawn"
+    CONSENT_PERSONALISATION_GRANTED = "consent_personalisation_granted"
+    CONSENT_PERSONALISATION_WITHDRAWN = "consent_personalisation_withdrawn"
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)
@@ -51,6 +55,13 @@ CAMPAIGN_EVENT_TYPES = frozenset(
     {"campaign_impression", "campaign_click", "coupon_claim", "coupon_redeem"}
 )
 QUERY_EVENT_TYPES = frozenset({"search"})
+#: A consent change as an event: event type -> (the users column it sets, the value).
+CONSENT_EVENT_TYPES: dict[str, tuple[str, bool]] = {
+    "consent_marketing_granted": ("consent_marketing", True),
+    "consent_marketing_withdrawn": ("consent_marketing", False),
+    "consent_personalisation_granted": ("consent_personalisation", True),
+    "consent_personalisation_withdrawn": ("consent_personalisation", False),
+}
 
 # Implicit-feedback weight of each event type in the user x item matrix (DESIGN.md).
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import polars as pl
 
+from campaignrec.data.schema import CONSENT_EVENT_TYPES
 from campaignrec.privacy.fields import FieldPolicy, Sealer, sealer_from_settings
 from campaignrec.privacy.pseudonymise import Pseudonymiser, pseudonymiser_from_settings
 
@@ -62,6 +63,7 @@ class PrivacyEdge:
         self.sink = sink
         self.dropped: set[str] = set()  # names of the fields removed so far (never values)
         self.sealed_users = 0
+        self.consent_events = 0  # consent changes seen (the CLI then updates the users table)
 
     @property
     def redacts_text(self) -> bool:
@@ -73,6 +75,9 @@ class PrivacyEdge:
         """The chunk as it may be stored: personal fields out, user ids pseudonymised."""
         if entity not in PERSONAL_ENTITIES or not frame.width:
             return frame
+        if entity == "events" and "event_type" in frame.columns:
+            kinds = frame["event_type"].cast(pl.String).str.strip_chars()
+            self.consent_events += int(kinds.is_in(list(CONSENT_EVENT_TYPES)).sum())
         sealed: list[dict[str, Any]] = [{} for _ in range(frame.height)]
         personal = [c for c in frame.columns if c != "user_id" and self.policy.action(c) != "keep"]
         for col in personal:
