@@ -67,7 +67,7 @@ def test_a_tiny_budget_still_returns_popularity_and_says_what_it_skipped() -> No
     others = {r["name"] for r in sel.report["leaderboard"]} - {"most_popular"}
     assert others and others <= set(skipped)
     assert all("over the time budget" in skipped[n] for n in others)
-    assert "ease (recency)" in skipped and "s left of" in skipped["ease (recency)"]
+    assert "ease (recency)" in skipped and "s left to plan of" in skipped["ease (recency)"]
     rows = {r["name"]: r for r in sel.report["leaderboard"]}
     assert math.isnan(rows["ease (recency)"]["score"]) and "skipped" in rows["ease (recency)"]
     assert ("skipped", "ease (recency)") in progress.events

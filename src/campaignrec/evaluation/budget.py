@@ -24,6 +24,8 @@ import numpy as np
 from campaignrec.data.interactions import Interactions
 from campaignrec.models.base import WorkShape
 
+#: share of the budget no plan spends (see ``Budget.plan_left``)
+SLACK = 0.1
 #: work units a second of 2 cores of the benchmark machine (docs/benchmarks/models_scale.md)
 REFERENCE_RATE = 3.0e10
 
@@ -94,6 +96,11 @@ class Budget:
 
     def left(self) -> float:
         return self.seconds - self.elapsed()
+
+    def plan_left(self) -> float:
+        """What plans may still spend: the time left less a slack of ``SLACK`` of the budget,
+        kept for mispredictions (a fit is never interrupted) and the final bookkeeping."""
+        return self.left() - SLACK * self.seconds
 
     def record(self, predicted: float, measured: float) -> None:
         """Remember how far off a prediction of at least 0.05 s was (tiny ones are overhead)."""
