@@ -143,7 +143,7 @@ def selection_progress() -> Any:
             note = f"~{predicted_s:.1f} s"
             if label in self.tasks:
                 task = self.tasks[label]
-                total = self.bar.tasks[task].total or 0
+                total = self._task(task).total or 0
                 self.bar.update(task, total=total + trials, note=note)
             else:
                 self.tasks[label] = self.bar.add_task(label, total=trials, note=note)
@@ -152,9 +152,14 @@ def selection_progress() -> Any:
             if label in self.tasks:
                 self.bar.update(self.tasks[label], advance=1, note=f"ndcg {value:.4f}")
 
+        def _task(self, task_id: Any) -> Any:
+            return next(t for t in self.bar.tasks if t.id == task_id)
+
         def candidate_end(self, label: str, score: float) -> None:
-            if label in self.tasks:
-                self.bar.update(self.tasks[label], note=f"best {score:.4f}")
+            if label in self.tasks:  # tuning may stop early (time): the bar ends where it got
+                task = self.tasks[label]
+                done = self._task(task).completed
+                self.bar.update(task, total=done, note=f"best {score:.4f}")
 
         def skipped(self, label: str, reason: str) -> None:
             short = "over budget / 超出预算" if "time budget" in reason else "failed / 失败"

@@ -551,7 +551,7 @@ def _prepare(
 def _budget_reason(what: str, need: float, refit: float, left: float, total: float) -> str:
     return (
         f"over the time budget: {what} predicted {need:.1f} s plus {refit:.1f} s to refit on "
-        f"all data, {max(left, 0.0):.1f} s left of {total:.0f} s"
+        f"all data, {max(left, 0.0):.1f} s left to plan of {total:.0f} s"
     )
 
 
@@ -655,8 +655,8 @@ def select_default(
         c = budget.correction()
         need, refit = run.trial_s * c, run.refit_s * c
         reserve = max([r.refit_s for r in done] + [refit])
-        if run.cand.label != fallback and need + reserve > budget.left():
-            reason = _budget_reason("one validation fit", need, refit, budget.left(), budget_s)
+        if run.cand.label != fallback and need + reserve > budget.plan_left():
+            reason = _budget_reason("one validation fit", need, refit, budget.plan_left(), budget_s)
             run.row |= {"skipped": reason, "predicted_s": round(need, 2)}
             board.append(run.row)
             progress.skipped(run.cand.label, reason)
@@ -679,6 +679,7 @@ def select_default(
             "params": run.extra | run.base,
             "trials": 1,
             "seconds": measured,
+            "started_at_s": round(t0 - budget.started, 2),
             "predicted_s": round(need, 2),
         }
         progress.trial_done(run.cand.label, score)
@@ -691,7 +692,7 @@ def select_default(
     for n_left, run in zip(range(len(tunable), 0, -1), tunable, strict=True):
         if n_trials <= 1:
             break
-        share = min((budget.left() - reserve) / n_left, timeout_per_candidate)
+        share = min((budget.plan_left() - reserve) / n_left, timeout_per_candidate)
         more = min(n_trials - 1, int(share // max(run.trial_s, 1e-3)))
         if more < 1:
             run.row["tuning"] = (
@@ -707,7 +708,8 @@ def select_default(
                 run.space,
                 val,
                 n_trials=more,
-                timeout=share,
+                # no trial starts unless one more fits in the share (costs vary with params)
+                timeout=max(share - run.trial_s, 1e-3),
                 seed=seed,
                 fixed=run.base,
                 prior=[(run.base, run.row["score"])],
@@ -737,8 +739,8 @@ def select_default(
         top = [r for r in ok[:blend_parts] if r["score"] > 0]
         need = sum(by_name[r["name"]].trial_s for r in top) * 1.5
         refit = sum(by_name[r["name"]].refit_s for r in top)
-        if need + refit > budget.left():
-            blend_note = _budget_reason("the blend", need, refit, budget.left(), budget_s)
+        if need + refit > budget.plan_left():
+            blend_note = _budget_reason("the blend", need, refit, budget.plan_left(), budget_s)
             progress.skipped("blend", blend_note)
         else:
             progress.candidate_start("blend", 1, need)
