@@ -168,3 +168,26 @@ def test_a_posted_item_gets_content_neighbours_and_stock_changes_apply(
         ]
         time.sleep(0.05)
     assert "i5" not in ids
+
+
+def test_consent_events_take_effect_on_the_next_request(
+    client: TestClient, keys: dict[str, str], home: Path
+) -> None:
+    def consent(kind: str) -> None:
+        ev = {"user_id": "u3", "event_type": kind, "timestamp": NOW.isoformat()}
+        r = client.post("/v1/events", json={"events": [ev]}, headers=auth(keys["ingest"]))
+        assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+
+    recs = "/v1/users/u3/recommendations?k=3"
+    assert _get(client, keys["read"], recs)["personalised"] is True
+    consent("consent_personalisation_withdrawn")
+    body = _get(client, keys["read"], recs)
+    assert body["personalised"] is False
+    assert {i["reason"] for i in body["items"]} == {"non_personalised"}
+    consent("consent_marketing_withdrawn")
+    assert _get(client, keys["read"], "/v1/users/u3/campaigns")["campaigns"] == []
+    store = SQLStore(load_settings(home).resolved_database_url)
+    users = store.read_table("users").set_index("user_id")
+    store.close()
+    assert not users.loc["u3", "consent_marketing"]  # the users table too (batch paths)
+    assert not users.loc["u3", "consent_personalisation"]

@@ -30,6 +30,7 @@ from campaignrec.errors import CampaignrecError, ValidationError
 from campaignrec.models.base import top_k
 from campaignrec.models.content import ContentBased
 from campaignrec.models.registry import load_model
+from campaignrec.privacy.consent import personalisation_allowed
 from campaignrec.ranking import candidates as cand
 from campaignrec.ranking import rules
 from campaignrec.ranking.catalogue import CatalogueView
@@ -255,7 +256,8 @@ class Ranker:
         lang = check_lang(request.lang)
         cfg = self.config
         attrs = self._attrs(request.user_id)
-        personalised = attrs.get("consent_personalisation") is not False
+        # the stored consent with a live change (a consent event) over it
+        personalised = personalisation_allowed(attrs, self.online, request.user_id)
         n_items = len(self.view)
         boost = np.zeros(n_items, dtype=np.float64)
         reason_of = np.full(n_items, "popular", dtype=object)

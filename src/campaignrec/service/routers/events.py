@@ -9,7 +9,9 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from campaignrec.campaigns.eligibility import count_impression
+from campaignrec.data.schema import CONSENT_EVENT_TYPES
 from campaignrec.data.validation import validate_frame
+from campaignrec.privacy.consent import apply_consent_events
 from campaignrec.ranking import record_event
 from campaignrec.service.deps import IngestKey, State
 from campaignrec.service.errors import ApiError
@@ -67,6 +69,12 @@ def post_events(batch: EventBatch, request: Request, state: State, _key: IngestK
         written = state.store.insert_events(new) if len(new) else 0
     else:
         written = 0
+    if len(new) and new["event_type"].isin(list(CONSENT_EVENT_TYPES)).any():
+        # consent changes: the online state at once (every worker's next decision) and the
+        # users table (batch audiences, plans and exports)
+        apply_consent_events(
+            state.store, new[new["event_type"].isin(list(CONSENT_EVENT_TYPES))], state.online
+        )
     catalog = None
     for record in new.to_dict("records"):
         event = _plain({str(k): v for k, v in record.items()})
