@@ -76,6 +76,11 @@ class RankedList:
     personalised: bool
 
 
+#: From this many items on, candidates are cut from the items with a signal plus the popular head
+#: (:meth:`Ranker._large_candidates`) instead of a partition of the whole catalogue.
+LARGE_CATALOGUE = 50_000
+
+
 def _minmax(x: NDArray[np.float64]) -> NDArray[np.float64]:
     finite = np.isfinite(x)
     out = np.zeros_like(x, dtype=np.float64)
@@ -137,6 +142,8 @@ class Ranker:
         self.campaigns = campaigns
         self.clock = clock
         self.view = CatalogueView.build(model.items_, catalogue)
+        self._hidden = rules.always_hidden(self.view)  # out of stock or hidden: never shown
+        self._popular_order = np.argsort(-np.asarray(model.popularity_), kind="stable")
         self._seen: sp.csr_matrix = model.seen_.tocsr()
         self._seen_csc = self._seen.tocsc()
         self._item_index = pd.Index(model.items_.ids, dtype=object)
@@ -260,7 +267,8 @@ class Ranker:
         personalised = personalisation_allowed(attrs, self.online, request.user_id)
         n_items = len(self.view)
         boost = np.zeros(n_items, dtype=np.float64)
-        reason_of = np.full(n_items, "popular", dtype=object)
+        base_reason = "popular"  # every item's reason, but those in reason_at
+        reason_at: dict[int, str] = {}
         evidence: dict[int, tuple[str, ...]] = {}
         camp_of: dict[int, Campaign] = {}
         history_items: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
@@ -288,7 +296,7 @@ class Ranker:
                 if how == "fallback" and len(fresh_idx):
                     # FALLBACK (no score_history): fresh items count through co-occurrence
                     boost += _unit(cand.session_coviews(self._seen_csc, self._seen, fresh_idx))
-                reason_of[:] = "because_viewed"
+                base_reason = "because_viewed"
                 seen = history_items
                 bought = positions(self.model.items_, list(fresh.purchased))
                 purchased = bought[bought >= 0]
@@ -299,18 +307,16 @@ class Ranker:
                 scores = (seg_scores if seg_scores is not None else self._popularity).astype(
                     np.float64
                 )
-                reason_of[:] = "segment_popular" if segment is not None else "popular"
+                base_reason = "segment_popular" if segment is not None else "popular"
             session = positions(self.model.items_, list(fresh.session))
             session = session[session >= 0]
             if len(session) and cfg.session_weight > 0:
                 co = _unit(cand.session_coviews(self._seen_csc, self._seen, session))
                 boost += cfg.session_weight * co
-                hit = co > 0
-                reason_of[hit & (co >= 0.5)] = "session"
-                for hit_idx in np.flatnonzero(hit & (co >= 0.5)):
-                    evidence[int(hit_idx)] = tuple(
-                        str(x) for x in self.model.items_.external(session[-2:])
-                    )
+                shown = tuple(str(x) for x in self.model.items_.external(session[-2:]))
+                for hit_idx in np.flatnonzero(co >= 0.5):
+                    reason_at[int(hit_idx)] = "session"
+                    evidence[int(hit_idx)] = shown
             if self.campaigns is not None and cfg.campaign_weight > 0:
                 covered = cand.campaign_items(
                     self.campaigns, attrs, request.user_id, now, self.catalogue, self.online
@@ -324,11 +330,11 @@ class Ranker:
                 boost += cfg.trending_weight * _unit(self._trending())
         else:  # consent withheld: popular + trending + context, nothing of the history read
             scores = _unit(self._popularity) + _unit(self._trending())
-            reason_of[:] = "non_personalised"
+            base_reason = "non_personalised"
         for pos, sim in similar.items():
             boost[pos] += 1.0 + sim  # the item being viewed leads: its neighbours come first
             if personalised:
-                reason_of[pos] = "similar"
+                reason_at[pos] = "similar"
                 evidence[pos] = (str(context["item_id"]),)
 
         # ---- rules ------------------------------------------------------------------------
@@ -337,22 +343,29 @@ class Ranker:
             exclude = np.append(
                 exclude, self.model.items_.index([context["item_id"]], missing="ignore")
             )
-        allow = rules.request_filters(
-            self.view,
-            exclude=exclude,
-            categories=tuple(request.categories),
-            brands=tuple(request.brands),
-            price_min=request.price_min,
-            price_max=request.price_max,
-        ) & ~rules.always_hidden(self.view)
+        allow = (
+            rules.request_filters(
+                self.view,
+                exclude=exclude,
+                categories=tuple(request.categories),
+                brands=tuple(request.brands),
+                price_min=request.price_min,
+                price_max=request.price_max,
+            )
+            & ~self._hidden
+        )
         allow &= ~rules.history_exclusions(self.view, cfg, seen=seen, purchased=purchased)
         if boost.any():
             total = _minmax(scores) + boost
         else:
             total = scores.copy()  # no boost: exactly the model's scores (and its order)
-        total[~allow] = -np.inf
-        idx, _ = top_k(total[None, :].astype(np.float32), max(cfg.n_candidates, request.k))
-        cands = idx[0][idx[0] >= 0]
+        want = max(cfg.n_candidates, request.k)
+        if n_items >= LARGE_CATALOGUE:
+            cands = self._large_candidates(total, allow, want)
+        else:
+            total[~allow] = -np.inf
+            idx, _ = top_k(total[None, :].astype(np.float32), want)
+            cands = idx[0][idx[0] >= 0]
         rel = _minmax(total[cands])
 
         # ---- re-ranking -------------------------------------------------------------------
@@ -376,7 +389,7 @@ class Ranker:
         for rank, picked_idx in enumerate(chosen, start=1):
             i = int(picked_idx)
             item_id = str(self.model.items_.ids[i])
-            reason = str(reason_of[i])
+            reason = reason_at.get(i, base_reason)
             ev = evidence.get(i, ())
             if i in camp_of:
                 reason, ev = "campaign", (camp_of[i].campaign_id,)
@@ -396,6 +409,34 @@ class Ranker:
         return RankedList(
             request.user_id, tuple(out), self.model.name, self.model_version, personalised
         )
+
+    def _large_candidates(
+        self, total: NDArray[np.float64], allow: NDArray[np.bool_], want: int
+    ) -> NDArray[np.int64]:
+        """The ``want`` best allowed items of a large catalogue, best first.
+
+        Only items with a signal (a non-zero total) are partitioned; the list is filled from the
+        most popular allowed items. On a catalogue of a million items most scores are exactly
+        zero, and a partition over that many ties is slow.
+        """
+        signal = np.flatnonzero(allow & (total != 0) & np.isfinite(total))
+        if len(signal) > want:
+            part = signal[np.argpartition(-total[signal], want - 1)[:want]]
+        else:
+            part = signal
+        part = part[np.argsort(-total[part], kind="stable")]
+        if len(part) < want:
+            chosen = set(part.tolist())
+            fill = [
+                int(i)
+                for i in self._popular_order[: 4 * want + len(chosen)]
+                if allow[i] and int(i) not in chosen
+            ]
+            if len(fill) < want - len(part):  # rare: the popular head is filtered out
+                rest = np.flatnonzero(allow)
+                fill += [int(i) for i in rest[:want] if int(i) not in chosen]
+            part = np.concatenate([part, np.asarray(fill[: want - len(part)], dtype=np.int64)])
+        return part.astype(np.int64)
 
     def _because(
         self, history: NDArray[np.int64], chosen: NDArray[np.int64]
@@ -463,7 +504,7 @@ class Ranker:
         lang = check_lang(lang)
         ids, sims = self._similar_ids(str(item_id), max(k * 3, k + 10))
         out: list[RankedItem] = []
-        hidden = rules.always_hidden(self.view)
+        hidden = self._hidden
         content = self._content_view
         for item, s in zip(ids, sims, strict=True):
             if len(out) >= k:
