@@ -192,6 +192,25 @@ def _remaining(state: OnlineStateLike, key: str, initial: float) -> float:
     return float(initial) if value is None else float(value)
 
 
+def campaign_open(
+    campaign: Campaign, state: OnlineStateLike, *, keys: StateKeys = DEFAULT_KEYS
+) -> bool:
+    """Whether the campaign still has inventory and budget for one more redemption (the
+    campaign-wide part of eligibility; caps and exclusivity are per shopper)."""
+    cid = campaign.campaign_id
+    if (
+        campaign.inventory is not None
+        and _remaining(state, keys.inventory(cid), campaign.inventory) < 1
+    ):
+        return False
+    if campaign.budget is not None:
+        left = _remaining(state, keys.budget(cid), campaign.budget)
+        need = unit_cost(campaign)
+        if left <= 0 or (need > 0 and left < need):
+            return False
+    return True
+
+
 def _user_id(user_attrs: Mapping[str, Any], user_id: str | None) -> str | None:
     if user_id is not None:
         return str(user_id)

@@ -24,13 +24,14 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from campaignrec.campaigns.catalog import Catalog, load_campaigns
+from campaignrec.campaigns.eligibility import campaign_open
 from campaignrec.data.interactions import Interactions
 from campaignrec.data.schema import Campaign
 from campaignrec.errors import CampaignrecError, ValidationError
 from campaignrec.models.base import top_k
 from campaignrec.models.content import ContentBased
 from campaignrec.models.registry import load_model
-from campaignrec.privacy.consent import personalisation_allowed
+from campaignrec.privacy.consent import personalisation_allowed, with_live_consent
 from campaignrec.ranking import candidates as cand
 from campaignrec.ranking import rules
 from campaignrec.ranking.catalogue import CatalogueView
@@ -161,6 +162,7 @@ class Ranker:
                 shape=(snapshot.n_users, snapshot.n_items),
             )
         self._trending_cache: tuple[float, NDArray[np.float32]] | None = None
+        self._open_cache: dict[str, tuple[float, bool]] = {}
         self._segments: dict[tuple[str, str], NDArray[np.float32]] = {}
         self._content: ContentBased | None = None
         self._content_view: CatalogueView | None = None
@@ -210,6 +212,16 @@ class Ranker:
     def _attrs(self, user_id: str) -> dict[str, Any]:
         found = self.user_attributes(user_id) if self.user_attributes is not None else None
         return dict(found or {})
+
+    def _open(self, campaign: Campaign) -> bool:
+        """Inventory and budget left (cached for ``trending_cache_seconds`` across requests)."""
+        now = self.clock()
+        hit = self._open_cache.get(campaign.campaign_id)
+        if hit is not None and now - hit[0] < self.config.trending_cache_seconds:
+            return hit[1]
+        found = campaign_open(campaign, self.online)
+        self._open_cache[campaign.campaign_id] = (now, found)
+        return found
 
     def _trending(self) -> NDArray[np.float32]:
         now = self.clock()
@@ -262,8 +274,8 @@ class Ranker:
             raise ValidationError("k", "must be >= 0", value=request.k)
         lang = check_lang(request.lang)
         cfg = self.config
-        attrs = self._attrs(request.user_id)
-        # the stored consent with a live change (a consent event) over it
+        # the stored consent with a live change (a consent event) over it: one read
+        attrs = dict(with_live_consent(self._attrs(request.user_id), self.online, request.user_id))
         personalised = personalisation_allowed(attrs, self.online, request.user_id)
         n_items = len(self.view)
         boost = np.zeros(n_items, dtype=np.float64)
@@ -319,7 +331,7 @@ class Ranker:
                     evidence[int(hit_idx)] = shown
             if self.campaigns is not None and cfg.campaign_weight > 0:
                 covered = cand.campaign_items(
-                    self.campaigns, attrs, request.user_id, now, self.catalogue, self.online
+                    self.campaigns, attrs, request.user_id, now, self.catalogue, self._open
                 )
                 covered_pos = positions(self.model.items_, list(covered))
                 for item_id, p in zip(covered, covered_pos, strict=True):

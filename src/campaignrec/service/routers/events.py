@@ -12,7 +12,7 @@ from campaignrec.campaigns.eligibility import count_impression
 from campaignrec.data.schema import CONSENT_EVENT_TYPES
 from campaignrec.data.validation import validate_frame
 from campaignrec.privacy.consent import apply_consent_events
-from campaignrec.ranking import record_event
+from campaignrec.ranking import record_events
 from campaignrec.service.deps import IngestKey, State
 from campaignrec.service.errors import ApiError
 from campaignrec.service.schemas import MAX_BATCH, EventBatch, EventsOut, Rejected
@@ -75,10 +75,10 @@ def post_events(batch: EventBatch, request: Request, state: State, _key: IngestK
         apply_consent_events(
             state.store, new[new["event_type"].isin(list(CONSENT_EVENT_TYPES))], state.online
         )
+    accepted = [_plain({str(k): v for k, v in r.items()}) for r in new.to_dict("records")]
+    record_events(state.online, accepted, event_weights=state.settings.event_weights)
     catalog = None
-    for record in new.to_dict("records"):
-        event = _plain({str(k): v for k, v in record.items()})
-        record_event(state.online, event, event_weights=state.settings.event_weights)
+    for event in accepted:
         if event.get("event_type") == "campaign_impression" and event.get("campaign_id"):
             catalog = catalog or {c.campaign_id: c for c in state.catalog.get()}
             campaign = catalog.get(str(event["campaign_id"]))
