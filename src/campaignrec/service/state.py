@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -18,6 +19,7 @@ from campaignrec.service.campaigns import CatalogCache
 from campaignrec.store.online import online_for
 from campaignrec.store.sql import SQLStore
 
+log = logging.getLogger("campaignrec.service")
 CATALOGUE_KEY = "catalogue:changes"
 
 
@@ -74,11 +76,12 @@ class ServiceState:
         return f"{row['name']}:{row['version']}@{self._catalogue_stamp()}"
 
     def _catalogue_stamp(self) -> str:
-        """Items in the store and the shared change counter (bumped by ``POST /v1/items``)."""
-        items = self.store.tables.items
+        """The last import (any import of items, users or campaigns is logged) and the shared
+        change counter bumped by ``POST /v1/items``: two primary-key reads, not a table scan."""
+        imports = self.store.tables.imports
         with self.store.engine.connect() as conn:
-            n = conn.execute(select(func.count()).select_from(items)).scalar_one()
-        return f"{n}:{self.online.get_count(CATALOGUE_KEY)}"
+            last = conn.execute(select(func.max(imports.c.import_id))).scalar_one()
+        return f"{last or 0}:{self.online.get_count(CATALOGUE_KEY)}"
 
     def catalogue_changed(self) -> None:
         """Tell every worker that items changed (picked up at their next check)."""
@@ -86,29 +89,33 @@ class ServiceState:
         self._checked = 0.0
 
     def refresh(self, *, force: bool = False) -> None:
-        """Load the served model when its version changed (checked every model_check_seconds).
+        """Serve the active model and the current catalogue (checked every model_check_seconds).
 
-        The middleware calls this on the event loop: a changed version is loaded on a
+        The middleware calls this on the event loop, so the check and any load run on a
         background thread while requests go on with the current ranker. ``force`` (start-up,
-        ``POST /v1/models/{name}/activate``) loads at once in the caller's thread.
+        ``POST /v1/models/{name}/activate``) checks and loads at once in the caller's thread.
         """
         now = time.monotonic()
-        if not force and now - self._checked < self.settings.model_check_seconds:
+        if force:
+            self._checked = now
+            self._load(wait=True)
+            return
+        if now - self._checked < self.settings.model_check_seconds:
             return
         self._checked = now
-        version = self.served_version()
-        if version is None or (version == self.version and self.ranker is not None):
-            return
-        if force:
-            self._load(wait=True)
-        else:
-            threading.Thread(target=self._load, name="campaignrec-model-load", daemon=True).start()
+        threading.Thread(target=self._load, name="campaignrec-model-check", daemon=True).start()
 
     def _load(self, *, wait: bool = False) -> None:
         if not self._lock.acquire(blocking=wait):
             return  # another thread is loading it
         try:
-            version = self.served_version()
+            try:
+                version = self.served_version()
+            except Exception as exc:  # a check that fails keeps the ranker being served
+                if wait:
+                    raise
+                log.warning("model check failed: %s", type(exc).__name__)
+                return
             if version is None or (version == self.version and self.ranker is not None):
                 return
             try:
