@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from campaignrec.errors import ValidationError
+from campaignrec.errors import ConfigError, ValidationError
 from campaignrec.profiles.segments import (
     ARCHETYPES,
     GENERIC_NAME,
@@ -113,6 +113,28 @@ def test_errors() -> None:
         fit_segments(prof, SegmentConfig(features=("nope",)))
     with pytest.raises(ValidationError, match="users"):
         fit_segments(prof.head(2), CFG)
+    same = prof.assign(frequency=3.0, monetary=10.0, discount_share=0.5, days_since_first_seen=9)
+    with pytest.raises(ValidationError, match="same for all users"):
+        fit_segments(same, CFG)
+    with pytest.raises(ConfigError, match="min_stability"):
+        SegmentConfig(min_stability=1.5)
+    # assigning profiles that lack a fitted feature names the feature instead of crashing
+    model = fit_segments(_three_groups()[0], CFG)
+    with pytest.raises(ValidationError, match="discount_share"):
+        model.predict(prof.drop(columns=["discount_share"]))
+
+
+def test_model_saved_before_weights_still_loads() -> None:
+    prof, truth = _three_groups()
+    d = fit_segments(prof, CFG).to_dict()
+    for key in ("weights", "describe", "describe_mean", "describe_scale", "describe_centroids"):
+        d.pop(key)
+    d.pop("stability")
+    d["config"].pop("describe")
+    old = SegmentModel.from_dict(d)
+    assert old.weights_.tolist() == [1.0] * len(old.features_) and old.describe_ == []
+    assert adjusted_rand_score(truth, old.predict(prof)) == pytest.approx(1.0)
+    assert len(old.table()) == old.k_
 
 
 def test_choose_k_prefers_stable_k() -> None:

@@ -153,6 +153,12 @@ ARCHETYPES: tuple[tuple[str, str, str, dict[str, float]], ...] = (
         "高价值高频买家",
         {"frequency": 0.5, "monetary": 0.5},
     ),
+    (
+        "decisive",
+        "decisive buyers",
+        "果断下单型",
+        {"orders_per_session": 0.5, "cart_to_purchase": 0.5},
+    ),
     ("discount", "discount seekers", "优惠敏感型", {"discount_share": 0.5}),
     ("new", "new visitors", "新访客", {"days_since_first_seen": -0.5, "frequency": 0.0}),
     (
@@ -176,7 +182,9 @@ ARCHETYPES: tuple[tuple[str, str, str, dict[str, float]], ...] = (
         "大单低频型",
         {"items_per_order": 0.5, "frequency": 0.0},
     ),
+    ("bulk", "bulk buyers", "囤货型", {"items_per_order": 1.0}),
     ("small_basket", "small-basket shoppers", "小单型", {"items_per_order": -0.5}),
+    ("wishlist", "wish-listers", "收藏型", {"favorite_rate": 0.5}),
     ("searcher", "search-led shoppers", "搜索导向型", {"search_rate": 0.5}),
     ("weekend", "weekend shoppers", "周末购物型", {"weekend_share": 0.5}),
 )
@@ -654,7 +662,11 @@ def _describe(
     feats = [f for f in cfg.describe if f in profiles.columns and f not in model.features_]
     d = _describe_matrix(profiles, feats)
     finite = np.isfinite(d)
-    usable = finite.sum(axis=0) >= 2
+    # a descriptor needs values that differ (a shop without prices has spend 0 for everyone)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        spread = np.nanstd(np.where(finite, d, np.nan), axis=0) if len(feats) else np.zeros(0)
+    usable = (finite.sum(axis=0) >= 2) & (np.nan_to_num(spread) > 0)
     feats = [f for f, u in zip(feats, usable, strict=True) if u]
     d = d[:, usable]
     mean = np.nanmean(d, axis=0) if feats else np.zeros(0)
