@@ -4,28 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import polars as pl
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from campaignrec.campaigns.eligibility import count_impression
 from campaignrec.data.schema import CONSENT_EVENT_TYPES
-from campaignrec.data.validation import validate_frame
 from campaignrec.privacy.consent import apply_consent_events
 from campaignrec.ranking import record_events
 from campaignrec.service.deps import IngestKey, State
-from campaignrec.service.errors import ApiError
-from campaignrec.service.schemas import MAX_BATCH, EventBatch, EventsOut, Rejected
+from campaignrec.service.rows import validate_rows
+from campaignrec.service.schemas import EventBatch, EventsOut
 
 router = APIRouter(prefix="/v1", tags=["events"])
-
-
-def _text_rows(batch: EventBatch) -> pl.DataFrame:
-    """Rows as text, as a file would give them, so validation is exactly the importer's."""
-    rows = [e.model_dump(exclude_none=True) for e in batch.events]
-    cols = sorted({k for r in rows for k in r})
-    data = {c: [None if r.get(c) is None else str(r[c]) for r in rows] for c in cols}
-    return pl.DataFrame(data, schema={c: pl.String for c in cols})
 
 
 def _stored_ids(state: State, ids: list[str]) -> set[str]:
@@ -42,25 +32,7 @@ def _stored_ids(state: State, ids: list[str]) -> set[str]:
 
 @router.post("/events", response_model=EventsOut, responses={413: {}, 401: {}, 403: {}, 429: {}})
 def post_events(batch: EventBatch, request: Request, state: State, _key: IngestKey) -> EventsOut:
-    if len(batch.events) > MAX_BATCH:
-        raise ApiError(
-            413, "batch_too_large", f"at most {MAX_BATCH} events per request", field="events"
-        )
-    rid = getattr(request.state, "request_id", "api")
-    frame = _text_rows(batch)
-    res = validate_frame("events", frame, source=f"api:{rid}")
-    rejected = [
-        Rejected(
-            index=int(q["line"]) - 1,
-            field=str(q["field"]) or None,
-            reason=str(q["reason"]),
-            value=None if q["value"] is None else str(q["value"]),
-        )
-        for q in res.quarantine.to_dict("records")
-        if q["reason"] != "duplicate"
-    ]
-    if len(res.quarantine):
-        state.store.insert_quarantine(res.quarantine)
+    res, rejected = validate_rows("events", batch.events, request, state.store, name="events")
     valid = res.valid
     new = valid
     if len(valid):
