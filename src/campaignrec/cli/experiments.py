@@ -1,9 +1,12 @@
-"""``campaignrec ope`` and ``campaignrec uplift``: off-policy evaluation and uplift evaluation.
+"""``campaignrec ope``, ``campaignrec uplift`` and the ``campaignrec experiments`` group.
 
-Plain command functions; ``cli/main.py`` attaches them::
+Plain command functions and one sub-app; ``cli/main.py`` attaches them::
 
     app.command("ope")(experiments.ope)
     app.command("uplift")(experiments.uplift)
+    app.add_typer(experiments.experiments_app, name="experiments")
+
+``experiments analyze`` reads a file of per-shopper rows (no store needed).
 
 Both read files directly (no store needed). With ``--json`` each prints exactly one JSON object
 on stdout and nothing else.
@@ -31,7 +34,12 @@ if TYPE_CHECKING:
 
 console = Console()
 
-__all__ = ["ope", "read_policy_file", "uplift"]
+__all__ = ["analyze", "experiments_app", "ope", "read_policy_file", "uplift"]
+
+experiments_app = typer.Typer(
+    help="Online experiments: analyse per-shopper rows, define experiments, assign shoppers.",
+    no_args_is_help=True,
+)
 
 
 def _finite(x: float) -> float | None:
@@ -396,3 +404,101 @@ def uplift(
     console.print(table)
     if scores_out is not None:
         console.print(f"scores written to {scores_out}")
+
+
+def _parse_weights(text: str | None) -> dict[str, float] | None:
+    """``--weights control=0.5,B=0.5`` as a mapping (None when not given)."""
+    if not text:
+        return None
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            share = float(value)
+        except ValueError:
+            share = float("nan")
+        if not sep or not name.strip() or not math.isfinite(share) or share <= 0:
+            raise ValidationError(
+                "weights", "must be NAME=SHARE pairs with shares > 0", value=part,
+                hint="--weights control=0.5,B=0.5",
+            )  # fmt: skip
+        out[name.strip()] = share
+    return out
+
+
+def _fmt(x: float | None, spec: str = ".4g") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+@experiments_app.command("analyze")
+def analyze(
+    file: Annotated[Path, typer.Argument(help="per-shopper rows (CSV or Parquet)")],
+    variant: Annotated[str, typer.Option("--variant", help="column of the variant name")],
+    metric: Annotated[str, typer.Option("--metric", help="column of the metric")],
+    pre: Annotated[
+        str | None,
+        typer.Option("--pre", help="column of the pre-period covariate (CUPED adjustment)"),
+    ] = None,
+    control: Annotated[
+        str | None,
+        typer.Option("--control", help="name of the control variant (default control or A)"),
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="column to group by (a segment, a country)")
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option("--weights", help="intended split for the SRM check: control=0.5,B=0.5"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON line")] = False,
+) -> None:
+    """Lift of each treatment over the control (treatment mean minus control mean).
+
+    Welch's 95% interval and p-value, CUPED-adjusted with --pre (the variance reduction it
+    achieved is reported), and the sample-ratio-mismatch p-value of each group (below 0.001:
+    the split is broken, do not trust the numbers).
+    """
+    from campaignrec.experiments.analysis import analyse_rows, read_rows
+
+    df = read_rows(file)
+    results = analyse_rows(
+        df,
+        variant=variant,
+        metric=metric,
+        pre=pre,
+        control=control,
+        by=by,
+        weights=_parse_weights(weights),
+    )
+    if as_json:
+        typer.echo(json.dumps({"results": [r.as_dict() for r in results]}))
+        return
+    title = f"{metric} by {variant} on {file.name}" + (" (CUPED on " + pre + ")" if pre else "")
+    table = Table(title=title)
+    cols = [*(["by"] if by else []), "treatment", "control", "n (t / c)", "lift", "95% CI",
+            "p", "var. cut", "SRM p"]  # fmt: skip
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("by", "treatment", "control") else "right")
+    for r in results:
+        table.add_row(
+            *([str(r.by)] if by else []),
+            r.treatment,
+            r.control,
+            f"{r.n_treatment:,} / {r.n_control:,}",
+            _fmt(r.lift),
+            "-" if r.ci_low is None else f"[{r.ci_low:.4g}, {r.ci_high:.4g}]",
+            _fmt(r.p_value, ".3g"),
+            "-" if r.variance_reduction is None else f"{r.variance_reduction:.1%}",
+            _fmt(r.srm_p_value, ".3g"),
+        )
+    console.print(table)
+    warned: set[str | None] = set()
+    for r in results:
+        if r.note:
+            console.print(f"{r.by or 'all'} / {r.treatment}: {r.note}")
+        if r.srm_p_value is not None and r.srm_p_value < 0.001 and r.by not in warned:
+            warned.add(r.by)
+            console.print(
+                f"[bold red]{r.by or 'all'}: traffic split is broken (SRM p={r.srm_p_value:.2g}): "
+                "do not trust these numbers / 流量分配异常，结果不可信[/]"
+            )
