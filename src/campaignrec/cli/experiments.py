@@ -502,3 +502,118 @@ def analyze(
                 f"[bold red]{r.by or 'all'}: traffic split is broken (SRM p={r.srm_p_value:.2g}): "
                 "do not trust these numbers / 流量分配异常，结果不可信[/]"
             )
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"file {str(path)!r} does not exist", hint="a JSON or TOML definition")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            return dict(tomllib.loads(text))
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {str(path)!r}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{str(path)!r} must hold one object (the experiment definition)")
+    return data
+
+
+def _experiment_row(exp: Any) -> list[str]:
+    shares = ", ".join(f"{v.name} {v.share:g}" for v in exp.variants)
+    window = f"{exp.start_time or '-'} .. {exp.end_time or '-'}"
+    return [
+        exp.experiment_id,
+        exp.layer,
+        f"{exp.range_low:.2f}-{exp.range_high:.2f}",
+        shares + (f" (holdout {exp.holdout_share:g})" if exp.holdout_share else ""),
+        exp.primary_metric,
+        window,
+    ]
+
+
+def _experiments_table(experiments: list[Any], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("id", "layer", "range", "variants", "primary", "window"):
+        table.add_column(col)
+    for exp in experiments:
+        table.add_row(*_experiment_row(exp))
+    return table
+
+
+@experiments_app.command("create")
+def create(
+    spec: Annotated[Path, typer.Argument(help="experiment definition (JSON or TOML)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Store an experiment definition; it gets a free range of its layer's shoppers."""
+    from campaignrec.cli.context import open_store
+    from campaignrec.experiments.registry import create_experiment
+
+    store = open_store()
+    try:
+        exp = create_experiment(store, _read_spec(spec))
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(exp.model_dump_json())
+        return
+    console.print(_experiments_table([exp], "created"))
+
+
+@experiments_app.command("list")
+def list_cmd(
+    layer: Annotated[str | None, typer.Option("--layer", help="only this layer")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """The stored experiments, in creation order."""
+    from campaignrec.cli.context import open_store
+    from campaignrec.experiments.registry import list_experiments
+
+    store = open_store()
+    try:
+        found = list_experiments(store, layer=layer)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps({"experiments": [e.model_dump(mode="json") for e in found]}))
+        return
+    console.print(_experiments_table(found, f"{len(found)} experiment(s)"))
+
+
+@experiments_app.command("assign")
+def assign(
+    user: Annotated[str, typer.Argument(help="external user id")],
+    at: Annotated[
+        str | None, typer.Option("--at", help="moment (ISO 8601 with a zone; default now)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """The variants USER gets in the running experiments (at most one per layer)."""
+    from datetime import datetime
+
+    from campaignrec.cli.context import open_store
+    from campaignrec.experiments.registry import assign_user, list_experiments
+
+    moment = None
+    if at is not None:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            raise ValidationError("at", "not an ISO 8601 moment", value=at) from None
+        if moment.tzinfo is None:
+            raise ValidationError("at", "needs a timezone", value=at, hint="2026-01-01T00:00Z")
+    store = open_store()
+    try:
+        found = assign_user(user, list_experiments(store), at=moment)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps({"user_id": user, "assignments": [a.as_dict() for a in found]}))
+        return
+    if not found:
+        console.print(f"{user}: in no running experiment / 未参与正在运行的实验")
+    for a in found:
+        console.print(f"{user}: {a.experiment_id} (layer {a.layer}) -> [bold]{a.variant}[/]")
