@@ -181,3 +181,35 @@ def test_cli_create_list_assign(tmp_path, capsys) -> None:  # type: ignore[no-un
     path.write_text(json.dumps(spec("bad", traffic=0)))
     code, _, err = run(capsys, "--data-dir", home, "experiments", "create", str(path))
     assert code == EXIT_VALIDATION and "traffic" in err
+
+
+def test_cli_results_reads_the_store(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from campaignrec.config import load_settings
+    from campaignrec.experiments.simulation import ArmTruth, simulate_experiment_events
+
+    home = tmp_path / "shop"
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps(spec("r1", minimum_detectable_effect=0.3)))
+    code, out, err = run(
+        capsys, "--data-dir", str(home), "experiments", "create", str(path), "--json"
+    )
+    assert code == 0, err
+    from campaignrec.experiments.registry import Experiment
+
+    exp = Experiment.model_validate_json(out)
+    ev = simulate_experiment_events(
+        exp, {"A": ArmTruth(0.03), "B": ArmTruth(0.09)}, n_users=3000, days=10, seed=2
+    )
+    store = SQLStore(load_settings(home).resolved_database_url)
+    ev["event_id"] = [f"e{i}" for i in range(len(ev))]
+    store.insert_events(ev)
+    store.close()
+    args = ["--data-dir", str(home), "experiments", "results", "r1", "--at", "2026-01-20T00:00Z"]
+    code, out, err = run(capsys, *args, "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["decision"]["winner"] == "B"
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "B wins on conversion" in out and "胜出" in out
+    code, _, err = run(capsys, "--data-dir", str(home), "experiments", "results", "nope")
+    assert code != 0 and "nope" in err and "Traceback" not in err

@@ -617,3 +617,52 @@ def assign(
         console.print(f"{user}: in no running experiment / 未参与正在运行的实验")
     for a in found:
         console.print(f"{user}: {a.experiment_id} (layer {a.layer}) -> [bold]{a.variant}[/]")
+
+
+@experiments_app.command("results")
+def results_cmd(
+    experiment_id: Annotated[str, typer.Argument(help="experiment id")],
+    at: Annotated[
+        str | None, typer.Option("--at", help="moment (ISO 8601 with a zone; default now)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Per-variant metrics with 95% intervals, the sequential test and the decision."""
+    from datetime import datetime
+
+    from campaignrec.cli.context import open_store
+    from campaignrec.experiments.results import experiment_results
+
+    moment = None
+    if at is not None:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            raise ValidationError("at", "not an ISO 8601 moment", value=at) from None
+        if moment.tzinfo is None:
+            raise ValidationError("at", "needs a timezone", value=at, hint="2026-01-01T00:00Z")
+    store = open_store()
+    try:
+        out = experiment_results(store, experiment_id, at=moment)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False))
+        return
+    table = Table(title=f"{experiment_id}: {out['days']:.1f} days")
+    for col in ("variant", "users", "CTR", "conversion", "revenue/user"):
+        table.add_column(col, justify="left" if col == "variant" else "right")
+    for name, v in out["variants"].items():
+        cells = []
+        for m in ("ctr", "conversion", "revenue_per_user"):
+            x = v[m]
+            cells.append(
+                "-" if x["value"] is None or x["ci_low"] is None
+                else f"{x['value']:.4g} [{x['ci_low']:.4g}, {x['ci_high']:.4g}]"
+            )  # fmt: skip
+        table.add_row(name, f"{v['users']:,}", *cells)
+    console.print(table)
+    srm = out["srm"]["p_value"]
+    console.print(f"SRM p-value: {'-' if srm is None else format(srm, '.3g')}")
+    console.print(f"[bold]{out['decision']['en']}[/]")
+    console.print(f"[bold]{out['decision']['zh']}[/]")
