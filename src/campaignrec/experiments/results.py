@@ -50,7 +50,8 @@ CLICK_TYPES = ("click", "campaign_click")
 EXPOSURE_COLUMNS = (
     "user_id", "event_type", "timestamp", "revenue", "price", "quantity", "policy", "variant",
 )  # fmt: skip
-_US_PER_DAY = 86_400_000_000
+#: daily looks of the sequential test, at most (beyond, the looks are spread evenly)
+MAX_LOOKS = 366
 _LABEL = {
     "conversion": ("conversion", "转化率"),
     "ctr": ("CTR", "点击率"),
@@ -281,7 +282,9 @@ def analyse_experiment(
     )
     days = max((last - start).total_seconds() / 86_400, 0.0)
     # the primary metric at each daily look (and now): the sequential test's path
-    cuts = [_us(start + timedelta(days=k)) for k in range(1, int(days) + 1)] + [at_us]
+    # (at most MAX_LOOKS, evenly spaced, for a very long window)
+    step = max(1, math.ceil(int(days) / MAX_LOOKS))
+    cuts = [_us(start + timedelta(days=k)) for k in range(step, int(days) + 1, step)] + [at_us]
     primary = exp.primary_metric
     comparisons: list[dict[str, Any]] = []
     treatments = [v.name for v in exp.variants if v.name != ctrl]
