@@ -27,6 +27,7 @@ ORDER = [
     "ope_synthetic",
     "ope_obd",
     "uplift_hillstrom",
+    "experiments_interleaving",
 ]
 
 
