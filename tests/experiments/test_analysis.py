@@ -179,3 +179,12 @@ def test_cli_bad_input_is_one_line_not_a_traceback(tmp_path, capsys, args, needl
     code, _, err = run(capsys, "experiments", "analyze", str(path), *args)
     assert code == EXIT_VALIDATION
     assert needle in err and "Traceback" not in err
+
+
+def test_a_group_without_the_control_is_reported_not_raised() -> None:
+    df = simulate(600, 1.0, seed=9).assign(country="CN")
+    only_b = df[df.variant == "B"].head(50).assign(country="DE")
+    out = analyse_rows(pd.concat([df, only_b]), variant="variant", metric="revenue", by="country")
+    de = next(r for r in out if r.by == "DE")
+    assert de.lift is None and de.n_control == 0 and "fewer than 2" in (de.note or "")
+    assert de.srm_p_value is None  # one variant present: nothing to check

@@ -179,3 +179,16 @@ def test_the_calculator_predicts_the_power_of_a_planted_lift() -> None:
     y = rng.normal(1, 10, size=(300, m))
     t = stats.ttest_ind(y, x, axis=1, equal_var=False)
     assert abs(np.mean(t.pvalue < 0.05) - 0.8) <= 0.10
+
+
+def test_no_exposures_yet_is_no_data_not_an_error() -> None:
+    import pandas as pd
+
+    from campaignrec.experiments.results import EXPOSURE_COLUMNS
+
+    exp = experiment(holdout_share=0.1)
+    empty = pd.DataFrame({c: [] for c in EXPOSURE_COLUMNS})
+    r = analyse_experiment(exp, empty, at=T0 + timedelta(days=3))
+    assert r["decision"]["verdict"] == "no_data"
+    assert r["variants"]["A"]["users"] == 0 and r["srm"]["p_value"] is None
+    assert r["sample_size"]["days_more"] is None

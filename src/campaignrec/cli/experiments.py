@@ -26,6 +26,8 @@ from rich.table import Table
 from campaignrec.errors import ConfigError, ValidationError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import numpy as np
     import pandas as pd
     from numpy.typing import NDArray
@@ -543,6 +545,21 @@ def _experiments_table(experiments: list[Any], title: str) -> Table:
     return table
 
 
+def _moment(at: str | None) -> datetime | None:
+    """``--at``: an ISO 8601 moment with a zone (None when not given)."""
+    from datetime import datetime
+
+    if at is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        raise ValidationError("at", "not an ISO 8601 moment", value=at) from None
+    if moment.tzinfo is None:
+        raise ValidationError("at", "needs a timezone", value=at, hint="2026-01-01T00:00Z")
+    return moment
+
+
 @experiments_app.command("create")
 def create(
     spec: Annotated[Path, typer.Argument(help="experiment definition (JSON or TOML)")],
@@ -592,19 +609,10 @@ def assign(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """The variants USER gets in the running experiments (at most one per layer)."""
-    from datetime import datetime
-
     from campaignrec.cli.context import open_store
     from campaignrec.experiments.registry import assign_user, list_experiments
 
-    moment = None
-    if at is not None:
-        try:
-            moment = datetime.fromisoformat(at)
-        except ValueError:
-            raise ValidationError("at", "not an ISO 8601 moment", value=at) from None
-        if moment.tzinfo is None:
-            raise ValidationError("at", "needs a timezone", value=at, hint="2026-01-01T00:00Z")
+    moment = _moment(at)
     store = open_store()
     try:
         found = assign_user(user, list_experiments(store), at=moment)
@@ -628,19 +636,10 @@ def results_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Per-variant metrics with 95% intervals, the sequential test and the decision."""
-    from datetime import datetime
-
     from campaignrec.cli.context import open_store
     from campaignrec.experiments.results import experiment_results
 
-    moment = None
-    if at is not None:
-        try:
-            moment = datetime.fromisoformat(at)
-        except ValueError:
-            raise ValidationError("at", "not an ISO 8601 moment", value=at) from None
-        if moment.tzinfo is None:
-            raise ValidationError("at", "needs a timezone", value=at, hint="2026-01-01T00:00Z")
+    moment = _moment(at)
     store = open_store()
     try:
         out = experiment_results(store, experiment_id, at=moment)
