@@ -99,6 +99,8 @@ class ExperimentSpec(BaseModel):
     guardrail_metrics: list[MetricName] = Field(default_factory=list)
     #: a conversion counts for the exposure it follows within this many hours
     conversion_window_hours: float = Field(default=168.0, gt=0, le=24 * 90)
+    #: days before the start whose behaviour is each shopper's CUPED covariate (0: no CUPED)
+    pre_period_days: float = Field(default=28.0, ge=0, le=365)
     #: the smallest relative change worth detecting (sizing and the sequential test's prior)
     minimum_detectable_effect: float = Field(default=0.05, gt=0, le=10)
     alpha: float = Field(default=0.05, gt=0, lt=0.5)

@@ -36,6 +36,7 @@ from scipy import stats
 
 from campaignrec.errors import ValidationError
 from campaignrec.experiments.ab import sample_size_per_variant, srm_check, welch_t_test
+from campaignrec.experiments.analysis import cuped_adjust
 from campaignrec.experiments.registry import HOLDOUT, Experiment
 from campaignrec.experiments.sequential import (
     always_valid_p_value,
@@ -78,8 +79,9 @@ def load_events(store: Any, exp: Experiment, until: datetime) -> pd.DataFrame:
     ev = store.tables.events
     cols = [ev.c[c] for c in EXPOSURE_COLUMNS]
     stmt = select(*cols).where(ev.c.timestamp < _us(until))
-    if exp.start_time is not None:
-        stmt = stmt.where(ev.c.timestamp >= _us(exp.start_time))
+    if exp.start_time is not None:  # from the pre-period on (the CUPED covariate)
+        since = exp.start_time - timedelta(days=exp.pre_period_days)
+        stmt = stmt.where(ev.c.timestamp >= _us(since))
     wanted = (*CLICK_TYPES, "purchase", "coupon_redeem")
     stmt = stmt.where((ev.c.policy == exp.experiment_id) | ev.c.event_type.in_(wanted))
     with store.engine.connect() as conn:
@@ -114,6 +116,49 @@ def _exposed_users(
     return users, log[log["user_id"].isin(users.index)], crossed
 
 
+def _purchase_value(sub: pd.DataFrame) -> pd.Series:
+    """``revenue``, else ``price x quantity`` (quantity 1 when missing), else 0."""
+    value = pd.to_numeric(sub["revenue"], errors="coerce")
+    fallback = pd.to_numeric(sub["price"], errors="coerce") * pd.to_numeric(
+        sub["quantity"], errors="coerce"
+    ).fillna(1.0)
+    return value.fillna(fallback).fillna(0.0)
+
+
+#: the pre-period covariate of each metric (CUPED)
+PRE_COLUMN = {
+    "conversion": "pre_purchases",
+    "revenue_per_user": "pre_revenue",
+    "redemptions_per_user": "pre_redemptions",
+}
+
+
+def _pre_period(exp: Experiment, events: pd.DataFrame, index: pd.Index) -> pd.DataFrame | None:
+    """Per user: purchases, revenue and redemptions in the ``pre_period_days`` before the start."""
+    if exp.start_time is None or exp.pre_period_days <= 0:
+        return None
+    out = pd.DataFrame(0.0, index=index, columns=sorted(PRE_COLUMN.values()))
+    if events.empty or len(index) == 0:
+        return out
+    start = _us(exp.start_time)
+    since = _us(exp.start_time - timedelta(days=exp.pre_period_days))
+    ts = _to_us(events["timestamp"])
+    keep = (ts >= since) & (ts < start) & events["user_id"].isin(index).to_numpy()
+    sub = events.loc[keep]
+    if sub.empty:
+        return out
+    buy = sub["event_type"] == "purchase"
+    by_user = sub["user_id"]
+    out["pre_purchases"] = buy.groupby(by_user).sum().reindex(index).fillna(0.0)
+    out["pre_revenue"] = (
+        _purchase_value(sub).where(buy, 0.0).groupby(by_user).sum().reindex(index).fillna(0.0)
+    )
+    out["pre_redemptions"] = (
+        (sub["event_type"] == "coupon_redeem").groupby(by_user).sum().reindex(index).fillna(0.0)
+    )
+    return out.astype(np.float64)
+
+
 def _outcomes(
     events: pd.DataFrame, users: pd.DataFrame, window_us: int, cut_us: int
 ) -> pd.DataFrame:
@@ -133,11 +178,7 @@ def _outcomes(
     sub = sub[(sub["ts"].to_numpy() >= first) & (sub["ts"].to_numpy() <= first + window_us)]
     if sub.empty:
         return out
-    value = pd.to_numeric(sub["revenue"], errors="coerce")
-    fallback = pd.to_numeric(sub["price"], errors="coerce") * pd.to_numeric(
-        sub["quantity"], errors="coerce"
-    ).fillna(1.0)
-    sub["value"] = value.fillna(fallback).fillna(0.0)
+    sub["value"] = _purchase_value(sub)
     is_click = sub["event_type"].isin(CLICK_TYPES)
     is_buy = sub["event_type"] == "purchase"
     out["clicks"] = is_click.groupby(sub["user_id"]).sum().reindex(out.index).fillna(0.0)
@@ -153,7 +194,12 @@ def _outcomes(
 
 
 def _per_user(
-    exp: Experiment, events: pd.DataFrame, users: pd.DataFrame, log: pd.DataFrame, cut_us: int
+    exp: Experiment,
+    events: pd.DataFrame,
+    users: pd.DataFrame,
+    log: pd.DataFrame,
+    cut_us: int,
+    pre: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per user exposed before ``cut_us``: arm, exposures and attributed outcomes."""
     seen = users[users["first_ts"] < cut_us]
@@ -162,6 +208,8 @@ def _per_user(
     counts = log.loc[log["ts"] < cut_us, "user_id"].value_counts()
     frame["exposures"] = counts.reindex(frame.index).fillna(0).astype(np.float64)
     frame["variant"] = seen["variant"]
+    if pre is not None:
+        frame = frame.join(pre.reindex(frame.index).fillna(0.0))
     return frame
 
 
@@ -209,7 +257,11 @@ def _f(x: float | None) -> float | None:
 def _compare(
     a: pd.DataFrame, b: pd.DataFrame, metric: str, alpha: float
 ) -> dict[str, float | None]:
-    """b minus a on ``metric``: difference, fixed-horizon interval and p-value."""
+    """b minus a on ``metric``: difference, fixed-horizon interval and p-value.
+
+    Mean metrics are CUPED-adjusted when the frames carry the pre-period covariate
+    (``variance_reduction`` is then the share of the difference's variance it removed).
+    """
     if len(a) < 2 or len(b) < 2:
         return {"lift": None, "ci_low": None, "ci_high": None, "p_value": None, "variance": None}
     if metric == "ctr":
@@ -224,10 +276,24 @@ def _compare(
         return {"lift": d, "ci_low": d - z * math.sqrt(v), "ci_high": d + z * math.sqrt(v),
                 "p_value": p, "variance": v}  # fmt: skip
     xa, xb = _metric_values(a, metric), _metric_values(b, metric)
+    raw_v = xa.var(ddof=1) / xa.size + xb.var(ddof=1) / xb.size
+    reduction = None
+    pre_col = PRE_COLUMN[metric]
+    if pre_col in a.columns:
+        pa, pb = a[pre_col].to_numpy(np.float64), b[pre_col].to_numpy(np.float64)
+        # one theta from the pooled shoppers keeps the difference unbiased (analysis.py)
+        pooled_x = np.concatenate([pa, pb])
+        _, theta = cuped_adjust(np.concatenate([xa, xb]), pooled_x)
+        if theta != 0.0:
+            xa = xa - theta * (pa - pooled_x.mean())
+            xb = xb - theta * (pb - pooled_x.mean())
     r = welch_t_test(xa, xb, alpha=alpha)
     v = xa.var(ddof=1) / xa.size + xb.var(ddof=1) / xb.size
+    if pre_col in a.columns:
+        reduction = float(1 - v / raw_v) if raw_v > 0 else 0.0
     return {"lift": r.difference, "ci_low": r.difference_ci[0], "ci_high": r.difference_ci[1],
-            "p_value": r.p_value, "variance": float(v)}  # fmt: skip
+            "p_value": r.p_value, "variance": float(v),
+            "variance_reduction": reduction}  # fmt: skip
 
 
 def _tau2(exp: Experiment, control_value: float, pooled_sd: float) -> float:
@@ -265,7 +331,8 @@ def analyse_experiment(
     last = min(moment, exp.end_time) if exp.end_time is not None else moment
     at_us = _us(moment)
     users, log, crossed = _exposed_users(exp, events, at_us)
-    frame = _per_user(exp, events, users, log, at_us)
+    pre = _pre_period(exp, events, users.index)
+    frame = _per_user(exp, events, users, log, at_us, pre)
     arms = [v.name for v in exp.variants] + ([HOLDOUT] if exp.holdout_share > 0 else [])
     by_arm = {a: frame[frame["variant"] == a] for a in arms}
     ctrl = exp.control_name
@@ -295,7 +362,7 @@ def analyse_experiment(
     tau2 = _tau2(exp, ctrl_value, pooled_sd)
     looks: dict[str, list[tuple[float, float]]] = {t: [] for t in treatments}
     for cut in cuts:
-        fc = frame if cut == at_us else _per_user(exp, events, users, log, cut)
+        fc = frame if cut == at_us else _per_user(exp, events, users, log, cut, pre)
         for t in treatments:
             c = _compare(fc[fc["variant"] == ctrl], fc[fc["variant"] == t], primary, exp.alpha)
             if c["lift"] is not None and c["variance"]:
@@ -309,6 +376,7 @@ def analyse_experiment(
                 "lift": _f(c["lift"]), "ci_low": _f(c["ci_low"]), "ci_high": _f(c["ci_high"]),
                 "p_value": _f(c["p_value"]),
                 "relative_lift": _f(c["lift"] / base) if c["lift"] is not None and base else None,
+                "variance_reduction": c.get("variance_reduction"),
             }  # fmt: skip
             if m == primary:
                 row["sequential_p_value"] = always_valid_p_value(looks[t], tau2)
@@ -328,7 +396,8 @@ def analyse_experiment(
                 vs_holdout.append(
                     {"variant": a, "metric": m, "incremental": _f(c["lift"]),
                      "ci_low": _f(c["ci_low"]), "ci_high": _f(c["ci_high"]),
-                     "p_value": _f(c["p_value"])}
+                     "p_value": _f(c["p_value"]),
+                     "variance_reduction": c.get("variance_reduction")}
                 )  # fmt: skip
     counts = {a: len(by_arm[a]) for a in arms}
     srm: dict[str, Any] = {"p_value": None, "mismatch": False, "observed": counts}
@@ -336,7 +405,9 @@ def analyse_experiment(
         r = srm_check(counts, exp.expected_shares())
         srm = {"p_value": r.p_value, "mismatch": r.mismatch, "observed": counts,
                "expected": r.expected}  # fmt: skip
-    sizing = _sizing(exp, by_arm, ctrl, frame, days)
+    reductions = [c["variance_reduction"] for c in comparisons
+                  if c["primary"] and c["variance_reduction"] is not None]  # fmt: skip
+    sizing = _sizing(exp, by_arm, ctrl, frame, days, min(reductions, default=0.0))
     result = {
         "experiment_id": exp.experiment_id,
         "at": moment.isoformat(),
@@ -355,9 +426,18 @@ def analyse_experiment(
 
 
 def _sizing(
-    exp: Experiment, by_arm: dict[str, pd.DataFrame], ctrl: str, frame: pd.DataFrame, days: float
+    exp: Experiment,
+    by_arm: dict[str, pd.DataFrame],
+    ctrl: str,
+    frame: pd.DataFrame,
+    days: float,
+    reduction: float = 0.0,
 ) -> dict[str, Any]:
-    """Shoppers per arm the planned effect needs, how many there are, and days to go."""
+    """Shoppers per arm the planned effect needs, how many there are, and days to go.
+
+    CUPED's variance reduction on the primary metric (``reduction``) shrinks the need by the same
+    share: the variance of the difference scales as 1 / shoppers.
+    """
     metric = exp.primary_metric
     ctrl_value = _estimate(by_arm[ctrl], metric)[0]
     needed: int | None = None
@@ -379,14 +459,19 @@ def _sizing(
             )  # fmt: skip
     except ValidationError:  # not enough data to size yet (a zero sd): reported as unknown
         needed = None
+    raw_needed = needed
+    if needed is not None and 0 < reduction < 1:
+        needed = max(2, math.ceil(needed * (1 - reduction)))
     arms = [v.name for v in exp.variants]
     now = min(len(by_arm[a]) for a in arms)
     per_day = now / days if days > 0 else 0.0
     more = None
     if needed is not None and per_day > 0:
         more = max(0, math.ceil((needed - now) / per_day))
-    return {"metric": metric, "per_variant_needed": needed, "per_variant_now": now,
-            "per_variant_per_day": per_day, "days_more": more}  # fmt: skip
+    return {"metric": metric, "per_variant_needed": needed,
+            "per_variant_needed_without_cuped": raw_needed, "variance_reduction": reduction,
+            "per_variant_now": now, "per_variant_per_day": per_day,
+            "days_more": more}  # fmt: skip
 
 
 def _decide(exp: Experiment, r: dict[str, Any]) -> dict[str, str]:

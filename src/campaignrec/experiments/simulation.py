@@ -40,6 +40,8 @@ def simulate_experiment_events(
     days: float,
     seed: int = 0,
     drop_share: Mapping[str, float] | None = None,
+    heterogeneity: float = 0.0,
+    pre_purchases: float = 1.0,
 ) -> pd.DataFrame:
     """Events (the store's event columns) of ``n_users`` shoppers in ``exp``.
 
@@ -54,6 +56,13 @@ def simulate_experiment_events(
     seed : int
     drop_share : mapping arm -> share, optional
         Lose this share of an arm's exposure logs (a broken split, for the SRM check).
+    heterogeneity : float
+        Variance of each shopper's gamma-distributed propensity (mean 1) that multiplies their
+        conversion rate, in the experiment and before it; 0: every shopper alike. With it, each
+        shopper also buys ``Poisson(propensity x pre_purchases)`` times in the
+        ``pre_period_days`` before the start, unaffected by the arm (the CUPED covariate).
+    pre_purchases : float
+        Mean pre-period purchases of a shopper of propensity 1.
 
     Returns
     -------
@@ -79,6 +88,16 @@ def simulate_experiment_events(
         truth = truths[arm]
         if drop_share and rng.random() < drop_share.get(arm, 0.0):
             continue
+        lam = 1.0
+        if heterogeneity > 0:
+            lam = float(rng.gamma(1 / heterogeneity, heterogeneity))
+            for _ in range(int(rng.poisson(lam * pre_purchases))):
+                value = float(rng.gamma(2.0, truth.mean_order_value / 2.0))
+                ago = float(rng.uniform(0, exp.pre_period_days or 28.0))
+                rows.append(
+                    {"user_id": uid, "event_type": "purchase", "item_id": "i1", "revenue": value,
+                     "price": value, "quantity": 1.0, "timestamp": start - timedelta(days=ago)}
+                )  # fmt: skip
         n_exp = 1 + int(rng.poisson(max(truth.exposures_mean - 1, 0.0)))
         t = arrive
         for _ in range(n_exp):
@@ -92,7 +111,7 @@ def simulate_experiment_events(
                      "timestamp": t + timedelta(minutes=float(rng.uniform(0.1, 5)))}
                 )  # fmt: skip
             t = t + timedelta(hours=float(rng.exponential(6)))
-        if rng.random() < truth.conversion:
+        if rng.random() < min(1.0, truth.conversion * lam):
             value = float(rng.gamma(2.0, truth.mean_order_value / 2.0))
             rows.append(
                 {"user_id": uid, "event_type": "purchase", "item_id": "i1", "revenue": value,
