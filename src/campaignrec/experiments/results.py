@@ -83,10 +83,15 @@ def load_events(store: Any, exp: Experiment, until: datetime) -> pd.DataFrame:
         since = exp.start_time - timedelta(days=exp.pre_period_days)
         stmt = stmt.where(ev.c.timestamp >= _us(since))
     wanted = (*CLICK_TYPES, "purchase", "coupon_redeem")
-    stmt = stmt.where((ev.c.policy == exp.experiment_id) | ev.c.event_type.in_(wanted))
+    # outcomes of exposed shoppers only (one scan for the exposures, then the per-user index)
+    exposed = select(ev.c.user_id).where(ev.c.policy == exp.experiment_id).distinct()
+    stmt = stmt.where(
+        (ev.c.policy == exp.experiment_id)
+        | (ev.c.event_type.in_(wanted) & ev.c.user_id.in_(exposed))
+    )
     with store.engine.connect() as conn:
         rows = conn.execute(stmt).all()
-    return pd.DataFrame(rows, columns=list(EXPOSURE_COLUMNS))
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(EXPOSURE_COLUMNS))
 
 
 def _exposed_users(
@@ -159,52 +164,58 @@ def _pre_period(exp: Experiment, events: pd.DataFrame, index: pd.Index) -> pd.Da
     return out.astype(np.float64)
 
 
-def _outcomes(
-    events: pd.DataFrame, users: pd.DataFrame, window_us: int, cut_us: int
-) -> pd.DataFrame:
-    """Per exposed user: attributed clicks, purchase flag, revenue, redemptions (before cut)."""
-    out = pd.DataFrame(
-        {"clicks": 0.0, "converted": 0.0, "revenue": 0.0, "redemptions": 0.0}, index=users.index
-    )
+def _attributed(events: pd.DataFrame, users: pd.DataFrame, window_us: int) -> pd.DataFrame:
+    """The outcome events attributed to each exposed user's first exposure (within the window).
+
+    Columns ``user_id, ts, click, buy, value, redeem``: one row per attributed event, computed
+    once and aggregated at each look.
+    """
+    cols = ["user_id", "ts", "click", "buy", "value", "redeem"]
     if users.empty or events.empty:
-        return out
+        return pd.DataFrame({c: [] for c in cols})
     ts = _to_us(events["timestamp"])
-    etype = events["event_type"].to_numpy()
-    keep = np.isin(etype, (*CLICK_TYPES, "purchase", "coupon_redeem")) & (ts < cut_us)
-    keep &= events["user_id"].isin(users.index).to_numpy()
-    sub = events.loc[keep, ["user_id", "event_type", "revenue", "price", "quantity"]].copy()
-    sub["ts"] = ts[keep]
-    first = users["first_ts"].reindex(sub["user_id"]).to_numpy()
-    sub = sub[(sub["ts"].to_numpy() >= first) & (sub["ts"].to_numpy() <= first + window_us)]
-    if sub.empty:
-        return out
-    sub["value"] = _purchase_value(sub)
-    is_click = sub["event_type"].isin(CLICK_TYPES)
-    is_buy = sub["event_type"] == "purchase"
-    out["clicks"] = is_click.groupby(sub["user_id"]).sum().reindex(out.index).fillna(0.0)
-    out["converted"] = (is_buy.groupby(sub["user_id"]).sum() > 0).reindex(out.index).fillna(False)
-    out["revenue"] = (
-        sub["value"].where(is_buy, 0.0).groupby(sub["user_id"]).sum().reindex(out.index).fillna(0.0)
+    etype = events["event_type"].astype(object).to_numpy()
+    keep = np.isin(etype, np.array([*CLICK_TYPES, "purchase", "coupon_redeem"], dtype=object))
+    sub = events.loc[keep, ["user_id", "event_type", "revenue", "price", "quantity"]]
+    first = users["first_ts"].reindex(sub["user_id"].astype(object)).to_numpy(dtype=np.float64)
+    sts = ts[keep]
+    inside = np.isfinite(first) & (sts >= first) & (sts <= first + window_us)
+    sub = sub.loc[inside]
+    kind = sub["event_type"].astype(object).to_numpy()
+    buy = kind == "purchase"
+    return pd.DataFrame(
+        {
+            "user_id": sub["user_id"].astype(object).to_numpy(),
+            "ts": sts[inside],
+            "click": np.isin(kind, np.array(CLICK_TYPES, dtype=object)).astype(np.float64),
+            "buy": buy.astype(np.float64),
+            "value": np.where(buy, _purchase_value(sub).to_numpy(dtype=np.float64), 0.0),
+            "redeem": (kind == "coupon_redeem").astype(np.float64),
+        }
     )
-    out["redemptions"] = (
-        (sub["event_type"] == "coupon_redeem").groupby(sub["user_id"]).sum()
-        .reindex(out.index).fillna(0.0)
-    )  # fmt: skip
-    return out.astype(np.float64)
 
 
 def _per_user(
-    exp: Experiment,
-    events: pd.DataFrame,
     users: pd.DataFrame,
     log: pd.DataFrame,
+    attributed: pd.DataFrame,
     cut_us: int,
     pre: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per user exposed before ``cut_us``: arm, exposures and attributed outcomes."""
+    """One row per user exposed before ``cut_us``: arm, exposures and outcomes before the cut."""
     seen = users[users["first_ts"] < cut_us]
-    window_us = int(exp.conversion_window_hours * 3_600_000_000)
-    frame = _outcomes(events, seen, window_us, cut_us)
+    got = attributed[attributed["ts"] < cut_us]
+    sums = got.groupby("user_id")[["click", "buy", "value", "redeem"]].sum()
+    sums = sums.reindex(seen.index).fillna(0.0)
+    frame = pd.DataFrame(
+        {
+            "clicks": sums["click"].to_numpy(np.float64),
+            "converted": (sums["buy"].to_numpy() > 0).astype(np.float64),
+            "revenue": sums["value"].to_numpy(np.float64),
+            "redemptions": sums["redeem"].to_numpy(np.float64),
+        },
+        index=seen.index,
+    )
     counts = log.loc[log["ts"] < cut_us, "user_id"].value_counts()
     frame["exposures"] = counts.reindex(frame.index).fillna(0).astype(np.float64)
     frame["variant"] = seen["variant"]
@@ -332,7 +343,9 @@ def analyse_experiment(
     at_us = _us(moment)
     users, log, crossed = _exposed_users(exp, events, at_us)
     pre = _pre_period(exp, events, users.index)
-    frame = _per_user(exp, events, users, log, at_us, pre)
+    window_us = int(exp.conversion_window_hours * 3_600_000_000)
+    attributed = _attributed(events, users, window_us)
+    frame = _per_user(users, log, attributed, at_us, pre)
     arms = [v.name for v in exp.variants] + ([HOLDOUT] if exp.holdout_share > 0 else [])
     by_arm = {a: frame[frame["variant"] == a] for a in arms}
     ctrl = exp.control_name
@@ -362,7 +375,7 @@ def analyse_experiment(
     tau2 = _tau2(exp, ctrl_value, pooled_sd)
     looks: dict[str, list[tuple[float, float]]] = {t: [] for t in treatments}
     for cut in cuts:
-        fc = frame if cut == at_us else _per_user(exp, events, users, log, cut, pre)
+        fc = frame if cut == at_us else _per_user(users, log, attributed, cut, pre)
         for t in treatments:
             c = _compare(fc[fc["variant"] == ctrl], fc[fc["variant"] == t], primary, exp.alpha)
             if c["lift"] is not None and c["variance"]:
