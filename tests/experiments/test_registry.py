@@ -118,6 +118,11 @@ def test_shares_and_holdout_are_respected(store) -> None:  # type: ignore[no-unt
         spec("w", holdout_share=0.2,
              variants=[{"name": "A", "share": 3}, {"name": "B", "share": 1}]),
     )  # fmt: skip
+    first = assign_user("user-0", [exp], at=MID)[0]
+    assert first.log_fields() == {
+        "policy": "w", "variant": first.variant,
+        "propensity": pytest.approx(exp.expected_shares()[first.variant]),
+    }  # fmt: skip
     counts = Counter(assign_user(f"user-{i}", [exp], at=MID)[0].variant for i in range(20_000))
     n = sum(counts.values())
     for name, share in exp.expected_shares().items():
@@ -213,3 +218,23 @@ def test_cli_results_reads_the_store(tmp_path, capsys) -> None:  # type: ignore[
     assert code == 0 and "B wins on conversion" in out and "胜出" in out
     code, _, err = run(capsys, "--data-dir", str(home), "experiments", "results", "nope")
     assert code != 0 and "nope" in err and "Traceback" not in err
+
+
+def test_cli_size_matches_the_calculators(capsys) -> None:  # type: ignore[no-untyped-def]
+    from campaignrec.experiments.ab import sample_size_per_variant
+    from campaignrec.experiments.sequential import sample_size_for_mean
+
+    code, out, _ = run(
+        capsys, "experiments", "size", "--baseline", "0.05", "--mde", "0.1", "--daily", "2000",
+        "--json",
+    )  # fmt: skip
+    got = json.loads(out)
+    n = sample_size_per_variant(0.05, 0.1, relative=True)
+    assert code == 0 and got == {"per_variant": n, "total": 2 * n, "days": -(-2 * n // 2000)}
+    code, out, _ = run(
+        capsys, "experiments", "size", "--baseline", "40", "--sd", "80", "--mde", "0.05",
+        "--variants", "3", "--json",
+    )  # fmt: skip
+    assert json.loads(out)["per_variant"] == sample_size_for_mean(80, 2.0)
+    code, _, err = run(capsys, "experiments", "size", "--baseline", "1.5", "--mde", "0.1")
+    assert code == EXIT_VALIDATION and "baseline_rate" in err

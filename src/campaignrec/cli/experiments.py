@@ -665,3 +665,53 @@ def results_cmd(
     console.print(f"SRM p-value: {'-' if srm is None else format(srm, '.3g')}")
     console.print(f"[bold]{out['decision']['en']}[/]")
     console.print(f"[bold]{out['decision']['zh']}[/]")
+
+
+@experiments_app.command("size")
+def size(
+    baseline: Annotated[
+        float,
+        typer.Option("--baseline", help="control's value: a conversion rate, or a mean with --sd"),
+    ],
+    mde: Annotated[
+        float, typer.Option("--mde", help="smallest relative change worth detecting (0.05 = 5%)")
+    ],
+    sd: Annotated[
+        float | None,
+        typer.Option("--sd", help="standard deviation per shopper (a mean metric such as revenue)"),
+    ] = None,
+    variants: Annotated[int, typer.Option("--variants", help="arms, control included")] = 2,
+    daily: Annotated[
+        float | None,
+        typer.Option("--daily", help="shoppers entering the experiment per day (all arms)"),
+    ] = None,
+    alpha: Annotated[float, typer.Option("--alpha", help="significance level")] = 0.05,
+    power: Annotated[float, typer.Option("--power", help="power")] = 0.8,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Shoppers per arm (and days, with --daily) a fixed-horizon test needs before launch."""
+    from campaignrec.experiments.ab import sample_size_per_variant
+    from campaignrec.experiments.sequential import sample_size_for_mean
+
+    if variants < 2:
+        raise ValidationError("variants", "an experiment needs at least 2 arms", value=variants)
+    if sd is None:
+        per_arm = sample_size_per_variant(baseline, mde, relative=True, alpha=alpha, power=power)
+    else:
+        per_arm = sample_size_for_mean(sd, mde * baseline, alpha=alpha, power=power)
+    days = None
+    if daily is not None:
+        if not daily > 0:
+            raise ValidationError("daily", "must be > 0", value=daily)
+        days = math.ceil(per_arm * variants / daily)
+    if as_json:
+        typer.echo(json.dumps({"per_variant": per_arm, "total": per_arm * variants, "days": days}))
+        return
+    console.print(f"{per_arm:,} shoppers per arm, {per_arm * variants:,} in all")
+    if days is not None:
+        console.print(
+            f"about {days} days at {daily:,.0f} shoppers a day / 按每天 {daily:,.0f} 人约需 {days} 天"
+        )
+    console.print(
+        "[dim]fixed-horizon sizes; the always-valid sequential test may need more (docs/experiments.md)[/]"
+    )

@@ -209,9 +209,17 @@ class Assignment:
     experiment_id: str
     layer: str
     variant: str
+    #: the probability the shopper had of this arm, given they are in the experiment
+    propensity: float = 1.0
 
-    def as_dict(self) -> dict[str, str]:
-        return {"experiment_id": self.experiment_id, "layer": self.layer, "variant": self.variant}
+    def as_dict(self) -> dict[str, str | float]:
+        return {"experiment_id": self.experiment_id, "layer": self.layer, "variant": self.variant,
+                "propensity": self.propensity}  # fmt: skip
+
+    def log_fields(self) -> dict[str, str | float]:
+        """The event fields that log a served list or decision as an exposure of this arm."""
+        return {"policy": self.experiment_id, "variant": self.variant,
+                "propensity": self.propensity}  # fmt: skip
 
 
 def assign_user(
@@ -259,7 +267,8 @@ def assign_user(
                 {v.name: v.share for v in exp.variants},
                 salt=exp.salt,
             )
-        out.append(Assignment(exp.experiment_id, exp.layer, variant))
+        share = exp.expected_shares()[variant]
+        out.append(Assignment(exp.experiment_id, exp.layer, variant, share))
     return out
 
 
