@@ -28,6 +28,7 @@ ORDER = [
     "ope_obd",
     "uplift_hillstrom",
     "experiments_interleaving",
+    "experiments_aa",
 ]
 
 

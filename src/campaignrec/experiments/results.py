@@ -51,6 +51,9 @@ CLICK_TYPES = ("click", "campaign_click")
 EXPOSURE_COLUMNS = (
     "user_id", "event_type", "timestamp", "revenue", "price", "quantity", "policy", "variant",
 )  # fmt: skip
+#: a look of the sequential test counts once each arm has this many shoppers (earlier, the
+#: variance estimate is too rough for the normal mixture ratio)
+MIN_SHOPPERS_PER_LOOK = 100
 #: daily looks of the sequential test, at most (beyond, the looks are spread evenly)
 MAX_LOOKS = 366
 _LABEL = {
@@ -377,7 +380,10 @@ def analyse_experiment(
     for cut in cuts:
         fc = frame if cut == at_us else _per_user(users, log, attributed, cut, pre)
         for t in treatments:
-            c = _compare(fc[fc["variant"] == ctrl], fc[fc["variant"] == t], primary, exp.alpha)
+            fa, fb = fc[fc["variant"] == ctrl], fc[fc["variant"] == t]
+            if min(len(fa), len(fb)) < MIN_SHOPPERS_PER_LOOK:
+                continue  # too few for the variance estimate the mixture ratio relies on
+            c = _compare(fa, fb, primary, exp.alpha)
             if c["lift"] is not None and c["variance"]:
                 looks[t].append((float(c["lift"]), float(c["variance"])))
     for t in treatments:
