@@ -3,6 +3,8 @@ within each group, strength 0 changes nothing, and more strength never means les
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.stats import binom
@@ -59,7 +61,7 @@ def test_more_strength_never_lowers_protected_exposure():
         )[1]
         for p in (0.0, 0.3, 0.5, 0.7, 0.9)
     ]
-    assert all(b >= a - 1e-12 for a, b in zip(shares, shares[1:], strict=False))
+    assert all(b >= a - 1e-12 for a, b in itertools.pairwise(shares))
     assert shares[-1] > shares[0] + 0.2
 
 

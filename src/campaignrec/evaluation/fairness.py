@@ -39,7 +39,7 @@ def exposure_shares(
     w = np.broadcast_to(position_weights(top.shape[1]), top.shape)
     valid = top >= 0
     groups = np.asarray(item_group, dtype=np.int64)[top[valid]]
-    totals = np.bincount(groups, weights=w[valid], minlength=n_groups)
+    totals = np.bincount(groups, weights=w[valid], minlength=n_groups).astype(np.float64)
     s = totals.sum()
     return totals / s if s > 0 else totals
 
@@ -123,7 +123,7 @@ def popularity_groups(train: Interactions, head_share: float = 0.2) -> NDArray[n
     """1 for long-tail items (outside the ``head_share`` most popular of the catalogue in train),
     0 for head items."""
     pop = np.asarray(train.item_popularity, dtype=np.float64)
-    n_head = max(int(round(head_share * len(pop))), 1)
+    n_head = max(round(head_share * len(pop)), 1)
     order = np.argsort(-pop, kind="stable")
     out = np.ones(len(pop), dtype=np.int64)
     out[order[:n_head]] = 0
