@@ -110,12 +110,13 @@ def quality_by_user_group(
 
 
 def new_item_groups(train: Interactions, recent_fraction: float = 0.2) -> NDArray[np.int64]:
-    """1 for items first seen in the last ``recent_fraction`` of the train period ("new"),
-    0 for established ones (and items never seen in train, which count as new)."""
+    """1 for items first seen among the last ``recent_fraction`` of the train events by time
+    ("new"; a quantile, so a stray timestamp far in the past does not make every item new),
+    0 for established ones; items never seen in train count as new."""
     first = np.full(train.n_items, np.inf)
-    np.minimum.at(first, train.item_idx, train.timestamp.astype(np.float64))
-    t0, t1 = float(train.timestamp.min()), float(train.timestamp.max())
-    cut = t1 - recent_fraction * (t1 - t0)
+    ts = train.timestamp.astype(np.float64)
+    np.minimum.at(first, train.item_idx, ts)
+    cut = float(np.quantile(ts, 1.0 - recent_fraction)) if len(ts) else np.inf
     return (first >= cut).astype(np.int64)
 
 
