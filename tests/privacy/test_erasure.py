@@ -75,12 +75,12 @@ def _redis_traces(state: RedisOnlineState, needle: str) -> list[str]:
     return hits
 
 
-def _shop(tmp_path: Path):
+def _shop(tmp_path: Path, store: SQLStore | None = None):
     home = tmp_path / "shop"
     home.mkdir()
     settings = load_settings(home)
     files = write_shop(tmp_path / "incoming")
-    store = SQLStore(settings.resolved_database_url)
+    store = store or SQLStore(settings.resolved_database_url)
     for entity in ("users", "items", "events"):
         import_file(store, entity, files[entity])
     versions = {}
@@ -238,3 +238,26 @@ def test_an_unknown_per_user_array_marks_the_artifact_for_retraining(tmp_path):
         assert z["_seen_indices"].tolist() == [0, 1, 3]
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["erasure"]["retrain_required"] is True
+
+
+@pytest.mark.postgres
+def test_erase_on_postgresql(tmp_path):
+    url = os.environ.get("CAMPAIGNREC_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("CAMPAIGNREC_TEST_POSTGRES_URL is not set; set it to run against PostgreSQL")
+    import uuid
+
+    store = SQLStore(url, table_prefix=f"t{uuid.uuid4().hex[:10]}_")
+    try:
+        home, settings, store, versions = _shop(tmp_path, store)
+        n_victim = int((store.read_table("events")["user_id"] == VICTIM).sum())
+        report = erase_users(settings, store, [VICTIM], actor="test:pg", online=MemoryOnlineState())
+        assert report.verified, report.to_dict()
+        assert report.store["events"] == n_victim > 0 and report.scrub["vacuumed"] is True
+        assert store.find_user(VICTIM) == {}
+        assert files_containing(home, [VICTIM.encode()]) == {}
+        for path in versions.values():
+            assert VICTIM not in load_model(path).users_
+    finally:
+        store.drop_tables()
+        store.close()
