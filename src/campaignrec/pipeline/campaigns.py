@@ -19,6 +19,7 @@ from campaignrec.campaigns.audience import audience_of
 from campaignrec.campaigns.catalog import Catalog, load_campaigns
 from campaignrec.campaigns.eligibility import EligibilityResult, explain_eligibility
 from campaignrec.campaigns.exposures import exposure_outcomes, segment_response_rates
+from campaignrec.campaigns.fairness import protected_fields_used, selection_rates
 from campaignrec.data.schema import Campaign
 from campaignrec.errors import UnknownIdError, ValidationError
 from campaignrec.pipeline.profiles import all_attributes, profile_attributes_for
@@ -120,6 +121,8 @@ def plan_for(
     )
     out = plan.to_dict()
     out["audience_size"] = len(aud)
+    out["protected_attributes_used"] = protected_fields_used(c)
+    out["selection_rates"] = selection_rates(aud, attrs).to_dict("records")
     return PlanResult(campaign=c, audience_size=len(aud), plan=out, source=source)
 
 
