@@ -54,3 +54,26 @@ def test_item_groups_from_a_snapshot():
     assert new == {"old": 0, "mid": 0, "new": 1}
     tail = dict(zip(inter.items.ids, popularity_groups(inter, 0.34), strict=True))
     assert tail["old"] == 0 and tail["new"] == 1
+
+
+def test_evaluation_reports_exposure_of_new_and_long_tail_items():
+    from campaignrec.data.synthetic import ShopConfig, generate_shop
+    from campaignrec.evaluation.runner import run_evaluation
+    from campaignrec.evaluation.splits import user_temporal_split
+    from campaignrec.models.registry import create
+
+    shop = generate_shop(ShopConfig(n_users=120, n_items=80, n_events=3_000, seed=3))
+    inter = Interactions.from_frame(shop.events)
+    results = run_evaluation(
+        inter,
+        user_temporal_split(inter),
+        {"pop": lambda: create("most_popular"), "knn": lambda: create("item_knn")},
+        ks=[10],
+    )
+    board = results.leaderboard().set_index("model")
+    for group in ("new_items", "long_tail"):
+        assert board[f"exposure_{group}@10"].between(0, 1).all()
+        assert board[f"relevance_{group}"].between(0, 1).all()
+    # most-popular shows the long tail only once a shopper has seen the head; item KNN more
+    pop, knn = board.loc["pop", "exposure_long_tail@10"], board.loc["knn", "exposure_long_tail@10"]
+    assert pop < knn
