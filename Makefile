@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/campaignrec --data-dir $(DEMO_DIR) demo
+	$(VENV)/bin/campaignrec --data-dir $(DEMO_DIR) demo --serve
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider

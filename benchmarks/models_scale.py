@@ -22,6 +22,23 @@ Usage::
         [--load-workers 2] [--artifact-format npy|npz] [--results models_scale.json]
 
 Prints a table and writes ``benchmarks/results/models_scale.json`` (or ``--results``).
+
+``--train-default`` measures instead what a user runs: ``campaignrec train`` with no model named
+(the default's selection under its default time budget, or ``--time-budget``), through the CLI
+in a fresh process on a fresh data directory, on two shops:
+
+* ``cj100k``: The Complete Journey grocery baskets (``../shared/data/completejourney``): 600
+  households drawn at random (seed 0), lines of the 16,000 most bought products, the first
+  100,000 lines by time (about 560 households x 13,000 products, purchase events);
+* ``synthetic1m``: the 1M-event synthetic shop (``campaignrec generate --events 1000000
+  --users 50000 --items 20000 --load``).
+
+The import is timed apart; for ``train`` it records the wall time, the peak RSS of the process
+(``wait4``), the chosen model, the budget and what the selection skipped (from the artifact's
+``meta.json``)::
+
+    .venv/bin/python benchmarks/models_scale.py --train-default [--shops cj100k synthetic1m]
+        [--time-budget S] [--results models_scale_train.json]
 """
 
 from __future__ import annotations
@@ -318,6 +335,157 @@ def print_table(rows: list[dict[str, Any]], sample: int) -> None:
         )
 
 
+# ---- the default `campaignrec train` -------------------------------------------------------------
+TRAIN_TARGETS_S = {"cj100k": 60.0, "synthetic1m": 300.0}
+
+
+def _cli(home: Path, *args: str, env: dict[str, str], timeout: float) -> dict[str, Any]:
+    """Run ``campaignrec --data-dir home ARGS`` in a fresh process: rc, wall s, peak RSS MiB."""
+    entry = "import sys; from campaignrec.cli import main; sys.argv[0] = 'campaignrec'; main()"
+    cmd = [sys.executable, "-c", entry, "--data-dir", str(home), *args]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    deadline = t0 + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            proc.kill()
+            pid, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.05)
+    wall = time.perf_counter() - t0
+    out = proc.stdout.read().decode("utf-8", "replace") if proc.stdout else ""
+    return {
+        "rc": os.waitstatus_to_exitcode(status),
+        "wall_s": wall,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "timed_out": wall > timeout,
+        "tail": out[-3000:],
+    }
+
+
+def _cj_events(data: Path, out: Path) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+
+    t = pd.read_parquet(
+        data / "completejourney" / "transactions.parquet",
+        columns=["household_id", "product_id", "transaction_timestamp"],
+    )
+    top = t["product_id"].value_counts().index[:16_000]
+    households = t["household_id"].unique()
+    np.random.default_rng(0).shuffle(households)
+    sub = t[t["household_id"].isin(households[:600]) & t["product_id"].isin(top)]
+    sub = sub.sort_values("transaction_timestamp", kind="stable").iloc[:100_000]
+    ts = pd.to_datetime(sub["transaction_timestamp"], utc=True)
+    frame = pd.DataFrame(
+        {
+            "user_id": sub["household_id"].astype(str),
+            "item_id": sub["product_id"].astype(str),
+            "event_type": "purchase",
+            "timestamp": ts.astype("int64") // 10**9,
+        }
+    )
+    frame.to_csv(out, index=False)
+    return {
+        "events": len(frame),
+        "users": int(frame["user_id"].nunique()),
+        "items": int(frame["item_id"].nunique()),
+    }
+
+
+def train_default(opts: argparse.Namespace) -> dict[str, Any]:
+    """Import each shop into a fresh data directory, then time ``campaignrec train``."""
+    from _datasets import data_dir
+
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(opts.threads)
+    load_start = os.getloadavg()
+    scratch = Path(opts.out or tempfile.mkdtemp(prefix="campaignrec-train-default-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    try:
+        for shop in opts.shops:
+            home = scratch / shop
+            shutil.rmtree(home, ignore_errors=True)
+            row: dict[str, Any] = {"shop": shop, "target_s": TRAIN_TARGETS_S.get(shop)}
+            if shop == "cj100k":
+                csv = scratch / "cj100k.csv"
+                row["data"] = _cj_events(data_dir(opts.data, "completejourney"), csv)
+                row["import"] = _cli(home, "import", "events", str(csv), env=env, timeout=1800)
+            else:
+                row["import"] = _cli(
+                    home,
+                    "generate",
+                    str(scratch / "synthetic1m"),
+                    "--events",
+                    "1000000",
+                    "--users",
+                    "50000",
+                    "--items",
+                    "20000",
+                    "--load",
+                    env=env,
+                    timeout=1800,
+                )
+            print(
+                f"  {shop}: import rc {row['import']['rc']} in {row['import']['wall_s']:.0f} s",
+                flush=True,
+            )
+            args = ["train"]
+            if opts.time_budget is not None:
+                args += ["--time-budget", str(opts.time_budget)]
+            row["train"] = _cli(home, *args, env=env, timeout=opts.timeout)
+            metas = sorted((home / "artifacts").rglob("meta.json"))
+            if metas:
+                meta = json.loads(metas[-1].read_text())
+                sel = meta.get("metrics", {}).get("selection", {})
+                row |= {
+                    "n_events": meta.get("n_events"),
+                    "n_users": meta.get("n_users"),
+                    "n_items": meta.get("n_items"),
+                    "chosen": sel.get("chosen"),
+                    "budget": sel.get("budget"),
+                    "validation": sel.get("validation"),
+                    "leaderboard": sel.get("leaderboard"),
+                }
+            rows.append(row)
+            print(
+                f"  {shop}: train rc {row['train']['rc']} in {row['train']['wall_s']:.1f} s, "
+                f"peak {row['train']['peak_rss_mib']:,.0f} MiB, chosen {row.get('chosen')}",
+                flush=True,
+            )
+    finally:
+        if opts.out is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print(
+        f"{'shop':<12} {'events':>9} {'users':>7} {'items':>7} {'budget s':>9} "
+        f"{'train s':>8} {'target s':>8} {'peak MiB':>9}  chosen / skipped"
+    )
+    for r in rows:
+        b = r.get("budget") or {}
+        skipped = ", ".join(x["name"] for x in b.get("skipped", []))
+        print(
+            f"{r['shop']:<12} {r.get('n_events') or 0:>9,} {r.get('n_users') or 0:>7,} "
+            f"{r.get('n_items') or 0:>7,} {b.get('seconds', 0):>9.0f} "
+            f"{r['train']['wall_s']:>8.1f} {r['target_s'] or 0:>8.0f} "
+            f"{r['train']['peak_rss_mib']:>9,.0f}  {r.get('chosen')} / {skipped or '-'}"
+        )
+    return {
+        "benchmark": "models_scale_train_default",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(load_start),
+        "command": "benchmarks/models_scale.py " + " ".join(sys.argv[1:]),
+        "threads": opts.threads,
+        "rows": rows,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Build the snapshot, run every model in its own subprocess, print and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -338,8 +506,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default="npy",
         help="npy: large arrays memory-mapped (now); npz: all compressed (before)",
     )
-    parser.add_argument("--results", default="models_scale.json", help="file under results/")
+    parser.add_argument("--results", default=None, help="file under results/")
+    parser.add_argument(
+        "--train-default", action="store_true", help="time `campaignrec train` (no model)"
+    )
+    parser.add_argument(
+        "--shops", nargs="*", choices=list(TRAIN_TARGETS_S), default=list(TRAIN_TARGETS_S)
+    )
+    parser.add_argument("--time-budget", type=float, default=None, help="with --train-default")
+    parser.add_argument("--data", default=None, help="folder of the public data sets")
     opts = parser.parse_args(argv)
+    if opts.train_default:
+        if opts.timeout == 600.0:
+            opts.timeout = 1800.0
+        result = train_default(opts)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        name = opts.results or "models_scale_train.json"
+        (RESULTS / name).write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+        return result
+    opts.results = opts.results or "models_scale.json"
     load_start = os.getloadavg()
     scratch = Path(opts.out or tempfile.mkdtemp(prefix="campaignrec-models-scale-"))
     scratch.mkdir(parents=True, exist_ok=True)

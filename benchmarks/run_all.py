@@ -20,6 +20,7 @@ ORDER = [
     "ingest_vs_raw",
     "ranking_rules",
     "profiles",
+    "segments",
     "ranking",
     "models_scale",
     "allocation",

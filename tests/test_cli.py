@@ -62,6 +62,22 @@ def _events_csv(path):
     return path
 
 
+def test_train_with_a_tiny_time_budget_keeps_popularity_and_says_why(tmp_path, capsys):
+    home = str(tmp_path / "shop")
+    csv = _events_csv(tmp_path / "events.csv")
+    assert run(capsys, "--data-dir", home, "import", "events", str(csv))[0] == 0
+    code, out, err = run(capsys, "--data-dir", home, "train", "--time-budget", "0.01")
+    assert code == 0, err
+    assert "most_popular" in out and "skipped (已跳过)" in out and "time budget" in out
+    meta = json.loads(next((tmp_path / "shop" / "artifacts").rglob("meta.json")).read_text())
+    selection = meta["metrics"]["selection"]
+    assert selection["chosen"] == "most_popular"
+    assert selection["budget"]["seconds"] == 0.01 and not selection["budget"]["default"]
+    assert any(s["name"] == "ease (recency)" for s in selection["budget"]["skipped"])
+    code, out, _ = run(capsys, "--data-dir", home, "recommend", "u1", "--k", "3")
+    assert code == 0 and "i" in out
+
+
 def test_train_default_on_a_chosen_validation_protocol(tmp_path, capsys):
     home = str(tmp_path / "shop")
     csv = _events_csv(tmp_path / "events.csv")

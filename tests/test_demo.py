@@ -24,3 +24,41 @@ def test_demo_runs_to_the_end_on_a_small_shop(tmp_path, capsys):
         main(["--data-dir", str(home), "stats", "--json"])
     counts = json.loads(capsys.readouterr().out)["counts"]
     assert counts["quarantine"] == 5 and counts["users"] == 300
+
+
+def test_demo_serve_prints_a_working_key_and_curl_line(tmp_path, capsys, monkeypatch):
+    """``demo --serve`` (what ``make demo`` runs) ends by serving: URL, docs, key, a curl line.
+
+    The server itself is replaced by an ASGI client so that the test does not block; the printed
+    key must open the printed recommendations URL.
+    """
+    import re
+    import warnings
+
+    from campaignrec.service import runner
+    from campaignrec.service.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    served = {}
+
+    def fake_run(settings, *, host, port, workers):
+        served.update(host=host, port=port, workers=workers, settings=settings)
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    home = tmp_path / "demo"
+    argv = ["--data-dir", str(home), "demo", "--users", "200", "--items", "80", "--events", "8000"]
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--trials", "1", "--serve", "--port", "8123"])
+    out = capsys.readouterr().out
+    assert info.value.code == 0, out
+    assert served["port"] == 8123 and served["host"] == "127.0.0.1"
+    assert "http://127.0.0.1:8123/docs" in out
+    curl = re.search(r'curl -s -H "Authorization: Bearer (crk_\S+)" "http://127.0.0.1:8123(\S+)"', out)
+    assert curl, out
+    key, path = curl.group(1), curl.group(2)
+    with TestClient(create_app(served["settings"])) as client:
+        r = client.get(path, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200 and r.json()["items"]

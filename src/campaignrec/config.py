@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: a SQLite file in the data directory"
     )
     online_url: str = Field(default="memory://", description="memory:// or redis://host:port/db")
+    online_prefix: str = Field(
+        default="campaignrec:",
+        min_length=1,
+        max_length=64,
+        description="key prefix in Redis (several shops can share one Redis)",
+    )
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     half_life_days: float | None = Field(default=None, gt=0)
     reject_threshold: float = Field(

@@ -171,6 +171,14 @@ def test_numbers_that_do_not_parse_are_bad_values():
     ]
 
 
+def test_integers_beyond_int64_are_bad_values_not_a_crash():
+    frame = events(
+        position=["9223372036854775807", "99999999999999999999", "12"],
+        item_id=["a", "b", "c"],
+    )
+    assert reasons(frame) == [(1, "position", "bad_value"), (2, "position", "bad_value")]
+
+
 def test_strict_references():
     frame = events(user_id=["u1", "ghost", "u1"], item_id=["i1", "i1", "nope"])
     opts = ValidationOptions(

@@ -197,3 +197,32 @@ def test_similar_items_is_the_row_of_b(block_shop: Interactions) -> None:
         i, j = block_shop.items.index(["b2", str(ids[0])])
         primal = EASE(l2=5.0, solver="primal").fit(block_shop)
         assert weights[0] == pytest.approx(primal.weights_[i, j], abs=1e-4)
+
+
+def test_auto_follows_the_smaller_dimension_and_equals_primal() -> None:
+    """Fewer users than items (below the primal cut-off): auto takes the dual, same scores."""
+    wide = _random_shop(5, n_users=12, n_items=40)
+    auto = EASE(l2=3.0, recency_half_life=4.0).fit(wide)
+    primal = EASE(l2=3.0, recency_half_life=4.0, solver="primal").fit(wide)
+    assert auto.solver_ == "dual" and primal.solver_ == "primal"
+    users = np.arange(wide.n_users)
+    np.testing.assert_allclose(auto.score_matrix(users), primal.score_matrix(users), atol=1e-4)
+    ids_a, _ = auto.recommend(list(wide.users.ids), k=5)
+    ids_p, _ = primal.recommend(list(wide.users.ids), k=5)
+    assert (ids_a == ids_p).mean() > 0.95  # ties at float32 precision may swap neighbours
+    tall = _random_shop(6, n_users=40, n_items=12)
+    assert EASE(l2=3.0).fit(tall).solver_ == "primal"
+
+
+def test_plan_solver_cost_follows_min_users_items() -> None:
+    from campaignrec.models.ease import EASEParams, fit_flops, plan_solver
+
+    grocery = plan_solver(EASEParams(), n_users=600, n_items=13_000, nnz=120_000)
+    assert grocery[:2] == ("dual", 13_000)
+    # the dual's fit is more than 30x cheaper than inverting the 13,000 x 13,000 Gram
+    assert fit_flops("primal", 600, 13_000) > 30 * fit_flops("dual", 600, 13_000, 120_000)
+    tall = plan_solver(EASEParams(), n_users=30_000, n_items=5_000, nnz=1_000_000)
+    assert tall[:2] == ("primal", 5_000)
+    # proximity needs the primal Gram; explicit solvers are kept
+    assert plan_solver(EASEParams(proximity_half_life=5.0), 600, 13_000)[0] == "primal"
+    assert plan_solver(EASEParams(solver="primal"), 600, 13_000)[0] == "primal"

@@ -15,9 +15,10 @@ from campaignrec.config import load_settings
 from campaignrec.data.importer import import_file
 from campaignrec.models.registry import load_model
 from campaignrec.pipeline.profiles import compute_profiles, profiles_dir
-from campaignrec.pipeline.training import recommend_frame, train
+from campaignrec.pipeline.training import train
 from campaignrec.privacy.erasure import erase_users
 from campaignrec.privacy.pseudonymise import audit_namer
+from campaignrec.ranking import Ranker, recommend_frame
 from campaignrec.ranking.history import record_event
 from campaignrec.store.online import MemoryOnlineState, RedisOnlineState, random_prefix
 from campaignrec.store.privacy import PrivacyRepository
@@ -88,7 +89,8 @@ def _shop(tmp_path: Path, store: SQLStore | None = None):
         versions[name] = train(store, settings, name, params).path
     compute_profiles(store, profiles_dir(home))
     model = load_model(versions["als"])
-    recs = recommend_frame(model, [raw_id(n) for n in range(N_USERS)], 5)
+    ranker = Ranker(model, store.read_table("items"), MemoryOnlineState())
+    recs = recommend_frame(ranker, [raw_id(n) for n in range(N_USERS)], 5)
     (home / "exports").mkdir()
     recs.to_csv(home / "exports" / "recs.csv", index=False)
     recs.to_parquet(home / "exports" / "recs.parquet", index=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -12,6 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from campaignrec.cli import profiles as cli
+from campaignrec.config import load_settings
 from campaignrec.errors import ValidationError
 
 
@@ -52,7 +52,7 @@ def home(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def app(shop, home, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(cli, "_settings", lambda: SimpleNamespace(home=home))
+    monkeypatch.setattr(cli, "_settings", lambda: load_settings(home))
     monkeypatch.setattr(cli, "_open_store", lambda: FakeStore(shop))
     root = typer.Typer()
     root.command("profile")(cli.profile_command)

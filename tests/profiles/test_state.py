@@ -92,6 +92,38 @@ def test_rfm_equals_plain_pandas_on_cdnow_lines() -> None:
     assert prof.attrs["as_of"].startswith("1998-06-30")
 
 
+def test_cdnow_adapter_counts_purchase_days_as_orders(tmp_path) -> None:
+    """Through the importer and the store, as `campaignrec import dataset cdnow` runs it: CDNOW has
+    no order id, so two lines of one customer on one day are one order (but both lines count)."""
+    from campaignrec.data.adapters import read_cdnow
+    from campaignrec.data.importer import import_dataset
+    from campaignrec.store.sql import SQLStore
+
+    (tmp_path / "CDNOW_master.txt").write_text(CDNOW_FIXTURE, encoding="utf-8")
+    raw = _cdnow()
+    store = SQLStore(f"sqlite:///{tmp_path / 'cdnow.db'}")
+    try:
+        summary = import_dataset(store, read_cdnow(tmp_path))
+        assert summary["events"].accepted == len(raw)  # no line lost as a "duplicate"
+        again = import_dataset(store, read_cdnow(tmp_path))
+        assert again["events"].accepted == 0 and store.count("events") == len(raw)
+        state = ProfileState()
+        for chunk in store.iter_table("events"):
+            state.apply(chunk)
+        prof = state.profiles().set_index("user_id")
+    finally:
+        store.close()
+    g = raw.groupby("customer_id")
+    expected_orders = g["date"].nunique()
+    assert (prof.loc[expected_orders.index, "frequency"] == expected_orders).all()
+    assert prof.loc["00002", "frequency"] == 1  # two lines on 1997-01-12: one order
+    assert prof.loc["00002", "n_purchase_lines"] == 2
+    np.testing.assert_allclose(
+        prof.loc[expected_orders.index, "monetary"], g["dollars"].sum().to_numpy()
+    )
+    assert prof.loc["00002", "avg_basket"] == pytest.approx(89.0)  # 12.00 + 77.00, one basket
+
+
 def test_known_answers(items: pd.DataFrame) -> None:
     ev = events(
         [

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from campaignrec.errors import ValidationError
 from campaignrec.ranking import fresh_history, history_for, record_event
 from campaignrec.store.online import MemoryOnlineState, open_online_state, random_prefix
 from tests.ranking.conftest import Shop, warm_user
@@ -66,3 +67,31 @@ def test_history_for_adds_fresh_events_to_the_snapshot_row(shop: Shop) -> None:
     assert list(seq) == list(shop.model.items_.index([new_item]))
     cold, _ = history_for("stranger", shop.model, online, None)
     assert cold.nnz == 0 and cold.shape == (1, shop.model.n_items)
+
+
+def test_a_batch_gives_what_one_event_at_a_time_gives(online: Any) -> None:
+    """record_events (one read and one pipeline per batch) equals record_event per event."""
+    from campaignrec.ranking import record_events
+
+    batch = [
+        {**_ev("a", "view", 1.7e9), "user_id": "u"},
+        {**_ev("b", "add_to_cart", 1.7e9 + 1), "user_id": "u"},
+        {**_ev("a", "view", 1.7e9 + 2, session="s2"), "user_id": "u"},
+        {**_ev("c", "remove_from_cart", 1.7e9 + 3), "user_id": "u"},
+        {**_ev("c", "purchase", 1.7e9 + 4, session=None), "user_id": "v"},
+        {"user_id": "v", "event_type": "search", "query": "tea", "timestamp": 1.7e9},
+        {**_ev("a", "view", 1.7e9 + 5), "user_id": "v"},
+    ]
+    one_by_one = MemoryOnlineState()
+    for event in batch:
+        record_event(one_by_one, event)
+    assert record_events(online, batch) == 5
+    for user in ("u", "v"):
+        assert fresh_history(user, online) == fresh_history(user, one_by_one), user
+        for sid in ("s1", "s2"):
+            got = fresh_history(user, online, session_id=sid).session
+            assert got == fresh_history(user, one_by_one, session_id=sid).session
+    assert fresh_history("u", online).session == ("a",)  # s2 was the last session
+    with pytest.raises(ValidationError):
+        record_events(online, [_ev("z"), {"item_id": "z", "event_type": "view"}])
+    assert "z" not in fresh_history("u", online).recent  # nothing of a bad batch is written

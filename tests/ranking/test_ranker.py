@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from campaignrec.privacy.consent import consent_key
 from campaignrec.ranking import RankingConfig, RankingRequest, recommend_frame, record_event
 from campaignrec.store.online import MemoryOnlineState
 from tests.ranking.conftest import Shop, make_ranker, top, warm_user
@@ -108,7 +109,8 @@ def test_consent_withheld_reads_no_history(shop: Shop) -> None:
     got = ranker.recommend(RankingRequest(user, k=10, context={"session_id": "s"}))
     assert not got.personalised and len(got.items) == 10
     assert {i.reason for i in got.items} == {"non_personalised"}
-    assert not any(user in key for key in online.touched)
+    # the only key of theirs read is their live consent (a consent event), never their history
+    assert {key for key in online.touched if user in key} <= {consent_key(user)}
 
 
 def test_mmr_more_weight_more_categories(shop: Shop) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -34,13 +35,16 @@ def test_recommendations(client: TestClient, keys: dict[str, str]) -> None:
 
 def test_unknown_user_is_cold_start(client: TestClient, keys: dict[str, str]) -> None:
     r = client.get("/v1/users/nobody/recommendations", headers=auth(keys["read"]))
-    assert r.status_code == 200 and r.json()["personalised"] is False
+    assert r.status_code == 200
+    items = r.json()["items"]
+    assert items and {i["reason"] for i in items} <= {"popular", "segment_popular", "trending"}
 
 
 def test_similar(client: TestClient, keys: dict[str, str]) -> None:
     r = client.get("/v1/items/i0/similar?k=2", headers=auth(keys["read"]))
     assert r.status_code == 200 and len(r.json()["items"]) <= 2
-    assert client.get("/v1/items/unknown/similar", headers=auth(keys["read"])).json()["items"] == []
+    unknown = client.get("/v1/items/unknown/similar", headers=auth(keys["read"])).json()["items"]
+    assert unknown and {i["reason"] for i in unknown} == {"popular"}  # cold item: not an error
 
 
 def test_validation_error_names_field(client: TestClient, keys: dict[str, str]) -> None:
@@ -150,8 +154,16 @@ def test_models_and_activation_swap(client: TestClient, keys: dict[str, str], ho
     store = SQLStore(load_settings(home).resolved_database_url)
     res = train(store, load_settings(home), model="most_popular")
     store.close()
-    r = client.get("/v1/users/u0/recommendations", headers=auth(keys["read"]))
-    assert r.json()["model_version"] == res.version
+    seen = []
+    for _ in range(200):  # loaded in the background: old or new version, never an error
+        r = client.get("/v1/users/u0/recommendations", headers=auth(keys["read"]))
+        assert r.status_code == 200
+        seen.append(r.json()["model_version"])
+        if seen[-1] == res.version:
+            break
+        time.sleep(0.02)
+    assert seen[-1] == res.version
+    assert set(seen) <= {before[0]["version"], res.version}
     assert (
         client.post(
             "/v1/models/item_knn/activate",

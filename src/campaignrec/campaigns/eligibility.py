@@ -192,6 +192,25 @@ def _remaining(state: OnlineStateLike, key: str, initial: float) -> float:
     return float(initial) if value is None else float(value)
 
 
+def campaign_open(
+    campaign: Campaign, state: OnlineStateLike, *, keys: StateKeys = DEFAULT_KEYS
+) -> bool:
+    """Whether the campaign still has inventory and budget for one more redemption (the
+    campaign-wide part of eligibility; caps and exclusivity are per shopper)."""
+    cid = campaign.campaign_id
+    if (
+        campaign.inventory is not None
+        and _remaining(state, keys.inventory(cid), campaign.inventory) < 1
+    ):
+        return False
+    if campaign.budget is not None:
+        left = _remaining(state, keys.budget(cid), campaign.budget)
+        need = unit_cost(campaign)
+        if left <= 0 or (need > 0 and left < need):
+            return False
+    return True
+
+
 def _user_id(user_attrs: Mapping[str, Any], user_id: str | None) -> str | None:
     if user_id is not None:
         return str(user_id)
@@ -439,6 +458,22 @@ def consume(
         if cost <= 0 and _remaining(state, keys.budget(cid), campaign.budget) <= 0:
             return "budget"
     return None
+
+
+def count_impression(
+    campaign: Campaign,
+    user_id: str,
+    state: OnlineStateLike,
+    *,
+    keys: StateKeys = DEFAULT_KEYS,
+) -> None:
+    """Count an impression the shop showed by itself (an ingested ``campaign_impression``)
+    against the shopper's frequency cap, so a cap holds across every channel."""
+    if campaign.frequency_cap is None:
+        return
+    state.incr_capped(
+        keys.cap(campaign.campaign_id, user_id), 2**62, campaign.cap_window_hours * 3600.0
+    )
 
 
 class CampaignServer:

@@ -93,9 +93,9 @@ def list_cmd(
 
 
 def _state() -> Any:
-    from campaignrec.store.online import open_online_state
+    from campaignrec.store.online import online_for
 
-    return open_online_state(context.settings().online_url)
+    return online_for(context.settings())
 
 
 def show_cmd(

@@ -95,6 +95,96 @@ def print_stats(stats: StoreStats, home: Path) -> None:
         console.print(f"time span: {stats.time_span[0]} .. {stats.time_span[1]}")
 
 
+def selection_progress() -> Any:
+    """A context manager yielding the progress display of ``campaignrec train``'s selection: one
+    bar per candidate (trials done of planned, predicted time, then its validation score) and
+    the time left of the budget; a candidate skipped for time shows why."""
+    import contextlib
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from campaignrec.evaluation.budget import SelectionProgress
+
+    class _Left(TextColumn):
+        def __init__(self, owner: _Rich) -> None:
+            super().__init__("")
+            self.owner = owner
+
+        def render(self, task: Any) -> Any:
+            from rich.text import Text
+
+            if task.finished or task.fields.get("skipped"):
+                return Text("")
+            left = self.owner.deadline - time.perf_counter()
+            return Text(f"{left:5.0f} s left / 剩余" if left >= 0 else f"{-left:.0f} s over")
+
+    class _Rich(SelectionProgress):
+        def __init__(self) -> None:
+            self.deadline = time.perf_counter()
+            self.bar = Progress(
+                TextColumn("{task.description:<24}"),
+                BarColumn(bar_width=12),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[note]}"),
+                _Left(self),
+                console=console,
+            )
+            self.tasks: dict[str, Any] = {}
+
+        def start(self, budget_s: float, deadline: float, candidates: list[str]) -> None:
+            self.deadline = deadline
+            console.print(
+                f"choosing the default model within {budget_s:.0f} s "
+                f"(在 {budget_s:.0f} 秒内选择默认模型); {len(candidates)} candidates"
+            )
+
+        def candidate_start(self, label: str, trials: int, predicted_s: float) -> None:
+            note = f"~{predicted_s:.1f} s"
+            if label in self.tasks:
+                task = self.tasks[label]
+                total = self._task(task).total or 0
+                self.bar.update(task, total=total + trials, note=note)
+            else:
+                self.tasks[label] = self.bar.add_task(label, total=trials, note=note)
+
+        def trial_done(self, label: str, value: float) -> None:
+            if label in self.tasks:
+                self.bar.update(self.tasks[label], advance=1, note=f"ndcg {value:.4f}")
+
+        def _task(self, task_id: Any) -> Any:
+            return next(t for t in self.bar.tasks if t.id == task_id)
+
+        def candidate_end(self, label: str, score: float) -> None:
+            if label in self.tasks:  # tuning may stop early (time): the bar ends where it got
+                task = self.tasks[label]
+                done = self._task(task).completed
+                self.bar.update(task, total=done, note=f"best {score:.4f}")
+
+        def skipped(self, label: str, reason: str) -> None:
+            short = "over budget / 超出预算" if "time budget" in reason else "failed / 失败"
+            note = f"skipped: {short}"
+            if label in self.tasks:  # it started, then failed
+                self.bar.update(self.tasks[label], note=note, skipped=True)
+            else:
+                self.tasks[label] = self.bar.add_task(
+                    label, total=1, completed=0, note=note, skipped=True
+                )
+
+        def finish(self, chosen: str) -> None:
+            for label, task in self.tasks.items():
+                if label.startswith("refit "):
+                    self.bar.update(task, completed=1, note="done")
+
+    @contextlib.contextmanager
+    def run() -> Any:
+        rich = _Rich()
+        with rich.bar:
+            yield rich
+
+    return run()
+
+
 def selection_table(selection: dict[str, object], title: str | None = None) -> Table:
     """The default selection's leaderboard: each candidate's validation score, or why it was
     skipped (a shop without item categories, a catalogue too wide for a solver)."""
@@ -107,7 +197,9 @@ def selection_table(selection: dict[str, object], title: str | None = None) -> T
     table.add_column(metric, justify="right")
     board = selection.get("leaderboard")
     for row in board if isinstance(board, list) else []:
-        if row.get("error"):
+        if row.get("skipped"):
+            shown = "skipped (已跳过): " + str(row["skipped"])[:110]
+        elif row.get("error"):
             reason = str(row["error"]).splitlines()[0].split(" (hint")[0]
             shown = "skipped: " + reason.removeprefix(f"{row.get('model')}: ")[:80]
         else:

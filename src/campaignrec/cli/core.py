@@ -14,10 +14,11 @@ from campaignrec.cli.context import (
     open_store,
     print_init,
     print_stats,
+    selection_progress,
     selection_table,
     settings,
 )
-from campaignrec.errors import CampaignrecError, ConfigError
+from campaignrec.errors import ConfigError
 
 
 def init() -> None:
@@ -79,21 +80,37 @@ def train(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--time-budget",
+            help="seconds the default's selection may take, snapshot included; candidates "
+            "predicted not to fit are skipped (default: 20 s + 4 min per million events, "
+            "at most 20 min)",
+            min=0.01,
+        ),
+    ] = None,
 ) -> None:
     """Train a model on the store's events and make it the active version."""
     from campaignrec.pipeline import train as run_train
 
-    with console.status("training..."):
-        result = run_train(
-            open_store(),
-            settings(),
-            model,
-            _parse_params(param),
-            tune_trials=trials,
-            validation=validation,
-            validation_days=validation_days,
-            seed=seed,
-        )
+    if model is not None:
+        with console.status("training..."):
+            result = run_train(open_store(), settings(), model, _parse_params(param), seed=seed)
+    else:
+        with selection_progress() as progress:
+            result = run_train(
+                open_store(),
+                settings(),
+                None,
+                _parse_params(param),
+                tune_trials=trials,
+                validation=validation,
+                validation_days=validation_days,
+                seed=seed,
+                time_budget=time_budget,
+                progress=progress,
+            )
     selection = result.metrics.get("selection")
     chosen = selection.get("chosen") if isinstance(selection, dict) else None
     label = f"{chosen} ({result.name})" if chosen and chosen != result.name else result.name
@@ -118,24 +135,34 @@ def recommend(
         str | None, typer.Option("--model", "-m", help="model name (active version)")
     ] = None,
     explain: Annotated[bool, typer.Option("--explain", help="show the evidence per item")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="explanations: en or zh")] = "en",
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON line per user")] = False,
 ) -> None:
-    """Top-k products per user from the active model (batch export with --all --out)."""
-    from campaignrec.pipeline import load_active_model, recommend_frame
+    """Top-k products per user through the ranking path the API serves (rules, re-ranking,
+    explanations); a batch export with --all --out."""
+    from campaignrec.ranking import Ranker, recommend_frame
+    from campaignrec.store.online import online_for
 
     if not all_users and not user_ids:
         raise ConfigError(
             "name one or more USER_IDS, or use --all",
             hint="campaignrec recommend --all --k 10 --out recs.csv",
         )
-    m = load_active_model(open_store(), model)
     from campaignrec.privacy import pseudonymise_user_id
 
-    ids = (
-        list(m.users_.ids)
-        if all_users
-        else [pseudonymise_user_id(settings(), u) for u in user_ids or []]
-    )
-    frame = recommend_frame(m, ids, k)
+    s = settings()
+    online = online_for(s)
+    try:
+        ranker = Ranker.from_store(open_store(), s, online, model_name=model)
+        m = ranker.model
+        ids = (
+            [str(u) for u in m.users_.ids]
+            if all_users
+            else [pseudonymise_user_id(s, u) for u in user_ids or []]  # as the store knows them
+        )
+        frame = recommend_frame(ranker, ids, k, lang=lang, with_text=explain or json_out)
+    finally:
+        online.close()
     if out is not None:
         suffix = out.suffix.lower()
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -146,6 +173,22 @@ def recommend(
         else:
             raise ConfigError(f"--out {out}: use a .csv or .parquet file")
         console.print(f"wrote {len(frame):,} rows for {len(ids):,} users to {out}")
+        return
+    if json_out:
+        for uid, part in frame.groupby("user_id", sort=False):
+            items = [
+                {"item_id": i, "score": float(sc), "rank": int(r), "reason": why, "text": t}
+                for i, sc, r, why, t in zip(
+                    part["item_id"],
+                    part["score"],
+                    part["rank"],
+                    part["reason"],
+                    part["text"],
+                    strict=True,
+                )
+            ]
+            doc = {"user_id": uid, "items": items, "model_version": ranker.model_version}
+            typer.echo(json.dumps(doc, ensure_ascii=False))
         return
     table = Table(title=f"top-{k} from {m.name}")
     for col in ("user_id", "rank", "item_id", "score", "reason"):
@@ -161,10 +204,7 @@ def recommend(
             str(row.reason),
         ]
         if explain:
-            try:
-                cells.append(m.explain(str(row.user_id), str(row.item_id)).text)
-            except CampaignrecError as exc:
-                cells.append(str(exc))
+            cells.append(str(row.text))
         table.add_row(*cells)
     console.print(table)
 

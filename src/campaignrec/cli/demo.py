@@ -46,14 +46,25 @@ def demo(
     events: Annotated[int, typer.Option("--events", help="behaviour events")] = 150_000,
     trials: Annotated[int, typer.Option("--trials", help="tuning trials per candidate")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="random seed")] = 0,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="end by serving the demo shop over HTTP (make demo does); Ctrl-C stops it",
+        ),
+    ] = False,
+    host: Annotated[str, typer.Option(help="with --serve: address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="with --serve: port")] = 8000,
 ) -> None:
-    """Run the offline pipeline end to end on a synthetic shop and say what it did."""
+    """Run the pipeline end to end on a synthetic shop and say what it did (then serve it)."""
     from campaignrec.data.importer import import_file
     from campaignrec.data.synthetic import ShopConfig, write_shop
-    from campaignrec.pipeline import load_active_model, recommend_frame, train
+    from campaignrec.pipeline import train
     from campaignrec.pipeline.campaigns import plan_for
     from campaignrec.pipeline.profiles import ensure_profiles, profiles_dir
     from campaignrec.pipeline.shop import init_shop, store_stats
+    from campaignrec.ranking import Ranker, recommend_frame
+    from campaignrec.store.online import online_for
 
     started = time.perf_counter()
     s = settings()
@@ -124,21 +135,18 @@ def demo(
     chosen = trained.metrics.get("selection", {}).get("chosen", trained.name)
     done.append(f"trained and activated '{chosen}' (chosen by validation NDCG@10)")
 
-    _step(5, "recommendations with explanations")
-    model = load_active_model(store, trained.name)
-    active = [str(u) for u in model.users_.ids[:3]]
-    frame = recommend_frame(model, active, 3)
+    _step(5, "recommendations with explanations (the ranking path the API serves)")
+    online = online_for(s)
+    ranker = Ranker.from_store(store, s, online)
+    active = [str(u) for u in ranker.model.users_.ids[:3]]
+    frame = recommend_frame(ranker, active, 3, with_text=True)
     t = Table("user", "rank", "item", "why")
     for row in frame.itertuples(index=False):
-        t.add_row(
-            str(row.user_id),
-            str(row.rank),
-            str(row.item_id),
-            model.explain(str(row.user_id), str(row.item_id)).text,
-        )
+        t.add_row(str(row.user_id), str(row.rank), str(row.item_id), str(row.text))
     console.print(t)
     out = s.home / "recommendations.csv"
-    everyone = recommend_frame(model, list(model.users_.ids), 10)
+    everyone = recommend_frame(ranker, [str(u) for u in ranker.model.users_.ids], 10)
+    online.close()
     everyone.to_csv(out, index=False)
     console.print(
         f"batch export: {len(everyone):,} rows for {everyone['user_id'].nunique():,} users -> {out}"
@@ -157,3 +165,27 @@ def demo(
         console.print(f"- {line}")
     console.print(f"finished in {time.perf_counter() - started:.0f}s; data directory: {s.home}")
     console.print("next: campaignrec --data-dir " + str(s.home) + " profile " + active[0])
+    if serve:
+        _serve(s.home, active[0], host, port)
+
+
+def _serve(home: Path, user_id: str, host: str, port: int) -> None:
+    """Create an API key for the demo shop, say how to call it, and serve until Ctrl-C."""
+    from campaignrec.service.auth import KeyStore
+    from campaignrec.service.runner import run
+
+    key, rec = KeyStore(open_store()).create("read,ingest,admin")
+    base = f"http://{host}:{port}"
+    console.rule("[bold]7. the service")
+    console.print(f"API:      {base}/v1   (health: {base}/healthz)", highlight=False)
+    console.print(f"docs:     {base}/docs (OpenAPI: {base}/openapi.json)", highlight=False)
+    console.print(f"API key:  {key}   (scopes {','.join(rec.scopes)}; shown once)", highlight=False)
+    console.print("try:", highlight=False)
+    console.print(
+        f'  curl -s -H "Authorization: Bearer {key}" '
+        f'"{base}/v1/users/{user_id}/recommendations?k=5&lang=zh"',
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"data directory: {home}; Ctrl-C stops the service", highlight=False)
+    run(settings(), host=host, port=port, workers=1)

@@ -223,7 +223,7 @@ def segments_command(
             "description": table["description_en"],
         }
     )
-    _print_frame(view, f"segments (k={model.k_}, chosen by silhouette)")
+    _print_frame(view, f"segments (k={model.k_}: best silhouette among stable k)")
     rfm = prof.groupby("rfm_segment").agg(
         users=("user_id", "size"), monetary=("monetary", "mean"), frequency=("frequency", "mean")
     )

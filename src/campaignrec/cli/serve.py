@@ -8,13 +8,12 @@ Imports only :mod:`campaignrec.cli.context` from the CLI.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
-from campaignrec.cli.context import STATE, console, open_store, settings
+from campaignrec.cli.context import console, open_store, settings
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 
@@ -25,25 +24,10 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
 ) -> None:
     """Serve the HTTP API (docs at /docs) with uvicorn."""
-    import uvicorn
+    from campaignrec.service.runner import run
 
-    s = settings()
-    if STATE.data_dir is not None:
-        os.environ["CAMPAIGNREC_HOME"] = str(STATE.data_dir)
     console.print(f"serving on http://{host}:{port} (OpenAPI docs: http://{host}:{port}/docs)")
-    if workers > 1:
-        uvicorn.run(
-            "campaignrec.service.app:create_app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,
-        )
-    else:
-        from campaignrec.service.app import create_app
-
-        uvicorn.run(create_app(s), host=host, port=port, access_log=False)
+    run(settings(), host=host, port=port, workers=workers)
 
 
 @keys_app.command("create")
@@ -87,10 +71,10 @@ def campaigns_for(
 ) -> None:
     """Serve the best eligible campaigns to USER (spends caps, inventory, budget; logged)."""
     from campaignrec.service.campaigns import serve_user_campaigns
-    from campaignrec.store.online import open_online_state
+    from campaignrec.store.online import online_for
 
     store = open_store()
-    online = open_online_state(settings().online_url)
+    online = online_for(settings())
     from campaignrec.privacy import pseudonymise_user_id
 
     stored_id = pseudonymise_user_id(settings(), user_id)  # as the store knows the shopper

@@ -347,9 +347,12 @@ def read_cdnow(path: str | Path) -> Dataset:
     """CDNOW master file: whitespace-separated ``customer date(YYYYMMDD) n_cds dollars``.
 
     Each line becomes a ``purchase`` of the one placeholder item ``cdnow-cd`` (CDNOW does not
-    name the CDs) with ``quantity`` = number of CDs, ``revenue`` = dollar value, a timestamp at
-    midnight UTC of the date, and ``order_id`` = ``<customer>-<date>-<k>`` (k counts the
-    customer's orders that day, so two orders on one day stay two events).
+    name the CDs) with ``quantity`` = number of CDs, ``revenue`` = dollar value and a timestamp at
+    midnight UTC of the date. CDNOW has no order id, so none is made up: an order is a distinct
+    purchase timestamp, i.e. a customer's purchase day (the definition of frequency in
+    docs/profiles.md, and the day-level count of Fader and Hardie's papers). Each line keeps its
+    own ``event_id`` = ``cdnow:<customer>:<date>:<k>`` (k counts the customer's lines that day),
+    so that two lines of one day stay two events and re-importing the file stores them once.
     """
     p = Path(path)
     if p.is_dir():
@@ -370,7 +373,7 @@ def read_cdnow(path: str | Path) -> Dataset:
             "item_id": CDNOW_ITEM,
             "quantity": df["n"],
             "revenue": df["dollars"],
-            "order_id": df["customer"] + "-" + df["date"] + "-" + k.astype(str),
+            "event_id": "cdnow:" + df["customer"] + ":" + df["date"] + ":" + k.astype(str),
         }
     )
     users = pd.DataFrame({"user_id": df["customer"].drop_duplicates().reset_index(drop=True)})

@@ -74,10 +74,15 @@ def _to_float(s: pl.Series) -> tuple[pl.Series, pl.Series]:
     return out.set(~finite, None), bad
 
 
+INT_LIMIT = float(2**53)
+
+
 def _to_int(s: pl.Series) -> tuple[pl.Series, pl.Series]:
     f, bad = _to_float(s)
     integral = (f.round(0) == f).fill_null(True)
-    bad = bad | ~integral
+    # beyond +-2**53 a float no longer holds every integer, and past 2**63 no Int64 exists
+    in_range = (f.abs() <= INT_LIMIT).fill_null(True)
+    bad = bad | ~integral | ~in_range
     if _is_text(s.dtype):
         text = as_text(s)
         bad = bad | (text.is_not_null() & ~text.str.contains(INT_TEXT).fill_null(False))

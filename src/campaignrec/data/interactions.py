@@ -49,7 +49,9 @@ class IdMap:
 
     @cached_property
     def _index(self) -> pd.Index:
-        return pd.Index(self.ids)
+        # object dtype on both sides of get_indexer: pandas 3 would infer its ``str`` dtype here
+        # and convert on every lookup (70 ms instead of 0.04 ms on a million ids)
+        return pd.Index(self.ids, dtype=object)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -10,6 +10,7 @@ already-fitted models the same way.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,8 +21,10 @@ from numpy.typing import NDArray
 
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError, ValidationError
+from campaignrec.evaluation.budget import SelectionProgress
 from campaignrec.evaluation.metrics import ranking_metrics
 from campaignrec.evaluation.splits import GroundTruth, Split, ground_truth, validation_split
+from campaignrec.models.base import WorkShape
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +184,8 @@ def tune(
     seed: int = 0,
     fixed: Mapping[str, Any] | None = None,
     baseline: Mapping[str, Any] | None = None,
+    prior: Sequence[tuple[Mapping[str, Any], float]] = (),
+    on_trial: Callable[[float], None] | None = None,
 ) -> TuningResult:
     """Search ``space`` with a seeded TPE sampler; the objective is validation NDCG@k.
 
@@ -194,6 +199,12 @@ def tune(
     fixed : parameters passed to every trial unchanged
     baseline : a configuration evaluated first (for example the defaults), so tuning never
         returns something worse on validation than it
+    prior : ``(params, value)`` pairs already evaluated on ``validation``: the sampler learns
+        from them and the best of them counts, without fitting them again (values outside
+        ``space`` are not shown to the sampler)
+    on_trial : called with each trial's value as it finishes (progress reporting)
+
+    The result's ``trials`` lists the prior ones first (marked ``"prior": True``).
     """
     import optuna
 
@@ -208,17 +219,57 @@ def tune(
         model.fit(validation.fit_part)
         value = validation.evaluate(model)
         trials.append({"params": params, "value": value})
+        if on_trial is not None:
+            on_trial(value)
         return value
 
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, max(1, n_trials // 3)))
     study = optuna.create_study(direction="maximize", sampler=sampler)
+    known = [{"params": fixed | dict(p), "value": float(v), "prior": True} for p, v in prior]
+    dists = _distributions(space)
+    for p, v in prior:
+        shown = {n: p[n] for n in space if n in p}
+        if len(shown) == len(space) and all(_inside(space[n], x) for n, x in shown.items()):
+            study.add_trial(
+                optuna.trial.create_trial(params=shown, distributions=dists, value=float(v))
+            )
     if baseline:
         study.enqueue_trial({k: v for k, v in baseline.items() if k in space})
-    study.optimize(objective, n_trials=n_trials, timeout=timeout, gc_after_trial=False)
-    best = max(trials, key=lambda t: t["value"])
+    if n_trials > 0:
+        study.optimize(objective, n_trials=n_trials, timeout=timeout, gc_after_trial=False)
+    if not trials and not known:
+        raise ValidationError("trials", "tuning ran no trial", hint="raise n_trials or timeout")
+    best = max(known + trials, key=lambda t: t["value"])
     return TuningResult(
-        dict(best["params"]), float(best["value"]), trials, time.perf_counter() - t_start
+        dict(best["params"]), float(best["value"]), known + trials, time.perf_counter() - t_start
     )
+
+
+def _inside(spec: Mapping[str, Any], value: Any) -> bool:
+    """Whether ``value`` lies in the parameter spec ``spec``."""
+    if spec.get("type") in ("float", "int"):
+        return isinstance(value, int | float) and spec["low"] <= value <= spec["high"]
+    return value in list(spec.get("choices", []))
+
+
+def _distributions(space: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Optuna distributions of ``space`` (to show the sampler trials run elsewhere)."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    out: dict[str, Any] = {}
+    for name, spec in space.items():
+        kind = spec.get("type")
+        if kind == "float":
+            out[name] = FloatDistribution(spec["low"], spec["high"], log=spec.get("log", False))
+        elif kind == "int":
+            out[name] = IntDistribution(spec["low"], spec["high"], log=spec.get("log", False))
+        else:
+            out[name] = CategoricalDistribution(list(spec["choices"]))
+    return out
 
 
 def space_for(name: str, params_class: type | None = None) -> dict[str, dict[str, Any]]:
@@ -455,6 +506,55 @@ def _validation_for(
     ) from last_err
 
 
+@dataclasses.dataclass
+class _Run:
+    """One candidate's state during ``select_default``."""
+
+    cand: Candidate
+    space: dict[str, Mapping[str, Any]]
+    base: dict[str, Any]
+    extra: dict[str, Any]
+    trial_s: float  # predicted (then measured) seconds of one validation trial
+    refit_s: float  # predicted seconds of the refit on all data
+    row: dict[str, Any]
+
+    def factory(self, q: Mapping[str, Any]) -> Any:
+        from campaignrec.models.registry import create
+
+        return create(self.cand.model, **(self.extra | dict(q)))
+
+
+def _fallback_label(candidates: Sequence[Candidate]) -> str | None:
+    """The candidate that is never skipped for time: plain popularity when present."""
+    for c in candidates:
+        if c.model == "most_popular":
+            return c.label
+    return None
+
+
+def _prepare(
+    cand: Candidate, seed: int, val_shape: WorkShape, full_shape: WorkShape, rate: float
+) -> _Run:
+    from campaignrec.evaluation.budget import predict_seconds
+    from campaignrec.models.registry import get_class
+
+    fields = set(get_class(cand.model).params_class.__dataclass_fields__)
+    space = {n: sp for n, sp in cand.space.items() if n in fields}
+    extra = {"seed": seed} if "seed" in fields else {}
+    base = {n: v for n, v in cand.base.items() if n in fields}
+    trial_s = predict_seconds(cand.model, extra | base, val_shape, rate)
+    refit_s = predict_seconds(cand.model, extra | base, full_shape, rate)
+    row = {"name": cand.label, "model": cand.model, "score": float("nan")}
+    return _Run(cand, space, base, extra, trial_s, refit_s, row)
+
+
+def _budget_reason(what: str, need: float, refit: float, left: float, total: float) -> str:
+    return (
+        f"over the time budget: {what} predicted {need:.1f} s plus {refit:.1f} s to refit on "
+        f"all data, {max(left, 0.0):.1f} s left to plan of {total:.0f} s"
+    )
+
+
 def select_default(
     interactions: Interactions,
     *,
@@ -467,26 +567,50 @@ def select_default(
     validation: str = "user_temporal",
     validation_params: Mapping[str, Any] | None = None,
     seed: int = 0,
+    time_budget: float | None = None,
+    progress: SelectionProgress | None = None,
 ) -> Selection:
-    """Choose, tune and fit the default model for a shop on a validation split of its own data.
+    """Choose, tune and fit the default model for a shop on a validation split of its own data,
+    within a time budget.
 
     1. carve validation from ``interactions`` (``validation="user_temporal"``: each user's last
        20 % by time, leave-one-out when too few users qualify; ``"global_temporal"`` with
        ``validation_params={"test_days": 7}``: the last week for everyone; ``"leave_one_out"``);
-    2. tune every candidate (``n_trials`` TPE trials each, the candidate's base configuration
-       first, ``timeout_per_candidate`` seconds at most);
-    3. optionally tune a score-fusion blend of the three best; 4. pick the best by validation
-    NDCG@k alone; 5. refit it on all ``interactions``.
+    2. run every candidate's base configuration once, cheapest predicted first; a candidate
+       whose predicted trial plus refit on all data exceeds the time left is skipped, and its
+       leaderboard row says so (plain popularity, the fallback, is never skipped);
+    3. tune the candidates best first (up to ``n_trials`` trials each in all, TPE, at most
+       ``timeout_per_candidate`` seconds and a fair share of the time left each);
+    4. optionally tune a score-fusion blend of the three best, when its refits fit the budget;
+    5. pick the best by validation NDCG@k alone; 6. refit it on all ``interactions``.
+
+    ``time_budget`` is in seconds (None: :func:`~campaignrec.evaluation.budget.default_time_budget`
+    of the number of events; ``math.inf``: unbounded). Costs are predicted by each model's
+    ``predicted_work`` and corrected by the times measured as the selection runs; a running fit
+    is never interrupted, so a misprediction can overrun the budget by one trial.
 
     Returns
     -------
     Selection with the fitted model and a report: the validation protocol, a leaderboard of
-    ``{"name", "score", "params"}`` rows (best first) and the chosen name.
+    ``{"name", "score", "params"}`` rows (best first; skipped candidates last, with ``"skipped"``
+    or ``"error"`` saying why), the budget (``seconds``, ``used``, what was skipped) and the
+    chosen name.
     """
+    from campaignrec.evaluation.budget import (
+        Budget,
+        default_time_budget,
+        machine_rate,
+        shape_of,
+    )
     from campaignrec.models.blend import Blend
-    from campaignrec.models.registry import create, get_class
+    from campaignrec.models.registry import create
 
-    t_start = time.perf_counter()
+    budget_s = default_time_budget(len(interactions)) if time_budget is None else time_budget
+    if not budget_s > 0:
+        raise ConfigError(f"time_budget must be > 0 seconds, got {time_budget}")
+    budget = Budget(budget_s)
+    progress = progress or SelectionProgress()
+    progress.start(budget.seconds, budget.started + budget.seconds, [c.label for c in candidates])
     # the blend caches dense scores of its components for every validation user: keep that
     # under ~400 MB by evaluating every candidate on the same, smaller sample of users
     blend_parts = 3
@@ -497,92 +621,152 @@ def select_default(
     val, val_kind = _validation_for(
         interactions, k, max_validation_users, seed, validation, validation_params
     )
+    rate = machine_rate()
+    val_shape = shape_of(val.fit_part, int(val.truth.n_users))
+    full_shape = shape_of(interactions)
+    fallback = _fallback_label(candidates)
+    runs: list[_Run] = []
     board: list[dict[str, Any]] = []
-    fitted_on_val: dict[str, Any] = {}
+
+    def failed(label: str, model: str, exc: Exception) -> None:
+        # a ConfigError / ValidationError is expected on some shops (no item categories, a
+        # catalogue too wide for a solver) and the report says why; anything else is a warning
+        expected = isinstance(exc, ConfigError | ValidationError)
+        log.log(
+            logging.INFO if expected else logging.WARNING,
+            "select_default: candidate %s skipped: %s",
+            label,
+            exc,
+        )
+        board.append({"name": label, "model": model, "score": float("nan"), "error": str(exc)})
+        progress.skipped(label, str(exc))
+
     for cand in candidates:
+        try:
+            runs.append(_prepare(cand, seed, val_shape, full_shape, rate))
+        except Exception as exc:
+            failed(cand.label, cand.model, exc)
+    # cheapest first, the fallback before everything: whatever the budget, something is trained
+    runs.sort(key=lambda r: (r.cand.label != fallback, r.trial_s))
+
+    # ---- 1. every candidate's base configuration, while it fits -------------------------------
+    done: list[_Run] = []
+    for run in runs:
+        c = budget.correction()
+        need, refit = run.trial_s * c, run.refit_s * c
+        reserve = max([r.refit_s for r in done] + [refit])
+        if run.cand.label != fallback and need + reserve > budget.plan_left():
+            reason = _budget_reason("one validation fit", need, refit, budget.plan_left(), budget_s)
+            run.row |= {"skipped": reason, "predicted_s": round(need, 2)}
+            board.append(run.row)
+            progress.skipped(run.cand.label, reason)
+            log.info("select_default: candidate %s skipped: %s", run.cand.label, reason)
+            continue
+        progress.candidate_start(run.cand.label, 1, need)
         t0 = time.perf_counter()
         try:
-            fields = set(get_class(cand.model).params_class.__dataclass_fields__)
-            space = {n: s for n, s in cand.space.items() if n in fields}
-            extra = {"seed": seed} if "seed" in fields else {}
-            base = {n: v for n, v in cand.base.items() if n in fields}
+            score = val.evaluate(run.factory(run.base).fit(val.fit_part))
+        except Exception as exc:  # a candidate that cannot run on this data is skipped
+            failed(run.cand.label, run.cand.model, exc)
+            continue
+        measured = time.perf_counter() - t0
+        budget.record(run.trial_s, measured)
+        # the refit scales like the prediction did; its level comes from the measurement
+        run.refit_s = measured * run.refit_s / max(run.trial_s, 1e-9)
+        run.trial_s = measured
+        run.row |= {
+            "score": score,
+            "params": run.extra | run.base,
+            "trials": 1,
+            "seconds": measured,
+            "started_at_s": round(t0 - budget.started, 2),
+            "predicted_s": round(need, 2),
+        }
+        progress.trial_done(run.cand.label, score)
+        log.info("select_default: %s validation ndcg@%d=%.4f", run.cand.label, k, score)
+        done.append(run)
 
-            def factory(q: dict[str, Any], _m: str = cand.model, _e: dict[str, Any] = extra) -> Any:
-                return create(_m, **(_e | q))
-
-            if space and n_trials > 1:
-                res = tune(
-                    factory,
-                    space,
-                    val,
-                    n_trials=n_trials,
-                    timeout=timeout_per_candidate,
-                    seed=seed,
-                    fixed=base,
-                    baseline=base,
-                )
-                params, score = res.best_params, res.best_value
-            else:
-                params = base
-                score = val.evaluate(factory(params).fit(val.fit_part))
-            params = extra | params
-        except Exception as exc:  # a candidate that cannot run on this data is skipped, not fatal
-            # a ConfigError / ValidationError is expected on some shops (no item categories, a
-            # catalogue too wide for a solver) and the report says why; anything else is a warning
-            expected = isinstance(exc, ConfigError | ValidationError)
-            log.log(
-                logging.INFO if expected else logging.WARNING,
-                "select_default: candidate %s skipped: %s",
-                cand.label,
-                exc,
-            )
-            board.append(
-                {"name": cand.label, "model": cand.model, "score": float("nan"), "error": str(exc)}
+    # ---- 2. tune, best first, each a fair share of the time left ------------------------------
+    reserve = max([r.refit_s for r in done], default=0.0)
+    tunable = [r for r in sorted(done, key=lambda r: -r.row["score"]) if r.space]
+    for n_left, run in zip(range(len(tunable), 0, -1), tunable, strict=True):
+        if n_trials <= 1:
+            break
+        share = min((budget.plan_left() - reserve) / n_left, timeout_per_candidate)
+        more = min(n_trials - 1, int(share // max(run.trial_s, 1e-3)))
+        if more < 1:
+            run.row["tuning"] = (
+                f"base configuration only: a trial takes ~{run.trial_s:.1f} s, "
+                f"{max(share, 0.0):.1f} s of the budget left for it"
             )
             continue
-        board.append(
-            {
-                "name": cand.label,
-                "model": cand.model,
-                "score": score,
-                "params": params,
-                "seconds": time.perf_counter() - t0,
-            }
-        )
-        log.info("select_default: %s validation ndcg@%d=%.4f", cand.label, k, score)
+        progress.candidate_start(run.cand.label, more, more * run.trial_s)
+        t0 = time.perf_counter()
+        try:
+            res = tune(
+                run.factory,
+                run.space,
+                val,
+                n_trials=more,
+                # no trial starts unless one more fits in the share (costs vary with params)
+                timeout=max(share - run.trial_s, 1e-3),
+                seed=seed,
+                fixed=run.base,
+                prior=[(run.base, run.row["score"])],
+                on_trial=functools.partial(progress.trial_done, run.cand.label),
+            )
+        except Exception as exc:
+            log.warning("select_default: tuning %s failed: %s", run.cand.label, exc)
+            continue
+        ran = sum(not t.get("prior") for t in res.trials)
+        run.row["trials"] += ran
+        run.row["seconds"] += time.perf_counter() - t0
+        if res.best_value > run.row["score"]:
+            run.row["score"], run.row["params"] = res.best_value, run.extra | res.best_params
+        progress.candidate_end(run.cand.label, run.row["score"])
 
-    ok = sorted((r for r in board if np.isfinite(r["score"])), key=lambda r: -r["score"])
+    ok = sorted((r.row for r in done), key=lambda r: -r["score"])
     if not ok:
         raise ValidationError(
             "candidates",
             "no candidate could be trained on this data",
             value=[r.get("error") for r in board],
         )
+    # ---- 3. a blend of the best ---------------------------------------------------------------
+    blend_note: str | None = None
+    by_name = {r.cand.label: r for r in done}
     if blend and len(ok) >= 2 and ok[1]["score"] > 0:
         top = [r for r in ok[:blend_parts] if r["score"] > 0]
-        try:
-            for r in top:
-                fitted_on_val[r["name"]] = create(r["model"], **r["params"]).fit(val.fit_part)
-            res = tune_blend_weights(
-                {r["name"]: fitted_on_val[r["name"]] for r in top},
-                val,
-                n_trials=max(8, 2 * n_trials),
-                seed=seed,
-                high=2.0,
-            )
-            if res.best_value > ok[0]["score"]:
-                ok.append(
-                    {
-                        "name": "blend(" + " + ".join(r["name"] for r in top) + ")",
-                        "model": "blend",
-                        "score": res.best_value,
-                        "params": res.best_params,
-                        "components": [{"model": r["model"], "params": r["params"]} for r in top],
-                    }
+        need = sum(by_name[r["name"]].trial_s for r in top) * 1.5
+        refit = sum(by_name[r["name"]].refit_s for r in top)
+        if need + refit > budget.plan_left():
+            blend_note = _budget_reason("the blend", need, refit, budget.plan_left(), budget_s)
+            progress.skipped("blend", blend_note)
+        else:
+            progress.candidate_start("blend", 1, need)
+            try:
+                fitted = {
+                    r["name"]: create(r["model"], **r["params"]).fit(val.fit_part) for r in top
+                }
+                res = tune_blend_weights(
+                    fitted, val, n_trials=max(8, 2 * n_trials), seed=seed, high=2.0
                 )
-                ok.sort(key=lambda r: -r["score"])
-        except Exception as exc:
-            log.warning("select_default: blend failed: %s", exc)
+                progress.trial_done("blend", res.best_value)
+                if res.best_value > ok[0]["score"]:
+                    ok.append(
+                        {
+                            "name": "blend(" + " + ".join(r["name"] for r in top) + ")",
+                            "model": "blend",
+                            "score": res.best_value,
+                            "params": res.best_params,
+                            "components": [
+                                {"model": r["model"], "params": r["params"]} for r in top
+                            ],
+                        }
+                    )
+                    ok.sort(key=lambda r: -r["score"])
+            except Exception as exc:
+                log.warning("select_default: blend failed: %s", exc)
     chosen = ok[0]
     if chosen["model"] == "blend":
         comps = [create(c["model"], **c["params"]) for c in chosen["components"]]
@@ -595,7 +779,16 @@ def select_default(
         )
     else:
         model = create(chosen["model"], **chosen["params"])
+    if chosen["name"] in by_name:
+        refit_s = by_name[chosen["name"]].refit_s
+    else:  # a blend refits its members
+        refit_s = sum(by_name[n].refit_s for n in by_name if n in chosen["name"])
+    progress.candidate_start(f"refit {chosen['name']}", 1, refit_s)
     model.fit(interactions)
+    progress.finish(chosen["name"])
+    skipped = [{"name": r["name"], "reason": r.get("skipped") or r.get("error")} for r in board]
+    if blend_note:
+        skipped.append({"name": "blend", "reason": blend_note})
     report = {
         "validation": {
             "protocol": val_kind,
@@ -603,8 +796,16 @@ def select_default(
             "users": int(val.truth.n_users),
             "fit_events": len(val.fit_part),
         },
-        "leaderboard": ok + [r for r in board if not np.isfinite(r["score"])],
+        "leaderboard": ok + board,
         "chosen": chosen["name"],
-        "seconds": time.perf_counter() - t_start,
+        "budget": {
+            "seconds": budget_s,
+            "default": time_budget is None,
+            "used": budget.elapsed(),
+            "machine_rate": rate,
+            "correction": budget.correction(),
+            "skipped": skipped,
+        },
+        "seconds": budget.elapsed(),
     }
     return Selection(model, chosen["name"], dict(chosen["params"]), report)

@@ -42,6 +42,33 @@ ModelFactory = Callable[..., "Recommender"]
 ModelLoader = Callable[[Path], "Recommender"]
 
 
+#: work units (flop-equivalents) of scoring and ranking one user x item cell (see ``predicted_work``)
+SCORE_WORK_PER_CELL = 200.0
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkShape:
+    """The size of a fit for ``Recommender.predicted_work``: users with history, catalogue,
+    distinct user-item pairs, events, and users scored afterwards (0: fit only)."""
+
+    n_users: int
+    n_items: int
+    nnz: int
+    n_events: int
+    n_scored: int = 0
+
+    @classmethod
+    def of(cls, interactions: Interactions, n_scored: int = 0) -> WorkShape:
+        binary = interactions.binary
+        return cls(
+            int((np.diff(binary.indptr) > 0).sum()),
+            interactions.n_items,
+            int(binary.nnz),
+            len(interactions),
+            n_scored,
+        )
+
+
 def batch_users(n_items: int) -> int:
     """Users scored per batch: BATCH_USERS, fewer when n_items makes the matrix large."""
     return max(1, min(BATCH_USERS, SCORE_MATRIX_BYTES // (4 * max(n_items, 1))))
@@ -100,6 +127,8 @@ class Recommender(ABC):
     #: True for models built out of other models (blend, rerank): their ``__init__`` takes
     #: ``factory=`` / ``loader=`` and their ``load`` takes ``loader=`` for the members.
     composite: ClassVar[bool] = False
+    #: rough work of fitting, per training event (see ``predicted_work``)
+    work_per_event: ClassVar[float] = 1.0e5
 
     def __init__(self, params: Params | None = None, **overrides: Any) -> None:
         base = params if params is not None else self.params_class()
@@ -125,6 +154,21 @@ class Recommender(ABC):
         self._fit(interactions)
         self.fitted_ = True
         return self
+
+    @classmethod
+    def predicted_work(cls, params: Params, shape: WorkShape) -> float:
+        """Rough work of one fit of shape ``shape`` plus scoring ``shape.n_scored`` users over
+        every item, in floating-point operations or their equivalent in time (about 3e10 a
+        second on 2 cores of the machine of ``docs/benchmarks/models_scale.md``).
+
+        Time budgets (``campaignrec.evaluation.budget``) plan with it: which candidates to run,
+        how many trials. It is an estimate to order and skip by, corrected by measured times,
+        not a promise. The default is linear in events plus a dense score per cell; models
+        whose cost is not (EASE: cubic) override it.
+        """
+        return cls.work_per_event * shape.n_events + SCORE_WORK_PER_CELL * shape.n_scored * max(
+            shape.n_items, 1
+        )
 
     @abstractmethod
     def _fit(self, interactions: Interactions) -> None:

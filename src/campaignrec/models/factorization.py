@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError
 from campaignrec.models._common import apply_weighting, binarize, check_choice, check_positive
-from campaignrec.models.base import Explanation, Params, Recommender
+from campaignrec.models.base import Explanation, Params, Recommender, WorkShape
 
 _FILTERED = -1.0e30  # implicit's topk marks filtered items with -FLT_MAX
 #: From this catalogue size on, implicit's topk kernel beats dense scoring + argpartition
@@ -169,6 +169,15 @@ class ALS(_Factorization):
 
     name = "als"
     params_class = ALSParams
+
+    @classmethod
+    def predicted_work(cls, params: Params, shape: WorkShape) -> float:
+        """Per event and sweep ~ factors² (measured: 3 s for 1M events, 64 factors, 15 sweeps)."""
+        f = getattr(params, "factors", 64) / 64.0
+        sweeps = getattr(params, "iterations", 15) / 15.0
+        fit = 1.0e5 * shape.n_events * sweeps * f * f
+        return fit + 2.0 * f * 64 * shape.n_scored * max(shape.n_items, 1)
+
     params: ALSParams
 
     def __init__(self, params: ALSParams | None = None, **overrides: Any) -> None:
@@ -287,6 +296,15 @@ class BPR(_Factorization):
 
     name = "bpr"
     params_class = BPRParams
+
+    @classmethod
+    def predicted_work(cls, params: Params, shape: WorkShape) -> float:
+        """Per event and epoch ~ factors (measured: 12.5 s for 1M events, 64 factors, 100)."""
+        f = getattr(params, "factors", 64) / 64.0
+        epochs = getattr(params, "iterations", 100) / 100.0
+        fit = 4.4e5 * shape.n_events * epochs * f
+        return fit + 2.0 * f * 64 * shape.n_scored * max(shape.n_items, 1)
+
     params: BPRParams
 
     def __init__(self, params: BPRParams | None = None, **overrides: Any) -> None:

@@ -29,7 +29,7 @@ from campaignrec.models._common import (
     row_of_nonzero,
     sparse_topk_rows,
 )
-from campaignrec.models.base import Explanation, Params, Recommender
+from campaignrec.models.base import Explanation, Params, Recommender, WorkShape
 
 SIMILARITIES = ("cosine", "jaccard", "bm25", "tfidf", "dot")
 _BLOCK = 2048
@@ -177,6 +177,14 @@ class ItemKNN(Recommender):
     params: KNNParams
     similarity_: sp.csr_matrix
     history_: sp.csr_matrix
+    work_per_event = 6.0e4
+
+    @classmethod
+    def predicted_work(cls, params: Params, shape: WorkShape) -> float:
+        """The default, doubled for the sequential ("what comes next") co-occurrence."""
+        base = super().predicted_work(params, shape)
+        sequential = getattr(params, "proximity_half_life", None) is not None
+        return base + (cls.work_per_event * shape.n_events if sequential else 0.0)
 
     def __init__(self, params: KNNParams | None = None, **overrides: Any) -> None:
         super().__init__(params, **overrides)

@@ -105,6 +105,7 @@ class MostPopular(Recommender):
     """
 
     name = "most_popular"
+    work_per_event = 3.0e3
     params_class = MostPopularParams
     handles_cold_users = True
     params: MostPopularParams
@@ -338,6 +339,7 @@ class CategoryPopular(Recommender):
     """
 
     name = "category_popular"
+    work_per_event = 5.0e3
     params_class = CategoryPopularParams
     params: CategoryPopularParams
 

@@ -204,6 +204,7 @@ class ItemTransition(Recommender):
     """
 
     name = "transition"
+    work_per_event = 4.0e4
     params_class = ItemTransitionParams
     params: ItemTransitionParams
     transitions_: sp.csr_matrix

@@ -10,17 +10,17 @@ import ...``; the other steps are imported from their module.
 from campaignrec.pipeline.snapshot import build_snapshot
 from campaignrec.pipeline.training import (
     TrainResult,
+    active_model_row,
     load_active_model,
     new_version,
-    recommend_frame,
     train,
 )
 
 __all__ = [
     "TrainResult",
+    "active_model_row",
     "build_snapshot",
     "load_active_model",
     "new_version",
-    "recommend_frame",
     "train",
 ]

@@ -85,13 +85,18 @@ def plan_for(
     order_value: float = 50.0,
     margin_rate: float = 0.3,
     objective: Literal["profit", "conversions"] = "profit",
+    draft: Campaign | None = None,
 ) -> PlanResult:
     """Audience size, expected cost, incremental conversions and ROI of ``campaign_id``.
 
     Uses the uplift estimates of the ``uplift`` file when given; otherwise the logged response
     rates with and without the offer per ``segment_field`` (:func:`fallback_estimates`).
+    ``draft``: plan this campaign (not stored, or changed) in place of the stored one of its id.
     """
     cat = load_catalog(store)
+    if draft is not None:
+        campaign_id = draft.campaign_id
+        cat = Catalog((*(c for c in cat if c.campaign_id != campaign_id), draft))
     c = cat.get(campaign_id)
     attrs = all_attributes(store, now)
     aud = audience_of(c, attrs)

@@ -13,9 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from campaignrec.config import Settings
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import CampaignrecError, ConfigError
@@ -49,21 +46,37 @@ def train(
     validation: str = "user_temporal",
     validation_days: float | None = None,
     seed: int = 0,
+    time_budget: float | None = None,
+    progress: Any = None,
 ) -> TrainResult:
     """Train ``model`` (or the default configuration chosen on a validation split), save it under
     ``<home>/artifacts/<name>/<version>/`` and make it the active version in the registry.
 
     ``validation`` / ``validation_days`` pick the split the default is chosen on (see
-    :func:`campaignrec.evaluation.tuning.select_default`); they do not apply to a named model."""
+    :func:`campaignrec.evaluation.tuning.select_default`); they do not apply to a named model.
+    ``time_budget`` (seconds; None: :func:`~campaignrec.evaluation.budget.default_time_budget`
+    of the snapshot's events) bounds the default's selection, the snapshot build included;
+    ``progress`` is a :class:`~campaignrec.evaluation.budget.SelectionProgress`."""
     from campaignrec.models.registry import create
 
     started = time.perf_counter()
     inter = interactions if interactions is not None else build_snapshot(store, settings)
     metrics: dict[str, Any] = {}
     if model is None:
+        from campaignrec.evaluation.budget import default_time_budget
         from campaignrec.evaluation.tuning import select_default
 
-        kwargs: dict[str, Any] = {"seed": seed}
+        if time_budget is not None and not time_budget > 0:
+            raise ConfigError(
+                f"time budget must be > 0 seconds, got {time_budget}", hint="--time-budget 60"
+            )
+        budget = default_time_budget(len(inter)) if time_budget is None else time_budget
+        # the snapshot counts against the budget: the user waits for both
+        kwargs: dict[str, Any] = {
+            "seed": seed,
+            "time_budget": max(budget - (time.perf_counter() - started), 0.05 * budget),
+            "progress": progress,
+        }
         if tune_trials is not None:
             kwargs["n_trials"] = tune_trials
         kwargs["validation"] = validation
@@ -75,6 +88,7 @@ def train(
                 )
             kwargs["validation_params"] = {"test_days": validation_days}
         selection = select_default(inter, **kwargs)
+        selection.report["budget"] |= {"seconds": budget, "default": time_budget is None}
         fitted = selection.model
         metrics = {"selection": _jsonable(selection.report)}
     else:
@@ -111,44 +125,38 @@ def train(
     )
 
 
+def active_model_row(store: ModelRegistry, name: str | None = None) -> dict[str, Any]:
+    """The registry row of the served model: the active version of ``name``, or, with no name,
+    of the most recently activated model (``activated_at``, then ``created_at``).
+
+    The one rule the CLI, the ranking path and the service use to pick what they serve.
+
+    Raises
+    ------
+    CampaignrecError
+        Nothing is active (with the ``campaignrec train`` command to run).
+    """
+    models = store.list_models()
+    active = models[models["active"].astype(bool)] if not models.empty else models
+    if name is not None and not active.empty:
+        active = active[active["name"] == name]
+    if active.empty:
+        if name is None:
+            raise CampaignrecError("no trained model yet", hint="run: campaignrec train")
+        raise CampaignrecError(
+            f"no active version of model '{name}'", hint=f"run: campaignrec train --model {name}"
+        )
+    order = [c for c in ("activated_at", "created_at") if c in active.columns]
+    if order:
+        active = active.sort_values(order, kind="stable", na_position="first")
+    return {str(k): v for k, v in active.iloc[-1].to_dict().items()}
+
+
 def load_active_model(store: ModelRegistry, name: str | None = None) -> Any:
     """The active version of model ``name`` (or of the most recently activated model)."""
     from campaignrec.models.registry import load_model
 
-    if name is None:
-        models = store.list_models()
-        active = models[models["active"]] if not models.empty else models
-        if active.empty:
-            raise CampaignrecError("no trained model yet", hint="run: campaignrec train")
-        row = (
-            active.sort_values("created_at").iloc[-1] if "created_at" in active else active.iloc[-1]
-        )
-        return load_model(row["path"])
-    info = store.active_model(name)
-    if info is None:
-        raise CampaignrecError(
-            f"no active version of model '{name}'", hint=f"run: campaignrec train --model {name}"
-        )
-    return load_model(info["path"])
-
-
-def recommend_frame(model: Any, user_ids: list[str] | np.ndarray, k: int) -> pd.DataFrame:
-    """Top-k per user as rows ``user_id, rank, item_id, score, reason`` (the batch export)."""
-    user_ids = np.asarray(user_ids, dtype=object)
-    ids, scores = model.recommend(user_ids, k=k)
-    known = model.users_.index(user_ids, missing="ignore")
-    warm = model._has_history(known) | (bool(model.handles_cold_users) & (known >= 0))
-    reason = np.where(warm, model.name, "popular")
-    frame = pd.DataFrame(
-        {
-            "user_id": np.repeat(user_ids, k),
-            "rank": np.tile(np.arange(1, k + 1), len(user_ids)),
-            "item_id": ids.ravel(),
-            "score": scores.ravel(),
-            "reason": np.repeat(reason, k),
-        }
-    )
-    return frame[frame["item_id"].notna()].reset_index(drop=True)
+    return load_model(active_model_row(store, name)["path"])
 
 
 def _jsonable(value: Any) -> Any:

@@ -150,7 +150,11 @@ def build_profiles(
     if segment and len(profiles) > (segment_config or SegmentConfig()).k_min:
         seg_model = fit_segments(profiles, segment_config, previous=previous_segments)
         profiles = assign_segments(profiles, seg_model)
-        meta["segments"] = {"k": seg_model.k_, "silhouette": seg_model.silhouette_}
+        meta["segments"] = {
+            "k": seg_model.k_,
+            "silhouette": seg_model.silhouette_,
+            "stability": seg_model.stability_,
+        }
     else:
         profiles["segment"] = -1
         profiles["segment_name"] = None

@@ -27,14 +27,20 @@ def _save(fig: Any, path: str | Path) -> Path:
 
 
 def plot_silhouette(model: SegmentModel, path: str | Path) -> Path:
-    """Silhouette score against k, the chosen k marked."""
+    """Silhouette and stability against k, the chosen k and the stability bar marked."""
     curve = silhouette_curve(model)
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(curve["k"], curve["silhouette"], marker="o")
+    ax.plot(curve["k"], curve["silhouette"], marker="o", label="silhouette")
     ax.axvline(model.k_, color="tab:red", linestyle="--", label=f"chosen k = {model.k_}")
     ax.set_xlabel("number of segments k")
     ax.set_ylabel("silhouette")
-    ax.legend()
+    if curve["stability"].notna().any():
+        ax2 = ax.twinx()
+        ax2.plot(curve["k"], curve["stability"], marker="s", color="tab:green", label="stability")
+        ax2.axhline(model.config.min_stability, color="tab:green", linestyle=":", linewidth=1)
+        ax2.set_ylabel("stability (ARI of 80 % refits)")
+        ax2.legend(loc="lower right")
+    ax.legend(loc="upper left")
     return _save(fig, path)
 
 

@@ -4,7 +4,13 @@ Every face (service, ``campaignrec recommend``, batch export) calls :class:`Rank
 """
 
 from campaignrec.ranking.config import RankingConfig
-from campaignrec.ranking.history import FreshHistory, fresh_history, history_for, record_event
+from campaignrec.ranking.history import (
+    FreshHistory,
+    fresh_history,
+    history_for,
+    record_event,
+    record_events,
+)
 from campaignrec.ranking.ranker import (
     RankedItem,
     RankedList,
@@ -24,4 +30,5 @@ __all__ = [
     "history_for",
     "recommend_frame",
     "record_event",
+    "record_events",
 ]

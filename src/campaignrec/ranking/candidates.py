@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,16 +109,24 @@ def campaign_items(
     user_id: str,
     now: datetime,
     items_table: pd.DataFrame | None,
-    online: OnlineState | None,
+    is_open: Callable[[Campaign], bool] | None = None,
 ) -> dict[str, Campaign]:
-    """``item_id -> campaign`` for the campaigns this shopper is eligible for now."""
+    """``item_id -> campaign`` for the campaigns this shopper is eligible for now.
+
+    The shopper's part (status, window, marketing consent, audience rule) is checked here; the
+    campaign-wide part (inventory and budget left) by ``is_open``, which the ranker caches for a
+    moment across requests. Per-shopper caps are enforced where the campaign itself is served
+    (``GET /v1/users/{id}/campaigns``), not for this boost of its items.
+    """
     out: dict[str, Campaign] = {}
     if campaigns is None:
         return out
     user_attrs = {"user_id": user_id, **attrs}
     ordered = sorted(campaigns, key=lambda c: -c.priority)
     for c in ordered:
-        if not explain_eligibility(user_attrs, c, now, online, user_id=user_id).eligible:
+        if not explain_eligibility(user_attrs, c, now, None, user_id=user_id).eligible:
+            continue
+        if is_open is not None and not is_open(c):
             continue
         for item_id in covered_items(c, items_table):
             out.setdefault(str(item_id), c)

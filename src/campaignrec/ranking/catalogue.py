@@ -91,10 +91,38 @@ class CatalogueView:
         cat = self.top_categories[idx]
         return None if cat is None else str(cat)
 
+    @cached_property
+    def _category_codes(self) -> tuple[NDArray[np.int64], NDArray[np.object_]]:
+        codes, uniques = pd.factorize(pd.Series(self.category, dtype=object).fillna("").astype(str))
+        return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
+
+    @cached_property
+    def _brand_codes(self) -> tuple[NDArray[np.int64], NDArray[np.object_]]:
+        lower = pd.Series(self.brand, dtype=object).map(
+            lambda b: None if b is None else str(b).lower()
+        )
+        codes, uniques = pd.factorize(lower)  # None -> -1
+        return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
+
     def in_category(self, categories: tuple[str, ...]) -> NDArray[np.bool_]:
-        """Items whose category equals one of ``categories`` or lies below it in the path."""
-        out = np.zeros(len(self), dtype=bool)
-        cats = pd.Series(self.category, dtype=object).fillna("").astype(str)
+        """Items whose category equals one of ``categories`` or lies below it in the path.
+
+        The paths are matched once per distinct category, then looked up by code, so a filter on
+        a large catalogue costs one pass over integer codes.
+        """
+        codes, uniques = self._category_codes
+        names = pd.Series(uniques, dtype=object).astype(str)
+        hit = np.zeros(len(uniques), dtype=bool)
         for c in categories:
-            out |= ((cats == c) | cats.str.startswith(c + "/")).to_numpy()
+            hit |= ((names == c) | names.str.startswith(c + "/")).to_numpy()
+        return hit[codes] if len(codes) else np.zeros(0, dtype=bool)
+
+    def in_brands(self, brands: tuple[str, ...]) -> NDArray[np.bool_]:
+        """Items of one of ``brands`` (case-insensitive); items without a brand never match."""
+        codes, uniques = self._brand_codes
+        wanted = {b.lower() for b in brands}
+        hit = np.asarray([u in wanted for u in uniques], dtype=bool)
+        out = np.zeros(len(codes), dtype=bool)
+        known = codes >= 0
+        out[known] = hit[codes[known]]
         return out

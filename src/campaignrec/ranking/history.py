@@ -14,7 +14,7 @@ per-user values under :func:`campaignrec.store.online.user_key` (so erasure remo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -64,38 +64,95 @@ def record_event(
     recent_len: int = 50,
     event_weights: Mapping[str, float] | None = None,
 ) -> None:
-    """Apply one validated canonical event to the online state.
+    """Apply one validated canonical event to the online state (see :func:`record_events`)."""
+    record_events(
+        online,
+        [event],
+        session_ttl_seconds=session_ttl_seconds,
+        recent_len=recent_len,
+        event_weights=event_weights,
+    )
 
-    Events without an item (searches, campaign events) change nothing here. Parameters
+
+def record_events(
+    online: OnlineState,
+    events: Iterable[Mapping[str, Any]],
+    *,
+    session_ttl_seconds: float = 1800,
+    recent_len: int = 50,
+    event_weights: Mapping[str, float] | None = None,
+) -> int:
+    """Apply validated canonical events, in order, to the online state; returns how many were
+    interest events (an item and a positive weight).
+
+    The same result as one :func:`record_event` per event, in a few round trips: the session
+    lists of the batch are read at once (``get_many``), and every write goes in one
+    ``batch()`` (one pipeline on Redis). Events without an item (searches, campaign events)
+    change nothing here.
+
+    Parameters
     ----------
     online : the shared online state
-    event : mapping with ``user_id``, ``item_id``, ``event_type``, ``timestamp`` and optionally
+    events : mappings with ``user_id``, ``item_id``, ``event_type``, ``timestamp`` and optionally
         ``session_id`` (already validated by the importer's rules)
     session_ttl_seconds : how long a session's item list lives after its last event
+    recent_len : recent items kept per shopper
+    event_weights : interest weight per event type (default: the schema's)
+
+    Raises
+    ------
+    ValidationError
+        An event has no ``user_id`` (nothing of the batch is written then).
     """
-    user_id = event.get("user_id")
-    if not user_id:
-        raise ValidationError("user_id", "an event needs a user", value=user_id)
-    item_id = event.get("item_id")
-    event_type = str(event.get("event_type", ""))
-    if not item_id or event_type not in ITEM_EVENT_TYPES:
-        return
-    uid, iid = str(user_id), str(item_id)
     weights = DEFAULT_EVENT_WEIGHTS if event_weights is None else event_weights
-    online.hincrbyfloat(user_key(uid, "fresh"), f"{event_type}:{iid}", 1.0)
-    weight = float(weights.get(event_type, 0.0))
-    if weight <= 0:  # remove_from_cart: counted, but no interest signal
-        return
-    online.push_recent(uid, iid, max_len=recent_len)
-    online.hincrbyfloat(trending_key(_day(event.get("timestamp", datetime.now(UTC)))), iid, weight)
-    session = event.get("session_id")
-    if session:
-        key = user_key(uid, "session", str(session))
-        items = list(online.get(key) or [])
+    rows = list(events)
+    for n, event in enumerate(rows):
+        if not event.get("user_id"):
+            raise ValidationError(
+                "user_id", "an event needs a user", value=event.get("user_id"), row=n
+            )
+    fresh: dict[tuple[str, str], float] = {}
+    recent: list[tuple[str, str]] = []
+    trending: dict[tuple[str, str], float] = {}
+    sessions: list[tuple[str, str, str]] = []  # (uid, session, item) in order
+    for event in rows:
+        item_id = event.get("item_id")
+        event_type = str(event.get("event_type", ""))
+        if not item_id or event_type not in ITEM_EVENT_TYPES:
+            continue
+        uid, iid = str(event["user_id"]), str(item_id)
+        field = (uid, f"{event_type}:{iid}")
+        fresh[field] = fresh.get(field, 0.0) + 1.0
+        weight = float(weights.get(event_type, 0.0))
+        if weight <= 0:  # remove_from_cart: counted, but no interest signal
+            continue
+        recent.append((uid, iid))
+        day = _day(event.get("timestamp", datetime.now(UTC)))
+        trending[(day, iid)] = trending.get((day, iid), 0.0) + weight
+        if event.get("session_id"):
+            sessions.append((uid, str(event["session_id"]), iid))
+    if not fresh:
+        return 0
+    keys = list(dict.fromkeys(user_key(u, "session", sid) for u, sid, _ in sessions))
+    lists = {k: list(v or []) for k, v in zip(keys, online.get_many(keys), strict=True)}
+    last: dict[str, str] = {}
+    for uid, sid, iid in sessions:
+        items = lists[user_key(uid, "session", sid)]
         if not items or items[-1] != iid:
             items.append(iid)
-        online.set(key, items[-SESSION_MAX_ITEMS:], ttl_seconds=session_ttl_seconds)
-        online.set(user_key(uid, "last_session"), str(session), ttl_seconds=session_ttl_seconds)
+        last[uid] = sid
+    with online.batch():
+        for (uid, fld), count in fresh.items():
+            online.hincrbyfloat(user_key(uid, "fresh"), fld, count)
+        for uid, iid in recent:
+            online.push_recent(uid, iid, max_len=recent_len)
+        for (day, iid), weight in trending.items():
+            online.hincrbyfloat(trending_key(day), iid, weight)
+        for key, items in lists.items():
+            online.set(key, items[-SESSION_MAX_ITEMS:], ttl_seconds=session_ttl_seconds)
+        for uid, sid in last.items():
+            online.set(user_key(uid, "last_session"), sid, ttl_seconds=session_ttl_seconds)
+    return len(recent)
 
 
 @dataclass(frozen=True)

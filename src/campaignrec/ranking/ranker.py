@@ -24,12 +24,14 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from campaignrec.campaigns.catalog import Catalog, load_campaigns
+from campaignrec.campaigns.eligibility import campaign_open
 from campaignrec.data.interactions import Interactions
 from campaignrec.data.schema import Campaign
 from campaignrec.errors import CampaignrecError, ValidationError
 from campaignrec.models.base import top_k
 from campaignrec.models.content import ContentBased
 from campaignrec.models.registry import load_model
+from campaignrec.privacy.consent import personalisation_allowed, with_live_consent
 from campaignrec.ranking import candidates as cand
 from campaignrec.ranking import rules
 from campaignrec.ranking.catalogue import CatalogueView
@@ -73,6 +75,11 @@ class RankedList:
     model_name: str
     model_version: str | None
     personalised: bool
+
+
+#: From this many items on, candidates are cut from the items with a signal plus the popular head
+#: (:meth:`Ranker._large_candidates`) instead of a partition of the whole catalogue.
+LARGE_CATALOGUE = 50_000
 
 
 def _minmax(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -136,6 +143,8 @@ class Ranker:
         self.campaigns = campaigns
         self.clock = clock
         self.view = CatalogueView.build(model.items_, catalogue)
+        self._hidden = rules.always_hidden(self.view)  # out of stock or hidden: never shown
+        self._popular_order = np.argsort(-np.asarray(model.popularity_), kind="stable")
         self._seen: sp.csr_matrix = model.seen_.tocsr()
         self._seen_csc = self._seen.tocsc()
         self._item_index = pd.Index(model.items_.ids, dtype=object)
@@ -153,50 +162,66 @@ class Ranker:
                 shape=(snapshot.n_users, snapshot.n_items),
             )
         self._trending_cache: tuple[float, NDArray[np.float32]] | None = None
+        self._open_cache: dict[str, tuple[float, bool]] = {}
         self._segments: dict[tuple[str, str], NDArray[np.float32]] = {}
         self._content: ContentBased | None = None
         self._content_view: CatalogueView | None = None
+        self.served = f"{model.name}:{model_version}"  # what the service reports and compares
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
     def from_store(
-        cls, store: Any, settings: Any, online: OnlineState, *, model_name: str | None = None
+        cls,
+        store: Any,
+        settings: Any,
+        online: OnlineState,
+        *,
+        model_name: str | None = None,
+        config: RankingConfig | None = None,
     ) -> Ranker:
-        """The active model (or the active version of ``model_name``), the items, users and
-        campaigns tables of ``store``, and the registry version."""
-        models = store.list_models()
-        active = models[models["active"].astype(bool)] if not models.empty else models
-        if model_name is not None:
-            active = active[active["name"] == model_name]
-        if active.empty:
-            hint = f"campaignrec train --model {model_name}" if model_name else "campaignrec train"
-            raise CampaignrecError(
-                f"no active model{'' if model_name is None else f' named {model_name!r}'}",
-                hint=f"run: {hint}",
-            )
-        order = "activated_at" if "activated_at" in active.columns else "created_at"
-        row = active.sort_values(order).iloc[-1] if order in active.columns else active.iloc[-1]
+        """The served model (:func:`campaignrec.pipeline.training.active_model_row`: the active
+        version of ``model_name``, or the most recently activated model), the items, users and
+        campaigns tables of ``store``, and the registry version.
+
+        Each shopper's attributes (consent, region, segment) are read per request by primary key,
+        so a consent change takes effect at once.
+        """
+        from campaignrec.pipeline.training import active_model_row
+
+        row = active_model_row(store, model_name)
         model = load_model(row["path"])
         users = store.read_table("users")
-        lookup = _attribute_lookup(users)
         table = store.read_table("campaigns")
         campaigns = load_campaigns(table) if not table.empty else None
-        config = RankingConfig(event_weights=dict(settings.event_weights))
-        return cls(
+        if config is None:
+            config = RankingConfig(event_weights=dict(settings.event_weights))
+        ranker = cls(
             model,
             store.read_table("items"),
             online,
             config=config,
-            user_attributes=lookup,
+            user_attributes=store_attribute_lookup(store),
             model_version=str(row["version"]),
             users=users if not users.empty else None,
             campaigns=campaigns,
         )
+        ranker.served = f"{row['name']}:{row['version']}"
+        return ranker
 
     # ---- steps -------------------------------------------------------------------------------
     def _attrs(self, user_id: str) -> dict[str, Any]:
         found = self.user_attributes(user_id) if self.user_attributes is not None else None
         return dict(found or {})
+
+    def _open(self, campaign: Campaign) -> bool:
+        """Inventory and budget left (cached for ``trending_cache_seconds`` across requests)."""
+        now = self.clock()
+        hit = self._open_cache.get(campaign.campaign_id)
+        if hit is not None and now - hit[0] < self.config.trending_cache_seconds:
+            return hit[1]
+        found = campaign_open(campaign, self.online)
+        self._open_cache[campaign.campaign_id] = (now, found)
+        return found
 
     def _trending(self) -> NDArray[np.float32]:
         now = self.clock()
@@ -249,11 +274,13 @@ class Ranker:
             raise ValidationError("k", "must be >= 0", value=request.k)
         lang = check_lang(request.lang)
         cfg = self.config
-        attrs = self._attrs(request.user_id)
-        personalised = attrs.get("consent_personalisation") is not False
+        # the stored consent with a live change (a consent event) over it: one read
+        attrs = dict(with_live_consent(self._attrs(request.user_id), self.online, request.user_id))
+        personalised = personalisation_allowed(attrs, self.online, request.user_id)
         n_items = len(self.view)
         boost = np.zeros(n_items, dtype=np.float64)
-        reason_of = np.full(n_items, "popular", dtype=object)
+        base_reason = "popular"  # every item's reason, but those in reason_at
+        reason_at: dict[int, str] = {}
         evidence: dict[int, tuple[str, ...]] = {}
         camp_of: dict[int, Campaign] = {}
         history_items: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
@@ -281,7 +308,7 @@ class Ranker:
                 if how == "fallback" and len(fresh_idx):
                     # FALLBACK (no score_history): fresh items count through co-occurrence
                     boost += _unit(cand.session_coviews(self._seen_csc, self._seen, fresh_idx))
-                reason_of[:] = "because_viewed"
+                base_reason = "because_viewed"
                 seen = history_items
                 bought = positions(self.model.items_, list(fresh.purchased))
                 purchased = bought[bought >= 0]
@@ -292,21 +319,19 @@ class Ranker:
                 scores = (seg_scores if seg_scores is not None else self._popularity).astype(
                     np.float64
                 )
-                reason_of[:] = "segment_popular" if segment is not None else "popular"
+                base_reason = "segment_popular" if segment is not None else "popular"
             session = positions(self.model.items_, list(fresh.session))
             session = session[session >= 0]
             if len(session) and cfg.session_weight > 0:
                 co = _unit(cand.session_coviews(self._seen_csc, self._seen, session))
                 boost += cfg.session_weight * co
-                hit = co > 0
-                reason_of[hit & (co >= 0.5)] = "session"
-                for hit_idx in np.flatnonzero(hit & (co >= 0.5)):
-                    evidence[int(hit_idx)] = tuple(
-                        str(x) for x in self.model.items_.external(session[-2:])
-                    )
+                shown = tuple(str(x) for x in self.model.items_.external(session[-2:]))
+                for hit_idx in np.flatnonzero(co >= 0.5):
+                    reason_at[int(hit_idx)] = "session"
+                    evidence[int(hit_idx)] = shown
             if self.campaigns is not None and cfg.campaign_weight > 0:
                 covered = cand.campaign_items(
-                    self.campaigns, attrs, request.user_id, now, self.catalogue, self.online
+                    self.campaigns, attrs, request.user_id, now, self.catalogue, self._open
                 )
                 covered_pos = positions(self.model.items_, list(covered))
                 for item_id, p in zip(covered, covered_pos, strict=True):
@@ -317,11 +342,11 @@ class Ranker:
                 boost += cfg.trending_weight * _unit(self._trending())
         else:  # consent withheld: popular + trending + context, nothing of the history read
             scores = _unit(self._popularity) + _unit(self._trending())
-            reason_of[:] = "non_personalised"
+            base_reason = "non_personalised"
         for pos, sim in similar.items():
             boost[pos] += 1.0 + sim  # the item being viewed leads: its neighbours come first
             if personalised:
-                reason_of[pos] = "similar"
+                reason_at[pos] = "similar"
                 evidence[pos] = (str(context["item_id"]),)
 
         # ---- rules ------------------------------------------------------------------------
@@ -330,22 +355,29 @@ class Ranker:
             exclude = np.append(
                 exclude, self.model.items_.index([context["item_id"]], missing="ignore")
             )
-        allow = rules.request_filters(
-            self.view,
-            exclude=exclude,
-            categories=tuple(request.categories),
-            brands=tuple(request.brands),
-            price_min=request.price_min,
-            price_max=request.price_max,
-        ) & ~rules.always_hidden(self.view)
+        allow = (
+            rules.request_filters(
+                self.view,
+                exclude=exclude,
+                categories=tuple(request.categories),
+                brands=tuple(request.brands),
+                price_min=request.price_min,
+                price_max=request.price_max,
+            )
+            & ~self._hidden
+        )
         allow &= ~rules.history_exclusions(self.view, cfg, seen=seen, purchased=purchased)
         if boost.any():
             total = _minmax(scores) + boost
         else:
             total = scores.copy()  # no boost: exactly the model's scores (and its order)
-        total[~allow] = -np.inf
-        idx, _ = top_k(total[None, :].astype(np.float32), max(cfg.n_candidates, request.k))
-        cands = idx[0][idx[0] >= 0]
+        want = max(cfg.n_candidates, request.k)
+        if n_items >= LARGE_CATALOGUE:
+            cands = self._large_candidates(total, allow, want)
+        else:
+            total[~allow] = -np.inf
+            idx, _ = top_k(total[None, :].astype(np.float32), want)
+            cands = idx[0][idx[0] >= 0]
         rel = _minmax(total[cands])
 
         # ---- re-ranking -------------------------------------------------------------------
@@ -369,7 +401,7 @@ class Ranker:
         for rank, picked_idx in enumerate(chosen, start=1):
             i = int(picked_idx)
             item_id = str(self.model.items_.ids[i])
-            reason = str(reason_of[i])
+            reason = reason_at.get(i, base_reason)
             ev = evidence.get(i, ())
             if i in camp_of:
                 reason, ev = "campaign", (camp_of[i].campaign_id,)
@@ -389,6 +421,34 @@ class Ranker:
         return RankedList(
             request.user_id, tuple(out), self.model.name, self.model_version, personalised
         )
+
+    def _large_candidates(
+        self, total: NDArray[np.float64], allow: NDArray[np.bool_], want: int
+    ) -> NDArray[np.int64]:
+        """The ``want`` best allowed items of a large catalogue, best first.
+
+        Only items with a signal (a non-zero total) are partitioned; the list is filled from the
+        most popular allowed items. On a catalogue of a million items most scores are exactly
+        zero, and a partition over that many ties is slow.
+        """
+        signal = np.flatnonzero(allow & (total != 0) & np.isfinite(total))
+        if len(signal) > want:
+            part = signal[np.argpartition(-total[signal], want - 1)[:want]]
+        else:
+            part = signal
+        part = part[np.argsort(-total[part], kind="stable")]
+        if len(part) < want:
+            chosen = set(part.tolist())
+            fill = [
+                int(i)
+                for i in self._popular_order[: 4 * want + len(chosen)]
+                if allow[i] and int(i) not in chosen
+            ]
+            if len(fill) < want - len(part):  # rare: the popular head is filtered out
+                rest = np.flatnonzero(allow)
+                fill += [int(i) for i in rest[:want] if int(i) not in chosen]
+            part = np.concatenate([part, np.asarray(fill[: want - len(part)], dtype=np.int64)])
+        return part.astype(np.int64)
 
     def _because(
         self, history: NDArray[np.int64], chosen: NDArray[np.int64]
@@ -456,7 +516,7 @@ class Ranker:
         lang = check_lang(lang)
         ids, sims = self._similar_ids(str(item_id), max(k * 3, k + 10))
         out: list[RankedItem] = []
-        hidden = rules.always_hidden(self.view)
+        hidden = self._hidden
         content = self._content_view
         for item, s in zip(ids, sims, strict=True):
             if len(out) >= k:
@@ -490,48 +550,62 @@ class Ranker:
         return self.view.title(item_id)
 
 
-def _attribute_lookup(users: pd.DataFrame) -> Callable[[str], Mapping[str, Any] | None]:
-    """``user_id -> row`` of the users table (an index built once)."""
-    if users.empty or "user_id" not in users.columns:
-        return lambda _uid: None
-    table = users.drop_duplicates("user_id", keep="last").set_index(
-        users.drop_duplicates("user_id", keep="last")["user_id"].astype(str)
-    )
-    records: dict[str, dict[str, Any]] = {
-        str(k): {str(c): x for c, x in v.items()} for k, v in table.to_dict(orient="index").items()
-    }
+def store_attribute_lookup(store: Any) -> Callable[[str], Mapping[str, Any] | None]:
+    """``user_id -> attributes``: the users-table row by primary key, its ``attributes`` merged
+    in (None for a shopper the store does not know)."""
+    from campaignrec.store.profiles import user_record
 
     def lookup(user_id: str) -> Mapping[str, Any] | None:
-        return records.get(str(user_id))
+        record = user_record(store, str(user_id))
+        if record is None:
+            return None
+        extra = record.pop("attributes", None)
+        if isinstance(extra, dict):
+            record = {**extra, **{k: v for k, v in record.items() if v is not None}}
+        return record
 
     return lookup
 
 
-def recommend_frame(ranker: Ranker, user_ids: Iterable[str], k: int) -> pd.DataFrame:
-    """Top-k per user as rows ``user_id, rank, item_id, score, reason`` (the batch export).
+EXPORT_COLUMNS = ["user_id", "rank", "item_id", "score", "reason"]
+
+
+def recommend_frame(
+    ranker: Ranker,
+    user_ids: Iterable[str],
+    k: int,
+    *,
+    lang: str = "en",
+    with_text: bool = False,
+) -> pd.DataFrame:
+    """Top-k per user as rows ``user_id, rank, item_id, score, reason`` (the batch export;
+    ``with_text`` adds the explanation in ``lang``).
 
     Each user goes through :meth:`Ranker.recommend`, so the export serves what the API serves.
     """
     rows: list[dict[str, Any]] = []
     for user_id in user_ids:
-        ranked = ranker.recommend(RankingRequest(user_id=str(user_id), k=k))
-        rows.extend(
-            {
+        ranked = ranker.recommend(RankingRequest(user_id=str(user_id), k=k, lang=lang))
+        for it in ranked.items:
+            row: dict[str, Any] = {
                 "user_id": str(user_id),
                 "rank": it.rank,
                 "item_id": it.item_id,
                 "score": it.score,
                 "reason": it.reason,
             }
-            for it in ranked.items
-        )
-    return pd.DataFrame(rows, columns=["user_id", "rank", "item_id", "score", "reason"])
+            if with_text:
+                row["text"] = it.text
+            rows.append(row)
+    return pd.DataFrame(rows, columns=EXPORT_COLUMNS + (["text"] if with_text else []))
 
 
 __all__ = [
+    "EXPORT_COLUMNS",
     "RankedItem",
     "RankedList",
     "Ranker",
     "RankingRequest",
     "recommend_frame",
+    "store_attribute_lookup",
 ]

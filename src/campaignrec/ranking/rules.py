@@ -40,8 +40,7 @@ def request_filters(
     if categories:
         ok &= view.in_category(categories)
     if brands:
-        wanted = {b.lower() for b in brands}
-        ok &= np.asarray([b is not None and str(b).lower() in wanted for b in view.brand])
+        ok &= view.in_brands(brands)
     if price_min is not None:
         ok &= view.price >= price_min  # unknown price (NaN) fails a price filter
     if price_max is not None:

@@ -11,18 +11,19 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campaignrec.config import Settings, load_settings
 from campaignrec.service.deps import AdminKey
 from campaignrec.service.errors import error_response, install_error_handlers
-from campaignrec.service.routers import events, health, items, models, privacy, users
+from campaignrec.service.routers import campaigns, events, health, items, models, privacy, users
 from campaignrec.service.state import ServiceState
 
 log = logging.getLogger("campaignrec.service")
@@ -37,6 +38,57 @@ def _route_template(request: Request) -> str:
         if match == Match.FULL:
             return str(getattr(route, "path", "unmatched"))
     return "unmatched"
+
+
+class FrameMiddleware:
+    """Pure ASGI middleware around every HTTP request (no per-request task or stream).
+
+    Gives each request an ``X-Request-ID``, refuses a declared body over ``api_max_body_bytes``
+    with 413, lets the service check for a newly activated model, and records the request count
+    and latency by route template and status (never ids of users or keys) in the metrics and log.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.limit = settings.api_max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        started = time.perf_counter()
+        status = 500
+        rid_header = (b"x-request-id", rid.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message = {**message, "headers": [*message.get("headers", []), rid_header]}
+            await send(message)
+
+        request = Request(scope)
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            response = error_response(
+                request, 413, "body_too_large", f"request body over {self.limit} bytes", None
+            )
+            await response(scope, receive, send_with_id)
+        else:
+            service: ServiceState | None = getattr(request.app.state, "service", None)
+            if service is not None:
+                service.refresh()
+            await self.app(scope, receive, send_with_id)
+        service = getattr(request.app.state, "service", None)
+        route = _route_template(request)
+        if service is not None:
+            service.metrics.requests.labels(route, request.method, str(status)).inc()
+            service.metrics.latency.labels(route, request.method).observe(
+                time.perf_counter() - started
+            )
+        log.info("request", extra={"route": route, "status": status, "request_id": rid})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,52 +113,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
 
-    @app.middleware("http")
-    async def frame(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = uuid.uuid4().hex
-        request.state.request_id = rid
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > cfg.api_max_body_bytes):
-            response: Response = error_response(
-                request,
-                413,
-                "body_too_large",
-                f"request body over {cfg.api_max_body_bytes} bytes",
-                None,
-            )
-        else:
-            service: ServiceState | None = getattr(request.app.state, "service", None)
-            if service is not None:
-                service.refresh()
-            response = await call_next(request)
-        response.headers["X-Request-ID"] = rid
-        service = getattr(request.app.state, "service", None)
-        if service is not None:
-            route = _route_template(request)
-            service.metrics.requests.labels(route, request.method, str(response.status_code)).inc()
-            service.metrics.latency.labels(route, request.method).observe(
-                time.perf_counter() - started
-            )
-        # structured, no ids of users or keys: the route template only
-        log.info(
-            "request",
-            extra={
-                "route": _route_template(request),
-                "status": response.status_code,
-                "request_id": rid,
-            },
-        )
-        return response
+    app.add_middleware(FrameMiddleware, settings=cfg)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request, _key: AdminKey) -> Response:
         state: ServiceState = request.app.state.service
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (health, events, users, items, models, privacy):
+    for module in (health, events, users, items, models, campaigns, privacy):
         app.include_router(module.router)
     return app
 

@@ -5,38 +5,66 @@ Shared by ``GET /v1/users/{id}/campaigns`` and ``campaignrec campaigns for USER`
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from campaignrec.campaigns.catalog import load_campaigns
+from campaignrec.campaigns.catalog import Catalog, load_campaigns
 from campaignrec.campaigns.eligibility import CampaignServer
 from campaignrec.data.validation import derive_event_ids
 
 
-def user_attributes(store: Any, user_id: str) -> dict[str, Any] | None:
-    """The stored user's columns and attributes, flat (None for an unknown user)."""
-    users = store.read_table("users")
-    if users.empty:
-        return None
-    row = users[users["user_id"] == user_id]
-    if row.empty:
-        return None
-    rec = {str(k): v for k, v in row.iloc[0].to_dict().items()}
-    attrs = rec.pop("attributes", None)
-    if isinstance(attrs, dict):
-        rec.update(attrs)
-    return {k: v for k, v in rec.items() if v is not None}
+def user_attributes(store: Any, user_id: str, now: datetime | None = None) -> dict[str, Any] | None:
+    """The shopper's audience attributes by primary key (None for an unknown user): the stored
+    profile over the users-table row (:func:`campaignrec.pipeline.profiles.profile_attributes_for`)."""
+    from campaignrec.pipeline.profiles import profile_attributes_for
+
+    found = profile_attributes_for(store, str(user_id), now=now)
+    return None if found is None else {k: v for k, v in found.items() if v is not None}
+
+
+class CatalogCache:
+    """The campaigns table as a :class:`Catalog`, re-read at most every ``ttl_seconds``.
+
+    A write through the API calls :meth:`invalidate`; other workers see it within the TTL.
+    """
+
+    def __init__(self, store: Any, ttl_seconds: float = 2.0) -> None:
+        self.store = store
+        self.ttl = ttl_seconds
+        self._at = -1e18
+        self._catalog: Catalog | None = None
+
+    def get(self) -> Catalog:
+        now = time.monotonic()
+        if self._catalog is None or now - self._at >= self.ttl:
+            self._catalog = load_campaigns(self.store.read_table("campaigns"))
+            self._at = now
+        return self._catalog
+
+    def invalidate(self) -> None:
+        self._catalog = None
 
 
 def serve_user_campaigns(
-    store: Any, online: Any, user_id: str, k: int, now: datetime
+    store: Any,
+    online: Any,
+    user_id: str,
+    k: int,
+    now: datetime,
+    *,
+    catalog: Catalog | None = None,
 ) -> dict[str, Any]:
-    """Serve up to ``k`` campaigns (atomic consumption) and log each as an impression event."""
-    catalog = load_campaigns(store.read_table("campaigns"))
+    """Serve up to ``k`` campaigns (atomic consumption) and log each as an impression event.
+
+    ``catalog``: the campaigns (default: read from ``store``; the service passes its cache).
+    """
+    if catalog is None:
+        catalog = load_campaigns(store.read_table("campaigns"))
     server = CampaignServer(catalog, online)
-    attrs = user_attributes(store, user_id) or {"user_id": user_id}
+    attrs = user_attributes(store, user_id, now) or {"user_id": user_id}
     decision = server.serve(user_id, attrs, k, now)
     events = decision.to_events()
     if events:

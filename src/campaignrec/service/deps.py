@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,7 +12,8 @@ from campaignrec.service.errors import ApiError
 from campaignrec.service.state import ServiceState
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
+    """The service's state (async: cheap dependencies run on the event loop, not a thread)."""
     state: ServiceState = request.app.state.service
     return state
 
@@ -20,10 +21,10 @@ def get_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(get_state)]
 
 
-def require(scope: str) -> Callable[..., ApiKey]:
+def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency: a valid ``Authorization: Bearer`` key holding ``scope`` (admin holds all)."""
 
-    def check(request: Request, state: State) -> ApiKey:
+    async def check(request: Request, state: State) -> ApiKey:
         header = request.headers.get("authorization", "")
         kind, _, token = header.partition(" ")
         if kind.lower() != "bearer" or not token:

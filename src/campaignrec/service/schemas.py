@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from campaignrec.data.schema import Campaign
+
 Id = Annotated[str, Field(min_length=1, max_length=256)]
 Text = Annotated[str, Field(max_length=256)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
@@ -41,6 +43,30 @@ class EventIn(_Model):
     propensity: Number | None = None
 
 
+class ItemIn(_Model):
+    item_id: Id
+    title: Annotated[str, Field(max_length=1000)] | None = None
+    description: Annotated[str, Field(max_length=10_000)] | None = None
+    category: Text | None = None
+    brand: Text | None = None
+    price: Number | None = None
+    currency: Annotated[str, Field(max_length=8)] | None = None
+    tags: Annotated[list[Text], Field(max_length=100)] | None = None
+    in_stock: bool | None = None
+    created_time: Annotated[str, Field(max_length=64)] | None = None
+    attributes: dict[str, Any] | None = None
+    hidden: bool | None = None
+
+
+class ItemBatch(_Model):
+    items: list[ItemIn] = Field(min_length=1)
+
+
+class ItemsOut(_Model):
+    accepted: int
+    rejected: list[Rejected]
+
+
 class EventBatch(_Model):
     events: list[EventIn] = Field(min_length=1)
 
@@ -64,7 +90,9 @@ class ItemOut(_Model):
     rank: int
     reason: str
     text: str
-    evidence: dict[str, Any] = Field(default_factory=dict)
+    evidence: list[str] = Field(
+        default_factory=list, description="ids behind the reason (items viewed, campaign)"
+    )
 
 
 class RecommendationsOut(_Model):
@@ -72,7 +100,9 @@ class RecommendationsOut(_Model):
     items: list[ItemOut]
     model_name: str | None
     model_version: str | None
-    personalised: bool
+    personalised: bool = Field(
+        description="false when the shopper withheld consent (reason non_personalised)"
+    )
 
 
 class SimilarOut(_Model):
@@ -125,3 +155,17 @@ class ProfileOut(_Model):
 class Health(_Model):
     status: str
     checks: dict[str, bool] = Field(default_factory=dict)
+
+
+class CampaignListOut(_Model):
+    campaigns: list[Campaign]
+
+
+class CampaignPreviewOut(_Model):
+    campaign_id: str
+    audience_size: int = Field(description="shoppers the audience rule reaches now")
+    source: str = Field(description="where the response estimates come from")
+    plan: dict[str, Any] = Field(
+        description="per targeting strategy: reach, expected cost, redemptions, incremental "
+        "conversions, revenue, profit and ROI"
+    )

@@ -7,13 +7,18 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import func, select
 
 from campaignrec.config import Settings
 from campaignrec.errors import CampaignrecError
+from campaignrec.pipeline.training import active_model_row
+from campaignrec.ranking import Ranker
 from campaignrec.service.auth import KeyStore, TokenBucket
-from campaignrec.service.ranking_adapter import FallbackRanker, active_version, open_ranker
-from campaignrec.store.online import open_online_state
+from campaignrec.service.campaigns import CatalogCache
+from campaignrec.store.online import online_for
 from campaignrec.store.sql import SQLStore
+
+CATALOGUE_KEY = "catalogue:changes"
 
 
 class Metrics:
@@ -38,42 +43,83 @@ class Metrics:
 
 
 class ServiceState:
-    """Opened in the lifespan; reloads the ranker when the registry's active version changes."""
+    """Opened in the lifespan; reloads the ranker when the registry's served version changes.
+
+    A new :class:`Ranker` is built beside the old one and swapped in with one assignment, so a
+    request in flight keeps the ranker it started with and none waits for the load.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = SQLStore(settings.resolved_database_url)
-        self.online: Any = open_online_state(settings.online_url)
+        self.online: Any = online_for(settings)
         self.keys = KeyStore(self.store)
         self.bucket = TokenBucket(settings.api_rate_per_second, settings.api_rate_burst)
+        self.catalog = CatalogCache(self.store, ttl_seconds=max(settings.model_check_seconds, 0.5))
         self.metrics = Metrics()
         self._lock = threading.Lock()
         self._checked = 0.0
-        self.ranker: FallbackRanker | None = None
+        self.ranker: Ranker | None = None
         self.version: str | None = None
         self.refresh(force=True)
 
+    def served_version(self) -> str | None:
+        """What should be served now: ``name:version`` of the active model and the catalogue's
+        stamp (None: nothing is active). A change of either rebuilds the ranker."""
+        try:
+            row = active_model_row(self.store)
+        except CampaignrecError:
+            return None
+        return f"{row['name']}:{row['version']}@{self._catalogue_stamp()}"
+
+    def _catalogue_stamp(self) -> str:
+        """Items in the store and the shared change counter (bumped by ``POST /v1/items``)."""
+        items = self.store.tables.items
+        with self.store.engine.connect() as conn:
+            n = conn.execute(select(func.count()).select_from(items)).scalar_one()
+        return f"{n}:{self.online.get_count(CATALOGUE_KEY)}"
+
+    def catalogue_changed(self) -> None:
+        """Tell every worker that items changed (picked up at their next check)."""
+        self.online.incr_capped(CATALOGUE_KEY, 2**62, 10 * 365 * 86400.0)
+        self._checked = 0.0
+
     def refresh(self, *, force: bool = False) -> None:
-        """Load the active model when its version changed (checked every model_check_seconds)."""
+        """Load the served model when its version changed (checked every model_check_seconds).
+
+        The middleware calls this on the event loop: a changed version is loaded on a
+        background thread while requests go on with the current ranker. ``force`` (start-up,
+        ``POST /v1/models/{name}/activate``) loads at once in the caller's thread.
+        """
         now = time.monotonic()
         if not force and now - self._checked < self.settings.model_check_seconds:
             return
         self._checked = now
-        try:
-            version = active_version(self.store)
-        except CampaignrecError:
-            return
+        version = self.served_version()
         if version is None or (version == self.version and self.ranker is not None):
             return
-        with self._lock:
+        if force:
+            self._load(wait=True)
+        else:
+            threading.Thread(target=self._load, name="campaignrec-model-load", daemon=True).start()
+
+    def _load(self, *, wait: bool = False) -> None:
+        if not self._lock.acquire(blocking=wait):
+            return  # another thread is loading it
+        try:
+            version = self.served_version()
+            if version is None or (version == self.version and self.ranker is not None):
+                return
             try:
-                ranker, loaded = open_ranker(self.store, self.settings, self.online)
+                ranker = Ranker.from_store(self.store, self.settings, self.online)
             except CampaignrecError:
                 return
-            self.ranker, self.version = ranker, loaded  # one assignment: requests see old or new
+            self.ranker, self.version = ranker, version  # requests see old or new
             self.metrics.model_version.clear()
-            self.metrics.model_version.labels(ranker.model.name, ranker.version or "").set(1)
+            self.metrics.model_version.labels(ranker.model.name, ranker.model_version or "").set(1)
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         self.online.close()

@@ -25,7 +25,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -125,6 +126,19 @@ class OnlineState(Protocol):
 
     def clear_user(self, user_id: str) -> int:
         """Erase every key under :func:`user_key` of ``user_id``; returns keys removed."""
+        ...
+
+    def get_many(self, keys: list[str]) -> list[Any]:
+        """The JSON values of ``keys`` (None where absent), in one round trip."""
+        ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Send the writes made inside the block together (one round trip for Redis).
+
+        Writes in the block do not return their results (``hincrbyfloat`` gives 0.0), and reads
+        do not see them until the block ends; the atomic counters (``incr_capped``,
+        ``try_consume``) always run at once. For the memory state it changes nothing.
+        """
         ...
 
     def close(self) -> None:
@@ -275,6 +289,12 @@ class MemoryOnlineState:
                 self._data.pop(k, None)
             return live
 
+    def get_many(self, keys: list[str]) -> list[Any]:
+        return [self.get(k) for k in keys]
+
+    def batch(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
     def close(self) -> None:
         return None
 
@@ -345,15 +365,44 @@ class RedisOnlineState:
                 f"cannot reach the online state at {_masked_redis(url)}: {exc}",
                 hint="check CAMPAIGNREC_ONLINE_URL and that Redis is running",
             ) from exc
+        self._local = threading.local()  # the open batch pipeline of this thread, if any
         self._incr_capped = self._redis.register_script(_INCR_CAPPED)
         self._try_consume = self._redis.register_script(_TRY_CONSUME)
 
     def _k(self, key: str) -> str:
         return self.prefix + key
 
+    def _writer(self) -> Any:
+        """The open batch pipeline of this thread, or the client."""
+        return getattr(self._local, "pipe", None) or self._redis
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        if getattr(self._local, "pipe", None) is not None:  # nested: the outer batch sends
+            yield
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        self._local.pipe = pipe
+        try:
+            yield
+        finally:
+            self._local.pipe = None
+        pipe.execute()
+
+    def get_many(self, keys: list[str]) -> list[Any]:
+        if not keys:
+            return []
+        values = self._redis.mget([self._k(k) for k in keys])
+        return [json.loads(v) if v is not None else None for v in values]
+
     def push_recent(self, user_id: str, item_id: str, max_len: int = 50) -> None:
         _check_positive("max_len", max_len)
         key = self._k(user_key(user_id, "recent"))
+        batch = getattr(self._local, "pipe", None)
+        if batch is not None:
+            batch.lpush(key, str(item_id))
+            batch.ltrim(key, 0, max_len - 1)
+            return
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.lpush(key, str(item_id))
             pipe.ltrim(key, 0, max_len - 1)
@@ -392,6 +441,10 @@ class RedisOnlineState:
         return bool(self._try_consume(keys=[self._k(key)], args=[repr(float(amount))]))
 
     def hincrbyfloat(self, key: str, field: str, amount: float) -> float:
+        batch = getattr(self._local, "pipe", None)
+        if batch is not None:
+            batch.hincrbyfloat(self._k(key), field, float(amount))
+            return 0.0
         return float(self._redis.hincrbyfloat(self._k(key), field, float(amount)))
 
     def hgetall(self, key: str) -> dict[str, float]:
@@ -404,11 +457,12 @@ class RedisOnlineState:
 
     def set(self, key: str, value: Any, ttl_seconds: float | None = None) -> None:
         payload = _dumps(key, value)
+        writer = self._writer()
         if ttl_seconds is None:
-            self._redis.set(self._k(key), payload)
+            writer.set(self._k(key), payload)
         else:
             _check_positive("ttl_seconds", ttl_seconds)
-            self._redis.set(self._k(key), payload, px=max(round(ttl_seconds * 1000), 1))
+            writer.set(self._k(key), payload, px=max(round(ttl_seconds * 1000), 1))
 
     def delete(self, key: str) -> bool:
         return bool(self._redis.delete(self._k(key)))
@@ -479,3 +533,8 @@ def open_online_state(url: str = "memory://", *, prefix: str | None = None) -> O
 def random_prefix() -> str:
     """A fresh key prefix (``campaignrec-<hex>:``), e.g. for an isolated test run."""
     return f"campaignrec-{uuid.uuid4().hex[:12]}:"
+
+
+def online_for(settings: Any) -> OnlineState:
+    """The online state of a :class:`campaignrec.config.Settings` (its URL and key prefix)."""
+    return open_online_state(settings.online_url, prefix=settings.online_prefix)

@@ -15,7 +15,18 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import BigInteger, Column, MetaData, Table, Text, delete, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+)
 
 TABLE = "profiles"
 # Text compared bytewise on both backends, as every other key column of the store.
@@ -103,11 +114,23 @@ def _decode(column: Any, value: Any) -> Any:
     return value
 
 
+_BY_ID: dict[int, Any] = {}
+
+
+def _by_id_statement(users: Table) -> Any:
+    """``SELECT * FROM users WHERE user_id = :uid``, built once per table object (request path)."""
+    stmt = _BY_ID.get(id(users))
+    if stmt is None or stmt[0] is not users:
+        stmt = (users, select(users).where(users.c.user_id == bindparam("uid")))
+        _BY_ID[id(users)] = stmt
+    return stmt[1]
+
+
 def user_record(store: Any, user_id: str) -> dict[str, Any] | None:
     """The users-table row of ``user_id`` as a dict (one primary-key SELECT), or None."""
     users = store.tables.users
     with store.engine.connect() as conn:
-        row = conn.execute(select(users).where(users.c.user_id == str(user_id))).first()
+        row = conn.execute(_by_id_statement(users), {"uid": str(user_id)}).first()
     if row is None:
         return None
     return {c.name: _decode(c, v) for c, v in zip(users.columns, row, strict=True)}

@@ -8,10 +8,13 @@ import polars as pl
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
+from campaignrec.campaigns.eligibility import count_impression
+from campaignrec.data.schema import CONSENT_EVENT_TYPES
 from campaignrec.data.validation import validate_frame
+from campaignrec.privacy.consent import apply_consent_events
+from campaignrec.ranking import record_events
 from campaignrec.service.deps import IngestKey, State
 from campaignrec.service.errors import ApiError
-from campaignrec.service.ranking_adapter import record_event
 from campaignrec.service.schemas import MAX_BATCH, EventBatch, EventsOut, Rejected
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -66,8 +69,21 @@ def post_events(batch: EventBatch, request: Request, state: State, _key: IngestK
         written = state.store.insert_events(new) if len(new) else 0
     else:
         written = 0
-    for record in new.to_dict("records"):
-        record_event(state.online, _plain({str(k): v for k, v in record.items()}))
+    if len(new) and new["event_type"].isin(list(CONSENT_EVENT_TYPES)).any():
+        # consent changes: the online state at once (every worker's next decision) and the
+        # users table (batch audiences, plans and exports)
+        apply_consent_events(
+            state.store, new[new["event_type"].isin(list(CONSENT_EVENT_TYPES))], state.online
+        )
+    accepted = [_plain({str(k): v for k, v in r.items()}) for r in new.to_dict("records")]
+    record_events(state.online, accepted, event_weights=state.settings.event_weights)
+    catalog = None
+    for event in accepted:
+        if event.get("event_type") == "campaign_impression" and event.get("campaign_id"):
+            catalog = catalog or {c.campaign_id: c for c in state.catalog.get()}
+            campaign = catalog.get(str(event["campaign_id"]))
+            if campaign is not None:
+                count_impression(campaign, str(event["user_id"]), state.online)
     state.metrics.events.inc(written)
     return EventsOut(
         accepted=written, duplicates=res.duplicates + len(valid) - written, rejected=rejected

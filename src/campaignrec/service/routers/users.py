@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query
 
+from campaignrec.errors import ValidationError
+from campaignrec.ranking import RankedList, RankingRequest
 from campaignrec.service.campaigns import serve_user_campaigns, user_attributes
 from campaignrec.service.deps import ReadKey, State, language
 from campaignrec.service.errors import ApiError
-from campaignrec.service.ranking_adapter import Ranked
 from campaignrec.service.schemas import (
     CampaignOut,
     CampaignsOut,
@@ -26,7 +27,7 @@ Lang = Annotated[str | None, Query(max_length=16)]
 AcceptLanguage = Annotated[str | None, Header(max_length=256)]
 
 
-def items_out(ranked: Ranked) -> list[ItemOut]:
+def items_out(ranked: RankedList) -> list[ItemOut]:
     return [
         ItemOut(
             item_id=i.item_id,
@@ -34,10 +35,39 @@ def items_out(ranked: Ranked) -> list[ItemOut]:
             rank=i.rank,
             reason=i.reason,
             text=i.text,
-            evidence=i.evidence,
+            evidence=list(i.evidence),
         )
         for i in ranked.items
     ]
+
+
+Short = Annotated[str | None, Query(max_length=256)]
+Many = Annotated[list[str] | None, Query(max_length=100)]
+Price = Annotated[float | None, Query(ge=0, allow_inf_nan=False)]
+CONTEXT_KEYS = ("item_id", "session_id", "region", "device", "page")
+
+
+def parse_context(raw: str | None) -> dict[str, str]:
+    """``context=item_id:SKU1,session_id:S9`` (a bare value is the item being viewed)."""
+    out: dict[str, str] = {}
+    for part in (raw or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, sep, value = part.partition(":")
+        if not sep:
+            key, value = "item_id", part
+        key, value = key.strip(), value.strip()
+        if key not in CONTEXT_KEYS:
+            raise ValidationError(
+                "context",
+                f"unknown key {key!r}",
+                value=raw,
+                hint="keys: " + ", ".join(CONTEXT_KEYS) + " (for example item_id:SKU1)",
+            )
+        if value:
+            out[key] = value
+    return out
 
 
 @router.get("/{user_id}/recommendations", response_model=RecommendationsOut)
@@ -46,13 +76,47 @@ def recommendations(
     state: State,
     _key: ReadKey,
     k: K = 10,
-    context: Annotated[str | None, Query(max_length=256)] = None,
+    context: Annotated[
+        str | None,
+        Query(
+            max_length=512,
+            description="page context, key:value pairs: item_id (the item being viewed), "
+            "session_id, region, device, page; a bare value is an item id",
+        ),
+    ] = None,
+    item_id: Annotated[str | None, Query(max_length=256, description="item viewed")] = None,
+    session_id: Short = None,
+    exclude: Many = None,
+    categories: Many = None,
+    brands: Many = None,
+    price_min: Price = None,
+    price_max: Price = None,
+    diversity: Annotated[float | None, Query(ge=0, le=1)] = None,
     lang: Lang = None,
     accept_language: AcceptLanguage = None,
 ) -> RecommendationsOut:
     if state.ranker is None:
         raise ApiError(503, "no_model", "no trained model is active: run campaignrec train")
-    ranked = state.ranker.recommend(user_id, k, language(lang, accept_language))
+    ctx = parse_context(context)
+    if item_id:
+        ctx["item_id"] = item_id
+    if session_id:
+        ctx["session_id"] = session_id
+    ranker = state.ranker  # one read: a model swap mid-request does not mix versions
+    ranked = ranker.recommend(
+        RankingRequest(
+            user_id=user_id,
+            k=k,
+            context=ctx,
+            exclude=tuple(exclude or ()),
+            categories=tuple(categories or ()),
+            brands=tuple(brands or ()),
+            price_min=price_min,
+            price_max=price_max,
+            lang=language(lang, accept_language),
+            diversity=diversity,
+        )
+    )
     return RecommendationsOut(
         user_id=user_id,
         items=items_out(ranked),
@@ -64,7 +128,9 @@ def recommendations(
 
 @router.get("/{user_id}/campaigns", response_model=CampaignsOut)
 def campaigns(user_id: UserId, state: State, _key: ReadKey, k: K = 3) -> CampaignsOut:
-    out = serve_user_campaigns(state.store, state.online, user_id, k, datetime.now(UTC))
+    out = serve_user_campaigns(
+        state.store, state.online, user_id, k, datetime.now(UTC), catalog=state.catalog.get()
+    )
     for reason in out["skipped"].values():
         state.metrics.refusals.labels(reason).inc()
     return CampaignsOut(

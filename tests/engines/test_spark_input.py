@@ -1,0 +1,116 @@
+"""Parquet input on Spark: the local validation rules, the quarantine Parquet, duplicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import polars as pl
+import pytest
+
+from campaignrec.data.mapping import Mapping
+from campaignrec.data.validation import validate_frame
+from campaignrec.engines.spark.io import read_shop, validate_table, write_quarantine
+from campaignrec.errors import ConfigError
+
+pytestmark = pytest.mark.spark
+
+T = pd.Timestamp("2024-05-01T10:00:00Z")
+
+
+def _events(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows)
+
+
+def _bad_events() -> pd.DataFrame:
+    return _events(
+        [
+            {"user_id": "u1", "event_type": "view", "timestamp": T, "item_id": "i1", "price": 3.0},
+            {"user_id": None, "event_type": "view", "timestamp": T, "item_id": "i1", "price": 3.0},
+            {"user_id": "u2", "event_type": "teleport", "timestamp": T, "item_id": "i1"},
+            {"user_id": "u3", "event_type": "view", "timestamp": T, "item_id": "i2", "price": -1.0},
+            {"user_id": "u4", "event_type": "view", "timestamp": T, "item_id": None},
+            {"user_id": "u1", "event_type": "view", "timestamp": T, "item_id": "i1", "price": 3.0},
+            {"user_id": "u5", "event_type": "purchase", "timestamp": T, "item_id": "i3"},
+        ]
+    )
+
+
+def test_quarantine_matches_the_local_validator(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    _bad_events().to_parquet(path, index=False)
+    table = validate_table(spark, path, "events")
+    got = table.quarantine.toPandas().sort_values(["line", "field"]).reset_index(drop=True)
+    local = validate_frame("events", pl.read_parquet(path), source="x")
+    want = local.quarantine.sort_values(["line", "field"]).reset_index(drop=True)
+    key = ["line", "field", "reason", "value"]
+    assert got[key].astype(str).to_dict("records") == want[key].astype(str).to_dict("records")
+    assert set(got["source"]) == {str(path)}
+    assert set(got["reason"]) >= {"missing_field", "unknown_event_type", "negative_value"}
+    valid = table.canonical().toPandas()
+    assert sorted(valid["event_id"]) == sorted(local.valid["event_id"])
+    assert len(valid) == 2  # u1's first view and u5's purchase
+
+
+def test_duplicates_across_files_are_quarantined(spark: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "events"
+    folder.mkdir()
+    ev = _bad_events().iloc[[0, 6]]
+    ev.to_parquet(folder / "part-0.parquet", index=False)
+    ev.iloc[[1]].to_parquet(folder / "part-1.parquet", index=False)  # u5's purchase again
+    table = validate_table(spark, folder, "events")
+    q = table.quarantine.toPandas()
+    assert q["reason"].tolist() == ["duplicate"]
+    assert q["source"].iloc[0].endswith("part-1.parquet") and q["line"].iloc[0] == 1
+    assert table.valid.count() == 2
+
+
+def test_quarantine_parquet_is_written(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    _bad_events().to_parquet(path, index=False)
+    table = validate_table(spark, path, "events")
+    counts = write_quarantine([table], tmp_path / "quarantine")
+    back = pd.read_parquet(tmp_path / "quarantine" / "events.parquet")
+    assert counts == {"events": len(back)} and len(back) == 5
+    assert list(back.columns) == ["source", "line", "entity", "field", "value", "reason", "raw"]
+
+
+def test_mapping_renames_and_maps_values(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "log.parquet"
+    pd.DataFrame(
+        {"uid": ["a", "b"], "act": ["pv", "buy"], "ts": [T, T], "sku": ["i1", "i2"]}
+    ).to_parquet(path, index=False)
+    mapping = Mapping(
+        rename={"uid": "user_id", "act": "event_type", "ts": "timestamp", "sku": "item_id"},
+        values={"event_type": {"pv": "view", "buy": "purchase"}},
+    )
+    got = validate_table(spark, path, "events", mapping=mapping).canonical().toPandas()
+    assert sorted(got["event_type"]) == ["purchase", "view"]
+
+
+def test_missing_required_column_is_a_layout_error(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    pd.DataFrame({"who": ["a"], "event_type": ["view"], "timestamp": [T]}).to_parquet(path)
+    with pytest.raises(ConfigError, match="user_id"):
+        validate_table(spark, path, "events")
+
+
+def test_users_and_items_keep_the_last_row_of_a_key(spark: Any, tmp_path: Path) -> None:
+    pd.DataFrame({"item_id": ["i1", "i2", "i1"], "price": [1.0, 2.0, 5.0]}).to_parquet(
+        tmp_path / "items.parquet", index=False
+    )
+    pd.DataFrame(
+        {"user_id": ["u1"], "event_type": ["view"], "timestamp": [T], "item_id": ["i1"]}
+    ).to_parquet(tmp_path / "events.parquet", index=False)
+    shop = read_shop(spark, tmp_path)
+    assert shop.users is None
+    items = shop.items.canonical().toPandas().set_index("item_id")["price"].to_dict()
+    assert items == {"i1": 5.0, "i2": 2.0}
+
+
+def test_synthetic_shop_is_read_whole(spark_shop: Any, local_tables: dict[str, Any]) -> None:
+    for entity in ("users", "items", "events"):
+        table = getattr(spark_shop, entity)
+        assert table.valid.count() == len(local_tables[entity])
+        assert table.quarantine.count() == 0
