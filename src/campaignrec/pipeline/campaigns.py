@@ -23,9 +23,12 @@ from campaignrec.campaigns.fairness import protected_fields_used, selection_rate
 from campaignrec.data.schema import Campaign
 from campaignrec.errors import UnknownIdError, ValidationError
 from campaignrec.pipeline.profiles import all_attributes, profile_attributes_for
+from campaignrec.privacy.consent import personalisation_allowed
 from campaignrec.store.protocols import TableReader
 
 FALLBACK_LABEL = "fallback: logged response rates per segment"
+#: The fallback's group of shoppers who withheld personalisation consent (no profile segment).
+NO_CONSENT_GROUP = "(no personalisation consent)"
 OUTCOME_EVENT_COLUMNS = [
     "user_id",
     "event_type",
@@ -176,7 +179,12 @@ def fallback_estimates(
         )
     if not any(a.get(segment_field) is not None for a in attrs.values()):
         segment_field = "membership_tier"  # no profiles yet: a field every shop has
-    seg = {u: str(a.get(segment_field)) for u, a in attrs.items()}
+    # a shopper who withheld personalisation consent is estimated from the campaign's overall
+    # rates, never from their profile's segment
+    seg = {
+        u: str(a.get(segment_field)) if personalisation_allowed(a) else NO_CONSENT_GROUP
+        for u, a in attrs.items()
+    }
     scope = "this campaign"
     if not (out["campaign_id"] == campaign_id).any():
         out = out.assign(campaign_id=campaign_id)
