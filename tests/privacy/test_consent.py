@@ -138,3 +138,24 @@ def test_campaign_estimates_use_no_profile_segment_without_personalisation_conse
     frame, _ = fallback_estimates(store, cat, "c000", users, without, "segment")
     assert frame["p_treated"].nunique() == 1 and frame["p_control"].nunique() == 1
     store.close()
+
+
+def test_profiles_export_leaves_out_shoppers_without_personalisation_consent(tmp_path, cli):
+    from tests.privacy.conftest import raw_id, write_shop
+
+    home = tmp_path / "shop"
+    files = write_shop(tmp_path / "incoming")
+    d = ["--data-dir", str(home)]
+    for entity in ("users", "items", "events"):
+        assert cli(*d, "import", entity, str(files[entity]))[0] == 0
+    withdraw = tmp_path / "consent.csv"
+    withdraw.write_text(
+        f"user_id,event_type,timestamp\n{raw_id(2)},consent_personalisation_withdrawn,"
+        "2024-03-30T00:00:00Z\n"
+    )
+    assert cli(*d, "import", "events", str(withdraw))[0] == 0
+    out = tmp_path / "profiles.csv"
+    code, _, err = cli(*d, "profiles", "export", "--out", str(out), "--refresh")
+    assert code == 0, err
+    exported = set(pd.read_csv(out)["user_id"])
+    assert raw_id(2) not in exported and raw_id(3) in exported
