@@ -32,7 +32,9 @@ def _stored_ids(state: State, ids: list[str]) -> set[str]:
 
 @router.post("/events", response_model=EventsOut, responses={413: {}, 401: {}, 403: {}, 429: {}})
 def post_events(batch: EventBatch, request: Request, state: State, _key: IngestKey) -> EventsOut:
-    res, rejected = validate_rows("events", batch.events, request, state.store, name="events")
+    res, rejected = validate_rows(
+        "events", batch.events, request, state.store, name="events", edge=state.edge
+    )
     valid = res.valid
     new = valid
     if len(valid):
