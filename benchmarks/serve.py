@@ -178,16 +178,43 @@ def _build_shop(
     key, _ = KeyStore(store).create("read,ingest")
     users = [str(u) for u in store.read_table("users")["user_id"].head(N_CLIENT_USERS)]
     items = [str(i) for i in store.read_table("items")["item_id"].head(500)]
+    in_process = _in_process_ms(store, home, env, users)
     store.close()
     return {
         "key": key,
         "users": users,
         "items": items,
         "import_s": imported,
+        "in_process_ms": in_process,
         "train_s": res.seconds,
         "n_items": cfg.n_items,
         "n_events": cfg.n_events,
     }
+
+
+def _in_process_ms(store: Any, home: Path, env: dict[str, str], users: list[str]) -> float:
+    """Median milliseconds of one ``Ranker.recommend`` in this process, with the mode's store
+    and online state: the ranking path's own cost, without HTTP."""
+    import statistics
+
+    from campaignrec.config import load_settings
+    from campaignrec.ranking import Ranker, RankingRequest
+    from campaignrec.store.online import open_online_state
+
+    settings = load_settings(home, database_url=env.get("CAMPAIGNREC_DATABASE_URL"))
+    online = open_online_state(
+        env.get("CAMPAIGNREC_ONLINE_URL", "memory://"),
+        prefix=env.get("CAMPAIGNREC_ONLINE_PREFIX"),
+    )
+    ranker = Ranker.from_store(store, settings, online)
+    times = []
+    for n, user in enumerate(users[:300]):
+        t0 = time.perf_counter()
+        ranker.recommend(RankingRequest(user_id=user, k=10))
+        if n >= 20:  # warm
+            times.append((time.perf_counter() - t0) * 1000)
+    online.close()
+    return float(statistics.median(times))
 
 
 def _pg_database() -> tuple[str, Any]:
@@ -471,6 +498,17 @@ def render(result: dict[str, Any]) -> str:
         "the bare endpoint's at the same concurrency and worker count.",
         "",
         _table(rows),
+        "",
+        "One `Ranker.recommend` in the benchmark's own process (the ranking path without HTTP, "
+        "same store and online state, median of 280 shoppers): "
+        + ", ".join(
+            f"{r['shop']} {r['mode']} {r['in_process_ms']:.1f} ms"
+            for r in rows
+            if r["route"] == "recommendations"
+            and r["concurrency"] == min(result["args"]["concurrency"])
+            and "in_process_ms" in r
+        )
+        + ". The rest of a request's latency is HTTP, FastAPI and waiting for the two cores.",
         "",
         "## Targets (issue 10)",
         "",
