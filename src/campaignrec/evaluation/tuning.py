@@ -592,7 +592,7 @@ def _prepare(
     return _Run(cand, space, base, extra, trial_s, refit_s, row)
 
 
-def _model_of(row: Mapping[str, Any]) -> Any:
+def model_from_row(row: Mapping[str, Any]) -> Any:
     """An unfitted model for a leaderboard row (a single candidate or a blend of them)."""
     from campaignrec.models.blend import Blend
     from campaignrec.models.registry import create
@@ -911,14 +911,14 @@ def select_default(
             val,
             budget,
             windows=windows,
-            make=_model_of,
+            make=model_from_row,
             second=lambda: _validation_for(
                 val.fit_part, k, max_validation_users, seed + 1, validation, validation_params
             )[0],
         )
     elif rule not in ("one_se", "best"):
         raise ConfigError(f"unknown selection rule {rule!r}", hint="use 'one_se' or 'best'")
-    model = _model_of(chosen)
+    model = model_from_row(chosen)
     refit_s = cost_of.get(chosen["name"], (0.0, 0.0))[1]
     progress.candidate_start(f"refit {chosen['name']}", 1, refit_s)
     model.fit(interactions)
