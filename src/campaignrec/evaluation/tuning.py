@@ -813,7 +813,15 @@ def select_default(
         done.append(run)
 
     # ---- 2. tune, best first, each a fair share of the time left ------------------------------
-    reserve = max([r.refit_s for r in done], default=0.0)
+    # kept back: the refit, and the decision's second window (one fit of each likely finalist)
+    ranked = sorted(done, key=lambda r: -r.row["score"])
+    likely = ranked[:MAX_FINALISTS] + [r for r in ranked if simplicity(r.cand.model) == 0][:1]
+    window_reserve = (
+        sum({id(r): r.trial_s for r in likely}.values())
+        if rule == "one_se" and windows >= 2
+        else 0.0
+    )
+    reserve = max([r.refit_s for r in done], default=0.0) + window_reserve
     tunable = [r for r in sorted(done, key=lambda r: -r.row["score"]) if r.space]
     for n_left, run in zip(range(len(tunable), 0, -1), tunable, strict=True):
         if n_trials <= 1:
@@ -868,8 +876,10 @@ def select_default(
         top = [r for r in ok[:blend_parts] if r["score"] > 0]
         need = sum(by_name[r["name"]].trial_s for r in top) * 1.5
         refit = sum(by_name[r["name"]].refit_s for r in top)
-        if need + refit > budget.plan_left():
-            blend_note = _budget_reason("the blend", need, refit, budget.plan_left(), budget_s)
+        if need + refit + window_reserve > budget.plan_left():
+            blend_note = _budget_reason(
+                "the blend", need, refit, budget.plan_left() - window_reserve, budget_s
+            )
             progress.skipped("blend", blend_note)
         else:
             progress.candidate_start("blend", 1, need)
