@@ -876,9 +876,15 @@ def select_default(
         top = [r for r in ok[:blend_parts] if r["score"] > 0]
         need = sum(by_name[r["name"]].trial_s for r in top) * 1.5
         refit = sum(by_name[r["name"]].refit_s for r in top)
-        if need + refit + window_reserve > budget.plan_left():
+        # a blend that joins the finalists is refitted on the second window too
+        blend_window = need / 1.5 if window_reserve else 0.0
+        if need + refit + window_reserve + blend_window > budget.plan_left():
             blend_note = _budget_reason(
-                "the blend", need, refit, budget.plan_left() - window_reserve, budget_s
+                "the blend",
+                need + blend_window,
+                refit,
+                budget.plan_left() - window_reserve,
+                budget_s,
             )
             progress.skipped("blend", blend_note)
         else:
