@@ -677,6 +677,46 @@ def _decide(
     return chosen, report
 
 
+#: the smallest item cut-off ``select_default`` lowers a model to, to fit its time budget
+MIN_APPROX_ITEMS = 1000
+
+
+def _shrink_to_fit(
+    run: _Run,
+    val_shape: WorkShape,
+    full_shape: WorkShape,
+    rate: float,
+    correction: float,
+    left: float,
+    done: Sequence[_Run],
+) -> tuple[dict[str, Any], float, float] | None:
+    """``(params, trial s, refit s)``: the largest item cut-off (60 %, 40 %, 25 %, 15 %, 10 %
+    of the catalogue, at least ``MIN_APPROX_ITEMS``) whose predicted validation fit and refit
+    fit in half of ``left``, for models with a ``max_items`` parameter; None otherwise."""
+    from campaignrec.evaluation import budget as budget_mod
+    from campaignrec.models.registry import get_class
+
+    fields = get_class(run.cand.model).params_class.__dataclass_fields__
+    if "max_items" not in fields:
+        return None
+    # the cut-off is a primal approximation (EASE's dual models every item)
+    primal = {"solver": "primal"} if "solver" in fields else {}
+    current = min(int(run.base.get("max_items", full_shape.n_items)), full_shape.n_items)
+    others = max([r.refit_s for r in done], default=0.0)
+    for share in (0.6, 0.4, 0.25, 0.15, 0.1):
+        m = int(full_shape.n_items * share)
+        if m < MIN_APPROX_ITEMS:
+            break
+        if m >= current:
+            continue
+        params = run.extra | run.base | primal | {"max_items": m}
+        trial = budget_mod.predict_seconds(run.cand.model, params, val_shape, rate)
+        refit = budget_mod.predict_seconds(run.cand.model, params, full_shape, rate)
+        if (trial + max(refit, others)) * correction <= 0.5 * left:
+            return params, trial, refit
+    return None
+
+
 def _budget_reason(what: str, need: float, refit: float, left: float, total: float) -> str:
     return (
         f"over the time budget: {what} predicted {need:.1f} s plus {refit:.1f} s to refit on "
@@ -780,6 +820,19 @@ def select_default(
         c = budget.correction()
         need, refit = run.trial_s * c, run.refit_s * c
         reserve = max([r.refit_s for r in done] + [refit])
+        if run.cand.label != fallback and need + reserve > budget.plan_left():
+            # a model with an item cut-off (EASE) may fit on the most popular items only
+            shrunk = _shrink_to_fit(run, val_shape, full_shape, rate, c, budget.plan_left(), done)
+            if shrunk is not None:
+                params, run.trial_s, run.refit_s = shrunk
+                run.base = {n: v for n, v in params.items() if n not in run.extra}
+                m = int(params["max_items"])
+                run.row["approximation"] = (
+                    f"modelled the {m:,} most popular of {interactions.n_items:,} items to fit "
+                    "the time budget"
+                )
+                need, refit = run.trial_s * c, run.refit_s * c
+                reserve = max([r.refit_s for r in done] + [refit])
         if run.cand.label != fallback and need + reserve > budget.plan_left():
             reason = _budget_reason("one validation fit", need, refit, budget.plan_left(), budget_s)
             run.row |= {"skipped": reason, "predicted_s": round(need, 2)}
