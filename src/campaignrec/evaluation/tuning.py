@@ -648,7 +648,9 @@ def _decide(
         if val2 is not None:
             reserve = max(cost_of.get(r["name"], (0.0, 0.0))[1] for r in finalists)
             kept = []
-            for r in finalists:
+            # the best and the popularity-leaning finalist first: the rule needs both
+            order = sorted(finalists, key=lambda r: (r is not ok[0], simplicity(r["model"]) != 0))
+            for r in order:
                 need = cost_of.get(r["name"], (0.0, 0.0))[0]
                 if need + reserve > budget.plan_left():
                     notes.append(f"{r['name']}: no time for the second window (~{need:.1f} s)")
