@@ -194,3 +194,14 @@ def test_a_model_with_an_item_cut_off_is_shrunk_to_fit_rather_than_skipped(
     assert rows["ease"]["params"]["solver"] == "primal"  # the cut-off is a primal approximation
     if sel.name == "ease":
         assert len(sel.model.kept_items_) == 14
+
+
+def test_a_model_that_cannot_fit_in_memory_is_reported_as_such_not_as_slow() -> None:
+    cands = (
+        Candidate("most_popular", "most_popular", {}, {}),
+        Candidate("ease", "ease", {"memory_limit_gb": 1e-9}, {}),
+    )
+    sel = select_default(_cluster_shop(), candidates=cands, n_trials=1, time_budget=60.0)
+    rows = {r["name"]: r for r in sel.report["leaderboard"]}
+    assert "memory_limit_gb" in rows["ease"]["error"] and "skipped" not in rows["ease"]
+    assert sel.name == "most_popular"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -835,7 +836,9 @@ def select_default(
                 )
                 need, refit = run.trial_s * c, run.refit_s * c
                 reserve = max([r.refit_s for r in done] + [refit])
-        if run.cand.label != fallback and need + reserve > budget.plan_left():
+        # inf: no configuration fits in memory; fitting says so at once (a ConfigError)
+        over = math.isfinite(need + reserve) and need + reserve > budget.plan_left()
+        if run.cand.label != fallback and over:
             reason = _budget_reason("one validation fit", need, refit, budget.plan_left(), budget_s)
             run.row |= {"skipped": reason, "predicted_s": round(need, 2)}
             board.append(run.row)
