@@ -32,9 +32,9 @@ import pandas as pd
 from _datasets import data_dir, machine
 
 from campaignrec.data.interactions import Interactions
+from campaignrec.evaluation.selection import model_from_row, select_default
 from campaignrec.evaluation.splits import ground_truth, user_temporal_split
 from campaignrec.evaluation.stats import paired_test
-from campaignrec.evaluation.tuning import model_from_row, select_default
 from campaignrec.models.registry import create
 
 RESULTS = Path(__file__).resolve().parent / "results"

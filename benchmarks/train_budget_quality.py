@@ -26,9 +26,9 @@ import numpy as np
 from _datasets import data_dir, load_ml100k_views, machine
 
 from campaignrec.evaluation.metrics import ranking_metrics
+from campaignrec.evaluation.selection import select_default
 from campaignrec.evaluation.splits import ground_truth, user_temporal_split
 from campaignrec.evaluation.stats import paired_test
-from campaignrec.evaluation.tuning import select_default
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RUNS: dict[str, dict[str, Any]] = {

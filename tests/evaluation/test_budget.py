@@ -17,7 +17,8 @@ from campaignrec.evaluation.budget import (
     default_time_budget,
     predict_seconds,
 )
-from campaignrec.evaluation.tuning import Candidate, select_default, tune
+from campaignrec.evaluation.selection import Candidate, select_default
+from campaignrec.evaluation.tuning import tune
 from campaignrec.models.base import WorkShape
 
 
@@ -173,7 +174,7 @@ def test_tune_counts_prior_trials_without_refitting() -> None:
 def test_a_model_with_an_item_cut_off_is_shrunk_to_fit_rather_than_skipped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from campaignrec.evaluation import tuning
+    from campaignrec.evaluation import selection
 
     def fake(model, params, shape, rate=None):
         if model == "ease" and params.get("max_items", 15_000) >= 15:
@@ -181,7 +182,7 @@ def test_a_model_with_an_item_cut_off_is_shrunk_to_fit_rather_than_skipped(
         return 0.01
 
     monkeypatch.setattr(budget_mod, "predict_seconds", fake)
-    monkeypatch.setattr(tuning, "MIN_APPROX_ITEMS", 5)
+    monkeypatch.setattr(selection, "MIN_APPROX_ITEMS", 5)
     cands = (
         Candidate("most_popular", "most_popular", {}, {}),
         Candidate("ease", "ease", {"l2": 10.0}, {}),

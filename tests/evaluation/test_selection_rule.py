@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from campaignrec.data.interactions import Interactions
+from campaignrec.evaluation.selection import select_default
 from campaignrec.evaluation.selection_rule import one_standard_error, simplicity
-from campaignrec.evaluation.tuning import select_default
 
 ROWS = [
     {"name": "pop", "model": "most_popular"},

@@ -169,7 +169,9 @@ def test_the_calculator_predicts_the_power_of_a_planted_lift() -> None:
     rng = np.random.default_rng(1)
     ca = rng.binomial(n, base, size=400)
     cb = rng.binomial(n, base * (1 + lift), size=400)
-    power = np.mean([analyse_conversion(a, n, b, n).p_value < 0.05 for a, b in zip(ca, cb, strict=True)])
+    power = np.mean(
+        [analyse_conversion(a, n, b, n).p_value < 0.05 for a, b in zip(ca, cb, strict=True)]
+    )
     assert abs(power - 0.8) <= 0.10
     # the same for a mean metric
     m = sample_size_for_mean(10.0, 1.0, power=0.8)

@@ -107,9 +107,7 @@ def read_policy_file(path: Path, loaded: LoadedLog) -> NDArray[np.float64]:
 
 
 def ope(
-    logs: Annotated[
-        Path | None, typer.Option("--logs", help="log file (CSV or Parquet)")
-    ] = None,
+    logs: Annotated[Path | None, typer.Option("--logs", help="log file (CSV or Parquet)")] = None,
     from_store: Annotated[
         bool,
         typer.Option(
