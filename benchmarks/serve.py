@@ -554,6 +554,19 @@ def main() -> None:
         for shop in args.shops:
             for mode in args.modes:
                 rows.extend(run_cell(shop, mode, args, Path(tmp)))
+    if args.merge and out.exists():
+        ran = {(r["shop"], r["mode"]) for r in rows}
+        modes = {r["mode"] for r in rows}
+        old = json.loads(out.read_text())
+        kept = [
+            r
+            for r in old["rows"]
+            if (r["shop"], r["mode"]) not in ran
+            and not (r["route"] == "bare" and r["mode"] in modes)
+        ]
+        rows = kept + rows
+        order = {"demo": 0, "-": 1, "million": 2}
+        rows.sort(key=lambda r: (order.get(r["shop"], 3), r["mode"] != "embedded"))
     result = {
         "machine": machine(load),
         "args": {k: v for k, v in vars(args).items()},
