@@ -526,6 +526,11 @@ def render(result: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the rows of benchmarks/results/serve.json for the shops and modes not run now",
+    )
+    ap.add_argument(
         "--report",
         action="store_true",
         help="only write docs/benchmarks/serving.md from benchmarks/results/serve.json",
