@@ -312,7 +312,8 @@ def run_cell(shop: str, mode: str, args: argparse.Namespace, work: Path) -> list
         print(f"[{shop}/{mode}] building the shop ...", flush=True)
         info = _build_shop(home, shop, args, env)
         print(
-            f"[{shop}/{mode}] imported in {info['import_s']:.0f}s, trained in {info['train_s']:.0f}s",
+            f"[{shop}/{mode}] imported in {info['import_s']:.0f}s, trained in "
+            f"{info['train_s']:.0f}s; one recommend in process {info['in_process_ms']:.1f} ms",
             flush=True,
         )
         scripts = {
@@ -342,6 +343,7 @@ def run_cell(shop: str, mode: str, args: argparse.Namespace, work: Path) -> list
                             "workers": workers,
                             "route": route,
                             "concurrency": c,
+                            "in_process_ms": info["in_process_ms"],
                             **r,
                         }
                     )
