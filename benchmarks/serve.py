@@ -178,16 +178,43 @@ def _build_shop(
     key, _ = KeyStore(store).create("read,ingest")
     users = [str(u) for u in store.read_table("users")["user_id"].head(N_CLIENT_USERS)]
     items = [str(i) for i in store.read_table("items")["item_id"].head(500)]
+    in_process = _in_process_ms(store, home, env, users)
     store.close()
     return {
         "key": key,
         "users": users,
         "items": items,
         "import_s": imported,
+        "in_process_ms": in_process,
         "train_s": res.seconds,
         "n_items": cfg.n_items,
         "n_events": cfg.n_events,
     }
+
+
+def _in_process_ms(store: Any, home: Path, env: dict[str, str], users: list[str]) -> float:
+    """Median milliseconds of one ``Ranker.recommend`` in this process, with the mode's store
+    and online state: the ranking path's own cost, without HTTP."""
+    import statistics
+
+    from campaignrec.config import load_settings
+    from campaignrec.ranking import Ranker, RankingRequest
+    from campaignrec.store.online import open_online_state
+
+    settings = load_settings(home, database_url=env.get("CAMPAIGNREC_DATABASE_URL"))
+    online = open_online_state(
+        env.get("CAMPAIGNREC_ONLINE_URL", "memory://"),
+        prefix=env.get("CAMPAIGNREC_ONLINE_PREFIX"),
+    )
+    ranker = Ranker.from_store(store, settings, online)
+    times = []
+    for n, user in enumerate(users[:300]):
+        t0 = time.perf_counter()
+        ranker.recommend(RankingRequest(user_id=user, k=10))
+        if n >= 20:  # warm
+            times.append((time.perf_counter() - t0) * 1000)
+    online.close()
+    return float(statistics.median(times))
 
 
 def _pg_database() -> tuple[str, Any]:
@@ -285,7 +312,8 @@ def run_cell(shop: str, mode: str, args: argparse.Namespace, work: Path) -> list
         print(f"[{shop}/{mode}] building the shop ...", flush=True)
         info = _build_shop(home, shop, args, env)
         print(
-            f"[{shop}/{mode}] imported in {info['import_s']:.0f}s, trained in {info['train_s']:.0f}s",
+            f"[{shop}/{mode}] imported in {info['import_s']:.0f}s, trained in "
+            f"{info['train_s']:.0f}s; one recommend in process {info['in_process_ms']:.1f} ms",
             flush=True,
         )
         scripts = {
@@ -315,6 +343,7 @@ def run_cell(shop: str, mode: str, args: argparse.Namespace, work: Path) -> list
                             "workers": workers,
                             "route": route,
                             "concurrency": c,
+                            "in_process_ms": info["in_process_ms"],
                             **r,
                         }
                     )
@@ -472,6 +501,17 @@ def render(result: dict[str, Any]) -> str:
         "",
         _table(rows),
         "",
+        "One `Ranker.recommend` in the benchmark's own process (the ranking path without HTTP, "
+        "same store and online state, median of 280 shoppers): "
+        + ", ".join(
+            f"{r['shop']} {r['mode']} {r['in_process_ms']:.1f} ms"
+            for r in rows
+            if r["route"] == "recommendations"
+            and r["concurrency"] == min(result["args"]["concurrency"])
+            and "in_process_ms" in r
+        )
+        + ". The rest of a request's latency is HTTP, FastAPI and waiting for the two cores.",
+        "",
         "## Targets (issue 10)",
         "",
         *_targets(rows),
@@ -487,6 +527,11 @@ def render(result: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the rows of benchmarks/results/serve.json for the shops and modes not run now",
+    )
     ap.add_argument(
         "--report",
         action="store_true",
@@ -516,6 +561,19 @@ def main() -> None:
         for shop in args.shops:
             for mode in args.modes:
                 rows.extend(run_cell(shop, mode, args, Path(tmp)))
+    if args.merge and out.exists():
+        ran = {(r["shop"], r["mode"]) for r in rows}
+        modes = {r["mode"] for r in rows}
+        old = json.loads(out.read_text())
+        kept = [
+            r
+            for r in old["rows"]
+            if (r["shop"], r["mode"]) not in ran
+            and not (r["route"] == "bare" and r["mode"] in modes)
+        ]
+        rows = kept + rows
+        order = {"demo": 0, "-": 1, "million": 2}
+        rows.sort(key=lambda r: (order.get(r["shop"], 3), r["mode"] != "embedded"))
     result = {
         "machine": machine(load),
         "args": {k: v for k, v in vars(args).items()},

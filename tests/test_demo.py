@@ -11,7 +11,21 @@ from campaignrec.cli.main import main
 def test_demo_runs_to_the_end_on_a_small_shop(tmp_path, capsys):
     home = tmp_path / "demo"
     with pytest.raises(SystemExit) as info:
-        main(["--data-dir", str(home), "demo", "--users", "300", "--items", "120", "--events", "20000", "--trials", "1"])
+        main(
+            [
+                "--data-dir",
+                str(home),
+                "demo",
+                "--users",
+                "300",
+                "--items",
+                "120",
+                "--events",
+                "20000",
+                "--trials",
+                "1",
+            ]
+        )
     out = capsys.readouterr().out
     assert info.value.code == 0, out
     assert "done" in out and "bad_rows.csv" in out
@@ -56,7 +70,9 @@ def test_demo_serve_prints_a_working_key_and_curl_line(tmp_path, capsys, monkeyp
     assert info.value.code == 0, out
     assert served["port"] == 8123 and served["host"] == "127.0.0.1"
     assert "http://127.0.0.1:8123/docs" in out
-    curl = re.search(r'curl -s -H "Authorization: Bearer (crk_\S+)" "http://127.0.0.1:8123(\S+)"', out)
+    curl = re.search(
+        r'curl -s -H "Authorization: Bearer (crk_\S+)" "http://127.0.0.1:8123(\S+)"', out
+    )
     assert curl, out
     key, path = curl.group(1), curl.group(2)
     with TestClient(create_app(served["settings"])) as client:

@@ -113,3 +113,49 @@ def test_cli_import_of_consent_events_updates_the_users_table(tmp_path, cli):
     users_t = store.read_table("users").set_index("user_id")
     assert not users_t.loc["u1", "consent_marketing"] and users_t.loc["u2", "consent_marketing"]
     store.close()
+
+
+def test_campaign_estimates_use_no_profile_segment_without_personalisation_consent(tmp_path):
+    from campaignrec.data.synthetic import ShopConfig, generate_shop
+    from campaignrec.pipeline.campaigns import fallback_estimates, load_catalog
+
+    shop = generate_shop(
+        ShopConfig(n_users=200, n_items=80, n_events=12_000, seed=5, impression_rate=1.0)
+    )
+    store = SQLStore(f"sqlite:///{tmp_path / 'shop.db'}")
+    store.upsert_users(shop.users)
+    store.upsert_items(shop.items)
+    store.upsert_campaigns(shop.campaigns)
+    store.insert_events(shop.events)
+    cat = load_catalog(store)
+    attrs = all_attributes(store, NOW)
+    users = sorted(attrs)
+    segments = {u: f"seg{n % 4}" for n, u in enumerate(users)}
+    with_consent = {u: {**a, "segment": segments[u]} for u, a in attrs.items()}
+    frame, _ = fallback_estimates(store, cat, "c000", users, with_consent, "segment")
+    assert frame["p_treated"].nunique() > 1  # the segments tell shoppers apart
+    without = {u: {**a, "consent_personalisation": False} for u, a in with_consent.items()}
+    frame, _ = fallback_estimates(store, cat, "c000", users, without, "segment")
+    assert frame["p_treated"].nunique() == 1 and frame["p_control"].nunique() == 1
+    store.close()
+
+
+def test_profiles_export_leaves_out_shoppers_without_personalisation_consent(tmp_path, cli):
+    from tests.privacy.conftest import raw_id, write_shop
+
+    home = tmp_path / "shop"
+    files = write_shop(tmp_path / "incoming")
+    d = ["--data-dir", str(home)]
+    for entity in ("users", "items", "events"):
+        assert cli(*d, "import", entity, str(files[entity]))[0] == 0
+    withdraw = tmp_path / "consent.csv"
+    withdraw.write_text(
+        f"user_id,event_type,timestamp\n{raw_id(2)},consent_personalisation_withdrawn,"
+        "2024-03-30T00:00:00Z\n"
+    )
+    assert cli(*d, "import", "events", str(withdraw))[0] == 0
+    out = tmp_path / "profiles.csv"
+    code, _, err = cli(*d, "profiles", "export", "--out", str(out), "--refresh")
+    assert code == 0, err
+    exported = set(pd.read_csv(out)["user_id"])
+    assert raw_id(2) not in exported and raw_id(3) in exported

@@ -111,3 +111,27 @@ def test_budget_is_enforced_per_dataset(tmp_path):
     audit = repo.audit_records()
     assert (audit["action"] == "dp_release").sum() == 4
     store.close()
+
+
+def test_cli_dp_release_charges_the_budget_and_refuses_when_spent(tmp_path, cli):
+    from tests.privacy.conftest import write_shop
+
+    home = tmp_path / "shop"
+    home.mkdir()
+    (home / "campaignrec.toml").write_text("dp_epsilon_budget = 1.5\n")
+    files = write_shop(tmp_path / "incoming")
+    d = ["--data-dir", str(home)]
+    for entity in ("users", "items", "events"):
+        assert cli(*d, "import", entity, str(files[entity]))[0] == 0
+    code, out, err = cli(*d, "dp", "funnel", "--epsilon", "1", "--max-events", "5", "--json")
+    assert code == 0, err
+    import json
+
+    body = json.loads(out)
+    assert set(body["values"]) == {"view", "click", "add_to_cart", "purchase"}
+    assert body["sensitivity"] == 5 and body["spent_epsilon"] == pytest.approx(1.0)
+    code, out, err = cli(*d, "dp", "segments", "--epsilon", "0.5", "--out", str(tmp_path / "s.csv"))
+    assert code == 0, err
+    assert (tmp_path / "s.csv").read_text().startswith("key,count")
+    code, _, err = cli(*d, "dp", "heatmap", "--epsilon", "0.1")
+    assert code == 1 and "is left" in err and "Traceback" not in err

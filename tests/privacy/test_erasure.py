@@ -35,6 +35,10 @@ MODELS = {
     "category_popular": {},
     "content": {},
     "transition": {},
+    "hybrid": {"epochs": 2, "dim": 8},
+    "sasrec": {"epochs": 1, "max_len": 8, "dim": 8, "n_blocks": 1},
+    "blend": {"models": ("most_popular", "item_knn")},
+    "rerank": {"candidates": ("item_knn", "most_popular"), "n_estimators": 5, "n_candidates": 10},
 }
 VICTIM, OTHER = raw_id(7), raw_id(8)
 
@@ -72,12 +76,12 @@ def _redis_traces(state: RedisOnlineState, needle: str) -> list[str]:
     return hits
 
 
-def _shop(tmp_path: Path):
+def _shop(tmp_path: Path, store: SQLStore | None = None):
     home = tmp_path / "shop"
     home.mkdir()
     settings = load_settings(home)
     files = write_shop(tmp_path / "incoming")
-    store = SQLStore(settings.resolved_database_url)
+    store = store or SQLStore(settings.resolved_database_url)
     for entity in ("users", "items", "events"):
         import_file(store, entity, files[entity])
     versions = {}
@@ -154,6 +158,7 @@ def test_erase_leaves_no_trace_anywhere(tmp_path, online):
         meta = json.loads((Path(path) / "meta.json").read_text())
         assert meta["erasure"]["users_erased"] == 1, name
     assert {a["model"] for a in report.artifacts} == set(MODELS)
+    assert report.retrain_required == []  # every shipped model's per-user arrays are known
     # cached profiles lost the victim (and their state's hashed rows), kept the others
     import pandas as pd
 
@@ -205,3 +210,56 @@ def test_cli_erase_with_pseudonymisation_and_json_report(tmp_path, cli):
     code, out, _ = cli(*d, "erase", VICTIM, "--json")
     again = json.loads(out)
     assert code == 0 and set(again["removed"]["store"].values()) == {0} and again["verified"]
+
+
+def test_an_unknown_per_user_array_marks_the_artifact_for_retraining(tmp_path):
+    from campaignrec.privacy.artifacts import erase_from_artifact
+
+    folder = tmp_path / "future" / "v1"
+    folder.mkdir(parents=True)
+    (folder / "meta.json").write_text(json.dumps({"model": "future", "arrays": []}))
+    np.savez_compressed(
+        folder / "state.npz",
+        _user_ids=np.asarray(["a", "b", "c"]),
+        _item_ids=np.asarray(["i0", "i1", "i2", "i3"]),
+        _seen_indptr=np.asarray([0, 2, 3, 4]),
+        _seen_indices=np.asarray([0, 1, 2, 3]),
+        _popularity=np.ones(4),
+        user_factors=np.ones((3, 2)),
+        mystery_embedding=np.ones((3, 5)),
+    )
+    assert erase_from_artifact(folder, ["zzz"]) is None  # not there: untouched
+    done = erase_from_artifact(folder, ["b"])
+    assert done is not None and done.retrain_required
+    assert done.unknown_arrays == ["mystery_embedding"]
+    with np.load(folder / "state.npz") as z:
+        ids = list(z["_user_ids"])
+        assert "b" not in ids and ids[0] == "a" and ids[2] == "c"
+        assert z["user_factors"][1].tolist() == [0, 0] and z["user_factors"][0].tolist() == [1, 1]
+        assert z["_seen_indptr"].tolist() == [0, 2, 2, 3]
+        assert z["_seen_indices"].tolist() == [0, 1, 3]
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["erasure"]["retrain_required"] is True
+
+
+@pytest.mark.postgres
+def test_erase_on_postgresql(tmp_path):
+    url = os.environ.get("CAMPAIGNREC_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("CAMPAIGNREC_TEST_POSTGRES_URL is not set; set it to run against PostgreSQL")
+    import uuid
+
+    store = SQLStore(url, table_prefix=f"t{uuid.uuid4().hex[:10]}_")
+    try:
+        home, settings, store, versions = _shop(tmp_path, store)
+        n_victim = int((store.read_table("events")["user_id"] == VICTIM).sum())
+        report = erase_users(settings, store, [VICTIM], actor="test:pg", online=MemoryOnlineState())
+        assert report.verified, report.to_dict()
+        assert report.store["events"] == n_victim > 0 and report.scrub["vacuumed"] is True
+        assert store.find_user(VICTIM) == {}
+        assert files_containing(home, [VICTIM.encode()]) == {}
+        for path in versions.values():
+            assert VICTIM not in load_model(path).users_
+    finally:
+        store.drop_tables()
+        store.close()

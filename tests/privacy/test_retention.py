@@ -71,3 +71,22 @@ def test_cli_retention_days_option(tmp_path, cli):
     code, out, err = cli("--data-dir", str(home), "retention", "--days", "0.5", "--json")
     assert code == 0, err
     assert json.loads(out)["events_deleted"] == 6  # 'now' is today: every 2025 event is old
+
+
+def test_scrub_reports_a_busy_database_instead_of_failing(tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setattr("campaignrec.store.erasure.SCRUB_BUSY_MS", 200)
+    _, store = _store(tmp_path / "shop")
+    other = sqlite3.connect(str(tmp_path / "shop" / "campaignrec.db"))
+    other.execute("BEGIN")
+    other.execute("SELECT COUNT(*) FROM events").fetchone()  # an open read transaction
+    try:
+        result = store.scrub(vacuum=True)
+    finally:
+        other.rollback()
+        other.close()
+    assert result["wal_truncated"] is False  # said, not raised, after a short wait
+    again = store.scrub(vacuum=True)
+    assert again["vacuumed"] is True and again["wal_truncated"] is True  # the reader is gone
+    store.close()

@@ -76,7 +76,9 @@ def test_export_profile_and_segments(app, shop, home, tmp_path) -> None:  # type
         "lifecycle",
         "segment",
     ]
-    assert len(df) == len(shop.users)
+    consenting = shop.users[shop.users["consent_personalisation"].astype(bool)]
+    assert len(df) == len(consenting) < len(shop.users)  # the others withheld profiling consent
+    assert set(df["user_id"].astype(str)) == set(consenting["user_id"].astype(str))
     assert isinstance(json.loads(df["top_categories"].iloc[0]), list)
     assert (home / "profiles" / "profiles.parquet").is_file()
     assert (home / "profiles" / "segments.json").is_file()

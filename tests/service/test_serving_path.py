@@ -191,3 +191,32 @@ def test_consent_events_take_effect_on_the_next_request(
     store.close()
     assert not users.loc["u3", "consent_marketing"]  # the users table too (batch paths)
     assert not users.loc["u3", "consent_personalisation"]
+
+
+def test_with_a_pseudonymisation_key_no_raw_id_is_stored(home: Path, keys: dict[str, str]) -> None:
+    settings = load_settings(
+        home, model_check_seconds=0.0, pseudonymisation_key="a-test-key-of-some-length-0123456789"
+    )
+    events = [
+        {
+            "user_id": "alice@example.com",
+            "item_id": i,
+            "event_type": "view",
+            "timestamp": NOW.isoformat(),
+        }
+        for i in ("i1", "i3")
+    ]
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/v1/events", json={"events": events}, headers=auth(keys["ingest"]))
+        assert r.status_code == 200 and r.json()["accepted"] == 2
+        body = _get(client, keys["read"], "/v1/users/alice@example.com/recommendations?k=3")
+        assert body["user_id"] == "alice@example.com"  # the caller's id comes back
+        assert {i["reason"] for i in body["items"]} & {"because_viewed", "session"}
+        profile = _get(client, keys["read"], "/v1/users/alice@example.com/profile")
+        assert set(profile["recent_items"]) == {"i1", "i3"}
+    store = SQLStore(settings.resolved_database_url)
+    stored = set(store.read_table("events")["user_id"])
+    store.close()
+    assert "alice@example.com" not in stored
+    raw = (home / "campaignrec.db").read_bytes()
+    assert b"alice@example.com" not in raw

@@ -81,35 +81,58 @@ def base_attributes(
             }
         ).dropna()
         for uid, grp in pc.groupby("user_id"):
-            cats: set[str] = set()
-            for path in grp["category"].astype(str).unique():
-                cats.update(_ancestors(path))
-            bought[str(uid)] = cats
+            bought[str(uid)] = bought_categories(grp["category"].astype(str).unique())
         n_buys = {str(k): int(v) for k, v in pur.groupby(pur["user_id"].astype(str)).size().items()}
     out: dict[str, dict[str, Any]] = {}
     for rec in users.to_dict(orient="records"):
         uid = str(rec["user_id"])
-        attrs: dict[str, Any] = {"user_id": uid}
-        for f in _BASE_FIELDS:
-            if f in rec:
-                attrs[f] = _clean(rec[f])
-        by = _clean(rec.get("birth_year"))
-        attrs["age"] = int(now.year - int(by)) if by is not None else None
-        signup = _clean(rec.get("signup_time"))
-        if signup is not None:
-            ts = pd.Timestamp(signup)
-            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
-            attrs["is_new"] = bool(ts > pd.Timestamp(now) - timedelta(days=new_user_days))
-        consent = _clean(rec.get("consent_marketing"))
-        attrs["consent_marketing"] = True if consent is None else bool(consent)
-        extra = rec.get("attributes")
-        if isinstance(extra, Mapping):
-            for k, v in extra.items():
-                attrs.setdefault(str(k), v)
-        attrs["bought_categories"] = sorted(bought.get(uid, set()))
-        attrs["n_purchases"] = int(n_buys.get(uid, 0))
-        out[uid] = attrs
+        out[uid] = user_base_attributes(
+            rec, bought.get(uid, set()), n_buys.get(uid, 0), now=now, new_user_days=new_user_days
+        )
     return out
+
+
+def bought_categories(categories: Iterable[str | None]) -> set[str]:
+    """Every category path of the purchases and all its ancestors (``a/b`` gives ``a``, ``a/b``)."""
+    out: set[str] = set()
+    for path in categories:
+        if path is not None and path == path:
+            out.update(_ancestors(str(path)))
+    return out
+
+
+def user_base_attributes(
+    rec: Mapping[Any, Any],
+    bought: set[str],
+    n_purchases: int,
+    *,
+    now: datetime,
+    new_user_days: int = NEW_USER_DAYS,
+) -> dict[str, Any]:
+    """One shopper's base attributes from their users-table row (a mapping), the categories
+    they bought (:func:`bought_categories`) and their number of purchases; the one definition
+    :func:`base_attributes` (all shoppers) and a request handler (one shopper) share."""
+    uid = str(rec["user_id"])
+    attrs: dict[str, Any] = {"user_id": uid}
+    for f in _BASE_FIELDS:
+        if f in rec:
+            attrs[f] = _clean(rec[f])
+    by = _clean(rec.get("birth_year"))
+    attrs["age"] = int(now.year - int(by)) if by is not None else None
+    signup = _clean(rec.get("signup_time"))
+    if signup is not None:
+        ts = pd.Timestamp(signup)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+        attrs["is_new"] = bool(ts > pd.Timestamp(now) - timedelta(days=new_user_days))
+    consent = _clean(rec.get("consent_marketing"))
+    attrs["consent_marketing"] = True if consent is None else bool(consent)
+    extra = rec.get("attributes")
+    if isinstance(extra, Mapping):
+        for k, v in extra.items():
+            attrs.setdefault(str(k), v)
+    attrs["bought_categories"] = sorted(bought)
+    attrs["n_purchases"] = int(n_purchases)
+    return attrs
 
 
 def merge_attributes(

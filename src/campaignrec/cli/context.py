@@ -239,3 +239,25 @@ def print_plan(result: PlanResult) -> None:
         )
     console.print(table)
     console.print(f"estimates: [bold]{result.source}[/]", highlight=False)
+    used = out.get("protected_attributes_used") or []
+    if used:
+        console.print(
+            f"[yellow]the audience selects on protected attribute(s) / 受众使用了受保护属性:[/] "
+            f"{', '.join(used)}",
+            highlight=False,
+        )
+    rates = out.get("selection_rates") or []
+    if rates:
+        grid = Table(title="selection rate by group / 各群体入选率")
+        for col in ("field", "group", "shoppers", "selected", "rate", "ratio to max"):
+            grid.add_column(col, justify="left" if col in ("field", "group") else "right")
+        for r in rates:
+            grid.add_row(
+                str(r["field"]),
+                str(r["group"]),
+                f"{r['shoppers']:,}",
+                f"{r['selected']:,}",
+                f"{r['rate']:.1%}",
+                f"{r['ratio_to_max']:.2f}",
+            )
+        console.print(grid)

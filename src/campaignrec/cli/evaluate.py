@@ -184,6 +184,8 @@ def evaluate(
         "95% CI",
         *[f"recall@{x}" for x in ks],
         f"coverage@{ks[0]}",
+        f"new items exposure@{ks[0]} (wanted)",
+        f"long tail exposure@{ks[0]} (wanted)",
         "fit s",
         "recommend s",
     ]
@@ -196,8 +198,18 @@ def evaluate(
             f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]",
             *[f"{row[f'recall@{x}']:.4f}" for x in ks],
             f"{row[f'coverage@{ks[0]}']:.3f}",
+            _exposure(row, "new_items", ks[0]),
+            _exposure(row, "long_tail", ks[0]),
             f"{row['fit_s']:.2f}",
             f"{row['recommend_s']:.2f}",
         )
     console.print(table)
     console.print(f"report: {report}")
+
+
+def _exposure(row: Any, group: str, k: int) -> str:
+    """``exposure share (relevance share)`` of an item group, or ``-`` when not measured."""
+    exposure, wanted = row.get(f"exposure_{group}@{k}"), row.get(f"relevance_{group}")
+    if exposure is None or wanted is None or exposure != exposure:
+        return "-"
+    return f"{exposure:.1%} ({wanted:.1%})"

@@ -109,7 +109,25 @@ def read_policy_file(path: Path, loaded: LoadedLog) -> NDArray[np.float64]:
 
 
 def ope(
-    logs: Annotated[Path, typer.Option("--logs", help="log file (CSV or Parquet)")],
+    logs: Annotated[Path | None, typer.Option("--logs", help="log file (CSV or Parquet)")] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="evaluate on the service's own decision log (campaign impressions with their "
+            "propensities; reward: a --reward-event for the campaign within --window-hours)",
+        ),
+    ] = False,
+    reward_event: Annotated[
+        str, typer.Option("--reward-event", help="with --from-store: the reward's event type")
+    ] = "campaign_click",
+    window_hours: Annotated[
+        float, typer.Option("--window-hours", min=0.0, help="with --from-store: reward window")
+    ] = 24.0,
+    logged_policy: Annotated[
+        str | None,
+        typer.Option("--logged-policy", help="with --from-store: only this policy's decisions"),
+    ] = None,
     policy: Annotated[
         str,
         typer.Option(
@@ -159,7 +177,7 @@ def ope(
     size of each estimator's importance weights. Without --refit-reward-model the reward model
     is fitted once and held fixed in the bootstrap (fast; DM's interval is then too narrow).
     """
-    from campaignrec.experiments.logs_io import load_mapping, read_log, read_obd_csv
+    from campaignrec.experiments.logs_io import LogMapping, load_mapping, read_log, read_obd_csv
     from campaignrec.experiments.ope import (
         OPESettings,
         estimate_policy_value,
@@ -177,13 +195,32 @@ def ope(
             "reward_model", "unknown", value=reward_model, hint="logistic | lightgbm"
         )
     tau = _switch_tau(switch_tau)
-    if not logs.is_file():
-        raise ConfigError(f"log file {str(logs)!r} does not exist", hint="pass --logs FILE")
-    loaded = (
-        read_obd_csv(logs)
-        if preset == "obd"
-        else read_log(logs, load_mapping(mapping) if mapping else None)
-    )
+    if from_store:
+        if logs is not None or preset is not None or mapping is not None:
+            raise ConfigError("--from-store reads the store: drop --logs, --preset and --mapping")
+        from campaignrec.cli.context import open_store
+        from campaignrec.experiments.logs_io import decision_log, log_from_frame
+
+        frame = decision_log(
+            open_store().read_table("events"),
+            reward_event=reward_event,
+            window_hours=window_hours,
+            policy=logged_policy,
+        )
+        loaded = log_from_frame(frame, LogMapping(position="position", context=[]))
+        source = "the store's decision log"
+    else:
+        if logs is None or not logs.is_file():
+            raise ConfigError(
+                f"log file {str(logs)!r} does not exist",
+                hint="pass --logs FILE, or --from-store for the service's own decisions",
+            )
+        loaded = (
+            read_obd_csv(logs)
+            if preset == "obd"
+            else read_log(logs, load_mapping(mapping) if mapping else None)
+        )
+        source = logs.name
     log = loaded.log
     q = fit_reward_model(log, model=reward_model, seed=seed)  # type: ignore[arg-type]
     if policy == "uniform":
@@ -220,7 +257,7 @@ def ope(
         }
         typer.echo(json.dumps(payload))
         return
-    table = Table(title=f"policy {policy!r} on {logs.name}: {log.n_rounds:,} rounds")
+    table = Table(title=f"policy {policy!r} on {source}: {log.n_rounds:,} rounds")
     for col in ("estimator", "value", "95% CI", "ESS"):
         table.add_column(col, justify="right" if col != "estimator" else "left")
     for name, r in results.items():

@@ -90,6 +90,7 @@ def _register() -> None:
     app.add_typer(serve.keys_app, name="keys")
     app.command("erase")(privacy_cli.erase)
     app.command("retention")(privacy_cli.retention)
+    app.command("dp")(privacy_cli.dp_release)
 
 
 _register()

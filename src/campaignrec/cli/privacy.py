@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -116,5 +117,66 @@ def retention(
     console.print(
         f"deleted {result.events_deleted:,} events before {result.cutoff.isoformat()} "
         f"(retention {result.days:g} days) / 已删除 {result.events_deleted:,} 条早于保留期限的事件",
+        highlight=False,
+    )
+
+
+def dp_release(
+    table: Annotated[
+        str, typer.Argument(help="segments, rfm_segments, funnel, heatmap or campaigns")
+    ],
+    epsilon: Annotated[float, typer.Option("--epsilon", "-e", help="privacy loss of this release")],
+    max_events: Annotated[
+        int, typer.Option("--max-events", min=1, help="per-shopper clip of event tables (Δ)")
+    ] = 50,
+    dataset: Annotated[str, typer.Option("--dataset", help="whose budget it is charged to")] = (
+        "shop"
+    ),
+    actor: Annotated[str | None, typer.Option("--actor", help="who asks (audit log)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="CSV file for the noisy counts")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """Release a table of counts with ε-differential privacy (OpenDP), charged to the budget.
+
+    以差分隐私（OpenDP）发布计数表，并计入隐私预算。
+    """
+    from campaignrec.privacy.dp import exact_table, release_counts
+    from campaignrec.privacy.erasure import default_actor
+
+    s = settings()
+    store = open_store()
+    try:
+        counts, sensitivity = exact_table(
+            store, table, max_events=max_events, profiles_dir=Path(s.home) / "profiles"
+        )
+        release = release_counts(
+            store,
+            s,
+            counts,
+            epsilon=epsilon,
+            sensitivity=sensitivity,
+            query=f"{table} (max_events={max_events})" if sensitivity > 1 else table,
+            actor=actor or default_actor(),
+            dataset=dataset,
+        )
+    finally:
+        store.close()
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        release.to_frame().to_csv(out, index=False)
+    if json_out:
+        print(json.dumps(release.to_dict(), default=str))
+        return
+    grid = Table(title=f"{table}: epsilon={release.epsilon:g}, sensitivity={release.sensitivity}")
+    grid.add_column("key / 键")
+    grid.add_column("noisy count / 加噪计数", justify="right")
+    for key, value in list(release.values.items())[:50]:
+        grid.add_row(key, f"{value:,}")
+    console.print(grid)
+    console.print(
+        f"budget of '{release.dataset}' / 隐私预算: spent {release.spent_epsilon:g} of "
+        f"{release.budget_epsilon:g}" + (f"; wrote {out}" if out else ""),
         highlight=False,
     )

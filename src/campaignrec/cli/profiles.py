@@ -177,12 +177,22 @@ def export_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="output file: .csv or .parquet")],
     refresh: RefreshOpt = False,
 ) -> None:
-    """Write one row per user (user_id, recency_days, frequency, monetary, lifecycle, segment, ...)."""
+    """Write one row per user (user_id, recency_days, frequency, monetary, lifecycle, segment, ...).
+
+    Shoppers who withheld personalisation consent are left out.
+    """
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise ValidationError("--out", "the file must end in .csv or .parquet", value=str(out))
+    from campaignrec.privacy.consent import exportable_profiles
+
     result = _profiles(refresh)
-    df = result.profiles.copy()
+    store = _open_store()
+    try:
+        users = store.read_table("users", columns=["user_id", "consent_personalisation"])
+    finally:
+        store.close()
+    df = exportable_profiles(result.profiles, users).copy()
     df = df.rename(columns={"segment": "segment_id", "segment_name": "segment"})
     first = ["user_id", "recency_days", "frequency", "monetary", "lifecycle", "segment"]
     df = df[first + [c for c in df.columns if c not in first]]

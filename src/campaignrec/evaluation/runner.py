@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ValidationError
+from campaignrec.evaluation.fairness import exposure_shares, relevance_shares
 from campaignrec.evaluation.metrics import (
     RANKING_METRICS,
     gini_index,
@@ -108,6 +109,8 @@ class EvaluationResults:
     models: dict[str, ModelResult] = dataclasses.field(default_factory=dict)
     groups: dict[str, NDArray[np.object_]] = dataclasses.field(default_factory=dict)
     seed: int = 0
+    #: protected item groups (name -> 0/1 per item): each model's exposure share of them at k
+    item_groups: dict[str, NDArray[np.int64]] = dataclasses.field(default_factory=dict)
 
     # ---- adding results ------------------------------------------------------------------------
     def add(
@@ -137,6 +140,11 @@ class EvaluationResults:
             )
             if self.item_category is not None:
                 per_user[f"ild@{k}"] = intra_list_diversity(recs, k, self.item_category)
+            for group, member in self.item_groups.items():
+                # position-weighted exposure share against the share of what users wanted
+                summary[f"exposure_{group}@{k}"] = float(exposure_shares(recs, member, 2, k)[1])
+        for group, member in self.item_groups.items():
+            summary[f"relevance_{group}"] = float(relevance_shares(self.truth.items, member, 2)[1])
         result = ModelResult(
             name,
             recs,
@@ -469,9 +477,14 @@ def run_evaluation(
         item_category=item_category_codes(interactions, category_column),
         seed=seed,
     )
+    from campaignrec.evaluation.fairness import new_item_groups, popularity_groups
     from campaignrec.evaluation.stats import feature_groups, history_length_groups
 
     results.groups["history length"] = history_length_groups(train, truth.user_idx)
+    results.item_groups = {
+        "new_items": new_item_groups(train),
+        "long_tail": popularity_groups(train),
+    }
     for col in group_columns:
         results.groups[col] = feature_groups(interactions, truth.user_idx, col)
     for name, spec in models.items():

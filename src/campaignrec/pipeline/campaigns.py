@@ -19,12 +19,16 @@ from campaignrec.campaigns.audience import audience_of
 from campaignrec.campaigns.catalog import Catalog, load_campaigns
 from campaignrec.campaigns.eligibility import EligibilityResult, explain_eligibility
 from campaignrec.campaigns.exposures import exposure_outcomes, segment_response_rates
+from campaignrec.campaigns.fairness import protected_fields_used, selection_rates
 from campaignrec.data.schema import Campaign
 from campaignrec.errors import UnknownIdError, ValidationError
 from campaignrec.pipeline.profiles import all_attributes, profile_attributes_for
+from campaignrec.privacy.consent import personalisation_allowed
 from campaignrec.store.protocols import TableReader
 
 FALLBACK_LABEL = "fallback: logged response rates per segment"
+#: The fallback's group of shoppers who withheld personalisation consent (no profile segment).
+NO_CONSENT_GROUP = "(no personalisation consent)"
 OUTCOME_EVENT_COLUMNS = [
     "user_id",
     "event_type",
@@ -125,6 +129,8 @@ def plan_for(
     )
     out = plan.to_dict()
     out["audience_size"] = len(aud)
+    out["protected_attributes_used"] = protected_fields_used(c)
+    out["selection_rates"] = selection_rates(aud, attrs).to_dict("records")
     return PlanResult(campaign=c, audience_size=len(aud), plan=out, source=source)
 
 
@@ -173,7 +179,12 @@ def fallback_estimates(
         )
     if not any(a.get(segment_field) is not None for a in attrs.values()):
         segment_field = "membership_tier"  # no profiles yet: a field every shop has
-    seg = {u: str(a.get(segment_field)) for u, a in attrs.items()}
+    # a shopper who withheld personalisation consent is estimated from the campaign's overall
+    # rates, never from their profile's segment
+    seg = {
+        u: str(a.get(segment_field)) if personalisation_allowed(a) else NO_CONSENT_GROUP
+        for u, a in attrs.items()
+    }
     scope = "this campaign"
     if not (out["campaign_id"] == campaign_id).any():
         out = out.assign(campaign_id=campaign_id)

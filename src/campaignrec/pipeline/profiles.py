@@ -17,7 +17,12 @@ from typing import Any
 
 import pandas as pd
 
-from campaignrec.campaigns.audience import base_attributes, merge_attributes
+from campaignrec.campaigns.audience import (
+    base_attributes,
+    bought_categories,
+    merge_attributes,
+    user_base_attributes,
+)
 from campaignrec.errors import CampaignrecError
 from campaignrec.profiles.pipeline import (
     PROFILES_FILE,
@@ -123,19 +128,13 @@ def profile_attributes_for(
     if record is None and profile is None:
         return None
     base: dict[str, dict[str, Any]] = {}
-    if record is not None:
+    if record is not None:  # one primary-key row and one index range: no table scan, no pandas
         bought = purchase_categories(store, uid, at)
-        events = pd.DataFrame(
-            {
-                "user_id": [uid] * len(bought),
-                "event_type": ["purchase"] * len(bought),
-                "item_id": [item for item, _ in bought],
-            }
-        )
-        items = pd.DataFrame(
-            {"item_id": [i for i, _ in bought], "category": [c for _, c in bought]}
-        ).drop_duplicates("item_id")
-        base = base_attributes(pd.DataFrame([record]), events, items, now=at)
+        base = {
+            uid: user_base_attributes(
+                record, bought_categories(c for _, c in bought), len(bought), now=at
+            )
+        }
     merged = merge_attributes(base, {uid: profile} if profile is not None else None)
     return merged[uid]
 

@@ -190,11 +190,25 @@ def contactable(
     return [u for u in recipients if marketing_allowed(attributes.get(u, {}), state, user_id=u)]
 
 
+def exportable_profiles(profiles: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
+    """``profiles`` without the shoppers who withheld personalisation consent (``users``: the
+    users table's ``user_id`` and ``consent_personalisation``): a profile export is profiling."""
+    if "consent_personalisation" not in users or users.empty:
+        return profiles
+    withheld = set(
+        users.loc[users["consent_personalisation"].eq(False), "user_id"].astype(str).tolist()
+    )
+    if not withheld:
+        return profiles
+    return profiles[~profiles["user_id"].astype(str).isin(withheld)].reset_index(drop=True)
+
+
 __all__ = [
     "CONSENT_FIELDS",
     "apply_consent_events",
     "consent_key",
     "contactable",
+    "exportable_profiles",
     "latest_consent",
     "marketing_allowed",
     "personalisation_allowed",

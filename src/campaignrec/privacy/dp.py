@@ -290,11 +290,58 @@ def campaign_report_counts(
     return {f"{c}:{t}": found.get(f"{c}:{t}", 0) for c in campaign_ids for t in kinds}
 
 
+TABLES = ("segments", "rfm_segments", "funnel", "heatmap", "campaigns")
+
+
+def exact_table(
+    store: Any, table: str, *, max_events: int, profiles_dir: Any = None
+) -> tuple[dict[str, int], int]:
+    """The exact counts of one shareable table of a shop and their sensitivity.
+
+    Parameters
+    ----------
+    store : SQLStore
+    table : str
+        ``segments`` / ``rfm_segments`` (shoppers per segment, from the saved profiles),
+        ``funnel``, ``heatmap`` (weekday x hour, UTC) or ``campaigns`` (events per campaign and
+        type, every campaign of the catalogue).
+    max_events : int
+        The per-shopper clip of the event tables.
+    profiles_dir : path, optional
+        Where the shop's profiles are kept (computed there when missing; segment tables only).
+
+    Returns
+    -------
+    (counts, sensitivity)
+    """
+    if table not in TABLES:
+        raise ValidationError("table", f"use one of {', '.join(TABLES)}", value=table)
+    if table in ("segments", "rfm_segments"):
+        from campaignrec.pipeline.profiles import ensure_profiles
+
+        result = ensure_profiles(lambda: store, profiles_dir)
+        column = "segment_name" if table == "segments" else "rfm_segment"
+        names = None  # RFM segments: the keys are the segments that have members
+        if table == "segments" and result.segments is not None:
+            names = sorted({str(n) for n in result.segments.names_en_})  # empty ones too
+        return segment_size_counts(result.profiles, column, names), 1
+    cols = ["user_id", "event_type", "item_id", "campaign_id", "timestamp"]
+    events = store.read_table("events", columns=cols)
+    if table == "funnel":
+        return funnel_counts(events, max_events), max_events
+    if table == "heatmap":
+        return heatmap_counts(events, max_events), max_events
+    ids = sorted(store.read_table("campaigns", columns=["campaign_id"])["campaign_id"].astype(str))
+    return campaign_report_counts(events, max_events, ids), max_events
+
+
 __all__ = [
     "DEFAULT_DATASET",
+    "TABLES",
     "DPRelease",
     "campaign_report_counts",
     "clip_per_user",
+    "exact_table",
     "funnel_counts",
     "heatmap_counts",
     "laplace_measurement",

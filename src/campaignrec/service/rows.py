@@ -32,9 +32,18 @@ def _text(value: Any) -> str | None:
 
 
 def validate_rows(
-    entity: str, rows: Sequence[BaseModel], request: Request, store: Any, *, name: str
+    entity: str,
+    rows: Sequence[BaseModel],
+    request: Request,
+    store: Any,
+    *,
+    name: str,
+    edge: Any = None,
 ) -> tuple[ValidationResult, list[Rejected]]:
     """Validate ``rows`` as ``entity`` rows, quarantine the bad ones, report them.
+
+    ``edge`` (:class:`campaignrec.privacy.edge.PrivacyEdge`) is applied first, as at import:
+    user ids pseudonymised and personal fields dropped or sealed before anything is stored.
 
     Raises
     ------
@@ -50,8 +59,12 @@ def validate_rows(
     frame = pl.DataFrame(
         {c: [_text(r.get(c)) for r in plain] for c in cols}, schema={c: pl.String for c in cols}
     )
+    if edge is not None:
+        frame = edge.apply(entity, frame)
     rid = getattr(request.state, "request_id", "api")
     res = validate_frame(entity, frame, source=f"api:{rid}")
+    if edge is not None and len(res.quarantine):
+        res.quarantine = edge.redact(res.quarantine)
     rejected = [
         Rejected(
             index=int(q["line"]) - 1,

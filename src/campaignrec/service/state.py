@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from campaignrec.config import Settings
 from campaignrec.errors import CampaignrecError
 from campaignrec.pipeline.training import active_model_row
+from campaignrec.privacy.edge import privacy_edge
+from campaignrec.privacy.pseudonymise import pseudonymise_user_id
 from campaignrec.ranking import Ranker
 from campaignrec.service.auth import KeyStore, TokenBucket
 from campaignrec.service.campaigns import CatalogCache
@@ -58,6 +60,7 @@ class ServiceState:
         self.online: Any = online_for(settings)
         self.keys = KeyStore(self.store)
         self.bucket = TokenBucket(settings.api_rate_per_second, settings.api_rate_burst)
+        self.edge = privacy_edge(settings, self.store)  # pseudonyms and personal fields
         self.catalog = CatalogCache(self.store, ttl_seconds=max(settings.model_check_seconds, 0.5))
         self.metrics = Metrics()
         self._lock = threading.Lock()
@@ -65,6 +68,10 @@ class ServiceState:
         self.ranker: Ranker | None = None
         self.version: str | None = None
         self.refresh(force=True)
+
+    def stored_id(self, user_id: str) -> str:
+        """The id the engine stores for an external user id (its pseudonym with a key set)."""
+        return pseudonymise_user_id(self.settings, user_id)
 
     def served_version(self) -> str | None:
         """What should be served now: ``name:version`` of the active model and the catalogue's

@@ -16,6 +16,7 @@ operator, as it locks the tables).
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any
 
@@ -29,6 +30,8 @@ from campaignrec.store.profiles import profiles_table
 #: What surrounds a field in the JSON text of a quarantined line: quotes, CSV / TSV separators
 #: (a tab is ``\\t`` in JSON), semicolons and pipes.
 _SEPARATORS = ('"', ",", "\\t", ";", "|")
+SCRUB_BUSY_MS = 5_000
+POOL_BUSY_MS = 60_000  # what campaignrec.store.engine sets on every connection
 
 
 class Erasure:
@@ -125,24 +128,38 @@ class Erasure:
                 "seconds": round(time.perf_counter() - started, 3),
             }
         truncated = False
+        vacuumed = False
+        error = None
         raw = self.core.engine.raw_connection()
         try:
             dbapi: Any = raw.driver_connection
             dbapi.execute("PRAGMA secure_delete=ON")
+            # a reader elsewhere makes TRUNCATE wait for it: wait seconds, not the pool's minute
+            dbapi.execute(f"PRAGMA busy_timeout={SCRUB_BUSY_MS}")
             dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             if vacuum:
                 dbapi.execute("VACUUM")
+                vacuumed = True
             busy, _log, _done = dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             truncated = int(busy) == 0
-        except OperationalError:
-            truncated = False
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            # another process holds a transaction open: the rows are deleted (and zeroed), but
+            # earlier copies may stay in free pages until a vacuum that gets the file to itself
+            error = f"{exc}"
         finally:
-            raw.close()
-        return {
-            "vacuumed": vacuum,
+            try:
+                restore: Any = raw.driver_connection
+                restore.execute(f"PRAGMA busy_timeout={POOL_BUSY_MS}")
+            finally:
+                raw.close()
+        out: dict[str, Any] = {
+            "vacuumed": vacuumed,
             "wal_truncated": truncated,
             "seconds": round(time.perf_counter() - started, 3),
         }
+        if error is not None:
+            out["error"] = error
+        return out
 
     def find_user(self, user_id: str) -> dict[str, int]:
         """Rows of every table that still hold ``user_id``: equal to it in any text column, or

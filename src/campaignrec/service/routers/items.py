@@ -43,7 +43,9 @@ def post_items(batch: ItemBatch, request: Request, state: State, _key: IngestKey
     it; a change of ``in_stock`` or ``hidden`` applies to the next requests. The served lists
     pick the change up within ``model_check_seconds``.
     """
-    res, rejected = validate_rows("items", batch.items, request, state.store, name="items")
+    res, rejected = validate_rows(
+        "items", batch.items, request, state.store, name="items", edge=state.edge
+    )
     written = int(state.store.upsert_items(res.valid)) if len(res.valid) else 0
     if written:
         state.catalogue_changed()

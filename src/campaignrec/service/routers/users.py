@@ -105,7 +105,7 @@ def recommendations(
     ranker = state.ranker  # one read: a model swap mid-request does not mix versions
     ranked = ranker.recommend(
         RankingRequest(
-            user_id=user_id,
+            user_id=state.stored_id(user_id),
             k=k,
             context=ctx,
             exclude=tuple(exclude or ()),
@@ -129,7 +129,13 @@ def recommendations(
 @router.get("/{user_id}/campaigns", response_model=CampaignsOut)
 def campaigns(user_id: UserId, state: State, _key: ReadKey, k: K = 3) -> CampaignsOut:
     out = serve_user_campaigns(
-        state.store, state.online, user_id, k, datetime.now(UTC), catalog=state.catalog.get()
+        state.store,
+        state.online,
+        state.stored_id(user_id),
+        k,
+        datetime.now(UTC),
+        catalog=state.catalog.get(),
+        policy=state.settings.campaign_policy,
     )
     for reason in out["skipped"].values():
         state.metrics.refusals.labels(reason).inc()
@@ -143,7 +149,8 @@ def campaigns(user_id: UserId, state: State, _key: ReadKey, k: K = 3) -> Campaig
 
 @router.get("/{user_id}/profile", response_model=ProfileOut)
 def profile(user_id: UserId, state: State, _key: ReadKey) -> ProfileOut:
-    attrs = user_attributes(state.store, user_id)
+    stored = state.stored_id(user_id)
+    attrs = user_attributes(state.store, stored)
     clean = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in (attrs or {}).items()}
     clean = {
         k: v for k, v in clean.items() if isinstance(v, str | int | float | bool | list | dict)
@@ -152,5 +159,5 @@ def profile(user_id: UserId, state: State, _key: ReadKey) -> ProfileOut:
         user_id=user_id,
         known=attrs is not None,
         attributes=clean,
-        recent_items=state.online.recent(user_id, 20),
+        recent_items=state.online.recent(stored, 20),
     )
