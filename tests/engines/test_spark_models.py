@@ -28,11 +28,6 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def snap(spark: Any, spark_shop: Any) -> Any:
-    return spark_snapshot(spark, spark_shop)
-
-
-@pytest.fixture(scope="module")
 def inter(local_tables: dict[str, pd.DataFrame]) -> Interactions:
     """The local snapshot of the same shop (what build_snapshot gives after a local import)."""
     ev = local_tables["events"]

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from campaignrec.engines.spark.models import fit_item_knn, spark_snapshot
+from campaignrec.engines.spark.models import fit_item_knn
 from campaignrec.engines.spark.recommend import recommend_all
 from campaignrec.errors import ConfigError
 from campaignrec.models.registry import load_model
@@ -17,8 +17,8 @@ from campaignrec.pipeline.training import recommend_frame
 pytestmark = pytest.mark.spark
 
 
-def test_batch_export_equals_local(spark: Any, spark_shop: Any, tmp_path: Path) -> None:
-    model_dir = fit_item_knn(spark_snapshot(spark, spark_shop)).save(tmp_path / "item_knn" / "v1")
+def test_batch_export_equals_local(spark: Any, snap: Any, tmp_path: Path) -> None:
+    model_dir = fit_item_knn(snap).save(tmp_path / "item_knn" / "v1")
     rows = recommend_all(spark, model_dir, tmp_path / "recs.parquet", k=5, partitions=3)
     got = pd.read_parquet(tmp_path / "recs.parquet")
     model = load_model(model_dir)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from campaignrec.engines.spark.profiles import spark_profiles, to_local_frame
+from campaignrec.engines.spark.profiles import to_local_frame
 from campaignrec.engines.spark.segments import assign_segments_spark, fit_segments_spark
 from campaignrec.profiles.segments import (
     SegmentConfig,
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def profiles(spark: Any, spark_shop: Any) -> Any:
-    return spark_profiles(spark, spark_shop).persist()
+def profiles(profile_table: Any) -> Any:
+    return profile_table
 
 
 def _blobs(n_per: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -83,8 +83,9 @@ def test_shop_segments_agree_with_local(spark: Any, profiles: Any) -> None:
     assert adjusted_rand_score(want["segment"], assigned["segment"]) >= 0.9
 
 
-def test_previous_segment_ids_are_kept(spark: Any, profiles: Any) -> None:
+def test_previous_segment_ids_are_kept(spark: Any) -> None:
     cfg = SegmentConfig(k_min=3, k_max=3, seed=0, n_init=1)
+    profiles = spark.createDataFrame(_blobs(n_per=10))
     first = fit_segments_spark(spark, profiles, cfg)
     shuffled = SegmentModel.from_dict(
         first.to_dict() | {"segment_ids": [10 + s for s in reversed(first.segment_ids_)]}

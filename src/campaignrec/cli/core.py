@@ -10,12 +10,17 @@ import typer
 from rich.table import Table
 
 from campaignrec.cli.context import (
+    EngineOpt,
+    SparkConfOpt,
+    SparkInputOpt,
+    SparkMasterOpt,
     console,
     open_store,
     print_init,
     print_stats,
     selection_table,
     settings,
+    spark_options,
 )
 from campaignrec.errors import CampaignrecError, ConfigError
 
@@ -79,9 +84,19 @@ def train(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    engine: EngineOpt = "local",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
+    spark_input: SparkInputOpt = None,
 ) -> None:
     """Train a model on the store's events and make it the active version."""
     from campaignrec.pipeline import train as run_train
+
+    spark = spark_options(engine, spark_master, spark_conf, spark_input)
+    if spark is not None:
+        from campaignrec.engines.spark.jobs import spark_trainer
+
+        run_train = spark_trainer(spark)
 
     with console.status("training..."):
         result = run_train(
@@ -118,6 +133,9 @@ def recommend(
         str | None, typer.Option("--model", "-m", help="model name (active version)")
     ] = None,
     explain: Annotated[bool, typer.Option("--explain", help="show the evidence per item")] = False,
+    engine: EngineOpt = "local",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Top-k products per user from the active model (batch export with --all --out)."""
     from campaignrec.pipeline import load_active_model, recommend_frame
@@ -127,6 +145,13 @@ def recommend(
             "name one or more USER_IDS, or use --all",
             hint="campaignrec recommend --all --k 10 --out recs.csv",
         )
+    spark = spark_options(engine, spark_master, spark_conf, None)
+    if spark is not None:
+        from campaignrec.engines.spark.jobs import recommend_all_spark
+
+        rows, path = recommend_all_spark(open_store(), model, out, k, spark, all_users=all_users)
+        console.print(f"wrote {rows:,} rows (Parquet dataset) from {path} to {out}")
+        return
     m = load_active_model(open_store(), model)
     ids = list(m.users_.ids) if all_users else list(user_ids or [])
     frame = recommend_frame(m, ids, k)

@@ -3,8 +3,11 @@
 The features, their fill values (median, or max + 1 for "never" recencies), the log1p of heavy
 tails and the standardisation are those of :func:`campaignrec.profiles.segments.fit_segments`,
 computed over the whole profile table in Spark. K-Means is MLlib's (k-means|| initialisation,
-seeded); each k of the range is scored by scikit-learn's silhouette on a seeded sample of at most
-``silhouette_sample`` users brought to the driver, as the local engine scores it. The centroids
+seeded, the best of ``n_init`` seeded runs by cost as scikit-learn keeps the best inertia); each k
+of the range is scored by scikit-learn's silhouette on a sample of at most ``silhouette_sample``
+users brought to the driver, as the local engine scores it. To keep the number of MLlib fits
+down, each k is scored on one run and only the chosen k is refitted with ``n_init`` runs (the
+local engine runs ``n_init`` for every k; the silhouette curves agree closely, tests/engines). The centroids
 then go through the local stable-id matching and naming, so a Spark run yields a
 :class:`~campaignrec.profiles.segments.SegmentModel` that saves, loads and assigns like a local
 one, and segment ids stay stable across runs of either engine.
@@ -12,6 +15,7 @@ one, and segment ids stay stable across runs of either engine.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -30,6 +34,8 @@ from campaignrec.profiles.segments import (
 )
 
 _VEC = "__z"
+#: MLlib K-Means fits submitted at once (restarts, and the k of the range).
+PARALLEL_FITS = 4
 
 
 def _clean(col: str) -> Any:
@@ -128,24 +134,42 @@ def fit_segments_spark(
     sil_pdf = sil.limit(cfg.silhouette_sample).toPandas()
     sil_x = np.asarray([v.toArray() for v in sil_pdf[_VEC]], dtype=float)
     ks = [k] if k is not None else list(range(cfg.k_min, min(cfg.k_max, n_fit - 1) + 1))
+
+    def one(kk: int, run: int) -> tuple[float, np.ndarray]:
+        km = KMeans(k=kk, seed=cfg.seed + run, featuresCol=_VEC, maxIter=100, tol=1e-6)
+        fitted = km.fit(fit_rows)
+        return float(fitted.summary.trainingCost), np.asarray(fitted.clusterCenters(), dtype=float)
+
+    def kmeans_many(jobs: list[tuple[int, int]]) -> list[tuple[float, np.ndarray]]:
+        # MLlib fits are many small jobs: submitting several at once keeps the executors busy
+        with ThreadPoolExecutor(max_workers=PARALLEL_FITS) as pool:
+            return list(pool.map(lambda job: one(*job), jobs))
+
+    def kmeans(kk: int, runs: int) -> np.ndarray:
+        # scikit-learn keeps the best of n_init seeded runs by inertia; so do we, by MLlib's cost
+        return min(kmeans_many([(kk, r) for r in range(runs)]), key=lambda f: f[0])[1]
+
     silhouette: dict[int, float] = {}
     best: tuple[float, int, np.ndarray] | None = None
-    for kk in ks:
-        # scikit-learn keeps the best of n_init seeded runs by inertia; so do we, by MLlib's cost
-        fits = [
-            KMeans(k=kk, seed=cfg.seed + r, featuresCol=_VEC, maxIter=100, tol=1e-6).fit(fit_rows)
-            for r in range(cfg.n_init)
-        ]
-        km = min(fits, key=lambda m: float(m.summary.trainingCost))
-        centers = np.asarray(km.clusterCenters(), dtype=float)
+    # with several k, each is scored on one seeded run and the chosen k refitted with n_init
+    # runs: n_init + len(ks) MLlib fits instead of n_init x len(ks)
+    first_runs = cfg.n_init if len(ks) == 1 else 1
+    firsts = (
+        [kmeans(ks[0], first_runs)]
+        if len(ks) == 1
+        else [c for _, c in kmeans_many([(kk, 0) for kk in ks])]
+    )
+    for kk, centers in zip(ks, firsts, strict=True):
         d = ((sil_x[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
         labels = d.argmin(axis=1)
         score = float(silhouette_score(sil_x, labels)) if len(np.unique(labels)) > 1 else -1.0
         silhouette[kk] = score
         if best is None or score > best[0]:
             best = (score, kk, centers)
-    fit_rows.unpersist()
     assert best is not None
+    if first_runs < cfg.n_init:
+        best = (best[0], best[1], kmeans(best[1], cfg.n_init))
+    fit_rows.unpersist()
     model = SegmentModel(cfg)
     model.features_, model.fill_, model.mean_, model.scale_ = features, fill, mean, scale
     model.silhouette_, model.k_ = silhouette, best[1]

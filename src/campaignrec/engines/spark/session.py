@@ -82,9 +82,12 @@ def get_session(
     os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning:pyspark.sql.pandas.types")
     from pyspark.sql import SparkSession
 
+    active = SparkSession.getActiveSession()
     builder = SparkSession.builder.appName(app_name)
-    if master:
+    if master and active is None:
         builder = builder.master(master)
-    for key, value in {**BASE_CONF, **dict(conf or {})}.items():
+    # a session made before (spark-submit, a notebook, a test) keeps its settings but ours
+    settings = dict(conf or {}) if active is not None else {**BASE_CONF, **dict(conf or {})}
+    for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
