@@ -4,7 +4,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 {
   cat "$here/_header.md"
-  for f in startup ingest stores synthetic profiles clv ranking models_scale models serving_ranking serving campaigns uplift_ope; do
+  for f in startup ingest stores synthetic profiles clv ranking models_scale models serving_ranking serving campaigns uplift_ope spark; do
     [ -f "$here/$f.md" ] || continue
     printf '\n---\n\n<!-- from docs/benchmarks/%s.md -->\n' "$f"
     sed -e 's/^# /## /' -e 's/^## \(.*\)$/### \1/;t' "$here/$f.md" | sed -e '1s/^### /## /'

@@ -76,7 +76,7 @@ SparkConfOpt = Annotated[
     typer.Option("--spark-conf", help="Spark setting KEY=VALUE, passed through (repeatable)"),
 ]
 SparkInputOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--spark-input",
         help="Parquet input directory (events, items, users); default: the store, exported",
@@ -84,7 +84,7 @@ SparkInputOpt = Annotated[
 ]
 
 
-def spark_options(engine: str, master: str, conf: list[str] | None, input_dir: Path | None) -> Any:
+def spark_options(engine: str, master: str, conf: list[str] | None, input_dir: str | None) -> Any:
     """The Spark options of a batch command, or None when it runs on the local engine."""
     from campaignrec.engines.spark.jobs import SparkOptions, check_engine
     from campaignrec.engines.spark.session import parse_conf

@@ -51,13 +51,13 @@ class SparkOptions:
     conf
         Spark settings passed through (``spark.executor.memory`` ...).
     input
-        Directory with ``events``, ``items``, ``users`` as Parquet (file or dataset); None:
-        export the store's tables there first.
+        Directory (or URI) with ``events``, ``items``, ``users`` as Parquet (file or dataset);
+        None: export the store's tables to ``<home>/spark/input`` first.
     """
 
     master: str = DEFAULT_MASTER
     conf: Mapping[str, str] = field(default_factory=dict)
-    input: Path | None = None
+    input: str | None = None
 
 
 def _session(options: SparkOptions) -> Any:
@@ -66,9 +66,9 @@ def _session(options: SparkOptions) -> Any:
     return get_session(options.master, options.conf)
 
 
-def _input(store: Any, home: Path, options: SparkOptions) -> Path:
+def _input(store: Any, home: Path, options: SparkOptions) -> str | Path:
     if options.input is not None:
-        return Path(options.input)
+        return options.input  # a local directory or a URI (hdfs://, s3a://): kept as text
     from campaignrec.engines.spark.io import export_store
 
     return export_store(store, Path(home) / SPARK_DIR / "input")
