@@ -343,6 +343,10 @@ def validate_table(
         )
         valid = ranked.where(F.col("__n") == 1).drop("__n")
         quarantine = quarantine.unionByName(dups)
+    if entity == "events":
+        # every stage reads the good events (counts, the end of the data, profiles, snapshot):
+        # deduplicate them once
+        valid = valid.persist()
     else:
         ranked = valid.withColumn(
             "__n",
