@@ -26,7 +26,11 @@ BASE_CONF: dict[str, str] = {
 
 def spark_missing_reason() -> str | None:
     """Why Spark cannot run here (no ``pyspark``, no Java), or None when it can."""
-    if importlib.util.find_spec("pyspark") is None:
+    try:
+        found = importlib.util.find_spec("pyspark") is not None
+    except (ImportError, ValueError):  # a broken or blocked install
+        found = False
+    if not found:
         return "pyspark is not installed (pip install 'campaignrec[spark]')"
     java_home = os.environ.get("JAVA_HOME")
     if not (java_home and os.path.exists(os.path.join(java_home, "bin", "java"))) and not (
