@@ -111,10 +111,9 @@ def train(
     )
 
 
-def load_active_model(store: ModelRegistry, name: str | None = None) -> Any:
-    """The active version of model ``name`` (or of the most recently activated model)."""
-    from campaignrec.models.registry import load_model
-
+def active_model_path(store: ModelRegistry, name: str | None = None) -> Path:
+    """The folder of the active version of model ``name`` (or of the most recently activated
+    model)."""
     if name is None:
         models = store.list_models()
         active = models[models["active"]] if not models.empty else models
@@ -123,13 +122,20 @@ def load_active_model(store: ModelRegistry, name: str | None = None) -> Any:
         row = (
             active.sort_values("created_at").iloc[-1] if "created_at" in active else active.iloc[-1]
         )
-        return load_model(row["path"])
+        return Path(row["path"])
     info = store.active_model(name)
     if info is None:
         raise CampaignrecError(
             f"no active version of model '{name}'", hint=f"run: campaignrec train --model {name}"
         )
-    return load_model(info["path"])
+    return Path(info["path"])
+
+
+def load_active_model(store: ModelRegistry, name: str | None = None) -> Any:
+    """The active version of model ``name`` (or of the most recently activated model)."""
+    from campaignrec.models.registry import load_model
+
+    return load_model(active_model_path(store, name))
 
 
 def recommend_frame(model: Any, user_ids: list[str] | np.ndarray, k: int) -> pd.DataFrame:

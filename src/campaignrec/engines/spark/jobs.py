@@ -26,7 +26,7 @@ import numpy as np
 
 from campaignrec.engines import ENGINES
 from campaignrec.engines.spark.session import DEFAULT_MASTER
-from campaignrec.errors import CampaignrecError, ConfigError
+from campaignrec.errors import ConfigError
 
 SPARK_DIR = "spark"
 
@@ -226,25 +226,6 @@ def compute_profiles_spark(
 
 
 # ---- batch recommend ----------------------------------------------------------------------------
-def active_model_path(store: Any, name: str | None) -> Path:
-    """The folder of the active version of ``name`` (or of the latest activated model)."""
-    if name is None:
-        models = store.list_models()
-        active = models[models["active"]] if not models.empty else models
-        if active.empty:
-            raise CampaignrecError("no trained model yet", hint="run: campaignrec train")
-        row = (
-            active.sort_values("created_at").iloc[-1] if "created_at" in active else active.iloc[-1]
-        )
-        return Path(row["path"])
-    info = store.active_model(name)
-    if info is None:
-        raise CampaignrecError(
-            f"no active version of model '{name}'", hint=f"run: campaignrec train --model {name}"
-        )
-    return Path(info["path"])
-
-
 def recommend_all_spark(
     store: Any,
     model: str | None,
@@ -259,6 +240,7 @@ def recommend_all_spark(
     Returns (rows written, model folder).
     """
     from campaignrec.engines.spark.recommend import recommend_all
+    from campaignrec.pipeline.training import active_model_path
 
     if not all_users or out is None:
         raise ConfigError(
