@@ -41,6 +41,10 @@ def spark() -> Iterator[Any]:
             "spark.sql.shuffle.partitions": "2",
             "spark.default.parallelism": "2",
             "spark.driver.memory": "1g",
+            # tiny data: compiling query code and re-planning stages cost more than they save
+            "spark.sql.adaptive.enabled": "false",
+            "spark.sql.codegen.wholeStage": "false",
+            "spark.sql.codegen.factoryMode": "NO_CODEGEN",
         },
         app_name="campaignrec-tests",
     )
@@ -70,3 +74,19 @@ def spark_shop(spark: Any, shop_dir: Path) -> Any:
     from campaignrec.engines.spark.io import read_shop
 
     return read_shop(spark, shop_dir)
+
+
+@pytest.fixture(scope="session")
+def snap(spark: Any, spark_shop: Any) -> Any:
+    """The shop's item-event snapshot on Spark (shared by the model and export tests)."""
+    from campaignrec.engines.spark.models import spark_snapshot
+
+    return spark_snapshot(spark, spark_shop)
+
+
+@pytest.fixture(scope="session")
+def profile_table(spark: Any, spark_shop: Any) -> Any:
+    """The shop's profile table on Spark, persisted (shared by the profile and segment tests)."""
+    from campaignrec.engines.spark.profiles import spark_profiles
+
+    return spark_profiles(spark, spark_shop, buckets=3).persist()

@@ -114,3 +114,13 @@ def test_synthetic_shop_is_read_whole(spark_shop: Any, local_tables: dict[str, A
         table = getattr(spark_shop, entity)
         assert table.valid.count() == len(local_tables[entity])
         assert table.quarantine.count() == 0
+
+
+def test_tables_are_found_as_files_directories_or_file_uris(tmp_path: Path) -> None:
+    from campaignrec.engines.spark.io import resolve_table
+
+    (tmp_path / "events").mkdir()
+    (tmp_path / "items.parquet").write_bytes(b"")
+    assert resolve_table(tmp_path, "events") == f"{tmp_path}/events"
+    assert resolve_table(f"file://{tmp_path}", "items") == f"file://{tmp_path}/items.parquet"
+    assert resolve_table(tmp_path, "users") is None

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -58,6 +59,39 @@ def open_store() -> Any:
     from campaignrec.pipeline.shop import open_store as open_shop_store
 
     return open_shop_store(settings())
+
+
+# ---- where the batch commands run (train, profiles export, segments, recommend --all) ---------
+EngineOpt = Annotated[
+    str, typer.Option("--engine", help="where the batch stage runs: local | spark")
+]
+SparkMasterOpt = Annotated[
+    str,
+    typer.Option(
+        "--spark-master", help="Spark master: local[*], spark://host:7077, yarn, k8s://..."
+    ),
+]
+SparkConfOpt = Annotated[
+    list[str] | None,
+    typer.Option("--spark-conf", help="Spark setting KEY=VALUE, passed through (repeatable)"),
+]
+SparkInputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-input",
+        help="Parquet input directory (events, items, users); default: the store, exported",
+    ),
+]
+
+
+def spark_options(engine: str, master: str, conf: list[str] | None, input_dir: str | None) -> Any:
+    """The Spark options of a batch command, or None when it runs on the local engine."""
+    from campaignrec.engines.spark.jobs import SparkOptions, check_engine
+    from campaignrec.engines.spark.session import parse_conf
+
+    if check_engine(engine) == "local":
+        return None
+    return SparkOptions(master=master, conf=parse_conf(conf), input=input_dir)
 
 
 # ---- display helpers shared by several commands ----------------------------------------------

@@ -10,6 +10,10 @@ import typer
 from rich.table import Table
 
 from campaignrec.cli.context import (
+    EngineOpt,
+    SparkConfOpt,
+    SparkInputOpt,
+    SparkMasterOpt,
     console,
     open_store,
     print_init,
@@ -17,6 +21,7 @@ from campaignrec.cli.context import (
     selection_progress,
     selection_table,
     settings,
+    spark_options,
 )
 from campaignrec.errors import ConfigError
 
@@ -90,11 +95,21 @@ def train(
             min=0.01,
         ),
     ] = None,
+    engine: EngineOpt = "local",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
+    spark_input: SparkInputOpt = None,
 ) -> None:
     """Train a model on the store's events and make it the active version."""
     from campaignrec.pipeline import train as run_train
 
-    if model is not None:
+    spark = spark_options(engine, spark_master, spark_conf, spark_input)
+    if spark is not None:
+        from campaignrec.engines.spark.jobs import spark_trainer
+
+        with console.status("training on Spark..."):
+            result = spark_trainer(spark)(open_store(), settings(), model, _parse_params(param))
+    elif model is not None:
         with console.status("training..."):
             result = run_train(open_store(), settings(), model, _parse_params(param), seed=seed)
     else:
@@ -147,6 +162,9 @@ def recommend(
     explain: Annotated[bool, typer.Option("--explain", help="show the evidence per item")] = False,
     lang: Annotated[str, typer.Option("--lang", help="explanations: en or zh")] = "en",
     json_out: Annotated[bool, typer.Option("--json", help="one JSON line per user")] = False,
+    engine: EngineOpt = "local",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Top-k products per user through the ranking path the API serves (rules, re-ranking,
     explanations); a batch export with --all --out."""
@@ -158,6 +176,13 @@ def recommend(
             "name one or more USER_IDS, or use --all",
             hint="campaignrec recommend --all --k 10 --out recs.csv",
         )
+    spark = spark_options(engine, spark_master, spark_conf, None)
+    if spark is not None:
+        from campaignrec.engines.spark.jobs import recommend_all_spark
+
+        rows, path = recommend_all_spark(open_store(), model, out, k, spark, all_users=all_users)
+        console.print(f"wrote {rows:,} rows (Parquet dataset) from {path} to {out}")
+        return
     from campaignrec.privacy import pseudonymise_user_id
 
     s = settings()

@@ -62,9 +62,16 @@ def _events(store: Any) -> Iterator[pd.DataFrame]:
     return iter_events(store)
 
 
-def _profiles(refresh: bool) -> Any:
-    """The saved profiles of the data directory (computed when missing or with --refresh)."""
+def _profiles(refresh: bool, spark: Any = None) -> Any:
+    """The saved profiles of the data directory (computed when missing or with --refresh;
+    always computed, on Spark, with ``spark`` options)."""
     from campaignrec.pipeline.profiles import ensure_profiles
+
+    if spark is not None:
+        from campaignrec.engines.spark.jobs import compute_profiles_spark
+
+        with console.status("computing profiles on spark..."):
+            return compute_profiles_spark(_open_store, _settings().home, profiles_dir(), spark)
 
     return ensure_profiles(
         _open_store,
@@ -176,6 +183,10 @@ _EXPORT_LISTS = (
 def export_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="output file: .csv or .parquet")],
     refresh: RefreshOpt = False,
+    engine: context.EngineOpt = "local",
+    spark_master: context.SparkMasterOpt = "local[*]",
+    spark_conf: context.SparkConfOpt = None,
+    spark_input: context.SparkInputOpt = None,
 ) -> None:
     """Write one row per user (user_id, recency_days, frequency, monetary, lifecycle, segment, ...).
 
@@ -186,7 +197,8 @@ def export_command(
         raise ValidationError("--out", "the file must end in .csv or .parquet", value=str(out))
     from campaignrec.privacy.consent import exportable_profiles
 
-    result = _profiles(refresh)
+    spark = context.spark_options(engine, spark_master, spark_conf, spark_input)
+    result = _profiles(refresh, spark)
     store = _open_store()
     try:
         users = store.read_table("users", columns=["user_id", "consent_personalisation"])
@@ -210,6 +222,10 @@ def export_command(
 def segments_command(
     refresh: RefreshOpt = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="PNG of the segments")] = None,
+    engine: context.EngineOpt = "local",
+    spark_master: context.SparkMasterOpt = "local[*]",
+    spark_conf: context.SparkConfOpt = None,
+    spark_input: context.SparkInputOpt = None,
 ) -> None:
     """Show the behavioural segments (names in English and Chinese) and the RFM view."""
     import pandas as pd
@@ -217,7 +233,9 @@ def segments_command(
     from campaignrec.profiles.plots import plot_segments, plot_silhouette
     from campaignrec.profiles.segments import silhouette_curve
 
-    result = _profiles(refresh)
+    result = _profiles(
+        refresh, context.spark_options(engine, spark_master, spark_conf, spark_input)
+    )
     if result.segments is None:
         raise CampaignrecError("no segments were fitted", hint="need more users than k_min")
     model = result.segments

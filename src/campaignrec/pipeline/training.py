@@ -152,6 +152,11 @@ def active_model_row(store: ModelRegistry, name: str | None = None) -> dict[str,
     return {str(k): v for k, v in active.iloc[-1].to_dict().items()}
 
 
+def active_model_path(store: ModelRegistry, name: str | None = None) -> Path:
+    """The folder of the served version (:func:`active_model_row`'s ``path``)."""
+    return Path(active_model_row(store, name)["path"])
+
+
 def load_active_model(store: ModelRegistry, name: str | None = None) -> Any:
     """The active version of model ``name`` (or of the most recently activated model)."""
     from campaignrec.models.registry import load_model

@@ -106,13 +106,27 @@ def _combined_ddl(entity: str) -> str:
     return ", ".join(parts)
 
 
-def resolve_table(root: str | Path, entity: str) -> str | None:
+def _exists(spark: Any, location: str) -> bool:
+    """Whether a path exists: the local file system, or Hadoop's for a URI (hdfs://, s3a://)."""
+    if location.startswith("file:"):
+        return Path(source_name(location)).exists()
+    if "://" not in location:
+        return Path(location).exists()
+    if spark is None:
+        return True
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(location)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return bool(fs.exists(path))
+
+
+def resolve_table(root: str | Path, entity: str, spark: Any = None) -> str | None:
     """Where ``entity`` lies under an input directory: ``<root>/<entity>.parquet`` (a file or a
-    dataset directory) or ``<root>/<entity>/``; None when absent."""
-    base = Path(root)
-    for cand in (base / f"{entity}.parquet", base / entity):
-        if cand.exists():
-            return str(cand)
+    dataset directory) or ``<root>/<entity>/``; None when absent. ``root`` may be a URI."""
+    base = str(root).rstrip("/")
+    for cand in (f"{base}/{entity}.parquet", f"{base}/{entity}"):
+        if _exists(spark, cand):
+            return cand
     return None
 
 
@@ -246,7 +260,7 @@ def read_parquet(spark: Any, path: str | Path) -> Any:
     from pyspark.sql import functions as F
 
     p = str(path)
-    if not Path(p).exists() and "://" not in p:
+    if not _exists(spark, p):
         raise ConfigError(f"no Parquet data at {p}", hint="give a .parquet file or a directory")
     df = spark.read.parquet(p)
     return df.select(
@@ -329,6 +343,10 @@ def validate_table(
         )
         valid = ranked.where(F.col("__n") == 1).drop("__n")
         quarantine = quarantine.unionByName(dups)
+    if entity == "events":
+        # every stage reads the good events (counts, the end of the data, profiles, snapshot):
+        # deduplicate them once
+        valid = valid.persist()
     else:
         ranked = valid.withColumn(
             "__n",
@@ -371,7 +389,7 @@ def read_shop(
     options: ValidationOptions | None = None,
 ) -> ShopInput:
     """Validate ``events`` (required), ``items`` and ``users`` found under ``root``."""
-    paths = {e: resolve_table(root, e) for e in ENTITY_FILES}
+    paths = {e: resolve_table(root, e, spark) for e in ENTITY_FILES}
     if paths["events"] is None:
         raise ValidationError(
             "events",

@@ -240,7 +240,8 @@ def spark_profiles(
         .cogroup(users.groupBy(_BUCKET))
         .applyInPandas(_bucket_profiles(items, cfg, end, names), ddl)
     )
-    parts = parts.drop(*GLOBAL_COLUMNS[:4])
+    # the buckets are read by the three quintile joins and the final pass: compute them once
+    parts = parts.drop(*GLOBAL_COLUMNS[:4]).persist()
     scored = _scores(parts)
     edges = None
     n_prices = (

@@ -26,7 +26,11 @@ BASE_CONF: dict[str, str] = {
 
 def spark_missing_reason() -> str | None:
     """Why Spark cannot run here (no ``pyspark``, no Java), or None when it can."""
-    if importlib.util.find_spec("pyspark") is None:
+    try:
+        found = importlib.util.find_spec("pyspark") is not None
+    except (ImportError, ValueError):  # a broken or blocked install
+        found = False
+    if not found:
         return "pyspark is not installed (pip install 'campaignrec[spark]')"
     java_home = os.environ.get("JAVA_HOME")
     if not (java_home and os.path.exists(os.path.join(java_home, "bin", "java"))) and not (
@@ -82,9 +86,12 @@ def get_session(
     os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning:pyspark.sql.pandas.types")
     from pyspark.sql import SparkSession
 
+    active = SparkSession.getActiveSession()
     builder = SparkSession.builder.appName(app_name)
-    if master:
+    if master and active is None:
         builder = builder.master(master)
-    for key, value in {**BASE_CONF, **dict(conf or {})}.items():
+    # a session made before (spark-submit, a notebook, a test) keeps its settings but ours
+    settings = dict(conf or {}) if active is not None else {**BASE_CONF, **dict(conf or {})}
+    for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
