@@ -210,7 +210,9 @@ def main() -> None:
                         timeout=args.timeout,
                     )
                     print("als", engine, json.dumps(als[engine]), flush=True)
-    both = [r for r in runs if r["local"].get("status") == "ok" and r["spark"].get("status") == "ok"]
+    both = [
+        r for r in runs if r["local"].get("status") == "ok" and r["spark"].get("status") == "ok"
+    ]
     summary: dict[str, Any] = {
         "spark_over_local_time": {
             str(r["events"]): r["spark"]["seconds"] / r["local"]["seconds"] for r in both
@@ -227,7 +229,9 @@ def main() -> None:
         stopped = [r["events"] for r in runs if r[engine].get("status") != "ok"]
         summary[f"{engine}_stopped_at"] = stopped[0] if stopped else None
     if als.get("local", {}).get("fit_seconds") and als.get("spark", {}).get("fit_seconds"):
-        summary["als_mllib_over_implicit_fit"] = als["spark"]["fit_seconds"] / als["local"]["fit_seconds"]
+        summary["als_mllib_over_implicit_fit"] = (
+            als["spark"]["fit_seconds"] / als["local"]["fit_seconds"]
+        )
     report = {
         "machine": machine(load_start),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
