@@ -44,7 +44,7 @@ def _plan(users: dict[str, np.ndarray], attrs=None, cfg=NO_HOLDOUT, values=None,
 
 
 def test_the_send_time_is_the_shoppers_own_busiest_hour_outside_quiet_hours() -> None:
-    plan = _plan({"a": _counts({19: 5}), "owl": _counts({23: 5, 7: 1, 12: 1})})
+    plan = _plan({"a": _counts({19: 5}), "owl": _counts({23: 20, 7: 5, 12: 5})})
     t = plan.table.set_index("user_id")
     assert t.loc["a", "send_at"].endswith("T19:00:00+08:00")
     # 23:00 and 07:00 are quiet: the best allowed hour of their pattern is noon

@@ -7,7 +7,8 @@ own time zone. A shopper with ``n`` events gets::
     weekday(d) = (own_days(d)  + k * segment_days(d))  / (n + k)
 
 with ``k = prior_events``: with a thin history the segment's pattern decides, with a long one
-their own. A shopper who withheld personalisation consent is timed by the shop-wide pattern only
+their own. A group's pattern is the mean of its members' own distributions (each member
+weighs the same, however many events they have). A shopper who withheld personalisation consent is timed by the shop-wide pattern only
 (their own activity is not used, nor is their segment, which is profiling).
 """
 
@@ -70,6 +71,16 @@ def _normalise(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return x / total if total > 0 else np.full(x.shape, 1.0 / x.size)
 
 
+def _typical(counts: NDArray[np.float64], rows: Sequence[int]) -> NDArray[np.float64]:
+    """The mean of the members' own distributions (members with events), so a group's pattern
+    is its typical member's, not its busiest members' (who hold most of the events)."""
+    sub = counts[list(rows)]
+    n = sub.sum(axis=1)
+    if not (n > 0).any():
+        return np.full(counts.shape[1], 1.0 / counts.shape[1])
+    return _normalise((sub[n > 0] / n[n > 0, None]).mean(axis=0))
+
+
 @dataclass(frozen=True, eq=False)
 class TimingModel:
     """Per-shopper hour (24) and weekday (7) distributions, shrunk towards a group pattern."""
@@ -96,12 +107,13 @@ def timing_model(
     """
     hours_by = activity.counts.sum(axis=1)  # (n, 24)
     days_by = activity.counts.sum(axis=2)  # (n, 7)
-    shop_h, shop_d = _normalise(hours_by.sum(axis=0)), _normalise(days_by.sum(axis=0))
+    all_rows = list(range(len(activity.user_ids)))
+    shop_h, shop_d = _typical(hours_by, all_rows), _typical(days_by, all_rows)
     seg_idx: dict[str, list[int]] = {}
     for i, u in enumerate(activity.user_ids):
         seg_idx.setdefault(groups.get(u, SHOP), []).append(i)
-    seg_h = {g: _normalise(hours_by[ix].sum(axis=0)) for g, ix in seg_idx.items()}
-    seg_d = {g: _normalise(days_by[ix].sum(axis=0)) for g, ix in seg_idx.items()}
+    seg_h = {g: _typical(hours_by, ix) for g, ix in seg_idx.items()}
+    seg_d = {g: _typical(days_by, ix) for g, ix in seg_idx.items()}
     hours: dict[str, NDArray[np.float64]] = {}
     days: dict[str, NDArray[np.float64]] = {}
     n_ev: dict[str, int] = {}
