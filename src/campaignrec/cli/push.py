@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from campaignrec.cli import context
 from campaignrec.errors import ValidationError
@@ -81,29 +80,7 @@ def plan_cmd(
     if json_out:
         print(json.dumps(summary, ensure_ascii=False))
         return
-    s = summary
-    context.console.print(
-        f"push plan for [bold]{campaign_id}[/]: {s['pushes']:,} pushes / 条推送, "
-        f"{s['holdout']:,} in the holdout / 对照组, expected value / 预期价值 "
-        f"{context.money(s['expected_value'])} -> {out}",
-        highlight=False,
-    )
-    table = Table(title="by channel / 按渠道")
-    table.add_column("channel")
-    table.add_column("pushes", justify="right")
-    for ch, n in s["by_channel"].items():
-        table.add_row(ch, f"{n:,}")
-    context.console.print(table)
-    if s["skipped"]:
-        skipped = Table(title="left out / 未推送")
-        skipped.add_column("reason")
-        skipped.add_column("shoppers", justify="right")
-        for reason, n in s["skipped"].items():
-            skipped.add_row(reason, f"{n:,}")
-        context.console.print(skipped)
-    context.console.print(f"value estimates: {s['value_source']}", highlight=False)
-    if s["ledger"]:
-        context.console.print(f"recorded in / 已记录于 {s['ledger']}", highlight=False)
+    context.print_push_plan(summary)
 
 
 app.command("plan")(plan_cmd)

@@ -10,7 +10,7 @@ from the ledger (:mod:`campaignrec.push.ledger`). Nothing here prints.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,4 +98,38 @@ def plan_push(
     )
 
 
-__all__ = ["PushPlanResult", "plan_push"]
+def demo_push(
+    store: Any, settings: PushSettings, ledger: Path, *, uplift: Path | None = None
+) -> tuple[PushPlanResult, datetime] | None:
+    """The demo's push plan: the first campaign (by start time) that has pushes worth sending
+    one day into its window (or half-way through a shorter one), planned at that moment and
+    recorded in ``ledger``; None when no campaign has any (every coupon loses money).
+    ``uplift``: the estimates to use (the demo passes the synthetic shop's planted effects)."""
+    from campaignrec.errors import CampaignrecError
+    from campaignrec.pipeline.campaigns import load_catalog
+    from campaignrec.push.ledger import record_plan
+
+    timed = [c for c in load_catalog(store) if c.start_time is not None and c.end_time]
+    for c in sorted(timed, key=lambda c: (c.start_time, c.campaign_id)):
+        assert c.start_time is not None and c.end_time is not None
+        at = c.start_time + min(timedelta(days=1), (c.end_time - c.start_time) / 2)
+        try:
+            result = plan_push(
+                store,
+                c.campaign_id,
+                now=at,
+                settings=settings,
+                ledger=ledger,
+                uplift=uplift,
+                record=False,
+            )
+        except CampaignrecError:
+            continue  # nobody in the audience, no logged exposures: try the next campaign
+        if len(result.plan.table):
+            record_plan(ledger, result.plan, at)
+            recorded = PushPlanResult(result.plan, result.source, result.selected, ledger)
+            return recorded, at
+    return None
+
+
+__all__ = ["PushPlanResult", "demo_push", "plan_push"]
