@@ -172,3 +172,23 @@ def test_timing_model_rows_are_distributions() -> None:
     m = timing_model(act, {}, prior_events=5.0)
     for u in ("a", "b"):
         assert np.isclose(m.hours[u].sum(), 1.0) and np.isclose(m.weekdays[u].sum(), 1.0)
+
+
+def test_push_settings_come_from_the_toml_section_and_bad_ones_name_the_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from campaignrec.config import load_settings
+    from campaignrec.errors import ConfigError
+
+    (tmp_path / "campaignrec.toml").write_text(
+        '[push]\nquiet_start = "21:30"\nmax_per_week = 2\n'
+        '[push.region_timezones]\noverseas = "Europe/London"\n'
+    )
+    s = load_settings(tmp_path).push
+    assert (s.quiet_start, s.quiet_end, s.max_per_week, s.max_per_day) == ("21:30", "08:00", 2, 1)
+    assert s.is_quiet(21 * 60 + 30) and not s.is_quiet(21 * 60 + 29)
+    assert timezone_of({"region": "overseas"}, s) == "Europe/London"
+    (tmp_path / "campaignrec.toml").write_text('[push]\nquiet_end = "25:00"\n')
+    with pytest.raises(ConfigError, match=r"push\.quiet_end"):
+        load_settings(tmp_path)
+    (tmp_path / "campaignrec.toml").write_text("[push]\nmax_per_dya = 2\n")
+    with pytest.raises(ConfigError, match="max_per_dya"):
+        load_settings(tmp_path)
