@@ -192,3 +192,20 @@ def test_push_settings_come_from_the_toml_section_and_bad_ones_name_the_field(tm
     (tmp_path / "campaignrec.toml").write_text("[push]\nmax_per_dya = 2\n")
     with pytest.raises(ConfigError, match="max_per_dya"):
         load_settings(tmp_path)
+
+
+def test_a_live_marketing_withdrawal_in_the_online_state_stops_the_push() -> None:
+    from campaignrec.privacy.consent import record_consent
+    from campaignrec.store.online import MemoryOnlineState
+
+    state = MemoryOnlineState()
+    record_consent(
+        state, {"user_id": "b", "event_type": "consent_marketing_withdrawn", "timestamp": NOW}
+    )
+    users = {"a": _counts({19: 5}), "b": _counts({19: 5})}
+    act = ActivityCounts(("a", "b"), np.stack(list(users.values())).astype(float))
+    rec = pd.DataFrame({"user_id": ["a", "b"], "value": [5.0, 5.0]})
+    attrs = {u: {"user_id": u, "consent_marketing": True} for u in users}
+    plan = plan_pushes(rec, attrs, act, CAMPAIGN, NO_HOLDOUT, NOW, state=state)
+    assert list(plan.table["user_id"]) == ["a"]
+    assert plan.skipped == {"no_marketing_consent": 1}
