@@ -24,6 +24,7 @@ ORDER = [
     "ranking",
     "models_scale",
     "allocation",
+    "push",
     "ope_synthetic",
     "ope_obd",
     "uplift_hillstrom",

@@ -33,6 +33,19 @@ def test_demo_runs_to_the_end_on_a_small_shop(tmp_path, capsys):
     assert list(recs.columns) == ["user_id", "rank", "item_id", "score", "reason"]
     assert recs.groupby("user_id").size().max() <= 10
     assert not recs.duplicated(["user_id", "item_id"]).any()
+    # step 7: a push plan for one campaign, recorded in the push ledger
+    assert "7. a push plan for one campaign" in out
+    plan = pd.read_csv(home / "push_plan.csv")
+    assert list(plan.columns[:6]) == [
+        "user_id",
+        "campaign_id",
+        "channel",
+        "send_at",
+        "content",
+        "expected_value",
+    ]
+    assert len(plan) > 0 and plan["user_id"].is_unique
+    assert (home / "push" / "ledger.parquet").is_file()
     # the five bad rows are kept in the quarantine, and the model registry has an active version
     with pytest.raises(SystemExit):
         main(["--data-dir", str(home), "stats", "--json"])

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from campaignrec.data.schema import DEFAULT_EVENT_WEIGHTS
 from campaignrec.errors import ConfigError
+from campaignrec.push.config import PushSettings
 
 DEFAULT_HOME = Path(".campaignrec")
 
@@ -115,6 +116,11 @@ class Settings(BaseSettings):
     )
     model_check_seconds: float = Field(
         default=2.0, ge=0, description="how often the service checks for a new active model"
+    )
+    push: PushSettings = Field(
+        default_factory=PushSettings,
+        description="push planning: quiet hours, caps, channels, time zones, holdout "
+        "(a [push] section of campaignrec.toml; docs/push.md)",
     )
 
     @property

@@ -433,6 +433,10 @@ class CampaignPlan:
     uplift_source: str
     rows: tuple[PlanRow, ...]
     selected: NDArray[np.object_]
+    #: expected incremental profit of each ``selected`` user (same order)
+    selected_value: NDArray[np.float64] = dataclasses.field(
+        default_factory=lambda: np.empty(0, dtype=np.float64)
+    )
 
     def table(self) -> pd.DataFrame:
         """One row per strategy."""
@@ -527,11 +531,13 @@ def plan_campaign(
     strategies.append(("random", base, rng.random((n, 1)), False))
     rows: list[PlanRow] = []
     selected: NDArray[np.object_] = np.empty(0, dtype=object)
+    selected_value: NDArray[np.float64] = np.empty(0, dtype=np.float64)
     for name, p, prio, positive in strategies:
         alloc = greedy_allocate(p, priority=prio, only_positive=positive, name=name)
         a = alloc.assign[:, 0]
         if name == "uplift":
             selected = audience["user_id"].to_numpy(object)[a]
+            selected_value = np.asarray(value[a], dtype=np.float64)
         c = float(cost[a].sum())
         inc = float(uplift[a].sum())
         rev = float((uplift * ov)[a].sum())
@@ -556,4 +562,5 @@ def plan_campaign(
         uplift_source=uplift_source,
         rows=tuple(rows),
         selected=selected,
+        selected_value=selected_value,
     )

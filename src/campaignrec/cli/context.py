@@ -295,3 +295,30 @@ def print_plan(result: PlanResult) -> None:
                 f"{r['ratio_to_max']:.2f}",
             )
         console.print(grid)
+
+
+def print_push_plan(s: dict[str, Any]) -> None:
+    """The summary of ``campaignrec push plan`` (a :meth:`PushPlanResult.summary` with ``out``):
+    pushes, holdout, expected value, pushes by channel, shoppers left out by reason."""
+    console.print(
+        f"push plan for [bold]{s['campaign_id']}[/]: {s['pushes']:,} pushes / 条推送, "
+        f"{s['holdout']:,} in the holdout / 对照组, expected value / 预期价值 "
+        f"{money(s['expected_value'])} -> {s.get('out')}",
+        highlight=False,
+    )
+    table = Table(title="by channel / 按渠道")
+    table.add_column("channel")
+    table.add_column("pushes", justify="right")
+    for ch, n in s["by_channel"].items():
+        table.add_row(ch, f"{n:,}")
+    console.print(table)
+    if s["skipped"]:
+        skipped = Table(title="left out / 未推送")
+        skipped.add_column("reason")
+        skipped.add_column("shoppers", justify="right")
+        for reason, n in s["skipped"].items():
+            skipped.add_row(reason, f"{n:,}")
+        console.print(skipped)
+    console.print(f"value estimates: {s['value_source']}", highlight=False)
+    if s["ledger"]:
+        console.print(f"recorded in / 已记录于 {s['ledger']}", highlight=False)

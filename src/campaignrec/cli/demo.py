@@ -3,7 +3,8 @@
 1. a synthetic shop (seeded) written as canonical CSV files; 2. validated import into the store,
 plus a file of deliberately bad rows to show the quarantine; 3. profiles and K-Means segments;
 4. the default model chosen and tuned on a validation split; 5. recommendations with
-explanations and a batch export; 6. a campaign plan (reach, cost, incremental conversions, ROI).
+explanations and a batch export; 6. a campaign plan (reach, cost, incremental conversions, ROI);
+7. a push plan for one campaign (send time, channel, caps, holdout; docs/push.md).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from campaignrec.cli.context import (
     open_store,
     print_init,
     print_plan,
+    print_push_plan,
     print_stats,
     selection_table,
     settings,
@@ -160,6 +162,32 @@ def demo(
     print_plan(plan_for(store, chosen, now=datetime.now(UTC)))
     done.append(f"planned campaign {chosen}: reach, cost, incremental conversions and ROI")
 
+    _step(7, "a push plan for one campaign")
+    from campaignrec.push.ledger import ledger_path, write_plan
+    from campaignrec.push.run import demo_push
+
+    # a synthetic shop knows each shopper's true uplift: it stands in for an uplift model here
+    planted = shop_dir / "truth" / "campaign_effect.parquet"
+    pushed = demo_push(
+        store, s.push, ledger_path(s.home), uplift=planted if planted.is_file() else None
+    )
+    if pushed is None:
+        console.print("no campaign of this shop has a push worth sending / 没有值得推送的活动")
+    else:
+        push_result, at = pushed
+        push_out = write_plan(push_result.plan.table, s.home / "push_plan.csv")
+        push_summary = {**push_result.summary(), "out": str(push_out)}
+        console.print(f"planned as of {at:%Y-%m-%d %H:%M} UTC (inside the campaign's window)")
+        print_push_plan(push_summary)
+        head = push_result.plan.table.head(3)
+        t = Table("user", "channel", "send at (local)", "content")
+        for row in head.itertuples(index=False):
+            t.add_row(str(row.user_id), str(row.channel), str(row.send_at), str(row.content))
+        console.print(t)
+        done.append(
+            f"planned {push_summary['pushes']:,} pushes of {push_result.plan.campaign_id} -> {push_out}"
+        )
+
     console.rule("[bold]done")
     for line in done:
         console.print(f"- {line}")
@@ -176,7 +204,7 @@ def _serve(home: Path, user_id: str, host: str, port: int) -> None:
 
     key, rec = KeyStore(open_store()).create("read,ingest,admin")
     base = f"http://{host}:{port}"
-    console.rule("[bold]7. the service")
+    console.rule("[bold]8. the service")
     console.print(f"API:      {base}/v1   (health: {base}/healthz)", highlight=False)
     console.print(f"docs:     {base}/docs (OpenAPI: {base}/openapi.json)", highlight=False)
     console.print(f"API key:  {key}   (scopes {','.join(rec.scopes)}; shown once)", highlight=False)

@@ -66,6 +66,7 @@ def _register() -> None:
     )
     from campaignrec.cli import privacy as privacy_cli
     from campaignrec.cli import profiles as profiles_cli
+    from campaignrec.cli import push as push_cli
 
     app.command("init")(core.init)
     app.command("import")(ingest.import_cmd)
@@ -91,6 +92,7 @@ def _register() -> None:
     app.command("erase")(privacy_cli.erase)
     app.command("retention")(privacy_cli.retention)
     app.command("dp")(privacy_cli.dp_release)
+    app.add_typer(push_cli.app, name="push")
 
 
 _register()

@@ -70,12 +70,16 @@ def check_eligibility(
 @dataclass(frozen=True)
 class PlanResult:
     """A campaign's plan: the campaign, its audience size, the plan (``to_dict`` shape, with
-    ``audience_size``) and where the response estimates came from."""
+    ``audience_size``) and where the response estimates came from; ``recipients``: the users the
+    uplift strategy selects with their expected incremental profit (``user_id``, ``value``), and
+    ``attributes``: the audience attributes the plan read (push planning reuses both)."""
 
     campaign: Campaign
     audience_size: int
     plan: dict[str, Any]
     source: str
+    recipients: pd.DataFrame | None = None
+    attributes: dict[str, dict[str, Any]] | None = None
 
 
 def plan_for(
@@ -131,7 +135,15 @@ def plan_for(
     out["audience_size"] = len(aud)
     out["protected_attributes_used"] = protected_fields_used(c)
     out["selection_rates"] = selection_rates(aud, attrs).to_dict("records")
-    return PlanResult(campaign=c, audience_size=len(aud), plan=out, source=source)
+    recipients = pd.DataFrame({"user_id": plan.selected.astype(str), "value": plan.selected_value})
+    return PlanResult(
+        campaign=c,
+        audience_size=len(aud),
+        plan=out,
+        source=source,
+        recipients=recipients,
+        attributes=attrs,
+    )
 
 
 def read_uplift(path: Path, campaign_id: str) -> pd.DataFrame:

@@ -1,0 +1,135 @@
+"""Plan a campaign's pushes over a shop's store: the step ``campaignrec push plan`` calls.
+
+Recipients and their expected incremental value come from the campaign plan
+(:func:`campaignrec.pipeline.campaigns.plan_for`: the uplift allocation under the budget, with
+uplift estimates from a file or the logged-response fallback); their attributes from the same
+call; their activity by local hour and weekday from the events table; the pushes already planned
+from the ledger (:mod:`campaignrec.push.ledger`). Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from campaignrec.pipeline.campaigns import plan_for
+from campaignrec.privacy.consent import ConsentState
+from campaignrec.push.activity import activity_counts
+from campaignrec.push.config import PushSettings
+from campaignrec.push.ledger import pushes_counted, read_ledger, record_plan
+from campaignrec.push.plan import PushPlan, plan_pushes
+from campaignrec.push.shoppers import timezone_of
+
+
+@dataclass(frozen=True, eq=False)
+class PushPlanResult:
+    """A planned campaign: the plan, where the value estimates came from, how many shoppers the
+    allocation selected, and the ledger it was recorded in (None when not recorded)."""
+
+    plan: PushPlan
+    source: str
+    selected: int
+    ledger: Path | None
+
+    def summary(self) -> dict[str, Any]:
+        out = self.plan.summary()
+        out["selected_by_allocation"] = self.selected
+        out["value_source"] = self.source
+        out["ledger"] = str(self.ledger) if self.ledger else None
+        return out
+
+
+def plan_push(
+    store: Any,
+    campaign_id: str,
+    *,
+    now: datetime,
+    settings: PushSettings,
+    ledger: Path,
+    uplift: Path | None = None,
+    state: ConsentState | None = None,
+    record: bool = True,
+) -> PushPlanResult:
+    """Plan the pushes of ``campaign_id`` at ``now``.
+
+    Parameters
+    ----------
+    store : the shop's SQL store.
+    campaign_id : the campaign.
+    now : planning moment (UTC).
+    settings : push settings (``Settings.push``).
+    ledger : the push ledger file; its pushes count against caps and quotas.
+    uplift : optional CSV/Parquet of uplift estimates (see ``campaigns plan --uplift``).
+    state : online state, for live consent changes.
+    record : write the plan and its holdout into the ledger.
+    """
+    result = plan_for(store, campaign_id, now=now, uplift=uplift)
+    recipients = result.recipients
+    if recipients is None:
+        recipients = pd.DataFrame(columns=["user_id", "value"])
+    attrs = result.attributes or {}
+    users = recipients["user_id"].astype(str).tolist()
+    tz = {u: timezone_of(attrs.get(u, {}), settings) for u in users}
+    # every shopper's activity feeds the segment patterns; recipients get their own on top
+    for u, a in attrs.items():
+        tz.setdefault(u, timezone_of(a, settings))
+    events = store.read_table("events", columns=["user_id", "timestamp"])
+    events = events[pd.to_datetime(events["timestamp"], utc=True) <= pd.Timestamp(now)]
+    activity = activity_counts(events, tz, settings.default_timezone)
+    held = read_ledger(ledger)
+    plan = plan_pushes(
+        recipients,
+        attrs,
+        activity,
+        result.campaign,
+        settings,
+        now,
+        existing=pushes_counted(held, str(result.campaign.campaign_id)),
+        state=state,
+    )
+    if record:
+        record_plan(ledger, plan, now)
+    return PushPlanResult(
+        plan=plan, source=result.source, selected=len(recipients), ledger=ledger if record else None
+    )
+
+
+def demo_push(
+    store: Any, settings: PushSettings, ledger: Path, *, uplift: Path | None = None
+) -> tuple[PushPlanResult, datetime] | None:
+    """The demo's push plan: the first campaign (by start time) that has pushes worth sending
+    one day into its window (or half-way through a shorter one), planned at that moment and
+    recorded in ``ledger``; None when no campaign has any (every coupon loses money).
+    ``uplift``: the estimates to use (the demo passes the synthetic shop's planted effects)."""
+    from campaignrec.errors import CampaignrecError
+    from campaignrec.pipeline.campaigns import load_catalog
+    from campaignrec.push.ledger import record_plan
+
+    timed = [c for c in load_catalog(store) if c.start_time is not None and c.end_time]
+    for c in sorted(timed, key=lambda c: (c.start_time, c.campaign_id)):
+        assert c.start_time is not None and c.end_time is not None
+        at = c.start_time + min(timedelta(days=1), (c.end_time - c.start_time) / 2)
+        try:
+            result = plan_push(
+                store,
+                c.campaign_id,
+                now=at,
+                settings=settings,
+                ledger=ledger,
+                uplift=uplift,
+                record=False,
+            )
+        except CampaignrecError:
+            continue  # nobody in the audience, no logged exposures: try the next campaign
+        if len(result.plan.table):
+            record_plan(ledger, result.plan, at)
+            recorded = PushPlanResult(result.plan, result.source, result.selected, ledger)
+            return recorded, at
+    return None
+
+
+__all__ = ["PushPlanResult", "demo_push", "plan_push"]
