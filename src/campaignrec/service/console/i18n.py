@@ -1,0 +1,238 @@
+"""The console's words in English and 简体中文, and locale-aware numbers, money and dates.
+
+Every label a page shows is a key of :data:`MESSAGES`; :func:`translate` falls back to English
+and then to the key itself, and a test checks that both languages define the same keys.
+Numbers, money and dates are formatted by Babel for the page's locale.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+from babel.dates import format_datetime
+from babel.numbers import format_currency, format_decimal, format_percent
+
+LANGS = ("en", "zh")
+LOCALES = {"en": "en_US", "zh": "zh_Hans_CN"}
+#: Currency money is shown in (ISO 4217); ``CAMPAIGNREC_CONSOLE_CURRENCY`` overrides it.
+CURRENCY = os.environ.get("CAMPAIGNREC_CONSOLE_CURRENCY", "USD")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "app_name": {"en": "campaignrec console", "zh": "campaignrec 运营控制台"},
+    "nav_overview": {"en": "Overview", "zh": "概览"},
+    "nav_campaigns": {"en": "Campaigns", "zh": "营销活动"},
+    "nav_shoppers": {"en": "Shoppers", "zh": "用户画像"},
+    "nav_lookup": {"en": "Shopper lookup", "zh": "用户查询"},
+    "nav_models": {"en": "Models", "zh": "模型"},
+    "logout": {"en": "Log out", "zh": "退出登录"},
+    "language": {"en": "Language", "zh": "语言"},
+    "login_title": {"en": "Log in", "zh": "登录"},
+    "login_key": {"en": "Admin API key", "zh": "管理员 API 密钥"},
+    "login_help": {
+        "en": "Create one with: campaignrec keys create --scopes admin",
+        "zh": "创建密钥：campaignrec keys create --scopes admin",
+    },
+    "login_submit": {"en": "Log in", "zh": "登录"},
+    "login_wrong": {"en": "Unknown or revoked API key.", "zh": "API 密钥无效或已吊销。"},
+    "login_not_admin": {
+        "en": "This key lacks the 'admin' scope.",
+        "zh": "该密钥没有 'admin' 权限。",
+    },
+    "csrf_failed": {
+        "en": "The form expired or was not sent by this console; reload the page and try again.",
+        "zh": "表单已过期或并非来自本控制台，请刷新页面后重试。",
+    },
+    "overview_title": {"en": "Overview", "zh": "概览"},
+    "count_users": {"en": "Shoppers", "zh": "用户数"},
+    "count_items": {"en": "Items", "zh": "商品数"},
+    "count_events": {"en": "Events", "zh": "行为事件数"},
+    "count_active_campaigns": {"en": "Active campaigns", "zh": "进行中的活动"},
+    "active_model": {"en": "Active model", "zh": "当前模型"},
+    "model_age": {"en": "Trained", "zh": "训练时间"},
+    "no_model": {
+        "en": "No trained model is active: run campaignrec train.",
+        "zh": "没有已激活的模型：请运行 campaignrec train。",
+    },
+    "events_per_day": {"en": "Events per day", "zh": "每日行为事件"},
+    "no_events": {"en": "No events yet.", "zh": "暂无行为事件。"},
+    "day": {"en": "Day", "zh": "日期"},
+    "campaigns_title": {"en": "Campaigns", "zh": "营销活动"},
+    "campaign_new": {"en": "New campaign", "zh": "新建活动"},
+    "campaign_edit": {"en": "Edit campaign", "zh": "编辑活动"},
+    "campaign_none": {"en": "No campaigns yet.", "zh": "暂无营销活动。"},
+    "campaign_created": {"en": "Campaign saved.", "zh": "活动已保存。"},
+    "campaign_exists": {
+        "en": "A campaign with this id exists; edit it instead.",
+        "zh": "该 ID 的活动已存在，请改为编辑。",
+    },
+    "edit": {"en": "Edit", "zh": "编辑"},
+    "save": {"en": "Save", "zh": "保存"},
+    "cancel": {"en": "Cancel", "zh": "取消"},
+    "form_has_errors": {
+        "en": "Please correct the fields marked below.",
+        "zh": "请修正下方标出的字段。",
+    },
+    "f_campaign_id": {"en": "Campaign id", "zh": "活动 ID"},
+    "f_name": {"en": "Name", "zh": "名称"},
+    "f_type": {"en": "Type", "zh": "类型"},
+    "f_status": {"en": "Status", "zh": "状态"},
+    "f_start_time": {"en": "Starts (UTC)", "zh": "开始时间（UTC）"},
+    "f_end_time": {"en": "Ends (UTC)", "zh": "结束时间（UTC）"},
+    "f_window": {"en": "Window", "zh": "时间范围"},
+    "f_discount_type": {"en": "Discount type", "zh": "优惠类型"},
+    "f_discount_value": {"en": "Discount value", "zh": "优惠额度"},
+    "f_min_spend": {"en": "Minimum spend", "zh": "最低消费"},
+    "f_categories": {"en": "Categories (comma-separated)", "zh": "品类（逗号分隔）"},
+    "f_item_ids": {"en": "Items (comma-separated ids)", "zh": "商品（逗号分隔的 ID）"},
+    "f_budget": {"en": "Budget", "zh": "预算"},
+    "f_inventory": {"en": "Inventory (redemptions)", "zh": "库存（可核销次数）"},
+    "f_cost_per_redemption": {"en": "Cost per redemption", "zh": "每次核销成本"},
+    "f_frequency_cap": {"en": "Frequency cap (per shopper)", "zh": "频次上限（每位用户）"},
+    "f_cap_window_hours": {"en": "Cap window (hours)", "zh": "频次窗口（小时）"},
+    "f_priority": {"en": "Priority", "zh": "优先级"},
+    "f_exclusivity_group": {"en": "Exclusivity group", "zh": "互斥组"},
+    "f_audience": {"en": "Audience", "zh": "目标人群"},
+    "f_audience_field": {"en": "Attribute", "zh": "属性"},
+    "f_audience_op": {"en": "Condition", "zh": "条件"},
+    "f_audience_value": {"en": "Value", "zh": "取值"},
+    "f_audience_json": {
+        "en": "Or a full rule tree (JSON; overrides the row above)",
+        "zh": "或完整的规则树（JSON，优先于上面的条件）",
+    },
+    "audience_everyone": {"en": "everyone", "zh": "所有人"},
+    "f_title_en": {"en": "Title (English)", "zh": "标题（英文）"},
+    "f_title_zh": {"en": "Title (Chinese)", "zh": "标题（中文）"},
+    "preview_title": {"en": "Live preview", "zh": "实时预估"},
+    "preview_help": {
+        "en": "The planner's answer for this draft, updated as you edit (nothing is saved).",
+        "zh": "根据当前草稿实时计算的投放预估（不会保存）。",
+    },
+    "preview_loading": {"en": "Planning…", "zh": "计算中…"},
+    "preview_audience": {"en": "Audience size", "zh": "受众规模"},
+    "preview_strategy": {"en": "Targeting", "zh": "定向策略"},
+    "preview_reach": {"en": "Reach", "zh": "触达人数"},
+    "preview_cost": {"en": "Expected cost", "zh": "预计成本"},
+    "preview_incremental": {"en": "Incremental conversions", "zh": "增量转化"},
+    "preview_roi": {"en": "ROI", "zh": "投资回报率"},
+    "preview_source": {"en": "Estimates from", "zh": "估计来源"},
+    "strategy_uplift": {"en": "uplift", "zh": "增益模型"},
+    "strategy_response": {"en": "response", "zh": "响应模型"},
+    "strategy_random": {"en": "random", "zh": "随机"},
+    "strategy_all": {"en": "everyone", "zh": "全部"},
+    "shoppers_title": {"en": "Shoppers", "zh": "用户画像"},
+    "segments": {"en": "Segments", "zh": "用户分群"},
+    "segment": {"en": "Segment", "zh": "分群"},
+    "segment_size": {"en": "Shoppers", "zh": "人数"},
+    "segment_description": {"en": "Description", "zh": "描述"},
+    "rfm_segments": {"en": "RFM segments", "zh": "RFM 分层"},
+    "lifecycle_stages": {"en": "Lifecycle stages", "zh": "生命周期阶段"},
+    "no_profiles": {
+        "en": "No profiles yet: run campaignrec profiles export --refresh.",
+        "zh": "尚无用户画像：请运行 campaignrec profiles export --refresh。",
+    },
+    "lookup_title": {"en": "Shopper lookup", "zh": "用户查询"},
+    "lookup_user": {"en": "Shopper id", "zh": "用户 ID"},
+    "lookup_submit": {"en": "Look up", "zh": "查询"},
+    "lookup_unknown": {
+        "en": "This shopper is not in the store (recommendations below are cold start).",
+        "zh": "数据中没有该用户（下方推荐为冷启动结果）。",
+    },
+    "profile_card": {"en": "Profile", "zh": "用户画像"},
+    "recent_items": {"en": "Recently viewed", "zh": "最近浏览"},
+    "eligibility": {"en": "Campaigns", "zh": "活动资格"},
+    "eligible": {"en": "eligible", "zh": "符合条件"},
+    "not_eligible": {"en": "not eligible", "zh": "不符合条件"},
+    "recommendations": {"en": "Live recommendations", "zh": "实时推荐"},
+    "rank": {"en": "#", "zh": "序号"},
+    "item": {"en": "Item", "zh": "商品"},
+    "score": {"en": "Score", "zh": "分数"},
+    "why": {"en": "Why", "zh": "推荐理由"},
+    "served_by": {"en": "Served by", "zh": "推荐模型"},
+    "personalised": {"en": "personalised", "zh": "个性化"},
+    "non_personalised": {"en": "not personalised", "zh": "非个性化"},
+    "a_segment": {"en": "Segment", "zh": "分群"},
+    "a_rfm_segment": {"en": "RFM segment", "zh": "RFM 分层"},
+    "a_lifecycle": {"en": "Lifecycle", "zh": "生命周期"},
+    "a_membership_tier": {"en": "Membership tier", "zh": "会员等级"},
+    "a_region": {"en": "Region", "zh": "地区"},
+    "a_recency_days": {"en": "Days since last purchase", "zh": "距上次购买天数"},
+    "a_frequency": {"en": "Orders", "zh": "订单数"},
+    "a_monetary": {"en": "Spend", "zh": "消费金额"},
+    "a_price_band": {"en": "Price band", "zh": "价格带"},
+    "a_top_categories": {"en": "Interests (categories)", "zh": "兴趣品类"},
+    "a_top_brands": {"en": "Interests (brands)", "zh": "兴趣品牌"},
+    "a_p_purchase_30d": {"en": "Purchase chance (30 days)", "zh": "30 天购买概率"},
+    "models_title": {"en": "Models", "zh": "模型"},
+    "model_name": {"en": "Model", "zh": "模型"},
+    "model_version": {"en": "Version", "zh": "版本"},
+    "model_created": {"en": "Created", "zh": "创建时间"},
+    "model_active": {"en": "Active", "zh": "已激活"},
+    "model_metrics": {"en": "Offline metrics", "zh": "离线指标"},
+    "activate": {"en": "Activate", "zh": "激活"},
+    "model_activated": {"en": "Model version activated.", "zh": "模型版本已激活。"},
+    "no_models": {
+        "en": "No models yet: run campaignrec train.",
+        "zh": "暂无模型：请运行 campaignrec train。",
+    },
+    "error": {"en": "Error", "zh": "错误"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "no", "zh": "否"},
+    "none": {"en": "—", "zh": "—"},
+}
+
+STATUS_WORDS: dict[str, dict[str, str]] = {
+    "draft": {"en": "draft", "zh": "草稿"},
+    "scheduled": {"en": "scheduled", "zh": "已排期"},
+    "active": {"en": "active", "zh": "进行中"},
+    "paused": {"en": "paused", "zh": "已暂停"},
+    "ended": {"en": "ended", "zh": "已结束"},
+}
+
+
+def pick_lang(value: str | None) -> str | None:
+    """``en`` / ``zh`` for a recognised value (zh-CN, zh_Hans -> zh), else None."""
+    if not value:
+        return None
+    v = value.strip().lower()
+    if v.startswith("zh"):
+        return "zh"
+    if v.startswith("en"):
+        return "en"
+    return None
+
+
+def translate(lang: str, key: str) -> str:
+    entry = MESSAGES.get(key) or STATUS_WORDS.get(key)
+    if entry is None:
+        return key
+    return entry.get(lang) or entry.get("en") or key
+
+
+class Formatter:
+    """Numbers, money, percentages and dates for one page's locale (Babel)."""
+
+    def __init__(self, lang: str) -> None:
+        self.locale = LOCALES.get(lang, LOCALES["en"])
+
+    def number(self, value: Any, digits: int = 0) -> str:
+        if value is None:
+            return "—"
+        fmt = "#,##0" + ("." + "0" * digits if digits else "")
+        return str(format_decimal(value, format=fmt, locale=self.locale))
+
+    def money(self, value: Any) -> str:
+        if value is None:
+            return "—"
+        return str(format_currency(value, CURRENCY, locale=self.locale))
+
+    def percent(self, value: Any) -> str:
+        if value is None:
+            return "—"
+        return str(format_percent(value, format="#,##0.0%", locale=self.locale))
+
+    def datetime(self, value: datetime | None) -> str:
+        if value is None:
+            return "—"
+        return str(format_datetime(value, format="medium", tzinfo=None, locale=self.locale))

@@ -1,0 +1,836 @@
+"""The console's pages under ``/console``: thin handlers over the API's own route functions.
+
+Each page calls the same functions the HTTP API serves (``service.routers``) with the logged-in
+admin key, so what the console shows is what the API answers: the campaigns list and writes, the
+planner's preview, a shopper's profile and live recommendations, the models and their
+activation. Pages are server-rendered Jinja2 templates; charts are drawn by the ``plotly``
+package's own ``plotly.min.js``, served from the installed package (no CDN).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+
+from campaignrec.errors import CampaignrecError, UnknownIdError
+from campaignrec.pipeline.campaigns import check_eligibility
+from campaignrec.pipeline.profiles import has_saved_profiles, profiles_dir
+from campaignrec.pipeline.training import active_model_row
+from campaignrec.profiles.pipeline import load_profiles
+from campaignrec.service.auth import ApiKey
+from campaignrec.service.console import forms
+from campaignrec.service.console.i18n import Formatter, pick_lang, translate
+from campaignrec.service.console.session import (
+    LANG_COOKIE,
+    MAX_AGE_SECONDS,
+    SESSION_COOKIE,
+    Session,
+    SessionCodec,
+    console_secret,
+    csrf_ok,
+    new_session,
+)
+from campaignrec.service.deps import language
+from campaignrec.service.errors import ApiError
+from campaignrec.service.routers import campaigns as campaigns_api
+from campaignrec.service.routers import models as models_api
+from campaignrec.service.routers import users as users_api
+from campaignrec.service.schemas import ActivateIn
+from campaignrec.service.state import ServiceState
+
+PREFIX = "/console"
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+NAV = (
+    ("nav_overview", "/overview"),
+    ("nav_campaigns", "/campaigns"),
+    ("nav_shoppers", "/shoppers"),
+    ("nav_lookup", "/lookup"),
+    ("nav_models", "/models"),
+)
+#: Profile attributes the lookup card shows: derived ones only, never raw personal fields.
+PROFILE_CARD = (
+    "segment",
+    "rfm_segment",
+    "lifecycle",
+    "membership_tier",
+    "region",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "price_band",
+    "p_purchase_30d",
+    "top_categories",
+    "top_brands",
+)
+DAY_US = 86_400_000_000
+EVENT_DAYS = 90
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+def _static_files() -> dict[str, tuple[Path, str]]:
+    import plotly
+
+    return {
+        "console.css": (HERE / "static" / "console.css", "text/css"),
+        "console.js": (HERE / "static" / "console.js", "text/javascript"),
+        "plotly.min.js": (
+            Path(plotly.__file__).parent / "package_data" / "plotly.min.js",
+            "text/javascript",
+        ),
+    }
+
+
+# ---- session, language, rendering -----------------------------------------------------------
+
+
+def _state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+def _codec(request: Request) -> SessionCodec:
+    codec: SessionCodec | None = getattr(request.app.state, "console_codec", None)
+    if codec is None:
+        codec = SessionCodec(console_secret(_state(request).settings.home))
+        request.app.state.console_codec = codec
+    return codec
+
+
+def _session(request: Request) -> Session | None:
+    return _codec(request).loads(request.cookies.get(SESSION_COOKIE))
+
+
+def _lang(request: Request) -> str:
+    return (
+        pick_lang(request.query_params.get("lang"))
+        or pick_lang(request.cookies.get(LANG_COOKIE))
+        or language(None, request.headers.get("accept-language"))
+    )
+
+
+def _admin_key(request: Request, session: Session | None) -> ApiKey | None:
+    """The session's key when it is still valid and holds ``admin`` (a revoked key logs out)."""
+    if session is None or session.key_id is None:
+        return None
+    for key in _state(request).keys.list():
+        if key.id == session.key_id and not key.revoked and "admin" in key.scopes:
+            return key
+    return None
+
+
+def _set_cookies(request: Request, response: Response, session: Session | None) -> None:
+    secure = request.url.scheme == "https"
+    if session is not None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            _codec(request).dumps(session),
+            max_age=MAX_AGE_SECONDS,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+            path=PREFIX,
+        )
+    chosen = pick_lang(request.query_params.get("lang"))
+    if chosen:
+        response.set_cookie(
+            LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax", secure=secure, path=PREFIX
+        )
+
+
+def _render(
+    request: Request,
+    template: str,
+    session: Session,
+    *,
+    title_key: str,
+    active: str = "",
+    status_code: int = 200,
+    logged_in: bool = True,
+    **context: Any,
+) -> Response:
+    lang = _lang(request)
+    ctx = {
+        "lang": lang,
+        "t": lambda key: translate(lang, key),
+        "fmt": Formatter(lang),
+        "csrf": session.csrf,
+        "prefix": PREFIX,
+        "nav": NAV,
+        "active": active,
+        "title_key": title_key,
+        "logged_in": logged_in,
+        "charts": False,
+        "flash": _flash(request),
+        "error": None,
+        **context,
+    }
+    response = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    _set_cookies(request, response, session)
+    return response
+
+
+FLASHES = ("campaign_created", "model_activated")
+
+
+def _flash(request: Request) -> str | None:
+    done = request.query_params.get("done")
+    return done if done in FLASHES else None
+
+
+def _to_login(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response = RedirectResponse(f"{PREFIX}/login?next={quote(target, safe='')}", status_code=303)
+    _set_cookies(request, response, None)
+    return response
+
+
+def _guard(request: Request) -> tuple[Session, ApiKey] | Response:
+    """The session and its admin key, or a redirect to the login page."""
+    session = _session(request)
+    key = _admin_key(request, session)
+    if session is None or key is None:
+        return _to_login(request)
+    return session, key
+
+
+async def _checked_form(request: Request) -> tuple[Session, ApiKey, dict[str, str]] | Response:
+    """A POSTed form from a logged-in session whose CSRF token matches, or the refusal."""
+    guard = _guard(request)
+    if isinstance(guard, Response):
+        return guard
+    session, key = guard
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    if not csrf_ok(session, form.get("csrf")):
+        return _csrf_refused(request, session)
+    return session, key, form
+
+
+def _csrf_refused(request: Request, session: Session) -> Response:
+    lang = _lang(request)
+    return _render(
+        request,
+        "message.html",
+        session,
+        title_key="error",
+        status_code=403,
+        message=translate(lang, "csrf_failed"),
+    )
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, ApiError):
+        return error.message
+    return str(error)
+
+
+def _chart(data: list[dict[str, Any]], **layout: Any) -> str:
+    """A plotly figure as the JSON the page's script draws."""
+    base = {"margin": {"l": 48, "r": 16, "t": 16, "b": 48}, "height": 320}
+    return json.dumps({"data": data, "layout": {**base, **layout}}, ensure_ascii=False)
+
+
+# ---- static files, login, logout ------------------------------------------------------------
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    found = _static_files().get(name)
+    if found is None or not found[0].is_file():
+        raise ApiError(404, "not_found", f"no console file '{name}'")
+    return FileResponse(found[0], media_type=found[1], headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("")
+def root() -> Response:
+    return RedirectResponse(f"{PREFIX}/overview", status_code=303)
+
+
+def _safe_next(value: str | None) -> str:
+    if value and value.startswith(PREFIX + "/") and not value.startswith("//"):
+        return value
+    return f"{PREFIX}/overview"
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    session = _session(request) or new_session()
+    if _admin_key(request, session) is not None:
+        return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
+    return _render(
+        request,
+        "login.html",
+        session,
+        title_key="login_title",
+        logged_in=False,
+        next=_safe_next(request.query_params.get("next")),
+    )
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    session = _session(request)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    lang = _lang(request)
+    if session is None or not csrf_ok(session, form.get("csrf")):
+        return _csrf_refused(request, session or new_session())
+    key = _state(request).keys.verify(form.get("key", "").strip())
+    error = None
+    if key is None:
+        error, status = translate(lang, "login_wrong"), 401
+    elif "admin" not in key.scopes:
+        error, status = translate(lang, "login_not_admin"), 403
+    if error is not None:
+        return _render(
+            request,
+            "login.html",
+            session,
+            title_key="login_title",
+            logged_in=False,
+            status_code=status,
+            error=error,
+            next=_safe_next(form.get("next")),
+        )
+    assert key is not None
+    response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+    _set_cookies(request, response, new_session(key.id))  # a fresh token at the login
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    checked = await _checked_form(request)
+    if isinstance(checked, Response):
+        return checked
+    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+    return response
+
+
+# ---- overview ---------------------------------------------------------------------------------
+
+
+def events_per_day(state: ServiceState, now: datetime) -> list[tuple[str, int]]:
+    """Events per UTC day over the last :data:`EVENT_DAYS` days (one grouped SQL query)."""
+    events = state.store.tables.events
+    since = int((now - timedelta(days=EVENT_DAYS)).timestamp() * 1_000_000)
+    day = (events.c.timestamp // DAY_US).label("day")  # integer division on every backend
+    query = select(day, func.count()).where(events.c.timestamp >= since).group_by(day).order_by(day)
+    with state.store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        (datetime.fromtimestamp(int(d) * 86400, UTC).date().isoformat(), int(n)) for d, n in rows
+    ]
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """A registry timestamp (pandas Timestamp or datetime) as a datetime, else None."""
+    if isinstance(value, datetime):
+        out: datetime = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+        return out
+    return None
+
+
+def _age(lang: str, then: datetime, now: datetime) -> str:
+    from babel.dates import format_timedelta
+
+    from campaignrec.service.console.i18n import LOCALES
+
+    return str(format_timedelta(now - then, locale=LOCALES[lang], add_direction=True))
+
+
+@router.get("/overview")
+def overview(request: Request) -> Response:
+    guard = _guard(request)
+    if isinstance(guard, Response):
+        return guard
+    session, _key = guard
+    state = _state(request)
+    now = datetime.now(UTC)
+    live = [c for c in state.catalog.get().live(now) if c.status == "active"]
+    counts = [
+        ("count_users", state.store.count("users")),
+        ("count_items", state.store.count("items")),
+        ("count_events", state.store.count("events")),
+        ("count_active_campaigns", len(live)),
+    ]
+    model = None
+    try:
+        row = active_model_row(state.store)
+    except CampaignrecError:
+        row = None
+    if row is not None:
+        created_dt = _as_datetime(row.get("created_at"))
+        model = {
+            "name": row["name"],
+            "version": row["version"],
+            "created": created_dt,
+            "age": _age(_lang(request), created_dt, now) if created_dt else "",
+        }
+    per_day = events_per_day(state, now)
+    chart = None
+    if per_day:
+        lang = _lang(request)
+        chart = _chart(
+            [
+                {
+                    "type": "bar",
+                    "x": [d for d, _ in per_day],
+                    "y": [n for _, n in per_day],
+                    "name": translate(lang, "events_per_day"),
+                    "marker": {"color": "#2f6fde"},
+                }
+            ],
+            xaxis={"type": "date"},
+        )
+    return _render(
+        request,
+        "overview.html",
+        session,
+        title_key="overview_title",
+        active="nav_overview",
+        counts=counts,
+        model=model,
+        events_chart=chart,
+        charts=chart is not None,
+    )
+
+
+# ---- campaigns ----------------------------------------------------------------------------------
+
+
+def _rule_text(rule: dict[str, Any] | None, lang: str) -> str:
+    if not rule:
+        return translate(lang, "audience_everyone")
+    return json.dumps(rule, ensure_ascii=False)
+
+
+@router.get("/campaigns")
+def campaigns_page(request: Request) -> Response:
+    guard = _guard(request)
+    if isinstance(guard, Response):
+        return guard
+    session, key = guard
+    lang = _lang(request)
+    found = campaigns_api.list_campaigns(_state(request), key, status=None).campaigns
+    rows = [
+        {
+            "campaign_id": c.campaign_id,
+            "title": (c.title_zh if lang == "zh" else c.title_en) or c.name,
+            "type": c.type,
+            "status": c.status,
+            "start_time": c.start_time,
+            "end_time": c.end_time,
+            "budget": c.budget,
+            "audience": _rule_text(c.audience, lang),
+        }
+        for c in found
+    ]
+    return _render(
+        request,
+        "campaigns.html",
+        session,
+        title_key="campaigns_title",
+        active="nav_campaigns",
+        campaigns=rows,
+    )
+
+
+def _form_page(
+    request: Request,
+    session: Session,
+    values: dict[str, str],
+    *,
+    editing: bool,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    lang = _lang(request)
+    return _render(
+        request,
+        "campaign_form.html",
+        session,
+        title_key="campaign_edit" if editing else "campaign_new",
+        active="nav_campaigns",
+        status_code=status_code,
+        values=values,
+        errors=errors or {},
+        editing=editing,
+        types=[(t, t) for t in forms.CAMPAIGN_TYPES],
+        statuses=[(s, translate(lang, s)) for s in forms.STATUSES],
+        discount_types=[(d, d) for d in forms.DISCOUNT_TYPES],
+        audience_fields=forms.AUDIENCE_FIELDS,
+        audience_ops=forms.AUDIENCE_OPS,
+    )
+
+
+@router.get("/campaigns/new")
+def new_campaign(request: Request) -> Response:
+    guard = _guard(request)
+    if isinstance(guard, Response):
+        return guard
+    return _form_page(request, guard[0], forms.blank_form(datetime.now(UTC)), editing=False)
+
+
+@router.get("/campaigns/{campaign_id}/edit")
+def edit_campaign(request: Request, campaign_id: str) -> Response:
+    guard = _guard(request)
+    if isinstance(guard, Response):
+        return guard
+    session, key = guard
+    try:
+        found = campaigns_api.get_campaign(campaign_id, _state(request), key)
+    except UnknownIdError as exc:
+        return _render(
+            request, "message.html", session, title_key="error", status_code=404, message=str(exc)
+        )
+    return _form_page(request, session, forms.form_from_campaign(found), editing=True)
+
+
+def _save(
+    request: Request, session: Session, key: ApiKey, form: dict[str, str], editing: str | None
+) -> Response:
+    if editing is not None:
+        form = {**form, "campaign_id": editing}
+    values = {k: form.get(k, "") for k in forms.FORM_FIELDS}
+    campaign, errors = forms.campaign_from_form(form)
+    if campaign is None:
+        return _form_page(
+            request, session, values, editing=editing is not None, errors=errors, status_code=422
+        )
+    state = _state(request)
+    try:
+        if editing is None:
+            campaigns_api.create_campaign(campaign, state, key)
+        else:
+            campaigns_api.replace_campaign(editing, campaign, state, key)
+    except ApiError as exc:  # 409: the id exists
+        lang = _lang(request)
+        field = exc.field or "_form"
+        msg = translate(lang, "campaign_exists") if exc.status == 409 else exc.message
+        return _form_page(
+            request,
+            session,
+            values,
+            editing=editing is not None,
+            errors={field: msg},
+            status_code=exc.status,
+        )
+    except CampaignrecError as exc:
+        field = getattr(exc, "field", None) or "_form"
+        return _form_page(
+            request,
+            session,
+            values,
+            editing=editing is not None,
+            errors={field: str(exc)},
+            status_code=422,
+        )
+    return RedirectResponse(f"{PREFIX}/campaigns?done=campaign_created", status_code=303)
+
+
+@router.post("/campaigns")
+async def create_campaign(request: Request) -> Response:
+    checked = await _checked_form(request)
+    if isinstance(checked, Response):
+        return checked
+    return _save(request, *checked, editing=None)
+
+
+@router.post("/campaigns/{campaign_id}")
+async def update_campaign(request: Request, campaign_id: str) -> Response:
+    checked = await _checked_form(request)
+    if isinstance(checked, Response):
+        return checked
+    session, key = checked[0], checked[1]
+    try:
+        campaigns_api.get_campaign(campaign_id, _state(request), key)
+    except UnknownIdError as exc:
+        return _render(
+            request, "message.html", session, title_key="error", status_code=404, message=str(exc)
+        )
+    return _save(request, *checked, editing=campaign_id)
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+@router.post("/api/campaigns/preview")
+async def preview(request: Request) -> Response:
+    """The live preview: the form as it stands, planned by ``POST /v1/campaigns/preview``.
+
+    The browser holds no API key, so the page posts its form here (session cookie and
+    ``X-CSRF-Token``) and the console calls the API's own preview function with the session's
+    key; the figures come back formatted for the page's locale.
+    """
+    session = _session(request)
+    key = _admin_key(request, session)
+    if session is None or key is None:
+        return JSONResponse({"error": {"code": "unauthorized", "message": "log in"}}, 401)
+    if not csrf_ok(session, request.headers.get("x-csrf-token")):
+        return JSONResponse({"error": {"code": "forbidden", "message": "CSRF token"}}, 403)
+    lang = _lang(request)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    campaign, errors = forms.campaign_from_form(form)
+    if campaign is None:
+        field, msg = next(iter(errors.items()))
+        return JSONResponse(
+            {"error": {"code": "validation_error", "field": field, "message": msg}}, 422
+        )
+    try:
+        out = campaigns_api.preview_draft(
+            campaign, _state(request), key, Response(), order_value=50.0, margin_rate=0.3
+        )
+    except CampaignrecError as exc:
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "validation_error",
+                    "field": getattr(exc, "field", None),
+                    "message": str(exc),
+                }
+            },
+            422,
+        )
+    fmt = Formatter(lang)
+    plan = out.plan
+    strategies = []
+    for row in plan.get("strategies", []):
+        name = str(row.get("strategy"))
+        label = translate(lang, f"strategy_{name}")
+        roi = _finite(row.get("roi"))
+        strategies.append(
+            {
+                "strategy": name,
+                "label": name if label == f"strategy_{name}" else label,
+                "reach": fmt.number(row.get("reach")),
+                "expected_cost": fmt.money(_finite(row.get("expected_cost"))),
+                "incremental_conversions": fmt.number(
+                    _finite(row.get("incremental_conversions")), 1
+                ),
+                "roi": fmt.percent(roi) if roi is not None else "—",
+            }
+        )
+    return JSONResponse(
+        {
+            "campaign_id": out.campaign_id,
+            "audience_size": out.audience_size,
+            "audience_size_text": fmt.number(out.audience_size),
+            "source": out.source,
+            "strategies": strategies,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+# ---- shopper lookup -----------------------------------------------------------------------------
+
+
+def _card_value(fmt: Formatter, key: str, value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value[:8]) or "—"
+    if key == "monetary":
+        return fmt.money(value)
+    if key == "p_purchase_30d":
+        return fmt.percent(value)
+    if isinstance(value, float):
+        return fmt.number(value, 2)
+    return str(value)
+
+
+@router.get("/lookup")
+def lookup(request: Request, user_id: str = "") -> Response:
+    guard = _guard(request)
+    if isinstance(guard, Response):
+        return guard
+    session, key = guard
+    user_id = user_id.strip()[:256]
+    context: dict[str, Any] = {"user_id": user_id}
+    if user_id:
+        state = _state(request)
+        lang = _lang(request)
+        fmt = Formatter(lang)
+        prof = users_api.profile(user_id, state, key)
+        attrs = prof.attributes
+        context["known"] = prof.known
+        context["recent"] = prof.recent_items
+        context["profile"] = [
+            (k, _card_value(fmt, k, attrs[k])) for k in PROFILE_CARD if attrs.get(k) is not None
+        ]
+        now = datetime.now(UTC)
+        rows: list[dict[str, Any]] = []
+        context["eligibility_error"] = None
+        for c in state.catalog.get():
+            try:
+                res = check_eligibility(
+                    state.store, c.campaign_id, state.stored_id(user_id), now, lambda: state.online
+                )
+            except UnknownIdError as exc:
+                context["eligibility_error"] = str(exc)
+                rows = []
+                break
+            rows.append(
+                {
+                    "campaign_id": c.campaign_id,
+                    "name": (c.title_zh if lang == "zh" else c.title_en) or c.name,
+                    "eligible": res.eligible,
+                    "text": res.text(lang),
+                }
+            )
+        context["eligibility"] = sorted(rows, key=lambda r: (not r["eligible"], r["campaign_id"]))
+        try:
+            context["recs"] = users_api.recommendations(
+                user_id,
+                state,
+                key,
+                k=10,
+                context=None,
+                item_id=None,
+                session_id=None,
+                exclude=None,
+                categories=None,
+                brands=None,
+                price_min=None,
+                price_max=None,
+                diversity=None,
+                lang=lang,
+                accept_language=None,
+            )
+            context["recs_error"] = None
+        except (ApiError, CampaignrecError) as exc:
+            context["recs"], context["recs_error"] = None, _message(exc)
+    return _render(
+        request, "lookup.html", session, title_key="lookup_title", active="nav_lookup", **context
+    )
+
+
+# ---- shoppers and models ------------------------------------------------------------------------
+
+
+def _bar(labels: list[str], values: list[int], color: str) -> str:
+    return _chart(
+        [{"type": "bar", "x": labels, "y": values, "marker": {"color": color}}],
+        xaxis={"automargin": True},
+    )
+
+
+@router.get("/shoppers")
+def shoppers(request: Request) -> Response:
+    guard = _guard(request)
+    if isinstance(guard, Response):
+        return guard
+    session, _key = guard
+    state = _state(request)
+    lang = _lang(request)
+    directory = profiles_dir(state.settings.home)
+    context: dict[str, Any] = {"segments": []}
+    if has_saved_profiles(directory):
+        result = load_profiles(directory)
+        profiles = result.profiles
+        sizes = (
+            profiles["segment"].value_counts().to_dict() if "segment" in profiles.columns else {}
+        )
+        segments = []
+        if result.segments is not None:
+            table = result.segments.table()
+            for row in table.to_dict("records"):
+                sid = row["segment"]
+                segments.append(
+                    {
+                        "name": row["name_zh" if lang == "zh" else "name_en"],
+                        "size": int(sizes.get(sid, 0)),
+                        "description": row["description_zh" if lang == "zh" else "description_en"],
+                    }
+                )
+        context["segments"] = segments
+        context["segments_chart"] = _bar(
+            [s["name"] for s in segments], [s["size"] for s in segments], "#2f6fde"
+        )
+        for column, name, color in (
+            ("rfm_segment", "rfm_chart", "#1b9e77"),
+            ("lifecycle", "lifecycle_chart", "#d95f02"),
+        ):
+            if column in profiles.columns:
+                counts = profiles[column].dropna().astype(str).value_counts()
+                context[name] = _bar(list(counts.index), [int(v) for v in counts], color)
+        context["charts"] = bool(segments)
+    return _render(
+        request,
+        "shoppers.html",
+        session,
+        title_key="shoppers_title",
+        active="nav_shoppers",
+        **context,
+    )
+
+
+@router.get("/models")
+def models_page(request: Request) -> Response:
+    guard = _guard(request)
+    if isinstance(guard, Response):
+        return guard
+    session, key = guard
+    state = _state(request)
+    listed = models_api.list_models(state, key).models
+    registry = state.store.list_models()
+    extra = {(str(r["name"]), str(r["version"])): r for r in registry.to_dict("records")}
+    rows = []
+    for m in listed:
+        r: dict[Any, Any] = extra.get((m.name, m.version)) or {}
+        meta = r.get("meta")
+        metrics = meta.get("metrics") if isinstance(meta, dict) else None
+        metrics = metrics if isinstance(metrics, dict) else {}
+        rows.append(
+            {
+                "name": m.name,
+                "version": m.version,
+                "active": m.active,
+                "created": _as_datetime(r.get("created_at")),
+                "metrics": [
+                    (k, v) for k, v in sorted(metrics.items()) if isinstance(v, int | float)
+                ][:6],
+            }
+        )
+    rows.sort(key=lambda r: (r["name"], r["version"]), reverse=True)
+    return _render(
+        request, "models.html", session, title_key="models_title", active="nav_models", models=rows
+    )
+
+
+@router.post("/models/activate")
+async def activate_model(request: Request) -> Response:
+    checked = await _checked_form(request)
+    if isinstance(checked, Response):
+        return checked
+    session, key, form = checked
+    try:
+        models_api.activate(
+            form.get("name", ""), ActivateIn(version=form.get("version", "")), _state(request), key
+        )
+    except (CampaignrecError, ValueError) as exc:
+        return _render(
+            request,
+            "message.html",
+            session,
+            title_key="error",
+            status_code=404,
+            message=_message(exc),
+        )
+    return RedirectResponse(f"{PREFIX}/models?done=model_activated", status_code=303)
