@@ -11,7 +11,21 @@ from campaignrec.cli.main import main
 def test_demo_runs_to_the_end_on_a_small_shop(tmp_path, capsys):
     home = tmp_path / "demo"
     with pytest.raises(SystemExit) as info:
-        main(["--data-dir", str(home), "demo", "--users", "300", "--items", "120", "--events", "20000", "--trials", "1"])
+        main(
+            [
+                "--data-dir",
+                str(home),
+                "demo",
+                "--users",
+                "300",
+                "--items",
+                "120",
+                "--events",
+                "20000",
+                "--trials",
+                "1",
+            ]
+        )
     out = capsys.readouterr().out
     assert info.value.code == 0, out
     assert "done" in out and "bad_rows.csv" in out
@@ -56,9 +70,28 @@ def test_demo_serve_prints_a_working_key_and_curl_line(tmp_path, capsys, monkeyp
     assert info.value.code == 0, out
     assert served["port"] == 8123 and served["host"] == "127.0.0.1"
     assert "http://127.0.0.1:8123/docs" in out
-    curl = re.search(r'curl -s -H "Authorization: Bearer (crk_\S+)" "http://127.0.0.1:8123(\S+)"', out)
+    curl = re.search(
+        r'curl -s -H "Authorization: Bearer (crk_\S+)" "http://127.0.0.1:8123(\S+)"', out
+    )
     assert curl, out
     key, path = curl.group(1), curl.group(2)
-    with TestClient(create_app(served["settings"])) as client:
+    assert "http://127.0.0.1:8123/console" in out
+    with TestClient(create_app(served["settings"]), follow_redirects=False) as client:
         r = client.get(path, headers={"Authorization": f"Bearer {key}"})
-    assert r.status_code == 200 and r.json()["items"]
+        assert r.status_code == 200 and r.json()["items"]
+        # the printed key opens the console, and every page shows the demo shop
+        page = client.get("/console/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        login = client.post("/console/login", data={"key": key, "csrf": token})
+        assert login.status_code == 303
+        user = re.search(r"/v1/users/([^/]+)/recommendations", path).group(1)
+        populated = {
+            "/console/overview": 'id="chart-events"',
+            "/console/campaigns": "data-campaign=",
+            "/console/shoppers": 'id="chart-segments"',
+            f"/console/lookup?user_id={user}": "<td>1</td>",
+            "/console/models": "data-model=",
+        }
+        for url, marker in populated.items():
+            shown = client.get(url)
+            assert shown.status_code == 200 and marker in shown.text, url

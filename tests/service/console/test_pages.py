@@ -158,8 +158,8 @@ def test_events_per_day_sum_to_the_events_of_the_window(admin: TestClient) -> No
     from campaignrec.service.console.routes import events_per_day
 
     state = admin.app.state.service  # type: ignore[attr-defined]
-    per_day = events_per_day(state, datetime.now(UTC))
-    assert sum(n for _, n in per_day) == state.store.count("events")
+    per_day = events_per_day(state)
+    assert sum(n for _, n in per_day) == state.store.count("events")  # all within 90 days
     days = [d for d, _ in per_day]
     assert days == sorted(days) and len(set(days)) == len(days)
 
@@ -280,6 +280,7 @@ def test_the_preview_is_the_apis_preview_of_the_draft(
     r = admin.post("/console/api/campaigns/preview", data=form, headers={"X-CSRF-Token": token})
     assert r.status_code == 200, r.text
     got = r.json()
+    assert got["ok"]
     from campaignrec.service.console.forms import campaign_from_form
 
     draft, _ = campaign_from_form(form)
@@ -297,10 +298,11 @@ def test_the_preview_is_the_apis_preview_of_the_draft(
     # a narrower rule changes the preview
     narrow = {**form, "audience_field": "region", "audience_op": "eq", "audience_value": "south"}
     r2 = admin.post("/console/api/campaigns/preview", data=narrow, headers={"X-CSRF-Token": token})
-    assert r2.status_code == 422 and r2.json()["error"]["field"] == "audience"
+    assert r2.status_code == 200 and not r2.json()["ok"]
+    assert r2.json()["error"]["field"] == "audience"
     bad = {**form, "budget": "-1"}
     r3 = admin.post("/console/api/campaigns/preview", data=bad, headers={"X-CSRF-Token": token})
-    assert r3.status_code == 422 and r3.json()["error"]["field"] == "budget"
+    assert r3.status_code == 200 and r3.json()["error"]["field"] == "budget"
 
 
 def test_the_preview_needs_the_session_and_its_token(admin: TestClient, anon: TestClient) -> None:
@@ -390,3 +392,45 @@ def test_models_page_activates_a_version(
         data={"csrf": csrf_of(page.text), "name": "item_knn", "version": "nope"},
     )
     assert bad.status_code == 404
+
+
+def test_a_missing_field_is_said_in_the_pages_language(admin: TestClient) -> None:
+    token = csrf_of(admin.get("/console/campaigns/new?lang=zh").text)
+    form = {k: v for k, v in _form(token, campaign_id="c30").items() if k != "name"}
+    r = admin.post("/console/campaigns", data=form)
+    assert r.status_code == 422
+    assert re.search(r'id="err-name">必填<', r.text)
+    p = admin.post("/console/api/campaigns/preview", data=form, headers={"X-CSRF-Token": token})
+    assert p.json()["error"] == {
+        "code": "validation_error",
+        "field": "name",
+        "message": f"{translate('zh', 'f_name')}: 必填",
+    }
+
+
+def test_the_models_age_reads_as_past() -> None:
+    from campaignrec.service.console.routes import _age
+
+    now = datetime.now(UTC)
+    assert _age("en", now - timedelta(hours=3), now) == "3 hours ago"
+    assert _age("zh", now - timedelta(hours=3), now) == "3小时前"
+
+
+def test_events_per_day_cover_the_90_days_up_to_the_latest_event(
+    admin: TestClient, console_home: Path
+) -> None:
+    import pandas as pd
+
+    from campaignrec.data.importer import import_frame
+    from campaignrec.service.console.routes import events_per_day
+
+    state = admin.app.state.service  # type: ignore[attr-defined]
+    before = events_per_day(state)
+    old = datetime.now(UTC) - timedelta(days=200)
+    row = {"user_id": "u0", "item_id": "i1", "event_type": "view", "timestamp": old.isoformat()}
+    import_frame(state.store, "events", pd.DataFrame([row]))
+    after = events_per_day(state)
+    assert after == before  # 200 days before the latest event: outside the window
+    first = datetime.fromisoformat(after[0][0]).replace(tzinfo=UTC)
+    last = datetime.fromisoformat(after[-1][0]).replace(tzinfo=UTC)
+    assert (last - first).days < 90

@@ -121,8 +121,13 @@ def _time(text: str) -> datetime | str:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def campaign_from_form(form: Mapping[str, str]) -> tuple[Campaign | None, dict[str, str]]:
-    """The campaign a form describes, or None and the error of each field that is wrong."""
+def campaign_from_form(
+    form: Mapping[str, str], lang: str = "en"
+) -> tuple[Campaign | None, dict[str, str]]:
+    """The campaign a form describes, or None and the error of each field that is wrong
+    (a missing field is said in ``lang``; other reasons are the schema's own English)."""
+    from campaignrec.service.console.i18n import translate
+
     errors: dict[str, str] = {}
     body: dict[str, Any] = {}
     for name in TEXT_FIELDS:
@@ -153,6 +158,8 @@ def campaign_from_form(form: Mapping[str, str]) -> tuple[Campaign | None, dict[s
             loc = [str(x) for x in err["loc"]]
             where = loc[0] if loc else "_form"
             msg = str(err["msg"]).removeprefix("Value error, ")
+            if err.get("type") == "missing":
+                msg = translate(lang, "required")
             if where == "_form" and "end_time" in msg:
                 where = "end_time"
             elif where == "_form" and "discount_value" in msg:

@@ -177,6 +177,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "暂无模型：请运行 campaignrec train。",
     },
     "error": {"en": "Error", "zh": "错误"},
+    "required": {"en": "required", "zh": "必填"},
     "yes": {"en": "yes", "zh": "是"},
     "no": {"en": "no", "zh": "否"},
     "none": {"en": "—", "zh": "—"},

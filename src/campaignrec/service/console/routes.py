@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -322,13 +322,19 @@ async def logout(request: Request) -> Response:
 # ---- overview ---------------------------------------------------------------------------------
 
 
-def events_per_day(state: ServiceState, now: datetime) -> list[tuple[str, int]]:
-    """Events per UTC day over the last :data:`EVENT_DAYS` days (one grouped SQL query)."""
+def events_per_day(state: ServiceState) -> list[tuple[str, int]]:
+    """Events per UTC day over the :data:`EVENT_DAYS` days up to the latest event (an imported
+    history may end long before today): two SQL queries, a max and a grouped count."""
     events = state.store.tables.events
-    since = int((now - timedelta(days=EVENT_DAYS)).timestamp() * 1_000_000)
-    day = (events.c.timestamp // DAY_US).label("day")  # integer division on every backend
-    query = select(day, func.count()).where(events.c.timestamp >= since).group_by(day).order_by(day)
     with state.store.engine.connect() as conn:
+        last = conn.execute(select(func.max(events.c.timestamp))).scalar_one()
+        if last is None:
+            return []
+        since = (int(last) // DAY_US - EVENT_DAYS + 1) * DAY_US
+        day = (events.c.timestamp // DAY_US).label("day")  # integer division on every backend
+        query = (
+            select(day, func.count()).where(events.c.timestamp >= since).group_by(day).order_by(day)
+        )
         rows = conn.execute(query).all()
     return [
         (datetime.fromtimestamp(int(d) * 86400, UTC).date().isoformat(), int(n)) for d, n in rows
@@ -348,7 +354,9 @@ def _age(lang: str, then: datetime, now: datetime) -> str:
 
     from campaignrec.service.console.i18n import LOCALES
 
-    return str(format_timedelta(now - then, locale=LOCALES[lang], add_direction=True))
+    return str(
+        format_timedelta(then - now, locale=LOCALES[lang], add_direction=True)
+    )  # past: "ago"
 
 
 @router.get("/overview")
@@ -379,7 +387,7 @@ def overview(request: Request) -> Response:
             "created": created_dt,
             "age": _age(_lang(request), created_dt, now) if created_dt else "",
         }
-    per_day = events_per_day(state, now)
+    per_day = events_per_day(state)
     chart = None
     if per_day:
         lang = _lang(request)
@@ -505,7 +513,7 @@ def _save(
     if editing is not None:
         form = {**form, "campaign_id": editing}
     values = {k: form.get(k, "") for k in forms.FORM_FIELDS}
-    campaign, errors = forms.campaign_from_form(form)
+    campaign, errors = forms.campaign_from_form(form, _lang(request))
     if campaign is None:
         return _form_page(
             request, session, values, editing=editing is not None, errors=errors, status_code=422
@@ -572,6 +580,18 @@ def _finite(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def _not_plannable(lang: str, field: str | None, message: str) -> Response:
+    """A draft the planner cannot plan yet (a field still wrong, an audience of nobody): an
+    answer of the preview (200, ``ok: false``), since a half-filled form is no failed request.
+    The message starts with the field's label in the page's language."""
+    label = translate(lang, f"f_{field}") if field else ""
+    shown = f"{label}: {message}" if field and label != f"f_{field}" else message
+    return JSONResponse(
+        {"ok": False, "error": {"code": "validation_error", "field": field, "message": shown}},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 @router.post("/api/campaigns/preview")
 async def preview(request: Request) -> Response:
     """The live preview: the form as it stands, planned by ``POST /v1/campaigns/preview``.
@@ -588,27 +608,16 @@ async def preview(request: Request) -> Response:
         return JSONResponse({"error": {"code": "forbidden", "message": "CSRF token"}}, 403)
     lang = _lang(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    campaign, errors = forms.campaign_from_form(form)
+    campaign, errors = forms.campaign_from_form(form, lang)
     if campaign is None:
         field, msg = next(iter(errors.items()))
-        return JSONResponse(
-            {"error": {"code": "validation_error", "field": field, "message": msg}}, 422
-        )
+        return _not_plannable(lang, field, msg)
     try:
         out = campaigns_api.preview_draft(
             campaign, _state(request), key, Response(), order_value=50.0, margin_rate=0.3
         )
     except CampaignrecError as exc:
-        return JSONResponse(
-            {
-                "error": {
-                    "code": "validation_error",
-                    "field": getattr(exc, "field", None),
-                    "message": str(exc),
-                }
-            },
-            422,
-        )
+        return _not_plannable(lang, getattr(exc, "field", None), str(exc))
     fmt = Formatter(lang)
     plan = out.plan
     strategies = []
@@ -630,6 +639,7 @@ async def preview(request: Request) -> Response:
         )
     return JSONResponse(
         {
+            "ok": True,
             "campaign_id": out.campaign_id,
             "audience_size": out.audience_size,
             "audience_size_text": fmt.number(out.audience_size),

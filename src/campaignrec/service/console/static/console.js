@@ -81,7 +81,7 @@
         return r.json().then(function (data) { return { ok: r.ok, data: data }; });
       }).then(function (res) {
         if (mine !== seq) return; // a newer edit is in flight
-        if (res.ok) show(res.data);
+        if (res.ok && res.data.ok) show(res.data);
         else fail((res.data.error && res.data.error.message) || "error");
       }).catch(function (err) {
         if (mine === seq) fail(String(err));
