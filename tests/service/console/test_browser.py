@@ -232,7 +232,9 @@ def test_an_invalid_form_shows_the_error_beside_the_field(tab: Tab) -> None:
     assert field.locator(".field-error").inner_text().strip()
 
 
-def test_the_live_preview_follows_the_audience_rule(tab: Tab, server: Server) -> None:
+def test_the_live_preview_follows_the_audience_rule(
+    tab: Tab, server: Server, artifacts: Path
+) -> None:
     read = {"Authorization": f"Bearer {server.keys['read']}"}
     segments = [
         httpx.get(f"{server.base}/v1/users/u{n}/profile", headers=read, timeout=10).json()[
@@ -254,6 +256,7 @@ def test_the_live_preview_follows_the_audience_rule(tab: Tab, server: Server) ->
     assert rows.count() >= 1
     first = page.locator("#preview-table tbody tr").first.locator("td")
     assert first.count() == 5 and all(first.nth(i).inner_text() for i in range(5))
+    page.screenshot(path=str(artifacts / "campaign-preview-en.png"), full_page=True)
     page.select_option("#f-audience_field", "segment")
     page.select_option("#f-audience_op", "eq")
     page.fill("#f-audience_value", chosen)

@@ -300,6 +300,7 @@ def test_the_preview_is_the_apis_preview_of_the_draft(
     r2 = admin.post("/console/api/campaigns/preview", data=narrow, headers={"X-CSRF-Token": token})
     assert r2.status_code == 200 and not r2.json()["ok"]
     assert r2.json()["error"]["field"] == "audience"
+    assert r2.json()["error"]["message"].startswith("Audience: campaign 'c9' reaches nobody")
     bad = {**form, "budget": "-1"}
     r3 = admin.post("/console/api/campaigns/preview", data=bad, headers={"X-CSRF-Token": token})
     assert r3.status_code == 200 and r3.json()["error"]["field"] == "budget"

@@ -585,6 +585,7 @@ def _not_plannable(lang: str, field: str | None, message: str) -> Response:
     answer of the preview (200, ``ok: false``), since a half-filled form is no failed request.
     The message starts with the field's label in the page's language."""
     label = translate(lang, f"f_{field}") if field else ""
+    message = message.removeprefix(f"field '{field}': ")  # our errors name the field already
     shown = f"{label}: {message}" if field and label != f"f_{field}" else message
     return JSONResponse(
         {"ok": False, "error": {"code": "validation_error", "field": field, "message": shown}},
