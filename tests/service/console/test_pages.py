@@ -435,3 +435,57 @@ def test_events_per_day_cover_the_90_days_up_to_the_latest_event(
     first = datetime.fromisoformat(after[0][0]).replace(tzinfo=UTC)
     last = datetime.fromisoformat(after[-1][0]).replace(tzinfo=UTC)
     assert (last - first).days < 90
+
+
+def _chart_of(html: str, chart_id: str) -> dict:
+    import html as html_lib
+    import json
+
+    found = re.search(rf'id="{chart_id}" data-chart="([^"]+)"', html)
+    assert found, f"no chart {chart_id}"
+    return json.loads(html_lib.unescape(found.group(1)))
+
+
+def test_overview_rates_and_revenue_per_day_come_from_the_events(admin: TestClient) -> None:
+    state = admin.app.state.service  # type: ignore[attr-defined]
+    events = state.store.read_table("events")
+    html = admin.get("/console/overview").text
+    revenue = _chart_of(html, "chart-revenue")["data"][0]
+    purchases = events[events["event_type"] == "purchase"]
+    expected = float(purchases["revenue"].fillna(0).sum())
+    assert sum(revenue["y"]) == pytest.approx(expected)
+    rates = _chart_of(html, "chart-rates")["data"]
+    assert [r["name"] for r in rates] == [translate("en", "ctr"), translate("en", "conversion")]
+    views = events[events["event_type"] == "view"]
+    days = pd_days(views)
+    # conversion of a day = its purchases / its views (the library's funnel definition)
+    checked = 0
+    for day, conv in zip(rates[1]["x"], rates[1]["y"], strict=True):
+        n_views = days.get(day, 0)
+        n_buys = pd_days(purchases).get(day, 0)
+        if n_views:
+            assert conv == pytest.approx(n_buys / n_views)
+            checked += 1
+    assert checked >= 2
+
+
+def pd_days(frame) -> dict:
+    import pandas as pd
+
+    ts = pd.to_datetime(frame["timestamp"], utc=True).dt.strftime("%Y-%m-%d")
+    return ts.value_counts().to_dict()
+
+
+def test_shoppers_behaviour_charts_count_every_event(admin: TestClient) -> None:
+    state = admin.app.state.service  # type: ignore[attr-defined]
+    html = admin.get("/console/shoppers?lang=zh").text
+    heat = _chart_of(html, "chart-heatmap")["data"][0]
+    assert len(heat["z"]) == 7 and all(len(row) == 24 for row in heat["z"])
+    assert sum(map(sum, heat["z"])) == state.store.count("events")
+    assert heat["y"][0] == "周一"  # weekdays in the page's language
+    grid = _chart_of(html, "chart-rfm-grid")["data"][0]
+    assert sum(map(sum, grid["z"])) == 4  # every profiled shopper in one cell
+    funnel_bars = _chart_of(html, "chart-funnel")["data"]
+    assert [b["name"] for b in funnel_bars] == ["浏览", "点击", "加购", "购买"]
+    cohorts = _chart_of(html, "chart-cohorts")["data"][0]
+    assert all(v is None or 0 <= v <= 1 for row in cohorts["z"] for v in row)

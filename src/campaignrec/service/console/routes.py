@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pandas as pd
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -28,6 +29,7 @@ from campaignrec.pipeline.training import active_model_row
 from campaignrec.profiles.pipeline import load_profiles
 from campaignrec.service.auth import ApiKey
 from campaignrec.service.console import forms
+from campaignrec.service.console.analytics import shop_analytics
 from campaignrec.service.console.i18n import Formatter, pick_lang, translate
 from campaignrec.service.console.session import (
     LANG_COOKIE,
@@ -341,6 +343,32 @@ def events_per_day(state: ServiceState) -> list[tuple[str, int]]:
     ]
 
 
+def revenue_per_day(state: ServiceState) -> list[tuple[str, float]]:
+    """Purchase revenue per UTC day over the :data:`EVENT_DAYS` days up to the latest event."""
+    events = state.store.tables.events
+    with state.store.engine.connect() as conn:
+        last = conn.execute(select(func.max(events.c.timestamp))).scalar_one()
+        if last is None:
+            return []
+        since = (int(last) // DAY_US - EVENT_DAYS + 1) * DAY_US
+        day = (events.c.timestamp // DAY_US).label("day")
+        query = (
+            select(day, func.sum(events.c.revenue))
+            .where(events.c.timestamp >= since, events.c.event_type == "purchase")
+            .group_by(day)
+            .order_by(day)
+        )
+        rows = conn.execute(query).all()
+    return [
+        (datetime.fromtimestamp(int(d) * 86400, UTC).date().isoformat(), float(v or 0.0))
+        for d, v in rows
+    ]
+
+
+def _nan_to_none(values: Any) -> list[float | None]:
+    return [None if v is None or not math.isfinite(float(v)) else float(v) for v in values]
+
+
 def _as_datetime(value: Any) -> datetime | None:
     """A registry timestamp (pandas Timestamp or datetime) as a datetime, else None."""
     if isinstance(value, datetime):
@@ -403,6 +431,40 @@ def overview(request: Request) -> Response:
             ],
             xaxis={"type": "date"},
         )
+    lang = _lang(request)
+    rates_chart = revenue_chart = None
+    if per_day:
+        by_day = shop_analytics(state.store, profiles_dir(state.settings.home)).by_day
+        by_day = by_day[by_day["day"] >= per_day[0][0]]
+        if len(by_day):
+            rates_chart = _chart(
+                [
+                    {
+                        "type": "scatter",
+                        "mode": "lines+markers",
+                        "x": list(by_day["day"]),
+                        "y": _nan_to_none(by_day[column]),
+                        "name": translate(lang, key),
+                    }
+                    for column, key in (("view_to_click", "ctr"), ("overall", "conversion"))
+                ],
+                xaxis={"type": "date"},
+                yaxis={"tickformat": ".0%", "rangemode": "tozero"},
+                legend={"orientation": "h", "y": -0.25},
+            )
+        revenue = revenue_per_day(state)
+        if revenue:
+            revenue_chart = _chart(
+                [
+                    {
+                        "type": "bar",
+                        "x": [d for d, _ in revenue],
+                        "y": [v for _, v in revenue],
+                        "marker": {"color": "#1b9e77"},
+                    }
+                ],
+                xaxis={"type": "date"},
+            )
     return _render(
         request,
         "overview.html",
@@ -412,6 +474,8 @@ def overview(request: Request) -> Response:
         counts=counts,
         model=model,
         events_chart=chart,
+        rates_chart=rates_chart,
+        revenue_chart=revenue_chart,
         charts=chart is not None,
     )
 
@@ -742,6 +806,91 @@ def _bar(labels: list[str], values: list[int], color: str) -> str:
     )
 
 
+def _heatmap(
+    z: list[list[float | None]], x: list[Any], y: list[str], fmt: str, **layout: Any
+) -> str:
+    return _chart(
+        [
+            {
+                "type": "heatmap",
+                "z": z,
+                "x": x,
+                "y": y,
+                "colorscale": "Blues",
+                "reversescale": True,
+                "hoverongaps": False,
+                "texttemplate": fmt if len(x) * len(y) <= 150 else "",
+                "showscale": False,
+            }
+        ],
+        **layout,
+    )
+
+
+def _behaviour_charts(state: ServiceState, lang: str, profiles: pd.DataFrame) -> dict[str, str]:
+    """The funnel by segment, the weekday x hour heatmap, cohort retention and the RFM grid."""
+    from babel.dates import get_day_names
+
+    from campaignrec.profiles.analytics import FUNNEL_STAGES
+    from campaignrec.service.console.i18n import LOCALES
+
+    out: dict[str, str] = {}
+    found = shop_analytics(state.store, profiles_dir(state.settings.home))
+    if found.by_segment is not None and len(found.by_segment):
+        seg = found.by_segment
+        out["funnel_chart"] = _chart(
+            [
+                {
+                    "type": "bar",
+                    "name": translate(lang, f"stage_{stage}"),
+                    "x": [str(v) for v in seg["segment"]],
+                    "y": [int(v) for v in seg[stage]],
+                }
+                for stage in FUNNEL_STAGES
+            ],
+            barmode="group",
+            yaxis={"type": "log"},
+            legend={"orientation": "h", "y": -0.3},
+        )
+    hm = found.heatmap
+    if len(hm):
+        names = get_day_names("abbreviated", locale=LOCALES[lang])
+        grid = hm.pivot_table(index="weekday", columns="hour", values="events", aggfunc="sum")
+        grid = grid.reindex(index=range(7), columns=range(24), fill_value=0)
+        out["heatmap_chart"] = _heatmap(
+            [[float(v) for v in row] for row in grid.to_numpy()],
+            list(range(24)),
+            [str(names[d]) for d in range(7)],
+            "",
+            yaxis={"autorange": "reversed"},
+        )
+    coh = found.cohorts
+    if len(coh):
+        coh = coh[coh["size"] > 0].tail(12)
+        months = [c for c in coh.columns if c != "size"][:12]
+        out["cohort_chart"] = _heatmap(
+            [_nan_to_none(list(row)) for row in coh[months].to_numpy()],
+            months,
+            [str(i) for i in coh.index],
+            "%{z:.0%}",
+            xaxis={"title": {"text": translate(lang, "months_after")}},
+            yaxis={"autorange": "reversed", "type": "category"},
+        )
+    if {"r_score", "f_score"} <= set(profiles.columns):
+        rf = profiles.dropna(subset=["r_score", "f_score"])
+        if len(rf):
+            grid = pd.crosstab(rf["r_score"].astype(int), rf["f_score"].astype(int))
+            out["rfm_grid_chart"] = _heatmap(
+                [[float(v) for v in row] for row in grid.to_numpy()],
+                [int(c) for c in grid.columns],
+                [str(int(i)) for i in grid.index],
+                "%{z}",
+                xaxis={"title": {"text": translate(lang, "f_score")}, "type": "category"},
+                yaxis={"title": {"text": translate(lang, "r_score")}, "type": "category"},
+            )
+    return out
+
+
 @router.get("/shoppers")
 def shoppers(request: Request) -> Response:
     guard = _guard(request)
@@ -781,6 +930,7 @@ def shoppers(request: Request) -> Response:
             if column in profiles.columns:
                 counts = profiles[column].dropna().astype(str).value_counts()
                 context[name] = _bar(list(counts.index), [int(v) for v in counts], color)
+        context.update(_behaviour_charts(state, lang, profiles))
         context["charts"] = bool(segments)
     return _render(
         request,
