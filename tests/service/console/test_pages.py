@@ -489,3 +489,31 @@ def test_shoppers_behaviour_charts_count_every_event(admin: TestClient) -> None:
     assert [b["name"] for b in funnel_bars] == ["浏览", "点击", "加购", "购买"]
     cohorts = _chart_of(html, "chart-cohorts")["data"][0]
     assert all(v is None or 0 <= v <= 1 for row in cohorts["z"] for v in row)
+
+
+def test_campaign_list_shows_performance_from_the_event_log(admin: TestClient) -> None:
+    import pandas as pd
+
+    from campaignrec.data.importer import import_frame
+
+    def perf(html: str, cid: str) -> list[str]:
+        row = html.split(f'data-campaign="{cid}"')[1].split("</tr>")[0]
+        return re.findall(r'data-perf="\w+">([^<]+)<', row)
+
+    html = admin.get("/console/campaigns").text
+    assert perf(html, "c2") == ["4", "0", "0"]  # four sessions shown it, none clicked
+    assert perf(html, "c1") == ["0", "0", "0"]
+    state = admin.app.state.service  # type: ignore[attr-defined]
+    shown = state.store.read_table("events")
+    t = shown[(shown["event_type"] == "campaign_impression") & (shown["user_id"] == "u2")]
+    click = {
+        "user_id": "u2",
+        "event_type": "campaign_click",
+        "campaign_id": "c2",
+        "session_id": str(t["session_id"].iloc[0]),
+        "timestamp": (t["timestamp"].iloc[0] + timedelta(minutes=1)).isoformat(),
+    }
+    import_frame(state.store, "events", pd.DataFrame([click]))
+    html = admin.get("/console/campaigns?lang=zh").text
+    assert perf(html, "c2") == ["4", "1", "1"]  # u2 bought in that session
+    assert translate("zh", "perf_purchased") in html

@@ -26,12 +26,14 @@ EVENT_COLUMNS = ["user_id", "item_id", "event_type", "timestamp", "session_id", 
 @dataclass(frozen=True)
 class ShopAnalytics:
     """Per day: the funnel counts and rates; overall: the weekday x hour heatmap (UTC) and the
-    cohort retention table; with profiles: the funnel per segment."""
+    cohort retention table; with profiles: the funnel per segment; per campaign: sessions shown
+    it, clicking it, and clicked sessions reaching the cart and a purchase."""
 
     by_day: pd.DataFrame
     heatmap: pd.DataFrame
     cohorts: pd.DataFrame
     by_segment: pd.DataFrame | None
+    by_campaign: pd.DataFrame
 
 
 _lock = threading.Lock()
@@ -48,6 +50,7 @@ def compute(store: Any, users: pd.DataFrame | None, profiles: pd.DataFrame | Non
         heatmap=activity_heatmap(events, segment_column=None),
         cohorts=cohort_retention(events, users),
         by_segment=by_segment,
+        by_campaign=funnel(events, by="campaign"),
     )
 
 

@@ -194,6 +194,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "rfm_grid": {"en": "RFM grid (recency × frequency score)", "zh": "RFM 网格（近度 × 频度评分）"},
     "r_score": {"en": "recency score", "zh": "近度评分"},
     "f_score": {"en": "frequency score", "zh": "频度评分"},
+    "perf_shown": {"en": "Sessions shown", "zh": "曝光会话"},
+    "perf_clicked": {"en": "Clicked", "zh": "点击"},
+    "perf_purchased": {"en": "Clicked, then bought", "zh": "点击后购买"},
+    "perf_help": {
+        "en": "Performance from the event log: sessions with an impression of the campaign, "
+        "sessions that clicked it, and clicked sessions that ended in a purchase.",
+        "zh": "来自行为日志的效果：曝光过该活动的会话数、点击过的会话数，以及点击后完成购买的会话数。",
+    },
     "error": {"en": "Error", "zh": "错误"},
     "required": {"en": "required", "zh": "必填"},
     "yes": {"en": "yes", "zh": "是"},

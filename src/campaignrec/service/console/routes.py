@@ -496,7 +496,10 @@ def campaigns_page(request: Request) -> Response:
         return guard
     session, key = guard
     lang = _lang(request)
-    found = campaigns_api.list_campaigns(_state(request), key, status=None).campaigns
+    state = _state(request)
+    found = campaigns_api.list_campaigns(state, key, status=None).campaigns
+    perf = shop_analytics(state.store, profiles_dir(state.settings.home)).by_campaign
+    by_id = {str(r["campaign"]): r for r in perf.to_dict("records")}
     rows = [
         {
             "campaign_id": c.campaign_id,
@@ -507,6 +510,9 @@ def campaigns_page(request: Request) -> Response:
             "end_time": c.end_time,
             "budget": c.budget,
             "audience": _rule_text(c.audience, lang),
+            "shown": by_id.get(c.campaign_id, {}).get("campaign_impression", 0),
+            "clicked": by_id.get(c.campaign_id, {}).get("campaign_click", 0),
+            "purchased": by_id.get(c.campaign_id, {}).get("purchase", 0),
         }
         for c in found
     ]
