@@ -517,3 +517,19 @@ def test_campaign_list_shows_performance_from_the_event_log(admin: TestClient) -
     html = admin.get("/console/campaigns?lang=zh").text
     assert perf(html, "c2") == ["4", "1", "1"]  # u2 bought in that session
     assert translate("zh", "perf_purchased") in html
+
+
+def test_models_page_shows_the_last_trainings_leaderboard(
+    admin: TestClient, console_home: Path
+) -> None:
+    assert 'id="leaderboard"' not in admin.get("/console/models").text  # trained by name only
+    settings = load_settings(console_home)
+    store = SQLStore(settings.resolved_database_url)
+    result = train(store, settings, None, tune_trials=1, seed=0)  # the default: a selection
+    store.close()
+    board = result.metrics["selection"]["leaderboard"]
+    html = admin.get("/console/models?lang=zh").text
+    part = html.split('id="leaderboard"')[1].split("</section>")[0]
+    assert translate("zh", "leaderboard") in html and result.version in part
+    shown = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td>", part)
+    assert [name for _, name in shown] == [str(r["name"]) for r in board]

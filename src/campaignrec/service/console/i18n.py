@@ -202,6 +202,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sessions that clicked it, and clicked sessions that ended in a purchase.",
         "zh": "来自行为日志的效果：曝光过该活动的会话数、点击过的会话数，以及点击后完成购买的会话数。",
     },
+    "leaderboard": {
+        "en": "Offline leaderboard of the last training",
+        "zh": "最近一次训练的离线排行榜",
+    },
+    "leaderboard_help": {
+        "en": "Candidates scored on a validation split of the shop; the winner became the default. Version:",
+        "zh": "各候选模型在本店验证集上的得分，得分最高者成为默认模型。版本：",
+    },
     "error": {"en": "Error", "zh": "错误"},
     "required": {"en": "required", "zh": "必填"},
     "yes": {"en": "yes", "zh": "是"},

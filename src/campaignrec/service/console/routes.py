@@ -976,9 +976,40 @@ def models_page(request: Request) -> Response:
             }
         )
     rows.sort(key=lambda r: (r["name"], r["version"]), reverse=True)
+    board, board_metric, board_version = _last_leaderboard(registry)
     return _render(
-        request, "models.html", session, title_key="models_title", active="nav_models", models=rows
+        request,
+        "models.html",
+        session,
+        title_key="models_title",
+        active="nav_models",
+        models=rows,
+        board=board,
+        board_metric=board_metric,
+        board_version=board_version,
     )
+
+
+def _last_leaderboard(registry: pd.DataFrame) -> tuple[list[dict[str, Any]], str, str]:
+    """The validation leaderboard the newest ``campaignrec train`` chose its default from (kept
+    in the trained version's ``meta.metrics.selection``): rows, metric name, version."""
+    if registry.empty or "meta" not in registry.columns:
+        return [], "", ""
+    ordered = registry.sort_values("created_at") if "created_at" in registry else registry
+    for record in reversed(ordered.to_dict("records")):
+        meta = record.get("meta")
+        metrics = meta.get("metrics") if isinstance(meta, dict) else None
+        selection = metrics.get("selection") if isinstance(metrics, dict) else None
+        board = selection.get("leaderboard") if isinstance(selection, dict) else None
+        if isinstance(selection, dict) and isinstance(board, list) and board:
+            validation = selection.get("validation") or {}
+            rows = [
+                {"rank": n, "name": str(r.get("name")), "score": _finite(r.get("score"))}
+                for n, r in enumerate(board, 1)
+                if isinstance(r, dict)
+            ]
+            return rows, str(validation.get("metric", "")), str(record.get("version"))
+    return [], "", ""
 
 
 @router.post("/models/activate")
