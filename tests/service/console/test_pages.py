@@ -533,3 +533,31 @@ def test_models_page_shows_the_last_trainings_leaderboard(
     assert translate("zh", "leaderboard") in html and result.version in part
     shown = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td>", part)
     assert [name for _, name in shown] == [str(r["name"]) for r in board]
+
+
+def test_live_events_per_minute(admin: TestClient, anon: TestClient, console_keys: dict) -> None:
+    first = admin.get("/console/api/live").json()
+    assert len(first["x"]) == len(first["y"]) == 60 and sum(first["y"]) == 0
+    now = datetime.now(UTC)
+    events = [
+        {"user_id": "u1", "item_id": "i3", "event_type": "view", "timestamp": now.isoformat()},
+        {
+            "user_id": "u2",
+            "item_id": "i5",
+            "event_type": "view",
+            "timestamp": (now - timedelta(minutes=5)).isoformat(),
+        },
+        {  # outside the hour
+            "user_id": "u2",
+            "item_id": "i6",
+            "event_type": "view",
+            "timestamp": (now - timedelta(minutes=90)).isoformat(),
+        },
+    ]
+    r = admin.post("/v1/events", json={"events": events}, headers=bearer(console_keys["ingest"]))
+    assert r.json()["accepted"] == 3
+    live = admin.get("/console/api/live").json()
+    assert sum(live["y"]) == 2 and max(live["y"][-2:]) >= 1  # this minute (or the last)
+    assert 'id="chart-live"' in admin.get("/console/overview").text
+    anon.cookies.clear()
+    assert anon.get("/console/api/live").status_code == 401

@@ -56,6 +56,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "没有已激活的模型：请运行 campaignrec train。",
     },
     "events_per_day": {"en": "Events per day", "zh": "每日行为事件"},
+    "events_per_minute": {
+        "en": "Events per minute, last hour (live)",
+        "zh": "每分钟行为事件，最近一小时（实时）",
+    },
     "no_events": {"en": "No events yet.", "zh": "暂无行为事件。"},
     "day": {"en": "Day", "zh": "日期"},
     "campaigns_title": {"en": "Campaigns", "zh": "营销活动"},

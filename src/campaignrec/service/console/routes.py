@@ -343,6 +343,44 @@ def events_per_day(state: ServiceState) -> list[tuple[str, int]]:
     ]
 
 
+MINUTE_US = 60_000_000
+LIVE_MINUTES = 60
+
+
+def events_per_minute(state: ServiceState, now: datetime) -> tuple[list[str], list[int]]:
+    """Events per minute over the :data:`LIVE_MINUTES` minutes up to ``now`` (zeros included)."""
+    events = state.store.tables.events
+    end = int(now.timestamp() * 1_000_000) // MINUTE_US
+    start = end - LIVE_MINUTES + 1
+    minute = (events.c.timestamp // MINUTE_US).label("minute")
+    query = (
+        select(minute, func.count()).where(events.c.timestamp >= start * MINUTE_US).group_by(minute)
+    )
+    with state.store.engine.connect() as conn:
+        found = {int(m): int(n) for m, n in conn.execute(query).all()}
+    minutes = list(range(start, end + 1))
+    labels = [datetime.fromtimestamp(m * 60, UTC).isoformat() for m in minutes]
+    return labels, [found.get(m, 0) for m in minutes]
+
+
+def _live_chart(labels: list[str], counts: list[int]) -> str:
+    return _chart(
+        [{"type": "scatter", "mode": "lines", "fill": "tozeroy", "x": labels, "y": counts}],
+        xaxis={"type": "date"},
+        yaxis={"rangemode": "tozero"},
+        height=220,
+    )
+
+
+@router.get("/api/live")
+def live(request: Request) -> Response:
+    """Events per minute for the Overview's live chart (polled by the page's script)."""
+    if _admin_key(request, _session(request)) is None:
+        return JSONResponse({"error": {"code": "unauthorized", "message": "log in"}}, 401)
+    labels, counts = events_per_minute(_state(request), datetime.now(UTC))
+    return JSONResponse({"x": labels, "y": counts}, headers={"Cache-Control": "no-store"})
+
+
 def revenue_per_day(state: ServiceState) -> list[tuple[str, float]]:
     """Purchase revenue per UTC day over the :data:`EVENT_DAYS` days up to the latest event."""
     events = state.store.tables.events
@@ -474,9 +512,10 @@ def overview(request: Request) -> Response:
         counts=counts,
         model=model,
         events_chart=chart,
+        live_chart=_live_chart(*events_per_minute(state, now)),
         rates_chart=rates_chart,
         revenue_chart=revenue_chart,
-        charts=chart is not None,
+        charts=True,
     )
 
 

@@ -12,6 +12,26 @@
     });
   }
 
+  // a chart with data-live is redrawn from its URL every 10 seconds
+  function liveCharts() {
+    if (typeof window.Plotly === "undefined") return;
+    document.querySelectorAll("[data-live]").forEach(function (el) {
+      var spec = JSON.parse(el.getAttribute("data-chart"));
+      window.setInterval(function () {
+        fetch(el.getAttribute("data-live"), { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (data) {
+            if (!data) return;
+            spec.data[0].x = data.x;
+            spec.data[0].y = data.y;
+            window.Plotly.react(el, spec.data, spec.layout);
+            el.setAttribute("data-updated", String(Date.now()));
+          })
+          .catch(function () { /* keep the last figure; the next tick retries */ });
+      }, 10000);
+    });
+  }
+
   // language links keep the page's other query parameters
   function languageLinks() {
     document.querySelectorAll("[data-lang-switch]").forEach(function (a) {
@@ -100,6 +120,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     languageLinks();
     drawCharts();
+    liveCharts();
     livePreview();
   });
 })();
