@@ -269,6 +269,16 @@ def test_the_live_preview_follows_the_audience_rule(
     assert not tab.errors, tab.errors
 
 
+def test_a_suggested_flash_sale_window_fills_the_form(tab: Tab) -> None:
+    page = tab.goto("/console/campaigns/new")
+    button = page.locator("[data-use-window]").first
+    start, end = button.get_attribute("data-start"), button.get_attribute("data-end")
+    button.click()
+    assert page.input_value("#f-start_time") == start
+    assert page.input_value("#f-end_time") == end
+    assert not tab.errors, tab.errors
+
+
 def test_switching_to_chinese_changes_the_labels(tab: Tab) -> None:
     page = tab.goto("/console/campaigns?lang=en")
     assert page.locator("h1").inner_text() == translate("en", "campaigns_title")

@@ -561,3 +561,22 @@ def test_live_events_per_minute(admin: TestClient, anon: TestClient, console_key
     assert 'id="chart-live"' in admin.get("/console/overview").text
     anon.cookies.clear()
     assert anon.get("/console/api/live").status_code == 401
+
+
+def test_the_form_suggests_the_planners_flash_sale_windows(admin: TestClient) -> None:
+    from campaignrec.campaigns.timing import recommend_flash_sale_windows
+    from campaignrec.profiles.analytics import activity_heatmap
+
+    state = admin.app.state.service  # type: ignore[attr-defined]
+    heat = activity_heatmap(state.store.read_table("events"), segment_column=None)
+    expected = recommend_flash_sale_windows(heat, top=3)
+    html = admin.get("/console/campaigns/new?lang=en").text
+    part = html.split('id="timing"')[1].split("</div>")[0]
+    shown = re.findall(r'data-window="\d+">\w+ (\d\d):00 · (\d+) h', part)
+    assert [(int(h), int(d)) for h, d in shown] == [
+        (int(r["start_hour"]), int(r["duration_hours"])) for r in expected.to_dict("records")
+    ]
+    starts = re.findall(r'data-start="([^"]+)" data-end="([^"]+)"', part)
+    for begin, end in starts:
+        b, e = datetime.fromisoformat(begin), datetime.fromisoformat(end)
+        assert e > b and b >= datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -579,6 +579,7 @@ def _form_page(
         request,
         "campaign_form.html",
         session,
+        timing=_flash_sale_windows(_state(request), lang),
         title_key="campaign_edit" if editing else "campaign_new",
         active="nav_campaigns",
         status_code=status_code,
@@ -591,6 +592,39 @@ def _form_page(
         audience_fields=forms.AUDIENCE_FIELDS,
         audience_ops=forms.AUDIENCE_OPS,
     )
+
+
+def _flash_sale_windows(state: ServiceState, lang: str) -> list[dict[str, Any]]:
+    """The planner's flash-sale timing suggestion for the whole shop: the busiest windows of the
+    week (UTC) from the activity heatmap, each with its next start and end."""
+    from babel.dates import get_day_names
+
+    from campaignrec.campaigns.timing import recommend_flash_sale_windows
+    from campaignrec.service.console.i18n import LOCALES
+
+    heat = shop_analytics(state.store, profiles_dir(state.settings.home)).heatmap
+    if heat.empty or float(heat["events"].sum()) <= 0:
+        return []
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    found = recommend_flash_sale_windows(heat, top=3, start=now)
+    names = get_day_names("wide", locale=LOCALES[lang])
+    out = []
+    for row in found.to_dict("records"):
+        begin = pd.Timestamp(row["next_start"]).to_pydatetime()
+        end = begin + timedelta(hours=int(row["duration_hours"]))
+        out.append(
+            {
+                "weekday": str(names[int(row["weekday"])]),
+                "start_hour": int(row["start_hour"]),
+                "duration": int(row["duration_hours"]),
+                "concentration": float(row["concentration"]),
+                "share": float(row["activity_share"]),
+                "next_start": begin,
+                "start_value": begin.strftime("%Y-%m-%dT%H:%M"),
+                "end_value": end.strftime("%Y-%m-%dT%H:%M"),
+            }
+        )
+    return out
 
 
 @router.get("/campaigns/new")

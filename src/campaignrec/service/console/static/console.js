@@ -112,6 +112,14 @@
       if (timer) window.clearTimeout(timer);
       timer = window.setTimeout(run, 300);
     }
+    // the timing suggestion's buttons fill the window (and so re-plan the preview)
+    document.querySelectorAll("[data-use-window]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        form.elements.namedItem("start_time").value = b.getAttribute("data-start");
+        form.elements.namedItem("end_time").value = b.getAttribute("data-end");
+        soon();
+      });
+    });
     form.addEventListener("input", soon);
     form.addEventListener("change", soon);
     run();
