@@ -36,6 +36,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "login_submit": {"en": "Log in", "zh": "登录"},
     "login_wrong": {"en": "Unknown or revoked API key.", "zh": "API 密钥无效或已吊销。"},
+    "login_or_user": {"en": "or as a console user", "zh": "或使用控制台账号"},
+    "login_username": {"en": "User name", "zh": "用户名"},
+    "login_password": {"en": "Password", "zh": "密码"},
+    "login_user_help": {
+        "en": "Create one with: campaignrec console-users create NAME",
+        "zh": "创建账号：campaignrec console-users create NAME",
+    },
+    "login_wrong_password": {
+        "en": "Unknown user, wrong password or disabled user.",
+        "zh": "用户不存在、密码错误或账号已停用。",
+    },
     "login_not_admin": {
         "en": "This key lacks the 'admin' scope.",
         "zh": "该密钥没有 'admin' 权限。",

@@ -41,6 +41,7 @@ from campaignrec.service.console.session import (
     csrf_ok,
     new_session,
 )
+from campaignrec.service.console.users import ConsoleUsers
 from campaignrec.service.deps import language
 from campaignrec.service.errors import ApiError
 from campaignrec.service.routers import campaigns as campaigns_api
@@ -121,13 +122,29 @@ def _lang(request: Request) -> str:
     )
 
 
+def _users(request: Request) -> ConsoleUsers:
+    users: ConsoleUsers | None = getattr(request.app.state, "console_users", None)
+    if users is None:
+        users = ConsoleUsers(_state(request).store)
+        request.app.state.console_users = users
+    return users
+
+
 def _admin_key(request: Request, session: Session | None) -> ApiKey | None:
-    """The session's key when it is still valid and holds ``admin`` (a revoked key logs out)."""
-    if session is None or session.key_id is None:
+    """What the session acts as: its key when still valid and holding ``admin`` (a revoked key
+    logs out), or, for an enabled console user, an admin key record standing for that user (a
+    negative id, never a stored key)."""
+    if session is None:
         return None
-    for key in _state(request).keys.list():
-        if key.id == session.key_id and not key.revoked and "admin" in key.scopes:
-            return key
+    if session.key_id is not None:
+        for key in _state(request).keys.list():
+            if key.id == session.key_id and not key.revoked and "admin" in key.scopes:
+                return key
+        return None
+    if session.user_id is not None:
+        user = _users(request).get(session.user_id)
+        if user is not None and not user.disabled:
+            return ApiKey(id=-user.id, scopes=("admin",), created_at=0, revoked=False)
     return None
 
 
@@ -288,6 +305,23 @@ async def login(request: Request) -> Response:
     lang = _lang(request)
     if session is None or not csrf_ok(session, form.get("csrf")):
         return _csrf_refused(request, session or new_session())
+    username = form.get("username", "").strip()
+    if username:  # a console user and password
+        user = _users(request).verify(username[:64], form.get("password", ""))
+        if user is not None:
+            response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+            _set_cookies(request, response, new_session(user_id=user.id))
+            return response
+        return _render(
+            request,
+            "login.html",
+            session,
+            title_key="login_title",
+            logged_in=False,
+            status_code=401,
+            error=translate(lang, "login_wrong_password"),
+            next=_safe_next(form.get("next")),
+        )
     key = _state(request).keys.verify(form.get("key", "").strip())
     error = None
     if key is None:

@@ -1,4 +1,5 @@
-"""The console's session: a signed cookie holding the admin key's id, a CSRF token and its age.
+"""The console's session: a signed cookie holding the admin key's (or console user's) id, a CSRF
+token and its age.
 
 The cookie is signed (``itsdangerous``, HMAC-SHA1 over a secret), ``HttpOnly`` and
 ``SameSite=Lax``; it never holds the API key itself. The secret comes from
@@ -43,14 +44,16 @@ def console_secret(home: Path) -> str:
 
 @dataclass(frozen=True)
 class Session:
-    """What the cookie says: the CSRF token and, once logged in, the admin key's id."""
+    """What the cookie says: the CSRF token and, once logged in, the admin key's id or the
+    console user's id."""
 
     csrf: str
     key_id: int | None = None
+    user_id: int | None = None
 
     @property
     def logged_in(self) -> bool:
-        return self.key_id is not None
+        return self.key_id is not None or self.user_id is not None
 
 
 class SessionCodec:
@@ -60,7 +63,7 @@ class SessionCodec:
         self._s = URLSafeTimedSerializer(secret, salt="campaignrec-console")
 
     def dumps(self, session: Session) -> str:
-        payload: dict[str, Any] = {"c": session.csrf, "k": session.key_id}
+        payload: dict[str, Any] = {"c": session.csrf, "k": session.key_id, "u": session.user_id}
         return self._s.dumps(payload)
 
     def loads(self, cookie: str | None) -> Session | None:
@@ -73,12 +76,16 @@ class SessionCodec:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return None
-        kid = data.get("k")
-        return Session(csrf=data["c"], key_id=kid if isinstance(kid, int) else None)
+        kid, uid = data.get("k"), data.get("u")
+        return Session(
+            csrf=data["c"],
+            key_id=kid if isinstance(kid, int) else None,
+            user_id=uid if isinstance(uid, int) else None,
+        )
 
 
-def new_session(key_id: int | None = None) -> Session:
-    return Session(csrf=secrets.token_urlsafe(24), key_id=key_id)
+def new_session(key_id: int | None = None, user_id: int | None = None) -> Session:
+    return Session(csrf=secrets.token_urlsafe(24), key_id=key_id, user_id=user_id)
 
 
 def csrf_ok(session: Session | None, token: str | None) -> bool:
