@@ -593,7 +593,7 @@ class DefaultSelection:
         self.report_: dict[str, Any] = {}
 
     def fit(self, interactions: Any) -> DefaultSelection:
-        from campaignrec.evaluation.tuning import select_default
+        from campaignrec.evaluation.selection import select_default
 
         selection = select_default(interactions, seed=self.seed, **self.options)
         self.model_, self.report_ = selection.model, selection.report
@@ -896,11 +896,8 @@ def run_ours(
     args: argparse.Namespace,
 ) -> None:
     """campaignrec's models through the registry, each tuned on the same validation budget."""
-    from campaignrec.evaluation.tuning import (
-        DEFAULT_CANDIDATES,
-        SEARCH_SPACES,
-        tune_blend_weights,
-    )
+    from campaignrec.evaluation.selection import DEFAULT_CANDIDATES
+    from campaignrec.evaluation.tuning import SEARCH_SPACES, tune_blend_weights
 
     try:
         from campaignrec.models import registry

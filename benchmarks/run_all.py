@@ -27,6 +27,8 @@ ORDER = [
     "ope_synthetic",
     "ope_obd",
     "uplift_hillstrom",
+    "experiments_interleaving",
+    "experiments_aa",
 ]
 
 

@@ -312,7 +312,8 @@ def run_cell(shop: str, mode: str, args: argparse.Namespace, work: Path) -> list
         print(f"[{shop}/{mode}] building the shop ...", flush=True)
         info = _build_shop(home, shop, args, env)
         print(
-            f"[{shop}/{mode}] imported in {info['import_s']:.0f}s, trained in {info['train_s']:.0f}s",
+            f"[{shop}/{mode}] imported in {info['import_s']:.0f}s, trained in "
+            f"{info['train_s']:.0f}s; one recommend in process {info['in_process_ms']:.1f} ms",
             flush=True,
         )
         scripts = {
@@ -342,6 +343,7 @@ def run_cell(shop: str, mode: str, args: argparse.Namespace, work: Path) -> list
                             "workers": workers,
                             "route": route,
                             "concurrency": c,
+                            "in_process_ms": info["in_process_ms"],
                             **r,
                         }
                     )
@@ -526,6 +528,11 @@ def render(result: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the rows of benchmarks/results/serve.json for the shops and modes not run now",
+    )
+    ap.add_argument(
         "--report",
         action="store_true",
         help="only write docs/benchmarks/serving.md from benchmarks/results/serve.json",
@@ -554,6 +561,19 @@ def main() -> None:
         for shop in args.shops:
             for mode in args.modes:
                 rows.extend(run_cell(shop, mode, args, Path(tmp)))
+    if args.merge and out.exists():
+        ran = {(r["shop"], r["mode"]) for r in rows}
+        modes = {r["mode"] for r in rows}
+        old = json.loads(out.read_text())
+        kept = [
+            r
+            for r in old["rows"]
+            if (r["shop"], r["mode"]) not in ran
+            and not (r["route"] == "bare" and r["mode"] in modes)
+        ]
+        rows = kept + rows
+        order = {"demo": 0, "-": 1, "million": 2}
+        rows.sort(key=lambda r: (order.get(r["shop"], 3), r["mode"] != "embedded"))
     result = {
         "machine": machine(load),
         "args": {k: v for k, v in vars(args).items()},

@@ -104,6 +104,15 @@ class Settings(BaseSettings):
     api_cors_origins: list[str] = Field(
         default_factory=list, description="origins allowed by CORS (none: CORS off)"
     )
+    campaign_policy: Literal["priority", "bernoulli_ts", "ucb1", "epsilon_greedy"] = Field(
+        default="priority",
+        description="who picks the first campaign slot: priority order, or a bandit whose "
+        "statistics live in the online state (campaignrec.experiments.serving)",
+    )
+    bandit_reward_event: str = Field(
+        default="campaign_click",
+        description="the event type that counts as a bandit's reward for the campaign it names",
+    )
     model_check_seconds: float = Field(
         default=2.0, ge=0, description="how often the service checks for a new active model"
     )

@@ -17,7 +17,8 @@ from campaignrec.evaluation.budget import (
     default_time_budget,
     predict_seconds,
 )
-from campaignrec.evaluation.tuning import Candidate, select_default, tune
+from campaignrec.evaluation.selection import Candidate, select_default
+from campaignrec.evaluation.tuning import tune
 from campaignrec.models.base import WorkShape
 
 
@@ -100,8 +101,9 @@ def test_candidates_predicted_over_the_budget_are_skipped_the_rest_tuned(
     assert sel.name != "ease" and sel.name in {"item_knn", "blend(item_knn + most_popular)"}
     assert [s["name"] for s in sel.report["budget"]["skipped"]] == ["ease"]
     # unbounded: nothing is skipped
-    free = select_default(_cluster_shop(), candidates=cands, n_trials=1, time_budget=math.inf)
+    free = select_default(_cluster_shop(), candidates=cands, n_trials=3, time_budget=math.inf)
     assert not free.report["budget"]["skipped"]
+    assert {r["name"]: r for r in free.report["leaderboard"]}["item_knn"]["trials"] == 3
     assert np.isfinite({r["name"]: r for r in free.report["leaderboard"]}["ease"]["score"])
 
 
@@ -167,3 +169,40 @@ def test_tune_counts_prior_trials_without_refitting() -> None:
     assert len(fits) == 2  # the prior was not fitted again
     assert res.best_value == 2.0 and res.best_params == {"neighbours": 20}
     assert len(res.trials) == 3
+
+
+def test_a_model_with_an_item_cut_off_is_shrunk_to_fit_rather_than_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from campaignrec.evaluation import selection
+
+    def fake(model, params, shape, rate=None):
+        if model == "ease" and params.get("max_items", 15_000) >= 15:
+            return 1e6  # the whole 24-item catalogue "does not fit"
+        return 0.01
+
+    monkeypatch.setattr(budget_mod, "predict_seconds", fake)
+    monkeypatch.setattr(selection, "MIN_APPROX_ITEMS", 5)
+    cands = (
+        Candidate("most_popular", "most_popular", {}, {}),
+        Candidate("ease", "ease", {"l2": 10.0}, {}),
+    )
+    sel = select_default(_cluster_shop(), candidates=cands, n_trials=1, time_budget=60.0)
+    rows = {r["name"]: r for r in sel.report["leaderboard"]}
+    assert np.isfinite(rows["ease"]["score"]) and "skipped" not in rows["ease"]
+    assert rows["ease"]["params"]["max_items"] == 14  # 60 % of the 24 items
+    assert "14 most popular of 24 items" in rows["ease"]["approximation"]
+    assert rows["ease"]["params"]["solver"] == "primal"  # the cut-off is a primal approximation
+    if sel.name == "ease":
+        assert len(sel.model.kept_items_) == 14
+
+
+def test_a_model_that_cannot_fit_in_memory_is_reported_as_such_not_as_slow() -> None:
+    cands = (
+        Candidate("most_popular", "most_popular", {}, {}),
+        Candidate("ease", "ease", {"memory_limit_gb": 1e-9}, {}),
+    )
+    sel = select_default(_cluster_shop(), candidates=cands, n_trials=1, time_budget=60.0)
+    rows = {r["name"]: r for r in sel.report["leaderboard"]}
+    assert "memory_limit_gb" in rows["ease"]["error"] and "skipped" not in rows["ease"]
+    assert sel.name == "most_popular"

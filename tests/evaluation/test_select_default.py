@@ -8,8 +8,8 @@ import pytest
 
 from campaignrec.data.interactions import Interactions
 from campaignrec.evaluation.runner import run_evaluation
+from campaignrec.evaluation.selection import Candidate, select_default
 from campaignrec.evaluation.splits import leave_one_out_split
-from campaignrec.evaluation.tuning import Candidate, select_default
 
 
 def _cluster_shop(n_users: int = 60, seed: int = 0) -> Interactions:

@@ -7,12 +7,7 @@ import pytest
 
 from campaignrec.errors import ConfigError
 from campaignrec.evaluation.splits import user_temporal_split
-from campaignrec.evaluation.tuning import (
-    make_validation,
-    space_for,
-    tune,
-    tune_blend_weights,
-)
+from campaignrec.evaluation.tuning import make_validation, space_for, tune, tune_blend_weights
 from campaignrec.models._common import normalize_rows
 from campaignrec.models.base import Params, Recommender
 

@@ -13,6 +13,7 @@ from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError
 from campaignrec.models import registry
 from campaignrec.models.base import Recommender
+from campaignrec.models.catalog import LEAF_MODELS
 
 
 def test_every_core_model_is_registered_under_its_own_name() -> None:
@@ -79,3 +80,22 @@ def test_every_core_model_survives_an_empty_snapshot(name: str, block_shop: Inte
     ids, scores = model.recommend(["ua0", "nobody"], k=3)
     assert ids.shape == (2, 3) and all(x is not None for x in ids.ravel())
     assert np.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("name", sorted(LEAF_MODELS))
+def test_every_core_model_predicts_work_that_grows_with_the_data(name: str) -> None:
+    """The time budget of `campaignrec train` plans with predicted_work: finite, positive, and
+    larger for more events and more scored users."""
+    from campaignrec.models.base import WorkShape
+
+    cls = LEAF_MODELS[name]
+    params = cls.params_class()
+    small = WorkShape(n_users=500, n_items=2_000, nnz=20_000, n_events=30_000, n_scored=100)
+    more_events = WorkShape(n_users=5_000, n_items=2_000, nnz=200_000, n_events=300_000)
+    more_scored = WorkShape(n_users=500, n_items=2_000, nnz=20_000, n_events=30_000, n_scored=500)
+    w = cls.predicted_work(params, small)
+    assert np.isfinite(w) and w > 0
+    assert cls.predicted_work(params, more_events) > cls.predicted_work(
+        params, WorkShape(500, 2_000, 20_000, 30_000)
+    )
+    assert cls.predicted_work(params, more_scored) > w

@@ -148,3 +148,36 @@ def test_an_ingested_impression_counts_against_the_cap(
     assert body["campaigns"] == []  # cap 1: the shop showed it already
     other = client.get("/v1/users/u1/campaigns", headers=auth(keys["read"])).json()
     assert [c["campaign_id"] for c in other["campaigns"]] == ["c1"]
+
+
+def test_a_bandit_serves_the_first_slot_and_learns_from_clicks(
+    home: Path, keys: dict[str, str]
+) -> None:
+    from campaignrec.service.app import create_app
+
+    settings = load_settings(home, campaign_policy="bernoulli_ts", model_check_seconds=0.0)
+    with TestClient(create_app(settings)) as client:
+        second = {k: v for k, v in NEW.items() if k != "audience"}
+        made = client.post("/v1/campaigns", json=second, headers=auth(keys["admin"]))
+        assert made.status_code == 201
+        body = client.get("/v1/users/u2/campaigns?k=1", headers=auth(keys["read"])).json()
+        assert body["policy"] == "bernoulli_ts" and len(body["campaigns"]) == 1
+        served = body["campaigns"][0]
+        assert 0 < served["propensity"] < 1  # two eligible: a real draw
+        click = {
+            "user_id": "u2",
+            "event_type": "campaign_click",
+            "campaign_id": served["campaign_id"],
+            "timestamp": NOW.isoformat(),
+        }
+        r = client.post("/v1/events", json={"events": [click]}, headers=auth(keys["ingest"]))
+        assert r.status_code == 200
+        arms = client.app.state.service.online.hgetall("bandit:bernoulli_ts:arms")
+        assert arms[f"n:{served['campaign_id']}"] == 1.0
+        assert arms[f"r:{served['campaign_id']}"] == 1.0
+    store = SQLStore(settings.resolved_database_url)
+    ev = store.read_table("events")
+    store.close()
+    logged = ev[(ev["event_type"] == "campaign_impression") & (ev["user_id"] == "u2")]
+    assert list(logged["policy"]) == ["bernoulli_ts"]
+    assert float(logged["propensity"].iloc[0]) == served["propensity"]

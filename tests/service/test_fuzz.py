@@ -77,7 +77,9 @@ def test_no_input_gives_a_server_error(api: Any, admin_key: str, mode: str) -> N
         def run(case: Any) -> None:
             response = case.call(headers=headers)
             if response.status_code >= 500:
-                failures.append(f"{case.operation.label}: {response.status_code} {response.text[:200]}")
+                failures.append(
+                    f"{case.operation.label}: {response.status_code} {response.text[:200]}"
+                )
             assert response.status_code < 500, failures[-1]
 
         try:

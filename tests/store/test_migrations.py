@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import Engine, create_engine, inspect
 
 from campaignrec.data.schema import ITEM_COLUMNS
+from campaignrec.store.experiments import experiments_table
 from campaignrec.store.migrations import MIGRATIONS, apply_migrations, build_tables
 from campaignrec.store.privacy import privacy_tables
 from campaignrec.store.profiles import profiles_table
@@ -114,6 +115,7 @@ def test_a_migrated_database_matches_the_derived_tables() -> None:
     profiles_table().create(derived)  # migration 4's table, defined beside its repository
     for table in privacy_tables().values():  # migration 5's, likewise
         table.create(derived)
+    experiments_table().create(derived)  # migration 6's, likewise
     assert _shape(migrated) == _shape(derived)
 
 

@@ -124,6 +124,16 @@ def train(
                 selection, "validation leaderboard (chosen on a split carved from your data)"
             )
         )
+        decision = selection.get("decision")
+        if isinstance(decision, dict) and decision.get("chosen") not in (
+            None,
+            decision.get("best"),
+        ):
+            console.print(
+                f"chose {decision['chosen']} over {decision['best']}: simpler, and within one "
+                f"standard error of the best over {decision.get('windows', 1)} validation "
+                "window(s) (更简单，且与最佳模型相差不超过一个标准误差)"
+            )
 
 
 def recommend(

@@ -1,9 +1,12 @@
-"""``campaignrec ope`` and ``campaignrec uplift``: off-policy evaluation and uplift evaluation.
+"""``campaignrec ope``, ``campaignrec uplift`` and the ``campaignrec experiments`` group.
 
-Plain command functions; ``cli/main.py`` attaches them::
+Plain command functions and one sub-app; ``cli/main.py`` attaches them::
 
     app.command("ope")(experiments.ope)
     app.command("uplift")(experiments.uplift)
+    app.add_typer(experiments.experiments_app, name="experiments")
+
+``experiments analyze`` reads a file of per-shopper rows (no store needed).
 
 Both read files directly (no store needed). With ``--json`` each prints exactly one JSON object
 on stdout and nothing else.
@@ -23,6 +26,8 @@ from rich.table import Table
 from campaignrec.errors import ConfigError, ValidationError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import numpy as np
     import pandas as pd
     from numpy.typing import NDArray
@@ -31,7 +36,12 @@ if TYPE_CHECKING:
 
 console = Console()
 
-__all__ = ["ope", "read_policy_file", "uplift"]
+__all__ = ["analyze", "experiments_app", "ope", "read_policy_file", "uplift"]
+
+experiments_app = typer.Typer(
+    help="Online experiments: analyse per-shopper rows, define experiments, assign shoppers.",
+    no_args_is_help=True,
+)
 
 
 def _finite(x: float) -> float | None:
@@ -99,7 +109,25 @@ def read_policy_file(path: Path, loaded: LoadedLog) -> NDArray[np.float64]:
 
 
 def ope(
-    logs: Annotated[Path, typer.Option("--logs", help="log file (CSV or Parquet)")],
+    logs: Annotated[Path | None, typer.Option("--logs", help="log file (CSV or Parquet)")] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="evaluate on the service's own decision log (campaign impressions with their "
+            "propensities; reward: a --reward-event for the campaign within --window-hours)",
+        ),
+    ] = False,
+    reward_event: Annotated[
+        str, typer.Option("--reward-event", help="with --from-store: the reward's event type")
+    ] = "campaign_click",
+    window_hours: Annotated[
+        float, typer.Option("--window-hours", min=0.0, help="with --from-store: reward window")
+    ] = 24.0,
+    logged_policy: Annotated[
+        str | None,
+        typer.Option("--logged-policy", help="with --from-store: only this policy's decisions"),
+    ] = None,
     policy: Annotated[
         str,
         typer.Option(
@@ -149,7 +177,7 @@ def ope(
     size of each estimator's importance weights. Without --refit-reward-model the reward model
     is fitted once and held fixed in the bootstrap (fast; DM's interval is then too narrow).
     """
-    from campaignrec.experiments.logs_io import load_mapping, read_log, read_obd_csv
+    from campaignrec.experiments.logs_io import LogMapping, load_mapping, read_log, read_obd_csv
     from campaignrec.experiments.ope import (
         OPESettings,
         estimate_policy_value,
@@ -167,13 +195,32 @@ def ope(
             "reward_model", "unknown", value=reward_model, hint="logistic | lightgbm"
         )
     tau = _switch_tau(switch_tau)
-    if not logs.is_file():
-        raise ConfigError(f"log file {str(logs)!r} does not exist", hint="pass --logs FILE")
-    loaded = (
-        read_obd_csv(logs)
-        if preset == "obd"
-        else read_log(logs, load_mapping(mapping) if mapping else None)
-    )
+    if from_store:
+        if logs is not None or preset is not None or mapping is not None:
+            raise ConfigError("--from-store reads the store: drop --logs, --preset and --mapping")
+        from campaignrec.cli.context import open_store
+        from campaignrec.experiments.logs_io import decision_log, log_from_frame
+
+        frame = decision_log(
+            open_store().read_table("events"),
+            reward_event=reward_event,
+            window_hours=window_hours,
+            policy=logged_policy,
+        )
+        loaded = log_from_frame(frame, LogMapping(position="position", context=[]))
+        source = "the store's decision log"
+    else:
+        if logs is None or not logs.is_file():
+            raise ConfigError(
+                f"log file {str(logs)!r} does not exist",
+                hint="pass --logs FILE, or --from-store for the service's own decisions",
+            )
+        loaded = (
+            read_obd_csv(logs)
+            if preset == "obd"
+            else read_log(logs, load_mapping(mapping) if mapping else None)
+        )
+        source = logs.name
     log = loaded.log
     q = fit_reward_model(log, model=reward_model, seed=seed)  # type: ignore[arg-type]
     if policy == "uniform":
@@ -210,7 +257,7 @@ def ope(
         }
         typer.echo(json.dumps(payload))
         return
-    table = Table(title=f"policy {policy!r} on {logs.name}: {log.n_rounds:,} rounds")
+    table = Table(title=f"policy {policy!r} on {source}: {log.n_rounds:,} rounds")
     for col in ("estimator", "value", "95% CI", "ESS"):
         table.add_column(col, justify="right" if col != "estimator" else "left")
     for name, r in results.items():
@@ -396,3 +443,312 @@ def uplift(
     console.print(table)
     if scores_out is not None:
         console.print(f"scores written to {scores_out}")
+
+
+def _parse_weights(text: str | None) -> dict[str, float] | None:
+    """``--weights control=0.5,B=0.5`` as a mapping (None when not given)."""
+    if not text:
+        return None
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            share = float(value)
+        except ValueError:
+            share = float("nan")
+        if not sep or not name.strip() or not math.isfinite(share) or share <= 0:
+            raise ValidationError(
+                "weights", "must be NAME=SHARE pairs with shares > 0", value=part,
+                hint="--weights control=0.5,B=0.5",
+            )  # fmt: skip
+        out[name.strip()] = share
+    return out
+
+
+def _fmt(x: float | None, spec: str = ".4g") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+@experiments_app.command("analyze")
+def analyze(
+    file: Annotated[Path, typer.Argument(help="per-shopper rows (CSV or Parquet)")],
+    variant: Annotated[str, typer.Option("--variant", help="column of the variant name")],
+    metric: Annotated[str, typer.Option("--metric", help="column of the metric")],
+    pre: Annotated[
+        str | None,
+        typer.Option("--pre", help="column of the pre-period covariate (CUPED adjustment)"),
+    ] = None,
+    control: Annotated[
+        str | None,
+        typer.Option("--control", help="name of the control variant (default control or A)"),
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="column to group by (a segment, a country)")
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option("--weights", help="intended split for the SRM check: control=0.5,B=0.5"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON line")] = False,
+) -> None:
+    """Lift of each treatment over the control (treatment mean minus control mean).
+
+    Welch's 95% interval and p-value, CUPED-adjusted with --pre (the variance reduction it
+    achieved is reported), and the sample-ratio-mismatch p-value of each group (below 0.001:
+    the split is broken, do not trust the numbers).
+    """
+    from campaignrec.experiments.analysis import analyse_rows, read_rows
+
+    df = read_rows(file)
+    results = analyse_rows(
+        df,
+        variant=variant,
+        metric=metric,
+        pre=pre,
+        control=control,
+        by=by,
+        weights=_parse_weights(weights),
+    )
+    if as_json:
+        typer.echo(json.dumps({"results": [r.as_dict() for r in results]}))
+        return
+    title = f"{metric} by {variant} on {file.name}" + (" (CUPED on " + pre + ")" if pre else "")
+    table = Table(title=title)
+    cols = [*(["by"] if by else []), "treatment", "control", "n (t / c)", "lift", "95% CI",
+            "p", "var. cut", "SRM p"]  # fmt: skip
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("by", "treatment", "control") else "right")
+    for r in results:
+        table.add_row(
+            *([str(r.by)] if by else []),
+            r.treatment,
+            r.control,
+            f"{r.n_treatment:,} / {r.n_control:,}",
+            _fmt(r.lift),
+            "-" if r.ci_low is None else f"[{r.ci_low:.4g}, {r.ci_high:.4g}]",
+            _fmt(r.p_value, ".3g"),
+            "-" if r.variance_reduction is None else f"{r.variance_reduction:.1%}",
+            _fmt(r.srm_p_value, ".3g"),
+        )
+    console.print(table)
+    warned: set[str | None] = set()
+    for r in results:
+        if r.note:
+            console.print(f"{r.by or 'all'} / {r.treatment}: {r.note}")
+        if r.srm_p_value is not None and r.srm_p_value < 0.001 and r.by not in warned:
+            warned.add(r.by)
+            console.print(
+                f"[bold red]{r.by or 'all'}: traffic split is broken (SRM p={r.srm_p_value:.2g}): "
+                "do not trust these numbers / 流量分配异常，结果不可信[/]"
+            )
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"file {str(path)!r} does not exist", hint="a JSON or TOML definition")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            return dict(tomllib.loads(text))
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {str(path)!r}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{str(path)!r} must hold one object (the experiment definition)")
+    return data
+
+
+def _experiment_row(exp: Any) -> list[str]:
+    shares = ", ".join(f"{v.name} {v.share:g}" for v in exp.variants)
+    window = f"{exp.start_time or '-'} .. {exp.end_time or '-'}"
+    return [
+        exp.experiment_id,
+        exp.layer,
+        f"{exp.range_low:.2f}-{exp.range_high:.2f}",
+        shares + (f" (holdout {exp.holdout_share:g})" if exp.holdout_share else ""),
+        exp.primary_metric,
+        window,
+    ]
+
+
+def _experiments_table(experiments: list[Any], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("id", "layer", "range", "variants", "primary", "window"):
+        table.add_column(col)
+    for exp in experiments:
+        table.add_row(*_experiment_row(exp))
+    return table
+
+
+def _moment(at: str | None) -> datetime | None:
+    """``--at``: an ISO 8601 moment with a zone (None when not given)."""
+    from datetime import datetime
+
+    if at is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        raise ValidationError("at", "not an ISO 8601 moment", value=at) from None
+    if moment.tzinfo is None:
+        raise ValidationError("at", "needs a timezone", value=at, hint="2026-01-01T00:00Z")
+    return moment
+
+
+@experiments_app.command("create")
+def create(
+    spec: Annotated[Path, typer.Argument(help="experiment definition (JSON or TOML)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Store an experiment definition; it gets a free range of its layer's shoppers."""
+    from campaignrec.cli.context import open_store
+    from campaignrec.experiments.registry import create_experiment
+
+    store = open_store()
+    try:
+        exp = create_experiment(store, _read_spec(spec))
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(exp.model_dump_json())
+        return
+    console.print(_experiments_table([exp], "created"))
+
+
+@experiments_app.command("list")
+def list_cmd(
+    layer: Annotated[str | None, typer.Option("--layer", help="only this layer")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """The stored experiments, in creation order."""
+    from campaignrec.cli.context import open_store
+    from campaignrec.experiments.registry import list_experiments
+
+    store = open_store()
+    try:
+        found = list_experiments(store, layer=layer)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps({"experiments": [e.model_dump(mode="json") for e in found]}))
+        return
+    console.print(_experiments_table(found, f"{len(found)} experiment(s)"))
+
+
+@experiments_app.command("assign")
+def assign(
+    user: Annotated[str, typer.Argument(help="external user id")],
+    at: Annotated[
+        str | None, typer.Option("--at", help="moment (ISO 8601 with a zone; default now)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """The variants USER gets in the running experiments (at most one per layer)."""
+    from campaignrec.cli.context import open_store
+    from campaignrec.experiments.registry import assign_user, list_experiments
+
+    moment = _moment(at)
+    store = open_store()
+    try:
+        found = assign_user(user, list_experiments(store), at=moment)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps({"user_id": user, "assignments": [a.as_dict() for a in found]}))
+        return
+    if not found:
+        console.print(f"{user}: in no running experiment / 未参与正在运行的实验")
+    for a in found:
+        console.print(f"{user}: {a.experiment_id} (layer {a.layer}) -> [bold]{a.variant}[/]")
+
+
+@experiments_app.command("results")
+def results_cmd(
+    experiment_id: Annotated[str, typer.Argument(help="experiment id")],
+    at: Annotated[
+        str | None, typer.Option("--at", help="moment (ISO 8601 with a zone; default now)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Per-variant metrics with 95% intervals, the sequential test and the decision."""
+    from campaignrec.cli.context import open_store
+    from campaignrec.experiments.results import experiment_results
+
+    moment = _moment(at)
+    store = open_store()
+    try:
+        out = experiment_results(store, experiment_id, at=moment)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False))
+        return
+    table = Table(title=f"{experiment_id}: {out['days']:.1f} days")
+    for col in ("variant", "users", "CTR", "conversion", "revenue/user"):
+        table.add_column(col, justify="left" if col == "variant" else "right")
+    for name, v in out["variants"].items():
+        cells = []
+        for m in ("ctr", "conversion", "revenue_per_user"):
+            x = v[m]
+            cells.append(
+                "-" if x["value"] is None or x["ci_low"] is None
+                else f"{x['value']:.4g} [{x['ci_low']:.4g}, {x['ci_high']:.4g}]"
+            )  # fmt: skip
+        table.add_row(name, f"{v['users']:,}", *cells)
+    console.print(table)
+    srm = out["srm"]["p_value"]
+    console.print(f"SRM p-value: {'-' if srm is None else format(srm, '.3g')}")
+    console.print(f"[bold]{out['decision']['en']}[/]")
+    console.print(f"[bold]{out['decision']['zh']}[/]")
+
+
+@experiments_app.command("size")
+def size(
+    baseline: Annotated[
+        float,
+        typer.Option("--baseline", help="control's value: a conversion rate, or a mean with --sd"),
+    ],
+    mde: Annotated[
+        float, typer.Option("--mde", help="smallest relative change worth detecting (0.05 = 5%)")
+    ],
+    sd: Annotated[
+        float | None,
+        typer.Option("--sd", help="standard deviation per shopper (a mean metric such as revenue)"),
+    ] = None,
+    variants: Annotated[int, typer.Option("--variants", help="arms, control included")] = 2,
+    daily: Annotated[
+        float | None,
+        typer.Option("--daily", help="shoppers entering the experiment per day (all arms)"),
+    ] = None,
+    alpha: Annotated[float, typer.Option("--alpha", help="significance level")] = 0.05,
+    power: Annotated[float, typer.Option("--power", help="power")] = 0.8,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Shoppers per arm (and days, with --daily) a fixed-horizon test needs before launch."""
+    from campaignrec.experiments.ab import sample_size_per_variant
+    from campaignrec.experiments.sequential import sample_size_for_mean
+
+    if variants < 2:
+        raise ValidationError("variants", "an experiment needs at least 2 arms", value=variants)
+    if sd is None:
+        per_arm = sample_size_per_variant(baseline, mde, relative=True, alpha=alpha, power=power)
+    else:
+        per_arm = sample_size_for_mean(sd, mde * baseline, alpha=alpha, power=power)
+    days = None
+    if daily is not None:
+        if not daily > 0:
+            raise ValidationError("daily", "must be > 0", value=daily)
+        days = math.ceil(per_arm * variants / daily)
+    if as_json:
+        typer.echo(json.dumps({"per_variant": per_arm, "total": per_arm * variants, "days": days}))
+        return
+    console.print(f"{per_arm:,} shoppers per arm, {per_arm * variants:,} in all")
+    if days is not None:
+        console.print(
+            f"about {days} days at {daily:,.0f} shoppers a day / 按每天 {daily:,.0f} 人约需 {days} 天"
+        )
+    console.print(
+        "[dim]fixed-horizon sizes; the always-valid sequential test may need more (docs/experiments.md)[/]"
+    )

@@ -85,6 +85,7 @@ def _register() -> None:
     app.add_typer(campaigns.app, name="campaigns")
     app.command("uplift")(experiments.uplift)
     app.command("ope")(experiments.ope)
+    app.add_typer(experiments.experiments_app, name="experiments")
     app.command("demo")(demo.demo)
     app.command("serve")(serve.serve)
     app.add_typer(serve.keys_app, name="keys")

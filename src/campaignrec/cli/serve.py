@@ -78,5 +78,7 @@ def campaigns_for(
     from campaignrec.privacy import pseudonymise_user_id
 
     stored_id = pseudonymise_user_id(settings(), user_id)  # as the store knows the shopper
-    out = serve_user_campaigns(store, online, stored_id, k, datetime.now(UTC))
+    out = serve_user_campaigns(
+        store, online, stored_id, k, datetime.now(UTC), policy=settings().campaign_policy
+    )
     typer.echo(json.dumps(out, default=str))

@@ -100,6 +100,8 @@ class Budget:
     def plan_left(self) -> float:
         """What plans may still spend: the time left less a slack of ``SLACK`` of the budget,
         kept for mispredictions (a fit is never interrupted) and the final bookkeeping."""
+        if math.isinf(self.seconds):
+            return math.inf
         return self.left() - SLACK * self.seconds
 
     def record(self, predicted: float, measured: float) -> None:

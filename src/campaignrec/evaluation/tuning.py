@@ -10,7 +10,6 @@ already-fitted models the same way.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,10 +20,8 @@ from numpy.typing import NDArray
 
 from campaignrec.data.interactions import Interactions
 from campaignrec.errors import ConfigError, ValidationError
-from campaignrec.evaluation.budget import SelectionProgress
 from campaignrec.evaluation.metrics import ranking_metrics
 from campaignrec.evaluation.splits import GroundTruth, Split, ground_truth, validation_split
-from campaignrec.models.base import WorkShape
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +118,23 @@ class ValidationData:
     truth: GroundTruth
     k: int
 
+    def user_scores(self, recs: NDArray[np.int64]) -> NDArray[np.float64]:
+        """NDCG@k of each user of ``truth.user_idx`` for top-k lists ``recs``."""
+        out = ranking_metrics(recs, self.truth.items, [self.k], ["ndcg"])[f"ndcg@{self.k}"]
+        return np.asarray(out, dtype=np.float64)
+
     def score(self, recs: NDArray[np.int64]) -> float:
         """Mean NDCG@k of top-k lists for ``truth.user_idx``."""
-        return float(
-            ranking_metrics(recs, self.truth.items, [self.k], ["ndcg"])[f"ndcg@{self.k}"].mean()
-        )
+        return float(self.user_scores(recs).mean())
+
+    def evaluate_users(self, model: Any) -> NDArray[np.float64]:
+        """Per-user NDCG@k of a model already fitted on ``fit_part``."""
+        recs, _ = model.recommend_idx(self.truth.user_idx, self.k, exclude_seen=True)
+        return self.user_scores(recs)
 
     def evaluate(self, model: Any) -> float:
         """Mean NDCG@k of a model already fitted on ``fit_part``."""
-        recs, _ = model.recommend_idx(self.truth.user_idx, self.k, exclude_seen=True)
-        return self.score(recs)
+        return float(self.evaluate_users(model).mean())
 
 
 def make_validation(
@@ -169,9 +173,16 @@ class TuningResult:
     best_value: float
     trials: list[dict[str, Any]]
     seconds: float
+    #: per-user scores of the best trial run here (None when a prior trial was best)
+    best_user_scores: NDArray[np.float64] | None = dataclasses.field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {
+            "best_params": self.best_params,
+            "best_value": self.best_value,
+            "trials": self.trials,
+            "seconds": self.seconds,
+        }
 
 
 def tune(
@@ -213,11 +224,16 @@ def tune(
     trials: list[dict[str, Any]] = []
     t_start = time.perf_counter()
 
+    best_users: list[NDArray[np.float64]] = []
+
     def objective(trial: Any) -> float:
         params = fixed | suggest(trial, space)
         model = factory(params)
         model.fit(validation.fit_part)
-        value = validation.evaluate(model)
+        users = validation.evaluate_users(model)
+        value = float(users.mean())
+        if not trials or value > max(t["value"] for t in trials):
+            best_users[:] = [users]
         trials.append({"params": params, "value": value})
         if on_trial is not None:
             on_trial(value)
@@ -241,7 +257,11 @@ def tune(
         raise ValidationError("trials", "tuning ran no trial", hint="raise n_trials or timeout")
     best = max(known + trials, key=lambda t: t["value"])
     return TuningResult(
-        dict(best["params"]), float(best["value"]), known + trials, time.perf_counter() - t_start
+        dict(best["params"]),
+        float(best["value"]),
+        known + trials,
+        time.perf_counter() - t_start,
+        None if best.get("prior") or not best_users else best_users[0],
     )
 
 
@@ -328,6 +348,7 @@ def tune_blend_weights(
     seen = blend.seen_mask(users)
     k = validation.k
     trials: list[dict[str, Any]] = []
+    best_users: list[NDArray[np.float64]] = []
     t_start = time.perf_counter()
     names = [f"w{i}_{lbl}" for i, lbl in enumerate(labels)]
 
@@ -336,7 +357,10 @@ def tune_blend_weights(
         fused = blend.with_weights(weights).fuse(scores, seen)
         fused[seen] = -np.inf
         idx, _ = top_k(fused, k)
-        value = validation.score(idx)
+        users = validation.user_scores(idx)
+        value = float(users.mean())
+        if not trials or value > max(t["value"] for t in trials):
+            best_users[:] = [users]
         params = {
             "models": list(blend.params.models),
             "weights": weights,
@@ -351,461 +375,9 @@ def tune_blend_weights(
     study.optimize(objective, n_trials=n_trials, timeout=timeout, gc_after_trial=False)
     best = max(trials, key=lambda t: t["value"])
     return TuningResult(
-        dict(best["params"]), float(best["value"]), trials, time.perf_counter() - t_start
+        dict(best["params"]),
+        float(best["value"]),
+        trials,
+        time.perf_counter() - t_start,
+        best_users[0] if best_users else None,
     )
-
-
-# ---- the default for `campaignrec train` ----------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Candidate:
-    """One configuration family ``select_default`` tries: a registry model, a start, a space."""
-
-    label: str
-    model: str
-    base: Mapping[str, Any]
-    space: Mapping[str, Mapping[str, Any]]
-
-
-#: What the ranking benchmark found strong, with small spaces so tuning runs in minutes on 2 cores.
-#: Popularity is always a candidate: on small shops it is hard to beat, and validation decides.
-#: Candidates that cannot run on a shop (no item categories; proximity EASE on a catalogue too wide
-#: for the primal solver) are skipped with a warning and a row in the report.
-DEFAULT_CANDIDATES: tuple[Candidate, ...] = (
-    Candidate("most_popular", "most_popular", {}, {}),
-    Candidate(
-        "ease (recency)",
-        "ease",
-        {"l2": 250.0, "recency_half_life": 20.0},
-        {
-            "l2": {"type": "float", "low": 10.0, "high": 3000.0, "log": True},
-            "recency_half_life": {"type": "float", "low": 1.0, "high": 100.0, "log": True},
-        },
-    ),
-    Candidate(
-        "ease (short recency)",
-        "ease",
-        {"l2": 1000.0, "recency_half_life": 2.0},
-        {
-            "l2": {"type": "float", "low": 10.0, "high": 5000.0, "log": True},
-            "recency_half_life": {"type": "float", "low": 0.5, "high": 5.0, "log": True},
-        },
-    ),
-    Candidate(
-        "ease (proximity)",
-        "ease",
-        {"l2": 600.0, "recency_half_life": 5.0, "proximity_half_life": 20.0},
-        SEARCH_SPACES["ease_proximity"],
-    ),
-    Candidate(
-        "item_knn (sequential)",
-        "item_knn",
-        {
-            "neighbours": 200,
-            "proximity_half_life": 5.0,
-            "backward_weight": 0.3,
-            "recency_half_life": 2.0,
-        },
-        SEARCH_SPACES["item_knn_sequential"],
-    ),
-    Candidate(
-        "transition",
-        "transition",
-        {"window": 10, "history_half_life": 3.0, "backward_weight": 0.0},
-        SEARCH_SPACES["transition"],
-    ),
-    Candidate(
-        "category_popular",
-        "category_popular",
-        {"half_life_days": 3.0, "interest_half_life": 20.0, "global_weight": 0.5},
-        SEARCH_SPACES["category_popular"],
-    ),
-    Candidate(
-        "item_knn",
-        "item_knn",
-        {"similarity": "cosine", "neighbours": 100, "shrinkage": 10.0},
-        {
-            "similarity": {"type": "categorical", "choices": ["cosine", "bm25", "jaccard"]},
-            "neighbours": {"type": "int", "low": 20, "high": 400, "log": True},
-            "recency_half_life": {"type": "categorical", "choices": [None, 3.0, 10.0, 30.0]},
-        },
-    ),
-    Candidate(
-        "als",
-        "als",
-        {"factors": 64, "regularization": 0.1, "alpha": 2.0, "iterations": 15},
-        {
-            "factors": {"type": "int", "low": 16, "high": 128, "log": True},
-            "regularization": {"type": "float", "low": 1e-3, "high": 10.0, "log": True},
-            "alpha": {"type": "float", "low": 0.5, "high": 30.0, "log": True},
-        },
-    ),
-)
-
-
-#: memory the blend step of ``select_default`` may use for cached component scores
-BLEND_MEMORY_BYTES = 400e6
-
-
-@dataclasses.dataclass
-class Selection:
-    """What ``select_default`` chose: the model refitted on all data, and why."""
-
-    model: Any
-    name: str
-    params: dict[str, Any]
-    report: dict[str, Any]
-
-
-#: validation protocols ``select_default`` accepts (``validation=``)
-VALIDATION_KINDS = ("user_temporal", "global_temporal", "leave_one_out")
-
-
-def _validation_for(
-    interactions: Interactions,
-    k: int,
-    max_users: int,
-    seed: int,
-    kind: str = "user_temporal",
-    params: Mapping[str, Any] | None = None,
-) -> tuple[ValidationData, str]:
-    """The validation split ``select_default`` tunes on.
-
-    ``user_temporal`` (default): each user's last 20 %, falling back to leave-one-out when fewer
-    than 20 users qualify. ``global_temporal``: the last ``test_days`` days (or the last
-    ``test_fraction`` of events, 0.2 when neither is given) for every user: the right question
-    when the shop asks "what will they look at next week". ``leave_one_out``: each user's last
-    event.
-    """
-    if kind not in VALIDATION_KINDS:
-        raise ConfigError(
-            f"unknown validation protocol {kind!r}", hint=f"use one of {list(VALIDATION_KINDS)}"
-        )
-    if kind != "user_temporal":
-        extra = dict(params or {})
-        if kind == "global_temporal" and not {"cut", "test_days", "test_fraction"} & set(extra):
-            extra["test_fraction"] = 0.2
-        val = make_validation(interactions, kind, k=k, max_users=max_users, seed=seed, **extra)
-        return val, kind
-    last_err: Exception | None = None
-    options: tuple[tuple[str, dict[str, Any]], ...] = (
-        ("user_temporal", {"test_fraction": 0.2}),
-        ("leave_one_out", {}),
-    )
-    for kind, params in options:
-        try:
-            val = make_validation(interactions, kind, k=k, max_users=max_users, seed=seed, **params)
-        except ValidationError as exc:
-            last_err = exc
-            continue
-        if val.truth.n_users >= 20 or kind == "leave_one_out":
-            return val, kind
-    raise ValidationError(
-        "interactions",
-        "too little data to carve a validation split (need users with 2+ events)",
-        hint="import more events, or train a named model: campaignrec train --model most_popular",
-    ) from last_err
-
-
-@dataclasses.dataclass
-class _Run:
-    """One candidate's state during ``select_default``."""
-
-    cand: Candidate
-    space: dict[str, Mapping[str, Any]]
-    base: dict[str, Any]
-    extra: dict[str, Any]
-    trial_s: float  # predicted (then measured) seconds of one validation trial
-    refit_s: float  # predicted seconds of the refit on all data
-    row: dict[str, Any]
-
-    def factory(self, q: Mapping[str, Any]) -> Any:
-        from campaignrec.models.registry import create
-
-        return create(self.cand.model, **(self.extra | dict(q)))
-
-
-def _fallback_label(candidates: Sequence[Candidate]) -> str | None:
-    """The candidate that is never skipped for time: plain popularity when present."""
-    for c in candidates:
-        if c.model == "most_popular":
-            return c.label
-    return None
-
-
-def _prepare(
-    cand: Candidate, seed: int, val_shape: WorkShape, full_shape: WorkShape, rate: float
-) -> _Run:
-    from campaignrec.evaluation.budget import predict_seconds
-    from campaignrec.models.registry import get_class
-
-    fields = set(get_class(cand.model).params_class.__dataclass_fields__)
-    space = {n: sp for n, sp in cand.space.items() if n in fields}
-    extra = {"seed": seed} if "seed" in fields else {}
-    base = {n: v for n, v in cand.base.items() if n in fields}
-    trial_s = predict_seconds(cand.model, extra | base, val_shape, rate)
-    refit_s = predict_seconds(cand.model, extra | base, full_shape, rate)
-    row = {"name": cand.label, "model": cand.model, "score": float("nan")}
-    return _Run(cand, space, base, extra, trial_s, refit_s, row)
-
-
-def _budget_reason(what: str, need: float, refit: float, left: float, total: float) -> str:
-    return (
-        f"over the time budget: {what} predicted {need:.1f} s plus {refit:.1f} s to refit on "
-        f"all data, {max(left, 0.0):.1f} s left to plan of {total:.0f} s"
-    )
-
-
-def select_default(
-    interactions: Interactions,
-    *,
-    n_trials: int = 6,
-    timeout_per_candidate: float = 90.0,
-    k: int = 10,
-    max_validation_users: int = 3000,
-    candidates: Sequence[Candidate] = DEFAULT_CANDIDATES,
-    blend: bool = True,
-    validation: str = "user_temporal",
-    validation_params: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    time_budget: float | None = None,
-    progress: SelectionProgress | None = None,
-) -> Selection:
-    """Choose, tune and fit the default model for a shop on a validation split of its own data,
-    within a time budget.
-
-    1. carve validation from ``interactions`` (``validation="user_temporal"``: each user's last
-       20 % by time, leave-one-out when too few users qualify; ``"global_temporal"`` with
-       ``validation_params={"test_days": 7}``: the last week for everyone; ``"leave_one_out"``);
-    2. run every candidate's base configuration once, cheapest predicted first; a candidate
-       whose predicted trial plus refit on all data exceeds the time left is skipped, and its
-       leaderboard row says so (plain popularity, the fallback, is never skipped);
-    3. tune the candidates best first (up to ``n_trials`` trials each in all, TPE, at most
-       ``timeout_per_candidate`` seconds and a fair share of the time left each);
-    4. optionally tune a score-fusion blend of the three best, when its refits fit the budget;
-    5. pick the best by validation NDCG@k alone; 6. refit it on all ``interactions``.
-
-    ``time_budget`` is in seconds (None: :func:`~campaignrec.evaluation.budget.default_time_budget`
-    of the number of events; ``math.inf``: unbounded). Costs are predicted by each model's
-    ``predicted_work`` and corrected by the times measured as the selection runs; a running fit
-    is never interrupted, so a misprediction can overrun the budget by one trial.
-
-    Returns
-    -------
-    Selection with the fitted model and a report: the validation protocol, a leaderboard of
-    ``{"name", "score", "params"}`` rows (best first; skipped candidates last, with ``"skipped"``
-    or ``"error"`` saying why), the budget (``seconds``, ``used``, what was skipped) and the
-    chosen name.
-    """
-    from campaignrec.evaluation.budget import (
-        Budget,
-        default_time_budget,
-        machine_rate,
-        shape_of,
-    )
-    from campaignrec.models.blend import Blend
-    from campaignrec.models.registry import create
-
-    budget_s = default_time_budget(len(interactions)) if time_budget is None else time_budget
-    if not budget_s > 0:
-        raise ConfigError(f"time_budget must be > 0 seconds, got {time_budget}")
-    budget = Budget(budget_s)
-    progress = progress or SelectionProgress()
-    progress.start(budget.seconds, budget.started + budget.seconds, [c.label for c in candidates])
-    # the blend caches dense scores of its components for every validation user: keep that
-    # under ~400 MB by evaluating every candidate on the same, smaller sample of users
-    blend_parts = 3
-    budget_users = int(BLEND_MEMORY_BYTES / (4 * blend_parts * max(interactions.n_items, 1)))
-    blend = blend and budget_users >= 100
-    if blend:
-        max_validation_users = min(max_validation_users, budget_users)
-    val, val_kind = _validation_for(
-        interactions, k, max_validation_users, seed, validation, validation_params
-    )
-    rate = machine_rate()
-    val_shape = shape_of(val.fit_part, int(val.truth.n_users))
-    full_shape = shape_of(interactions)
-    fallback = _fallback_label(candidates)
-    runs: list[_Run] = []
-    board: list[dict[str, Any]] = []
-
-    def failed(label: str, model: str, exc: Exception) -> None:
-        # a ConfigError / ValidationError is expected on some shops (no item categories, a
-        # catalogue too wide for a solver) and the report says why; anything else is a warning
-        expected = isinstance(exc, ConfigError | ValidationError)
-        log.log(
-            logging.INFO if expected else logging.WARNING,
-            "select_default: candidate %s skipped: %s",
-            label,
-            exc,
-        )
-        board.append({"name": label, "model": model, "score": float("nan"), "error": str(exc)})
-        progress.skipped(label, str(exc))
-
-    for cand in candidates:
-        try:
-            runs.append(_prepare(cand, seed, val_shape, full_shape, rate))
-        except Exception as exc:
-            failed(cand.label, cand.model, exc)
-    # cheapest first, the fallback before everything: whatever the budget, something is trained
-    runs.sort(key=lambda r: (r.cand.label != fallback, r.trial_s))
-
-    # ---- 1. every candidate's base configuration, while it fits -------------------------------
-    done: list[_Run] = []
-    for run in runs:
-        c = budget.correction()
-        need, refit = run.trial_s * c, run.refit_s * c
-        reserve = max([r.refit_s for r in done] + [refit])
-        if run.cand.label != fallback and need + reserve > budget.plan_left():
-            reason = _budget_reason("one validation fit", need, refit, budget.plan_left(), budget_s)
-            run.row |= {"skipped": reason, "predicted_s": round(need, 2)}
-            board.append(run.row)
-            progress.skipped(run.cand.label, reason)
-            log.info("select_default: candidate %s skipped: %s", run.cand.label, reason)
-            continue
-        progress.candidate_start(run.cand.label, 1, need)
-        t0 = time.perf_counter()
-        try:
-            score = val.evaluate(run.factory(run.base).fit(val.fit_part))
-        except Exception as exc:  # a candidate that cannot run on this data is skipped
-            failed(run.cand.label, run.cand.model, exc)
-            continue
-        measured = time.perf_counter() - t0
-        budget.record(run.trial_s, measured)
-        # the refit scales like the prediction did; its level comes from the measurement
-        run.refit_s = measured * run.refit_s / max(run.trial_s, 1e-9)
-        run.trial_s = measured
-        run.row |= {
-            "score": score,
-            "params": run.extra | run.base,
-            "trials": 1,
-            "seconds": measured,
-            "started_at_s": round(t0 - budget.started, 2),
-            "predicted_s": round(need, 2),
-        }
-        progress.trial_done(run.cand.label, score)
-        log.info("select_default: %s validation ndcg@%d=%.4f", run.cand.label, k, score)
-        done.append(run)
-
-    # ---- 2. tune, best first, each a fair share of the time left ------------------------------
-    reserve = max([r.refit_s for r in done], default=0.0)
-    tunable = [r for r in sorted(done, key=lambda r: -r.row["score"]) if r.space]
-    for n_left, run in zip(range(len(tunable), 0, -1), tunable, strict=True):
-        if n_trials <= 1:
-            break
-        share = min((budget.plan_left() - reserve) / n_left, timeout_per_candidate)
-        more = min(n_trials - 1, int(share // max(run.trial_s, 1e-3)))
-        if more < 1:
-            run.row["tuning"] = (
-                f"base configuration only: a trial takes ~{run.trial_s:.1f} s, "
-                f"{max(share, 0.0):.1f} s of the budget left for it"
-            )
-            continue
-        progress.candidate_start(run.cand.label, more, more * run.trial_s)
-        t0 = time.perf_counter()
-        try:
-            res = tune(
-                run.factory,
-                run.space,
-                val,
-                n_trials=more,
-                # no trial starts unless one more fits in the share (costs vary with params)
-                timeout=max(share - run.trial_s, 1e-3),
-                seed=seed,
-                fixed=run.base,
-                prior=[(run.base, run.row["score"])],
-                on_trial=functools.partial(progress.trial_done, run.cand.label),
-            )
-        except Exception as exc:
-            log.warning("select_default: tuning %s failed: %s", run.cand.label, exc)
-            continue
-        ran = sum(not t.get("prior") for t in res.trials)
-        run.row["trials"] += ran
-        run.row["seconds"] += time.perf_counter() - t0
-        if res.best_value > run.row["score"]:
-            run.row["score"], run.row["params"] = res.best_value, run.extra | res.best_params
-        progress.candidate_end(run.cand.label, run.row["score"])
-
-    ok = sorted((r.row for r in done), key=lambda r: -r["score"])
-    if not ok:
-        raise ValidationError(
-            "candidates",
-            "no candidate could be trained on this data",
-            value=[r.get("error") for r in board],
-        )
-    # ---- 3. a blend of the best ---------------------------------------------------------------
-    blend_note: str | None = None
-    by_name = {r.cand.label: r for r in done}
-    if blend and len(ok) >= 2 and ok[1]["score"] > 0:
-        top = [r for r in ok[:blend_parts] if r["score"] > 0]
-        need = sum(by_name[r["name"]].trial_s for r in top) * 1.5
-        refit = sum(by_name[r["name"]].refit_s for r in top)
-        if need + refit > budget.plan_left():
-            blend_note = _budget_reason("the blend", need, refit, budget.plan_left(), budget_s)
-            progress.skipped("blend", blend_note)
-        else:
-            progress.candidate_start("blend", 1, need)
-            try:
-                fitted = {
-                    r["name"]: create(r["model"], **r["params"]).fit(val.fit_part) for r in top
-                }
-                res = tune_blend_weights(
-                    fitted, val, n_trials=max(8, 2 * n_trials), seed=seed, high=2.0
-                )
-                progress.trial_done("blend", res.best_value)
-                if res.best_value > ok[0]["score"]:
-                    ok.append(
-                        {
-                            "name": "blend(" + " + ".join(r["name"] for r in top) + ")",
-                            "model": "blend",
-                            "score": res.best_value,
-                            "params": res.best_params,
-                            "components": [
-                                {"model": r["model"], "params": r["params"]} for r in top
-                            ],
-                        }
-                    )
-                    ok.sort(key=lambda r: -r["score"])
-            except Exception as exc:
-                log.warning("select_default: blend failed: %s", exc)
-    chosen = ok[0]
-    if chosen["model"] == "blend":
-        comps = [create(c["model"], **c["params"]) for c in chosen["components"]]
-        p = chosen["params"]
-        model: Any = Blend(
-            components=comps,
-            weights=tuple(p["weights"]),
-            method=p["method"],
-            normalization=p["normalization"],
-        )
-    else:
-        model = create(chosen["model"], **chosen["params"])
-    if chosen["name"] in by_name:
-        refit_s = by_name[chosen["name"]].refit_s
-    else:  # a blend refits its members
-        refit_s = sum(by_name[n].refit_s for n in by_name if n in chosen["name"])
-    progress.candidate_start(f"refit {chosen['name']}", 1, refit_s)
-    model.fit(interactions)
-    progress.finish(chosen["name"])
-    skipped = [{"name": r["name"], "reason": r.get("skipped") or r.get("error")} for r in board]
-    if blend_note:
-        skipped.append({"name": "blend", "reason": blend_note})
-    report = {
-        "validation": {
-            "protocol": val_kind,
-            "metric": f"ndcg@{k}",
-            "users": int(val.truth.n_users),
-            "fit_events": len(val.fit_part),
-        },
-        "leaderboard": ok + board,
-        "chosen": chosen["name"],
-        "budget": {
-            "seconds": budget_s,
-            "default": time_budget is None,
-            "used": budget.elapsed(),
-            "machine_rate": rate,
-            "correction": budget.correction(),
-            "skipped": skipped,
-        },
-        "seconds": budget.elapsed(),
-    }
-    return Selection(model, chosen["name"], dict(chosen["params"]), report)

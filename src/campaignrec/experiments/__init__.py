@@ -11,5 +11,11 @@ Modules (imported explicitly, nothing is registered by import side effects):
   IPS, SNIPS, DM, DR and Switch-DR estimators with bootstrap intervals;
 * :mod:`campaignrec.experiments.synthetic_logs`: logs whose true policy values are known;
 * :mod:`campaignrec.experiments.logs_io`: Open Bandit and generic log files;
-* :mod:`campaignrec.experiments.ab`: hashed assignment, conversion/revenue analysis, sizing, SRM.
+* :mod:`campaignrec.experiments.ab`: hashed assignment, conversion/revenue analysis, sizing, SRM;
+* :mod:`campaignrec.experiments.analysis`: per-shopper rows: lift per group, CUPED, SRM;
+* :mod:`campaignrec.experiments.registry`: experiment definitions, layers, sticky assignment;
+* :mod:`campaignrec.experiments.sequential`: the always-valid mSPRT and sample sizes;
+* :mod:`campaignrec.experiments.results`: exposures, attribution, metrics and the decision;
+* :mod:`campaignrec.experiments.interleaving`: team-draft interleaving of two rankers;
+* :mod:`campaignrec.experiments.simulation`: experiments and rankers with known truths.
 """

@@ -27,7 +27,15 @@ from pydantic import BaseModel, ConfigDict
 from campaignrec.errors import ConfigError, ValidationError
 from campaignrec.experiments.ope import BanditLog
 
-__all__ = ["LoadedLog", "LogMapping", "load_mapping", "read_log", "read_obd_csv"]
+__all__ = [
+    "LoadedLog",
+    "LogMapping",
+    "decision_log",
+    "load_mapping",
+    "log_from_frame",
+    "read_log",
+    "read_obd_csv",
+]
 
 
 @dataclass(frozen=True)
@@ -177,8 +185,12 @@ def read_log(path: str | Path, mapping: LogMapping | None = None) -> LoadedLog:
     LoadedLog
         Actions are indexed in sorted order of their ids.
     """
+    return log_from_frame(_read_table(Path(path)), mapping)
+
+
+def log_from_frame(df: pd.DataFrame, mapping: LogMapping | None = None) -> LoadedLog:
+    """:func:`read_log` of a table already in memory (the store's decision log, a notebook)."""
     m = mapping or LogMapping()
-    df = _read_table(Path(path))
     needed = [m.action, m.reward, m.pscore] + ([m.position] if m.position else [])
     _require(df, needed, "log")
     if m.context is None:
@@ -207,3 +219,79 @@ def read_log(path: str | Path, mapping: LogMapping | None = None) -> LoadedLog:
         position=position,
     )
     return LoadedLog(log=log, action_ids=action_ids, context_columns=ctx_cols)
+
+
+def decision_log(
+    events: pd.DataFrame,
+    *,
+    reward_event: str = "campaign_click",
+    window_hours: float = 24.0,
+    policy: str | None = None,
+) -> pd.DataFrame:
+    """The service's own campaign decisions as a bandit log: one row per logged
+    ``campaign_impression`` with a propensity (``action`` = campaign id, ``pscore``,
+    ``position``, ``policy``), ``reward`` = 1 when the same shopper sent a ``reward_event`` for
+    that campaign within ``window_hours`` after it, else 0.
+
+    Parameters
+    ----------
+    events : the store's events table (``user_id, event_type, timestamp, campaign_id,
+        position, policy, propensity``)
+    policy : keep only the decisions of this logging policy (default: all)
+
+    Raises
+    ------
+    ValidationError
+        No logged decision with a propensity (nothing to evaluate on).
+    """
+    need = ["user_id", "event_type", "timestamp", "campaign_id", "propensity"]
+    _require(events, need, "events")
+    imp = events[
+        (events["event_type"] == "campaign_impression")
+        & events["campaign_id"].notna()
+        & events["propensity"].notna()
+    ]
+    if policy is not None and "policy" in imp.columns:
+        imp = imp[imp["policy"] == policy]
+    if imp.empty:
+        raise ValidationError(
+            "events",
+            "no logged campaign decisions with a propensity"
+            + (f" by policy {policy!r}" if policy else ""),
+            hint="serve campaigns through the API or `campaignrec campaigns for USER` first",
+        )
+    imp = imp.reset_index(drop=True)
+    rewards = events[(events["event_type"] == reward_event) & events["campaign_id"].notna()]
+
+    def epoch_ns(values: pd.Series) -> NDArray[np.int64]:
+        t = pd.to_datetime(values, utc=True).dt.tz_convert(None)
+        return t.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+
+    ts = epoch_ns(imp["timestamp"])
+    window = int(window_hours * 3600 * 1e9)
+    got = np.zeros(len(imp), dtype=np.float64)
+    if len(rewards):
+        rw = rewards.assign(_t=epoch_ns(rewards["timestamp"]))
+        by_key = {k: np.sort(g["_t"].to_numpy()) for k, g in rw.groupby(["user_id", "campaign_id"])}
+        for i, (u, c, t) in enumerate(zip(imp["user_id"], imp["campaign_id"], ts, strict=True)):
+            times = by_key.get((u, c))
+            if times is None:
+                continue
+            lo = np.searchsorted(times, t, side="right")  # the first reward after the decision
+            if lo < len(times) and times[lo] <= t + window:
+                got[i] = 1.0
+    return pd.DataFrame(
+        {
+            "action": imp["campaign_id"].astype(str).to_numpy(),
+            "reward": got,
+            "pscore": imp["propensity"].astype(float).to_numpy(),
+            "position": (imp["position"] if "position" in imp else pd.Series(0, index=imp.index))
+            .fillna(0)
+            .astype(int)
+            .to_numpy(),
+            "policy": (imp["policy"] if "policy" in imp else pd.Series("", index=imp.index))
+            .fillna("")
+            .astype(str)
+            .to_numpy(),
+        }
+    )

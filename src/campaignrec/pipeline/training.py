@@ -53,7 +53,7 @@ def train(
     ``<home>/artifacts/<name>/<version>/`` and make it the active version in the registry.
 
     ``validation`` / ``validation_days`` pick the split the default is chosen on (see
-    :func:`campaignrec.evaluation.tuning.select_default`); they do not apply to a named model.
+    :func:`campaignrec.evaluation.selection.select_default`); they do not apply to a named model.
     ``time_budget`` (seconds; None: :func:`~campaignrec.evaluation.budget.default_time_budget`
     of the snapshot's events) bounds the default's selection, the snapshot build included;
     ``progress`` is a :class:`~campaignrec.evaluation.budget.SelectionProgress`."""
@@ -64,7 +64,7 @@ def train(
     metrics: dict[str, Any] = {}
     if model is None:
         from campaignrec.evaluation.budget import default_time_budget
-        from campaignrec.evaluation.tuning import select_default
+        from campaignrec.evaluation.selection import select_default
 
         if time_budget is not None and not time_budget > 0:
             raise ConfigError(

@@ -523,9 +523,7 @@ def add_lifetime_value(
         profiles["expected_purchases"] = bgnbd.expected_purchases(profiles, horizon_days)
         meta["bgnbd"] = {k: float(v) for k, v in bgnbd.params_.items()}
         gamma_gamma = GammaGammaModel().fit(profiles)
-        profiles["expected_order_value"] = gamma_gamma.conditional_expected_average_profit(
-            profiles
-        )
+        profiles["expected_order_value"] = gamma_gamma.conditional_expected_average_profit(profiles)
         profiles["clv"] = customer_lifetime_value(
             bgnbd, gamma_gamma, profiles, horizon_days, discount_rate_per_period
         )

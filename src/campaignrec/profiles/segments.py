@@ -1,5 +1,9 @@
 """Behavioural segments: K-Means on how shoppers browse, buy, when, and how recently.
 
+One concern, kept in one file (a little over 800 lines): the segment features, the fit and the
+choice of k, the stable ids across refits and the naming by archetype all read the same feature
+blocks and centroids, and split across files each would need the others' internals.
+
 What is clustered (see docs/profiles.md, "Segmentation"):
 
 - **Style, not size.** The default features are rates and shares (views per visit, click and cart

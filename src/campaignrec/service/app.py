@@ -25,6 +25,7 @@ from campaignrec.service.console import router as console_router
 from campaignrec.service.deps import AdminKey
 from campaignrec.service.errors import error_response, install_error_handlers
 from campaignrec.service.routers import campaigns, events, health, items, models, privacy, users
+from campaignrec.service.routers import experiments as experiments_router
 from campaignrec.service.state import ServiceState
 
 log = logging.getLogger("campaignrec.service")
@@ -121,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state: ServiceState = request.app.state.service
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (health, events, users, items, models, campaigns, privacy):
+    for module in (health, events, users, items, models, campaigns, privacy, experiments_router):
         app.include_router(module.router)
     app.include_router(console_router)
     return app

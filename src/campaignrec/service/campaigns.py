@@ -56,14 +56,23 @@ def serve_user_campaigns(
     now: datetime,
     *,
     catalog: Catalog | None = None,
+    policy: str = "priority",
 ) -> dict[str, Any]:
     """Serve up to ``k`` campaigns (atomic consumption) and log each as an impression event.
 
     ``catalog``: the campaigns (default: read from ``store``; the service passes its cache).
+    ``policy``: ``priority``, or a bandit of :data:`campaignrec.experiments.serving.SERVING_POLICIES`
+    for the first slot (``settings.campaign_policy``).
     """
     if catalog is None:
         catalog = load_campaigns(store.read_table("campaigns"))
-    server = CampaignServer(catalog, online)
+    server: CampaignServer
+    if policy == "priority":
+        server = CampaignServer(catalog, online)
+    else:
+        from campaignrec.experiments.serving import BanditCampaignServer
+
+        server = BanditCampaignServer(catalog, online, policy_name=policy)
     attrs = user_attributes(store, user_id, now) or {"user_id": user_id}
     decision = server.serve(user_id, attrs, k, now)
     events = decision.to_events()

@@ -430,6 +430,13 @@ def _v5_privacy_tables(conn: Connection, tables: Tables) -> None:
     create_privacy_tables(conn, tables.prefix)
 
 
+def _v6_experiments_table(conn: Connection, tables: Tables) -> None:
+    # Defined by campaignrec.store.experiments (not part of Tables): one row per experiment.
+    from campaignrec.store.experiments import create_experiments_table
+
+    create_experiments_table(conn, tables.prefix)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -447,6 +454,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         5,
         "privacy: sealed personal fields, audit log, privacy-budget ledger",
         _v5_privacy_tables,
+    ),
+    Migration(
+        6,
+        "experiments: experiment definitions (variants, shares, layer range, metrics)",
+        _v6_experiments_table,
     ),
 )
 

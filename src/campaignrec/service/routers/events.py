@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from campaignrec.campaigns.eligibility import count_impression
 from campaignrec.data.schema import CONSENT_EVENT_TYPES
+from campaignrec.experiments.serving import credit_reward, serving_policy
 from campaignrec.privacy.consent import apply_consent_events
 from campaignrec.ranking import record_events
 from campaignrec.service.deps import IngestKey, State
@@ -51,6 +52,14 @@ def post_events(batch: EventBatch, request: Request, state: State, _key: IngestK
         )
     accepted = [_plain({str(k): v for k, v in r.items()}) for r in new.to_dict("records")]
     record_events(state.online, accepted, event_weights=state.settings.event_weights)
+    policy = state.settings.campaign_policy
+    if policy != "priority":  # rewards of the bandit serving the first campaign slot
+        bandit = serving_policy(policy, state.online)
+        for event in accepted:
+            if event.get("event_type") == state.settings.bandit_reward_event and event.get(
+                "campaign_id"
+            ):
+                credit_reward(bandit, str(event["campaign_id"]))
     catalog = None
     for event in accepted:
         if event.get("event_type") == "campaign_impression" and event.get("campaign_id"):

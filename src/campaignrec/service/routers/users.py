@@ -135,6 +135,7 @@ def campaigns(user_id: UserId, state: State, _key: ReadKey, k: K = 3) -> Campaig
         k,
         datetime.now(UTC),
         catalog=state.catalog.get(),
+        policy=state.settings.campaign_policy,
     )
     for reason in out["skipped"].values():
         state.metrics.refusals.labels(reason).inc()
