@@ -41,6 +41,7 @@ PAGES = {
     "campaign-new": "/console/campaigns/new",
     "campaign-edit": "/console/campaigns/c2/edit",
     "lookup": "/console/lookup?user_id=u1",
+    "experiments": "/console/experiments",
     "shoppers": "/console/shoppers",
     "models": "/console/models",
 }

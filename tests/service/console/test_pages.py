@@ -23,6 +23,7 @@ PAGES = [
     "/console/campaigns/new",
     "/console/campaigns/c1/edit",
     "/console/lookup?user_id=u1",
+    "/console/experiments",
     "/console/shoppers",
     "/console/models",
 ]
@@ -124,7 +125,14 @@ def test_every_page_renders_in_both_languages(admin: TestClient, lang: str) -> N
         assert r.status_code == 200, (page, r.text[:500])
         html = r.text
         assert f'data-lang="{lang}"' in html
-        for key in ("nav_overview", "nav_campaigns", "nav_shoppers", "nav_lookup", "nav_models"):
+        for key in (
+            "nav_overview",
+            "nav_campaigns",
+            "nav_experiments",
+            "nav_shoppers",
+            "nav_lookup",
+            "nav_models",
+        ):
             assert translate(lang, key) in html, (page, key)
         other = "zh" if lang == "en" else "en"
         assert translate(other, "nav_campaigns") not in html.split("<main")[1], page
