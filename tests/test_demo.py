@@ -88,6 +88,23 @@ def test_demo_serve_prints_a_working_key_and_curl_line(tmp_path, capsys, monkeyp
     )
     assert curl, out
     key, path = curl.group(1), curl.group(2)
-    with TestClient(create_app(served["settings"])) as client:
+    assert "http://127.0.0.1:8123/console" in out
+    with TestClient(create_app(served["settings"]), follow_redirects=False) as client:
         r = client.get(path, headers={"Authorization": f"Bearer {key}"})
-    assert r.status_code == 200 and r.json()["items"]
+        assert r.status_code == 200 and r.json()["items"]
+        # the printed key opens the console, and every page shows the demo shop
+        page = client.get("/console/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        login = client.post("/console/login", data={"key": key, "csrf": token})
+        assert login.status_code == 303
+        user = re.search(r"/v1/users/([^/]+)/recommendations", path).group(1)
+        populated = {
+            "/console/overview": 'id="chart-events"',
+            "/console/campaigns": "data-campaign=",
+            "/console/shoppers": 'id="chart-segments"',
+            f"/console/lookup?user_id={user}": "<td>1</td>",
+            "/console/models": "data-model=",
+        }
+        for url, marker in populated.items():
+            shown = client.get(url)
+            assert shown.status_code == 200 and marker in shown.text, url

@@ -207,6 +207,10 @@ def _serve(home: Path, user_id: str, host: str, port: int) -> None:
     console.rule("[bold]8. the service")
     console.print(f"API:      {base}/v1   (health: {base}/healthz)", highlight=False)
     console.print(f"docs:     {base}/docs (OpenAPI: {base}/openapi.json)", highlight=False)
+    console.print(
+        f"console:  {base}/console   (log in with the key below; ?lang=zh for 简体中文)",
+        highlight=False,
+    )
     console.print(f"API key:  {key}   (scopes {','.join(rec.scopes)}; shown once)", highlight=False)
     console.print("try:", highlight=False)
     console.print(

@@ -56,6 +56,7 @@ def _register() -> None:
     """Attach every sub-command explicitly (no registration by import side effects)."""
     from campaignrec.cli import (
         campaigns,
+        console_users,
         core,
         demo,
         evaluate,
@@ -89,6 +90,7 @@ def _register() -> None:
     app.command("demo")(demo.demo)
     app.command("serve")(serve.serve)
     app.add_typer(serve.keys_app, name="keys")
+    app.add_typer(console_users.console_users_app, name="console-users")
     app.command("erase")(privacy_cli.erase)
     app.command("retention")(privacy_cli.retention)
     app.command("dp")(privacy_cli.dp_release)

@@ -21,6 +21,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campaignrec.config import Settings, load_settings
+from campaignrec.service.console import router as console_router
 from campaignrec.service.deps import AdminKey
 from campaignrec.service.errors import error_response, install_error_handlers
 from campaignrec.service.routers import campaigns, events, health, items, models, privacy, users
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (health, events, users, items, models, campaigns, privacy, experiments_router):
         app.include_router(module.router)
+    app.include_router(console_router)
     return app
 
 

@@ -1,0 +1,326 @@
+"""The console's words in English and 简体中文, and locale-aware numbers, money and dates.
+
+Every label a page shows is a key of :data:`MESSAGES`; :func:`translate` falls back to English
+and then to the key itself, and a test checks that both languages define the same keys.
+Numbers, money and dates are formatted by Babel for the page's locale.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+from babel.dates import format_datetime
+from babel.numbers import format_currency, format_decimal, format_percent
+
+LANGS = ("en", "zh")
+LOCALES = {"en": "en_US", "zh": "zh_Hans_CN"}
+#: Currency money is shown in (ISO 4217); ``CAMPAIGNREC_CONSOLE_CURRENCY`` overrides it.
+CURRENCY = os.environ.get("CAMPAIGNREC_CONSOLE_CURRENCY", "USD")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "app_name": {"en": "campaignrec console", "zh": "campaignrec 运营控制台"},
+    "nav_overview": {"en": "Overview", "zh": "概览"},
+    "nav_campaigns": {"en": "Campaigns", "zh": "营销活动"},
+    "nav_experiments": {"en": "Experiments", "zh": "实验"},
+    "nav_shoppers": {"en": "Shoppers", "zh": "用户画像"},
+    "nav_lookup": {"en": "Shopper lookup", "zh": "用户查询"},
+    "nav_models": {"en": "Models", "zh": "模型"},
+    "logout": {"en": "Log out", "zh": "退出登录"},
+    "language": {"en": "Language", "zh": "语言"},
+    "login_title": {"en": "Log in", "zh": "登录"},
+    "login_key": {"en": "Admin API key", "zh": "管理员 API 密钥"},
+    "login_help": {
+        "en": "Create one with: campaignrec keys create --scopes admin",
+        "zh": "创建密钥：campaignrec keys create --scopes admin",
+    },
+    "login_submit": {"en": "Log in", "zh": "登录"},
+    "login_wrong": {"en": "Unknown or revoked API key.", "zh": "API 密钥无效或已吊销。"},
+    "login_or_user": {"en": "or as a console user", "zh": "或使用控制台账号"},
+    "login_username": {"en": "User name", "zh": "用户名"},
+    "login_password": {"en": "Password", "zh": "密码"},
+    "login_user_help": {
+        "en": "Create one with: campaignrec console-users create NAME",
+        "zh": "创建账号：campaignrec console-users create NAME",
+    },
+    "login_wrong_password": {
+        "en": "Unknown user, wrong password or disabled user.",
+        "zh": "用户不存在、密码错误或账号已停用。",
+    },
+    "login_not_admin": {
+        "en": "This key lacks the 'admin' scope.",
+        "zh": "该密钥没有 'admin' 权限。",
+    },
+    "csrf_failed": {
+        "en": "The form expired or was not sent by this console; reload the page and try again.",
+        "zh": "表单已过期或并非来自本控制台，请刷新页面后重试。",
+    },
+    "overview_title": {"en": "Overview", "zh": "概览"},
+    "count_users": {"en": "Shoppers", "zh": "用户数"},
+    "count_items": {"en": "Items", "zh": "商品数"},
+    "count_events": {"en": "Events", "zh": "行为事件数"},
+    "count_active_campaigns": {"en": "Active campaigns", "zh": "进行中的活动"},
+    "active_model": {"en": "Active model", "zh": "当前模型"},
+    "model_age": {"en": "Trained", "zh": "训练时间"},
+    "no_model": {
+        "en": "No trained model is active: run campaignrec train.",
+        "zh": "没有已激活的模型：请运行 campaignrec train。",
+    },
+    "events_per_day": {"en": "Events per day", "zh": "每日行为事件"},
+    "events_per_minute": {
+        "en": "Events per minute, last hour (live)",
+        "zh": "每分钟行为事件，最近一小时（实时）",
+    },
+    "no_events": {"en": "No events yet.", "zh": "暂无行为事件。"},
+    "day": {"en": "Day", "zh": "日期"},
+    "campaigns_title": {"en": "Campaigns", "zh": "营销活动"},
+    "campaign_new": {"en": "New campaign", "zh": "新建活动"},
+    "campaign_edit": {"en": "Edit campaign", "zh": "编辑活动"},
+    "campaign_none": {"en": "No campaigns yet.", "zh": "暂无营销活动。"},
+    "campaign_created": {"en": "Campaign saved.", "zh": "活动已保存。"},
+    "campaign_exists": {
+        "en": "A campaign with this id exists; edit it instead.",
+        "zh": "该 ID 的活动已存在，请改为编辑。",
+    },
+    "edit": {"en": "Edit", "zh": "编辑"},
+    "save": {"en": "Save", "zh": "保存"},
+    "cancel": {"en": "Cancel", "zh": "取消"},
+    "form_has_errors": {
+        "en": "Please correct the fields marked below.",
+        "zh": "请修正下方标出的字段。",
+    },
+    "f_campaign_id": {"en": "Campaign id", "zh": "活动 ID"},
+    "f_name": {"en": "Name", "zh": "名称"},
+    "f_type": {"en": "Type", "zh": "类型"},
+    "f_status": {"en": "Status", "zh": "状态"},
+    "f_start_time": {"en": "Starts (UTC)", "zh": "开始时间（UTC）"},
+    "f_end_time": {"en": "Ends (UTC)", "zh": "结束时间（UTC）"},
+    "f_window": {"en": "Window", "zh": "时间范围"},
+    "f_discount_type": {"en": "Discount type", "zh": "优惠类型"},
+    "f_discount_value": {"en": "Discount value", "zh": "优惠额度"},
+    "f_min_spend": {"en": "Minimum spend", "zh": "最低消费"},
+    "f_categories": {"en": "Categories (comma-separated)", "zh": "品类（逗号分隔）"},
+    "f_item_ids": {"en": "Items (comma-separated ids)", "zh": "商品（逗号分隔的 ID）"},
+    "f_budget": {"en": "Budget", "zh": "预算"},
+    "f_inventory": {"en": "Inventory (redemptions)", "zh": "库存（可核销次数）"},
+    "f_cost_per_redemption": {"en": "Cost per redemption", "zh": "每次核销成本"},
+    "f_frequency_cap": {"en": "Frequency cap (per shopper)", "zh": "频次上限（每位用户）"},
+    "f_cap_window_hours": {"en": "Cap window (hours)", "zh": "频次窗口（小时）"},
+    "f_priority": {"en": "Priority", "zh": "优先级"},
+    "f_exclusivity_group": {"en": "Exclusivity group", "zh": "互斥组"},
+    "f_audience": {"en": "Audience", "zh": "目标人群"},
+    "f_audience_field": {"en": "Attribute", "zh": "属性"},
+    "f_audience_op": {"en": "Condition", "zh": "条件"},
+    "f_audience_value": {"en": "Value", "zh": "取值"},
+    "f_audience_json": {
+        "en": "Or a full rule tree (JSON; overrides the row above)",
+        "zh": "或完整的规则树（JSON，优先于上面的条件）",
+    },
+    "audience_everyone": {"en": "everyone", "zh": "所有人"},
+    "f_title_en": {"en": "Title (English)", "zh": "标题（英文）"},
+    "f_title_zh": {"en": "Title (Chinese)", "zh": "标题（中文）"},
+    "preview_title": {"en": "Live preview", "zh": "实时预估"},
+    "preview_help": {
+        "en": "The planner's answer for this draft, updated as you edit (nothing is saved).",
+        "zh": "根据当前草稿实时计算的投放预估（不会保存）。",
+    },
+    "preview_loading": {"en": "Planning…", "zh": "计算中…"},
+    "preview_audience": {"en": "Audience size", "zh": "受众规模"},
+    "preview_strategy": {"en": "Targeting", "zh": "定向策略"},
+    "preview_reach": {"en": "Reach", "zh": "触达人数"},
+    "preview_cost": {"en": "Expected cost", "zh": "预计成本"},
+    "preview_incremental": {"en": "Incremental conversions", "zh": "增量转化"},
+    "preview_roi": {"en": "ROI", "zh": "投资回报率"},
+    "preview_source": {"en": "Estimates from", "zh": "估计来源"},
+    "strategy_uplift": {"en": "uplift", "zh": "增益模型"},
+    "strategy_response": {"en": "response", "zh": "响应模型"},
+    "strategy_random": {"en": "random", "zh": "随机"},
+    "strategy_all": {"en": "everyone", "zh": "全部"},
+    "shoppers_title": {"en": "Shoppers", "zh": "用户画像"},
+    "segments": {"en": "Segments", "zh": "用户分群"},
+    "segment": {"en": "Segment", "zh": "分群"},
+    "segment_size": {"en": "Shoppers", "zh": "人数"},
+    "segment_description": {"en": "Description", "zh": "描述"},
+    "rfm_segments": {"en": "RFM segments", "zh": "RFM 分层"},
+    "lifecycle_stages": {"en": "Lifecycle stages", "zh": "生命周期阶段"},
+    "no_profiles": {
+        "en": "No profiles yet: run campaignrec profiles export --refresh.",
+        "zh": "尚无用户画像：请运行 campaignrec profiles export --refresh。",
+    },
+    "lookup_title": {"en": "Shopper lookup", "zh": "用户查询"},
+    "lookup_user": {"en": "Shopper id", "zh": "用户 ID"},
+    "lookup_submit": {"en": "Look up", "zh": "查询"},
+    "lookup_unknown": {
+        "en": "This shopper is not in the store (recommendations below are cold start).",
+        "zh": "数据中没有该用户（下方推荐为冷启动结果）。",
+    },
+    "profile_card": {"en": "Profile", "zh": "用户画像"},
+    "recent_items": {"en": "Recently viewed", "zh": "最近浏览"},
+    "eligibility": {"en": "Campaigns", "zh": "活动资格"},
+    "eligible": {"en": "eligible", "zh": "符合条件"},
+    "not_eligible": {"en": "not eligible", "zh": "不符合条件"},
+    "recommendations": {"en": "Live recommendations", "zh": "实时推荐"},
+    "rank": {"en": "#", "zh": "序号"},
+    "item": {"en": "Item", "zh": "商品"},
+    "score": {"en": "Score", "zh": "分数"},
+    "why": {"en": "Why", "zh": "推荐理由"},
+    "served_by": {"en": "Served by", "zh": "推荐模型"},
+    "personalised": {"en": "personalised", "zh": "个性化"},
+    "non_personalised": {"en": "not personalised", "zh": "非个性化"},
+    "a_segment": {"en": "Segment", "zh": "分群"},
+    "a_rfm_segment": {"en": "RFM segment", "zh": "RFM 分层"},
+    "a_lifecycle": {"en": "Lifecycle", "zh": "生命周期"},
+    "a_membership_tier": {"en": "Membership tier", "zh": "会员等级"},
+    "a_region": {"en": "Region", "zh": "地区"},
+    "a_recency_days": {"en": "Days since last purchase", "zh": "距上次购买天数"},
+    "a_frequency": {"en": "Orders", "zh": "订单数"},
+    "a_monetary": {"en": "Spend", "zh": "消费金额"},
+    "a_price_band": {"en": "Price band", "zh": "价格带"},
+    "a_top_categories": {"en": "Interests (categories)", "zh": "兴趣品类"},
+    "a_top_brands": {"en": "Interests (brands)", "zh": "兴趣品牌"},
+    "a_p_purchase_30d": {"en": "Purchase chance (30 days)", "zh": "30 天购买概率"},
+    "models_title": {"en": "Models", "zh": "模型"},
+    "model_name": {"en": "Model", "zh": "模型"},
+    "model_version": {"en": "Version", "zh": "版本"},
+    "model_created": {"en": "Created", "zh": "创建时间"},
+    "model_active": {"en": "Active", "zh": "已激活"},
+    "model_metrics": {"en": "Offline metrics", "zh": "离线指标"},
+    "activate": {"en": "Activate", "zh": "激活"},
+    "model_activated": {"en": "Model version activated.", "zh": "模型版本已激活。"},
+    "no_models": {
+        "en": "No models yet: run campaignrec train.",
+        "zh": "暂无模型：请运行 campaignrec train。",
+    },
+    "rates_per_day": {"en": "Click-through and conversion per day", "zh": "每日点击率与转化率"},
+    "ctr": {"en": "click-through (clicks / views)", "zh": "点击率（点击 / 浏览）"},
+    "conversion": {"en": "conversion (purchases / views)", "zh": "转化率（购买 / 浏览）"},
+    "revenue_per_day": {"en": "Revenue per day", "zh": "每日销售额"},
+    "funnel_by_segment": {"en": "Funnel by segment", "zh": "分群转化漏斗"},
+    "stage_view": {"en": "view", "zh": "浏览"},
+    "stage_click": {"en": "click", "zh": "点击"},
+    "stage_add_to_cart": {"en": "add to cart", "zh": "加购"},
+    "stage_purchase": {"en": "purchase", "zh": "购买"},
+    "heatmap_title": {
+        "en": "Activity by weekday and hour (UTC)",
+        "zh": "按星期与小时的活跃度（UTC）",
+    },
+    "cohorts_title": {"en": "Cohort retention (signup month)", "zh": "注册月份留存"},
+    "months_after": {"en": "months after signup", "zh": "注册后月数"},
+    "rfm_grid": {"en": "RFM grid (recency × frequency score)", "zh": "RFM 网格（近度 × 频度评分）"},
+    "r_score": {"en": "recency score", "zh": "近度评分"},
+    "f_score": {"en": "frequency score", "zh": "频度评分"},
+    "perf_shown": {"en": "Sessions shown", "zh": "曝光会话"},
+    "perf_clicked": {"en": "Clicked", "zh": "点击"},
+    "perf_purchased": {"en": "Clicked, then bought", "zh": "点击后购买"},
+    "perf_help": {
+        "en": "Performance from the event log: sessions with an impression of the campaign, "
+        "sessions that clicked it, and clicked sessions that ended in a purchase.",
+        "zh": "来自行为日志的效果：曝光过该活动的会话数、点击过的会话数，以及点击后完成购买的会话数。",
+    },
+    "leaderboard": {
+        "en": "Offline leaderboard of the last training",
+        "zh": "最近一次训练的离线排行榜",
+    },
+    "leaderboard_help": {
+        "en": "Candidates scored on a validation split of the shop; the winner became the default. Version:",
+        "zh": "各候选模型在本店验证集上的得分，得分最高者成为默认模型。版本：",
+    },
+    "timing_title": {"en": "Flash-sale timing suggestion", "zh": "限时抢购时段建议"},
+    "timing_help": {
+        "en": "The busiest windows of the week (UTC), from the shop's activity.",
+        "zh": "根据店铺活跃度得出的每周最繁忙时段（UTC）。",
+    },
+    "timing_share": {"en": "share of activity", "zh": "活跃占比"},
+    "timing_next": {"en": "next:", "zh": "下一次："},
+    "timing_use": {"en": "Use this window", "zh": "使用该时段"},
+    "experiments_title": {"en": "Experiments", "zh": "实验"},
+    "experiment_none": {
+        "en": "No experiments yet: POST /v1/experiments or campaignrec experiments create.",
+        "zh": "暂无实验：请使用 POST /v1/experiments 或 campaignrec experiments create 创建。",
+    },
+    "x_id": {"en": "Experiment", "zh": "实验"},
+    "x_layer": {"en": "Layer", "zh": "实验层"},
+    "x_variants": {"en": "Variants", "zh": "实验组"},
+    "x_metric": {"en": "Primary metric", "zh": "主要指标"},
+    "x_traffic": {"en": "Traffic", "zh": "流量"},
+    "x_decision": {"en": "Decision", "zh": "结论"},
+    "x_srm": {
+        "en": "Sample ratio mismatch: the traffic split differs from the plan",
+        "zh": "样本比例不匹配：实际流量分配与计划不符",
+    },
+    "x_srm_ok": {"en": "Traffic split as planned", "zh": "流量分配符合计划"},
+    "x_peeking": {
+        "en": "Decisions use the always-valid sequential p-value, so looking every day does not "
+        "inflate false positives; the fixed-horizon p-value is shown for reference only.",
+        "zh": "结论采用始终有效的序贯 p 值，每天查看不会增加误判；固定样本 p 值仅供参考。",
+    },
+    "x_users": {"en": "Shoppers", "zh": "用户数"},
+    "x_exposures": {"en": "Exposures", "zh": "曝光数"},
+    "x_comparison": {"en": "Comparison", "zh": "对比"},
+    "x_lift": {"en": "Lift", "zh": "提升"},
+    "x_interval": {"en": "95% interval", "zh": "95% 置信区间"},
+    "x_p": {"en": "p-value", "zh": "p 值"},
+    "x_seq_p": {"en": "sequential p", "zh": "序贯 p 值"},
+    "x_sample": {"en": "Sample size", "zh": "样本量"},
+    "error": {"en": "Error", "zh": "错误"},
+    "required": {"en": "required", "zh": "必填"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "no", "zh": "否"},
+    "none": {"en": "—", "zh": "—"},
+}
+
+STATUS_WORDS: dict[str, dict[str, str]] = {
+    "draft": {"en": "draft", "zh": "草稿"},
+    "scheduled": {"en": "scheduled", "zh": "已排期"},
+    "active": {"en": "active", "zh": "进行中"},
+    "paused": {"en": "paused", "zh": "已暂停"},
+    "ended": {"en": "ended", "zh": "已结束"},
+}
+
+
+def pick_lang(value: str | None) -> str | None:
+    """``en`` / ``zh`` for a recognised value (zh-CN, zh_Hans -> zh), else None."""
+    if not value:
+        return None
+    v = value.strip().lower()
+    if v.startswith("zh"):
+        return "zh"
+    if v.startswith("en"):
+        return "en"
+    return None
+
+
+def translate(lang: str, key: str) -> str:
+    entry = MESSAGES.get(key) or STATUS_WORDS.get(key)
+    if entry is None:
+        return key
+    return entry.get(lang) or entry.get("en") or key
+
+
+class Formatter:
+    """Numbers, money, percentages and dates for one page's locale (Babel)."""
+
+    def __init__(self, lang: str) -> None:
+        self.locale = LOCALES.get(lang, LOCALES["en"])
+
+    def number(self, value: Any, digits: int = 0) -> str:
+        if value is None:
+            return "—"
+        fmt = "#,##0" + ("." + "0" * digits if digits else "")
+        return str(format_decimal(value, format=fmt, locale=self.locale))
+
+    def money(self, value: Any) -> str:
+        if value is None:
+            return "—"
+        return str(format_currency(value, CURRENCY, locale=self.locale))
+
+    def percent(self, value: Any) -> str:
+        if value is None:
+            return "—"
+        return str(format_percent(value, format="#,##0.0%", locale=self.locale))
+
+    def datetime(self, value: datetime | None) -> str:
+        if value is None:
+            return "—"
+        return str(format_datetime(value, format="medium", tzinfo=None, locale=self.locale))
