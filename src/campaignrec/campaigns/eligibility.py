@@ -523,20 +523,18 @@ class CampaignServer:
         out.sort(key=lambda cv: (-cv[0].priority, -cv[1], cv[0].campaign_id))
         return out
 
-    def serve(
-        self, user_id: str, attrs: Mapping[str, Any], k: int, now: datetime
-    ) -> CampaignDecision:
-        """Pick up to ``k`` campaigns for the user and spend their caps, inventory and budget.
-
-        At most one campaign per exclusivity group is served in one decision. The policy is
-        deterministic, so each served campaign has propensity 1.0.
-        """
-        if k < 0:
-            raise ValidationError("k", "must be >= 0", value=k)
-        cands = self.candidates(user_id, attrs, now)
-        served: list[ServedCampaign] = []
-        skipped: dict[str, str] = {}
-        groups: set[str] = set()
+    def fill(
+        self,
+        cands: Sequence[tuple[Campaign, float]],
+        user_id: str,
+        k: int,
+        served: list[ServedCampaign],
+        skipped: dict[str, str],
+        groups: set[str],
+    ) -> None:
+        """Serve ``cands`` in order until ``served`` holds ``k``: one campaign per exclusivity
+        group (``groups`` already claimed), each spending its cap, inventory and budget; the
+        refused ones go to ``skipped`` with the step that refused. Propensity 1 (deterministic)."""
         for c, v in cands:
             if len(served) >= k:
                 break
@@ -550,6 +548,21 @@ class CampaignServer:
             if c.exclusivity_group is not None:
                 groups.add(c.exclusivity_group)
             served.append(ServedCampaign(c.campaign_id, len(served), c.priority, v, 1.0))
+
+    def serve(
+        self, user_id: str, attrs: Mapping[str, Any], k: int, now: datetime
+    ) -> CampaignDecision:
+        """Pick up to ``k`` campaigns for the user and spend their caps, inventory and budget.
+
+        At most one campaign per exclusivity group is served in one decision. The policy is
+        deterministic, so each served campaign has propensity 1.0.
+        """
+        if k < 0:
+            raise ValidationError("k", "must be >= 0", value=k)
+        cands = self.candidates(user_id, attrs, now)
+        served: list[ServedCampaign] = []
+        skipped: dict[str, str] = {}
+        self.fill(cands, user_id, k, served, skipped, set())
         return CampaignDecision(
             user_id=str(user_id),
             timestamp=now,

@@ -115,19 +115,7 @@ class BanditCampaignServer(CampaignServer):
             served.append(ServedCampaign(c.campaign_id, 0, c.priority, v, propensity))
             if c.exclusivity_group is not None:
                 groups.add(c.exclusivity_group)
-        for c, v in pool:
-            if len(served) >= k:
-                break
-            if c.exclusivity_group is not None and c.exclusivity_group in groups:
-                skipped[c.campaign_id] = "exclusivity"
-                continue
-            refused = consume(c, user_id, self.state, keys=self.keys)
-            if refused is not None:
-                skipped[c.campaign_id] = refused
-                continue
-            if c.exclusivity_group is not None:
-                groups.add(c.exclusivity_group)
-            served.append(ServedCampaign(c.campaign_id, len(served), c.priority, v, 1.0))
+        self.fill(pool, user_id, k, served, skipped, groups)
         return CampaignDecision(
             user_id=str(user_id),
             timestamp=now,
