@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request
 
-from campaignrec.service.deps import IngestKey, ReadKey, State, language
+from campaignrec.service.deps import IngestKey, ReadKey, State, language, on_event_loop
 from campaignrec.service.errors import ApiError
 from campaignrec.service.routers.users import items_out
 from campaignrec.service.rows import validate_rows
@@ -15,7 +15,6 @@ from campaignrec.service.schemas import ItemBatch, ItemsOut, SimilarOut
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
 
-@router.get("/{item_id}/similar", response_model=SimilarOut)
 def similar(
     item_id: Annotated[str, Path(min_length=1, max_length=256)],
     state: State,
@@ -33,6 +32,11 @@ def similar(
         model_name=ranked.model_name,
         model_version=ranked.model_version,
     )
+
+
+router.add_api_route(  # on the event loop, as recommendations (see users.py)
+    "/{item_id}/similar", on_event_loop(similar), methods=["GET"], response_model=SimilarOut
+)
 
 
 @router.post("", response_model=ItemsOut, responses={413: {}})
