@@ -163,7 +163,7 @@ def test_overview_counts_come_from_the_store(admin: TestClient, console_home: Pa
 
 
 def test_events_per_day_sum_to_the_events_of_the_window(admin: TestClient) -> None:
-    from campaignrec.service.console.routes import events_per_day
+    from campaignrec.service.console.overview import events_per_day
 
     state = admin.app.state.service  # type: ignore[attr-defined]
     per_day = events_per_day(state)
@@ -418,7 +418,7 @@ def test_a_missing_field_is_said_in_the_pages_language(admin: TestClient) -> Non
 
 
 def test_the_models_age_reads_as_past() -> None:
-    from campaignrec.service.console.routes import _age
+    from campaignrec.service.console.overview import _age
 
     now = datetime.now(UTC)
     assert _age("en", now - timedelta(hours=3), now) == "3 hours ago"
@@ -431,7 +431,7 @@ def test_events_per_day_cover_the_90_days_up_to_the_latest_event(
     import pandas as pd
 
     from campaignrec.data.importer import import_frame
-    from campaignrec.service.console.routes import events_per_day
+    from campaignrec.service.console.overview import events_per_day
 
     state = admin.app.state.service  # type: ignore[attr-defined]
     before = events_per_day(state)
