@@ -128,7 +128,8 @@ class StoreCore:
                 hint="use lowercase letters, digits and '_', starting with a letter, <= 31 chars",
             )
         self.url = normalise_url(url)
-        self.tables: Tables = build_tables(table_prefix)
+        backend = make_url(self.url).get_backend_name()
+        self.tables: Tables = build_tables(table_prefix, dialect=backend)
         self.bulk_depth = 0  # > 0 inside bulk_load()
         self.bulk_into_empty = False  # PostgreSQL bulk load that started on an empty table
         # SQLite bulk load into an empty events table: rows staged (campaignrec.store.stage)
