@@ -437,6 +437,13 @@ def _v6_experiments_table(conn: Connection, tables: Tables) -> None:
     create_experiments_table(conn, tables.prefix)
 
 
+def _v7_campaign_protected_attributes(conn: Connection, tables: Tables) -> None:
+    # Frozen here as it shipped: a JSON list of declared attributes and the reason, both nullable.
+    table = tables.campaigns.name
+    conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD COLUMN protected_attributes TEXT')
+    conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD COLUMN protected_reason TEXT')
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -459,6 +466,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         6,
         "experiments: experiment definitions (variants, shares, layer range, metrics)",
         _v6_experiments_table,
+    ),
+    Migration(
+        7,
+        "campaigns.protected_attributes, protected_reason: what a campaign declares it selects on",
+        _v7_campaign_protected_attributes,
     ),
 )
 
