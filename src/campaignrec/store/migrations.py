@@ -444,6 +444,13 @@ def _v7_campaign_protected_attributes(conn: Connection, tables: Tables) -> None:
     conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD COLUMN protected_reason TEXT')
 
 
+def _v8_audit_time_index(conn: Connection, tables: Tables) -> None:
+    # Defined by campaignrec.store.privacy: the audit log is read by time (campaignrec audit).
+    from campaignrec.store.privacy import create_audit_time_index
+
+    create_audit_time_index(conn, tables.prefix)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -472,6 +479,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "campaigns.protected_attributes, protected_reason: what a campaign declares it selects on",
         _v7_campaign_protected_attributes,
     ),
+    Migration(8, "audit_log (at) index: the access audit read by time", _v8_audit_time_index),
 )
 
 
