@@ -145,9 +145,7 @@ def test_api_and_cli_serve_the_same_fair_lists(fair_home, cli):
                 i["item_id"] for i in r0.json()["items"]
             ]
             assert not any(i["fair_boost"] for i in r0.json()["items"])
-        r = client.get(
-            "/v1/users/u1/recommendations?fair_strength=1.5", headers=auth(keys["read"])
-        )
+        r = client.get("/v1/users/u1/recommendations?fair_strength=1.5", headers=auth(keys["read"]))
         assert r.status_code == 422 and "fair_strength" in r.text
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -50,15 +51,20 @@ class FairRankingConfig:
 
 def minimum_protected(k: int, p: float, alpha: float = 0.1) -> NDArray[np.int64]:
     """``m[i - 1]``: the fewest protected items the top ``i`` may hold, for i = 1..k."""
-    from scipy.stats import binom
-
     if k < 1:
         return np.zeros(0, dtype=np.int64)
     if p <= 0:
         return np.zeros(k, dtype=np.int64)
-    i = np.arange(1, k + 1)
-    m = binom.ppf(alpha, i, p)
-    return np.maximum(np.nan_to_num(m, nan=0.0), 0).astype(np.int64)
+    return np.asarray(_minimum_table(int(k), float(p), float(alpha)), dtype=np.int64)
+
+
+@lru_cache(maxsize=256)
+def _minimum_table(k: int, p: float, alpha: float) -> tuple[int, ...]:
+    # one scipy call per (k, p, alpha): the serving path asks for the same few tables
+    from scipy.stats import binom
+
+    m = binom.ppf(alpha, np.arange(1, k + 1), p)
+    return tuple(int(x) for x in np.maximum(np.nan_to_num(m, nan=0.0), 0))
 
 
 @dataclass(frozen=True)
@@ -243,11 +249,26 @@ def fair_order(
     """One list: the first ``k`` of ``order`` re-ranked by :func:`fair_rerank`, and which of them
     the constraint moved up (placed above the position they held in ``order``)."""
     pool = np.asarray(order, dtype=np.int64)
-    ranked = fair_rerank(pool[None, :], np.zeros((1, len(pool))), protected, k, config).items[0]
-    ranked = ranked[ranked >= 0]
-    where = {int(i): j for j, i in enumerate(pool)}
-    moved = np.asarray([where[int(i)] > j for j, i in enumerate(ranked)], dtype=bool)
-    return ranked, moved
+    k = min(int(k), len(pool))
+    m = minimum_protected(k, config.p, config.alpha)
+    is_prot = np.asarray(protected, dtype=bool)[pool]
+    p_idx = np.flatnonzero(is_prot).tolist()
+    o_idx = np.flatnonzero(~is_prot).tolist()
+    picked: list[int] = []
+    ip = io = n_prot = 0
+    for pos in range(k):  # the walk of fair_rerank, for one list
+        need = n_prot < m[pos]
+        if ip < len(p_idx) and (need or io >= len(o_idx) or p_idx[ip] < o_idx[io]):
+            picked.append(p_idx[ip])
+            ip += 1
+            n_prot += 1
+        elif io < len(o_idx):
+            picked.append(o_idx[io])
+            io += 1
+        else:
+            break
+    at = np.asarray(picked, dtype=np.int64)
+    return pool[at], at > np.arange(len(at))
 
 
 __all__ = [
