@@ -754,7 +754,8 @@ def _with_users(
             "top_search_terms",
         ):
             prof[c] = [v if isinstance(v, list) else [] for v in prof[c]]
-        prof["device_mix"] = prof["device_mix"].fillna("{}")
+        # object first: a shop whose events carry no device has an all-NaN float column here
+        prof["device_mix"] = prof["device_mix"].astype(object).fillna("{}")
     for c in (*_DEMOGRAPHICS, "birth_year"):
         if c not in prof.columns:
             prof[c] = None

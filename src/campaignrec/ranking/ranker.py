@@ -37,7 +37,8 @@ from campaignrec.ranking import rules
 from campaignrec.ranking.attributes import store_attribute_lookup
 from campaignrec.ranking.catalogue import CatalogueView
 from campaignrec.ranking.config import RankingConfig
-from campaignrec.ranking.explain import check_lang, explain
+from campaignrec.ranking.explain import check_lang, explain, fair_note
+from campaignrec.ranking.fairness import FairRankingConfig, ProtectedGroup, fair_order
 from campaignrec.ranking.history import PrefetchedUser, fresh_history, history_row, positions
 from campaignrec.ranking.rerank import select
 from campaignrec.store.online import OnlineState
@@ -57,6 +58,7 @@ class RankingRequest:
     price_max: float | None = None
     lang: str = "en"
     diversity: float | None = None
+    fair_strength: float | None = None  # FA*IR strength for this request (None: the config's)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class RankedItem:
     reason: str
     text: str
     evidence: tuple[str, ...]
+    fair_boost: bool = False  # moved up by the fairness step (its text says so)
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,19 @@ class Ranker:
         self.clock = clock
         self.view = CatalogueView.build(model.items_, catalogue)
         self._hidden = rules.always_hidden(self.view)  # out of stock or hidden: never shown
+        spec = self.config.fairness_protected_group
+        self.fair_group = ProtectedGroup.parse(spec) if spec else None
+        self._protected: NDArray[np.bool_] | None = None
+        if self.fair_group is not None:  # once per model: a request only reads the mask
+            self._protected = self.fair_group.mask(
+                model.items_.ids,
+                self.view.brand,
+                self.view.category,
+                np.asarray(model.popularity_),
+                catalogue,
+                datetime.fromtimestamp(clock(), UTC),
+                new_item_days=self.config.fairness_new_item_days,
+            )
         self._popular_order = np.argsort(-np.asarray(model.popularity_), kind="stable")
         self._seen: sp.csr_matrix = model.seen_.tocsr()
         self._seen_csc = self._seen.tocsc()
@@ -198,7 +214,12 @@ class Ranker:
         table = store.read_table("campaigns")
         campaigns = load_campaigns(table) if not table.empty else None
         if config is None:
-            config = RankingConfig(event_weights=dict(settings.event_weights))
+            config = RankingConfig(
+                event_weights=dict(settings.event_weights),
+                fairness_protected_group=getattr(settings, "fairness_protected_group", None),
+                fairness_strength=getattr(settings, "fairness_strength", 0.0),
+                fairness_alpha=getattr(settings, "fairness_alpha", 0.1),
+            )
         ranker = cls(
             model,
             store.read_table("items"),
@@ -278,6 +299,8 @@ class Ranker:
             raise ValidationError("k", "must be >= 0", value=request.k)
         lang = check_lang(request.lang)
         cfg = self.config
+        strength = cfg.fairness_strength if request.fair_strength is None else request.fair_strength
+        fair = self._fair_config(strength) if strength else None
         context = dict(request.context)
         # every online read of this shopper in one round trip (consent, fresh events, session)
         online: Any = PrefetchedUser(self.online, request.user_id, context.get("session_id"))
@@ -400,8 +423,15 @@ class Ranker:
             max_per_category=cfg.max_per_category,
         )
 
-        # ---- explanations -----------------------------------------------------------------
         chosen = cands[picked]
+        moved = np.zeros(len(chosen), dtype=bool)
+        if fair is not None and self._protected is not None and len(chosen):
+            # FA*IR after the rules: the list, then the allowed candidates it left out, re-ranked
+            # so every prefix holds the minimum of protected items (the list keeps its length)
+            pool = np.concatenate([chosen, cands[~np.isin(cands, chosen)]])
+            chosen, moved = fair_order(pool, self._protected, len(chosen), fair)
+
+        # ---- explanations -----------------------------------------------------------------
         because = self._because(history_items, chosen) if personalised else {}
         out = []
         for rank, picked_idx in enumerate(chosen, start=1):
@@ -423,10 +453,26 @@ class Ranker:
                 now=now,
                 segment=segment,
             )
-            out.append(RankedItem(item_id, float(total[i]), rank, reason, text, ev))
+            boosted = bool(moved[rank - 1])
+            if boosted and self.fair_group is not None:
+                text = fair_note(text, self.fair_group.label(lang), lang)
+            out.append(RankedItem(item_id, float(total[i]), rank, reason, text, ev, boosted))
         return RankedList(
             request.user_id, tuple(out), self.model.name, self.model_version, personalised
         )
+
+    def _fair_config(self, strength: float) -> FairRankingConfig:
+        """The FA*IR knobs of a request asking for ``strength`` (> 0)."""
+        if not 0.0 <= strength < 1.0:
+            raise ValidationError("fair_strength", "must be in [0, 1)", value=strength)
+        if self._protected is None:
+            raise ValidationError(
+                "fair_strength",
+                "no protected item group is configured",
+                value=strength,
+                hint="set fairness_protected_group (new_items, long_tail, brand:A|B)",
+            )
+        return FairRankingConfig(p=float(strength), alpha=self.config.fairness_alpha)
 
     def _large_candidates(
         self, total: NDArray[np.float64], allow: NDArray[np.bool_], want: int
@@ -566,6 +612,7 @@ def recommend_frame(
     *,
     lang: str = "en",
     with_text: bool = False,
+    fair_strength: float | None = None,
 ) -> pd.DataFrame:
     """Top-k per user as rows ``user_id, rank, item_id, score, reason`` (the batch export;
     ``with_text`` adds the explanation in ``lang``).
@@ -574,7 +621,9 @@ def recommend_frame(
     """
     rows: list[dict[str, Any]] = []
     for user_id in user_ids:
-        ranked = ranker.recommend(RankingRequest(user_id=str(user_id), k=k, lang=lang))
+        ranked = ranker.recommend(
+            RankingRequest(user_id=str(user_id), k=k, lang=lang, fair_strength=fair_strength)
+        )
         for it in ranked.items:
             row: dict[str, Any] = {
                 "user_id": str(user_id),
