@@ -212,6 +212,11 @@ class ProfileState:
             else None
         )
 
+    @property
+    def item_price(self) -> pd.Series:
+        """Catalogue price per item_id (the price of a purchase line without one)."""
+        return self._item_price
+
     # ---- applying events -----------------------------------------------------------------------
     def apply(self, events: pd.DataFrame) -> ProfileState:
         """Fold a batch of canonical events into the state (the online path); returns ``self``.
