@@ -131,3 +131,15 @@ def test_too_few_users_is_a_validation_error(spark: Any) -> None:
     )
     with pytest.raises(ValidationError, match="users"):
         fit_segments_spark(spark, tiny, SegmentConfig())
+
+
+def test_more_users_than_the_fit_sample(spark: Any, profiles: Any) -> None:
+    """Above ``fit_sample`` the k-means++ seeds come from a seeded sample of the users, and MLlib
+    still fits every user: a valid model of the forced k whose labels cover every user."""
+    cfg = SegmentConfig(k_min=3, k_max=3, seed=0, n_init=1, fit_sample=60, silhouette_sample=40)
+    got = fit_segments_spark(spark, profiles, cfg, k=3)
+    assert got.k_ == 3 and sorted(got.segment_ids_) == [0, 1, 2]
+    assigned = to_local_frame(assign_segments_spark(profiles, got))
+    assert len(assigned) == profiles.count()
+    assert set(assigned["segment"]) <= {0, 1, 2} and assigned["segment"].nunique() >= 2
+    assert len(got.names_en_) == 3 and all(got.names_en_)

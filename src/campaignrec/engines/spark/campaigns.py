@@ -63,34 +63,19 @@ _ATTR_DDL = (
 )
 
 
-def export_profile_attributes(store: Any, path: Path, chunk: int = 50_000) -> Path:
-    """The store's profile attributes as Parquet (``user_id``, the pickled attributes, their
-    order), written in chunks of ``chunk`` shoppers."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def profile_attributes_frame(store: Any) -> pd.DataFrame:
+    """The store's profile attributes, one row per shopper: ``user_id``, the pickled attributes
+    and their order (they reach the executors through the driver: no shared file system)."""
     from campaignrec.store.profiles import ProfileRepository
 
     profiles = ProfileRepository(store).all()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    schema = pa.schema(
-        [(USER_ID, pa.string()), (_PROFILE, pa.binary()), (_PROFILE_ROW, pa.int64())]
+    return pd.DataFrame(
+        {
+            USER_ID: pd.Series([str(u) for u in profiles], dtype=object),
+            _PROFILE: pd.Series([pickle.dumps(dict(a)) for a in profiles.values()], dtype=object),
+            _PROFILE_ROW: np.arange(len(profiles), dtype=np.int64),
+        }
     )
-    items = list(profiles.items())
-    with pq.ParquetWriter(path, schema) as writer:
-        for start in range(0, max(len(items), 1), chunk):
-            part = items[start : start + chunk]
-            writer.write_table(
-                pa.table(
-                    {
-                        USER_ID: [str(u) for u, _ in part],
-                        _PROFILE: [pickle.dumps(dict(a)) for _, a in part],
-                        _PROFILE_ROW: list(range(start, start + len(part))),
-                    },
-                    schema=schema,
-                )
-            )
-    return path
 
 
 def _users_frame(b: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -156,7 +141,12 @@ def _attributes_job(
 
 
 def spark_audience(
-    spark: Any, shop: Any, profiles_path: Path, campaign: Any, now: datetime, segment_field: str
+    spark: Any,
+    shop: Any,
+    profiles: pd.DataFrame,
+    campaign: Any,
+    now: datetime,
+    segment_field: str,
 ) -> Any:
     """One row per shopper (the users table and the stored profiles): order keys, eligibility,
     the fallback's groups and the fairness groups; computed per bucket of users."""
@@ -177,7 +167,9 @@ def spark_audience(
     )
     user_columns = [c for c in users.columns if c not in (FILE_COL, ROW_COL)]
     users = users.withColumn(_IN_USERS, F.lit(True))
-    prof = spark.read.parquet(str(profiles_path))
+    prof = spark.createDataFrame(
+        profiles, f"{USER_ID} string, {_PROFILE} binary, {_PROFILE_ROW} long"
+    )
     people = users.join(prof, USER_ID, "full_outer")
     b = n_buckets(spark, ev.count())
     ev = ev.withColumn(_BUCKET, F.pmod(F.xxhash64(USER_ID), F.lit(b)))
@@ -264,7 +256,6 @@ def plan_campaign_spark(
     campaign_id: str,
     out: Path,
     *,
-    work_dir: Path,
     now: datetime,
     uplift: Path | None = None,
     segment_field: str = "segment",
@@ -287,8 +278,7 @@ def plan_campaign_spark(
 
     c = load_catalog(store).get(campaign_id)
     cat = load_catalog(store)
-    profiles_path = export_profile_attributes(store, Path(work_dir) / "profile_attributes.parquet")
-    people = spark_audience(spark, shop, profiles_path, c, now, segment_field)
+    people = spark_audience(spark, shop, profile_attributes_frame(store), c, now, segment_field)
     people = people.persist(StorageLevel.MEMORY_AND_DISK)
     aud_df = people.where(F.col("eligible"))
     audience_size = aud_df.count()

@@ -314,6 +314,4 @@ def plan_campaign_all_spark(
 
     spark = _session(options)
     shop = _read(spark, store, home, options)
-    return plan_campaign_spark(
-        spark, store, shop, campaign_id, out, work_dir=Path(home) / SPARK_DIR, **plan
-    )
+    return plan_campaign_spark(spark, store, shop, campaign_id, out, **plan)
