@@ -13,6 +13,7 @@ from campaignrec.cli.context import (
     EngineOpt,
     SparkConfOpt,
     SparkInputOpt,
+    SparkMappingOpt,
     SparkMasterOpt,
     console,
     open_store,
@@ -99,11 +100,12 @@ def train(
     spark_master: SparkMasterOpt = "local[*]",
     spark_conf: SparkConfOpt = None,
     spark_input: SparkInputOpt = None,
+    mapping: SparkMappingOpt = None,
 ) -> None:
     """Train a model on the store's events and make it the active version."""
     from campaignrec.pipeline import train as run_train
 
-    spark = spark_options(engine, spark_master, spark_conf, spark_input)
+    spark = spark_options(engine, spark_master, spark_conf, spark_input, mapping)
     if spark is not None:
         from campaignrec.engines.spark.jobs import spark_trainer
 

@@ -401,7 +401,7 @@ def _write(store: ImportStore, entity: str, res: ValidationResult) -> int:
     return int(store.upsert_campaigns(valid))
 
 
-def _check_columns(entity: str, frame: pl.DataFrame, source: str) -> None:
+def check_columns(entity: str, frame: pl.DataFrame, source: str) -> None:
     """A required column missing from the whole file is a layout error, not N bad rows."""
     missing = [c for c in REQUIRED[entity] if c not in frame.columns]
     if missing:
@@ -443,7 +443,7 @@ class _Run:
     def feed(self, frame: pl.DataFrame, lines: np.ndarray, bytes_done: int) -> None:
         s = self.summary
         if frame.height and not s.rows:
-            _check_columns(self.entity, frame, self.source)
+            check_columns(self.entity, frame, self.source)
         if frame.height and self.edge is not None:
             frame = self.edge.apply(self.entity, frame)
         if frame.height:
