@@ -179,11 +179,14 @@ def plan_cmd(
 ) -> None:
     """Audience size, expected cost, incremental conversions and ROI before launch.
 
-    Uses uplift estimates from ``--uplift`` when given; otherwise the *fallback*: the logged
-    response rates with and without the offer, per segment (``--segment-field``), shrunk towards
-    the campaign's overall rates (all campaigns' when this one has no logged exposures).
+    Uses uplift estimates from ``--uplift`` when given; else the uplift model fitted on the
+    store's logged exposures (``campaignrec uplift --from-store`` or ``campaignrec retrain``);
+    otherwise the *fallback*: the logged response rates with and without the offer, per segment
+    (``--segment-field``), shrunk towards the campaign's overall rates (all campaigns' when this
+    one has no logged exposures).
     """
     from campaignrec.pipeline.campaigns import plan_for
+    from campaignrec.pipeline.uplift import campaign_models_dir
 
     if objective not in ("profit", "conversions"):
         raise ValidationError("--objective", "must be profit or conversions", value=objective)
@@ -197,6 +200,7 @@ def plan_cmd(
         order_value=order_value,
         margin_rate=margin_rate,
         objective=obj,
+        models_dir=campaign_models_dir(context.settings().home),
     )
     if json_out:
         print(json.dumps(result.plan, ensure_ascii=False))

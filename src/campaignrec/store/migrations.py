@@ -437,6 +437,13 @@ def _v6_experiments_table(conn: Connection, tables: Tables) -> None:
     create_experiments_table(conn, tables.prefix)
 
 
+def _v7_retrain_decisions_table(conn: Connection, tables: Tables) -> None:
+    # Defined by campaignrec.store.retrain (not part of Tables): one row per gate decision.
+    from campaignrec.store.retrain import create_retrain_decisions_table
+
+    create_retrain_decisions_table(conn, tables.prefix)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -459,6 +466,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         6,
         "experiments: experiment definitions (variants, shares, layer range, metrics)",
         _v6_experiments_table,
+    ),
+    Migration(
+        7,
+        "retrain_decisions: every decision of the retraining quality gate",
+        _v7_retrain_decisions_table,
     ),
 )
 
