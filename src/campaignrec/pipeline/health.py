@@ -174,7 +174,7 @@ def served_ctr_by_version(
     timeline = _activation_timeline(models)
     times = np.array([pd.Timestamp(t).value for t, _ in timeline], dtype=np.int64)
     names = ["(none)", *(v for _, v in timeline)]
-    pos = np.searchsorted(times, ts.astype("int64").to_numpy(), side="right")
+    pos = np.searchsorted(times, ts.dt.as_unit("ns").astype("int64").to_numpy(), side="right")
     dec["version"] = [names[p] for p in pos]
     dec["_t"] = ts.to_numpy()
     is_campaign = dec["event_type"] == "campaign_impression"
