@@ -5,10 +5,10 @@
 * the rows are the logged exposures (:func:`campaignrec.campaigns.exposures.exposure_outcomes`):
   every ``campaign_impression``, shown (``treatment``) or held out (``control``), with its outcome
   (a purchase of an item the campaign covers in the same session);
-* the features of a row are the shopper's audience attributes (profile: segment, lifecycle,
-  membership, RFM and behaviour figures, the purchase prediction) next to what the campaign
-  offers (type, depth of the discount) and how well it fits the shopper's taste (the share of the
-  shopper's top categories the campaign covers, whether they bought there before). Protected
+* the features of a row are the shopper's audience attributes that do not count purchases
+  (segment, membership tier, visits, tenure: :data:`NUMERIC_FEATURES`, :data:`CATEGORICAL_FEATURES`)
+  next to what the campaign offers (its id and type, the depth of the discount) and how well it
+  fits the shopper's taste (the share of the shopper's top categories it covers). Protected
   attributes (gender, age) are never features;
 * two calibrated :class:`~campaignrec.campaigns.response.ResponseModel` classifiers, one on the
   shown exposures (the response model: P(buy | offer)) and one on the held-out ones
@@ -61,21 +61,18 @@ OUTCOME_EVENT_COLUMNS = [
 ]
 MODELS_DIR = "campaign_models"
 CURRENT = "CURRENT"
-NUMERIC_FEATURES = (
-    "frequency",
-    "monetary",
-    "recency_days",
-    "avg_basket",
-    "discount_share",
-    "coupon_redemption_rate",
-    "n_sessions",
-    "days_since_first_seen",
-    "days_since_last_event",
-    "p_purchase_30d",
-)
-CATEGORICAL_FEATURES = ("segment", "lifecycle", "membership_tier")
-CAMPAIGN_FEATURES = ("taste_share", "bought_there", "discount_depth")
-LOG_FEATURES = frozenset({"monetary", "avg_basket", "days_since_first_seen"})
+#: Shopper features. The profile is computed now, after the exposures, so anything counted from
+#: purchases (frequency, monetary, recency, basket, discount share, redemption rate, the purchase
+#: prediction, lifecycle, "bought there before") would carry the very outcome being predicted
+#: into the features: those are left out. The segment (a shopping style from rates and shares),
+#: the membership tier, visits and tenure remain.
+NUMERIC_FEATURES = ("n_sessions", "days_since_first_seen")
+CATEGORICAL_FEATURES = ("segment", "membership_tier")
+CAMPAIGN_FEATURES = ("taste_share", "discount_depth")
+#: one-hot campaign labels: its type, and its id (each campaign's own base rate and effect; a
+#: campaign the models never saw falls back on its type and the shared features)
+CAMPAIGN_LABELS: tuple[str, ...] = ("campaign_type", "campaign_id")
+LOG_FEATURES = frozenset({"n_sessions", "days_since_first_seen"})
 MIN_ROWS_PER_ARM = 30
 ORDER_VALUE = 50.0  # the planner's default order value: an amount off is a share of it
 
@@ -149,11 +146,9 @@ def raw_features(
         row["taste_share"] = (
             sum(_top(c) in tops for c in top_cats) / len(top_cats) if top_cats else math.nan
         )
-        row["bought_there"] = float(
-            any(_top(c) in tops for c in (a.get("bought_categories") or []))
-        )
         row["discount_depth"] = depth
         row["campaign_type"] = kind
+        row["campaign_id"] = str(campaign.campaign_id)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -174,7 +169,7 @@ class FeatureEncoder:
             fills[f] = med
         vocab = {
             f: sorted(raw[f].dropna().astype(str).unique().tolist())
-            for f in (*CATEGORICAL_FEATURES, "campaign_type")
+            for f in (*CATEGORICAL_FEATURES, *CAMPAIGN_LABELS)
         }
         return cls(fills, vocab)
 
@@ -222,7 +217,14 @@ class CampaignModels:
         X = self.encoder.transform(raw)
         if len(X) == 0:
             return np.zeros(0), np.zeros(0)
-        return self.control.predict_proba(X), self.treated.predict_proba(X)
+        pc, pt = self.control.predict_proba(X), self.treated.predict_proba(X)
+        scales = self.meta.get("campaign_scales") or {}
+        if scales and "campaign_id" in raw.columns:
+            cids = raw["campaign_id"].astype(str)
+            sc = cids.map(lambda c: scales.get(c, [1.0, 1.0])[0]).to_numpy(dtype=np.float64)
+            st = cids.map(lambda c: scales.get(c, [1.0, 1.0])[1]).to_numpy(dtype=np.float64)
+            pc, pt = np.clip(pc * sc, 0.0, 1.0), np.clip(pt * st, 0.0, 1.0)
+        return pc, pt
 
     def summary(self) -> dict[str, Any]:
         keys = ("version", "rows", "treated_rows", "control_rows", "campaigns", "holdout")
@@ -230,10 +232,9 @@ class CampaignModels:
 
 
 #: the base classifiers' settings: a shop logs a few hundred to a few thousand exposures per
-#: arm, where a regularised logistic regression ranked the planted uplift of the synthetic shop
-#: better than LightGBM (Spearman with the true uplift of c000 on the demo shop: 0.23 against
-#: 0.14-0.17 for trees; docs/campaigns.md)
-BASE_SETTINGS: dict[str, Any] = {"base_model": "logistic", "C": 0.3}
+#: arm, where a regularised logistic regression with Platt calibration planned better against the
+#: planted truth of the demo shop than LightGBM or isotonic calibration (docs/campaigns.md)
+BASE_SETTINGS: dict[str, Any] = {"base_model": "logistic", "C": 0.3, "calibration": "sigmoid"}
 
 
 def _fit_arms(
@@ -259,6 +260,39 @@ def _fit_arms(
         base = dict(BASE_SETTINGS if settings is None else settings)
         models.append(ResponseModel(random_state=seed + arm, **base).fit(X[rows], yy))
     return models[0], models[1]
+
+
+#: pseudo-exposures that shrink a campaign's rescaling towards none (few logged exposures)
+SCALE_PRIOR = 50.0
+
+
+def campaign_scales(
+    treated: Any,
+    control: Any,
+    X: NDArray[np.float64],
+    t: NDArray[np.int64],
+    y: NDArray[np.float64],
+    campaign_ids: NDArray[np.object_],
+) -> dict[str, list[float]]:
+    """Per campaign, ``[control, treated]`` factors that bring the pooled models' mean
+    predictions to the campaign's logged response rate in each arm, shrunk towards 1 with
+    :data:`SCALE_PRIOR` pseudo-exposures (the pooled models share strength across campaigns;
+    this keeps each campaign's own level, which the plan's costs depend on)."""
+    out: dict[str, list[float]] = {}
+    for cid in sorted(set(campaign_ids.tolist())):
+        factors = []
+        for arm, model in ((0, control), (1, treated)):
+            rows = (campaign_ids == cid) & (t == arm)
+            if not rows.any():
+                factors.append(1.0)
+                continue
+            pred = model.predict_proba(X[rows])
+            m = float(pred.mean())
+            num = float(y[rows].sum()) + SCALE_PRIOR * m
+            den = float(pred.sum()) + SCALE_PRIOR * m
+            factors.append(num / den if den > 0 else 1.0)
+        out[str(cid)] = factors
+    return out
 
 
 def _training_rows(
@@ -335,6 +369,9 @@ def fit_campaign_models(
             "uplift_at_30_random": float(uplift_at_k(noise, t[test], y[test], k=0.3)),
         }
     treated, control = _fit_arms(X, t, y, seed, settings)
+    scales = campaign_scales(
+        treated, control, X, t, y, out["campaign_id"].astype(str).to_numpy(dtype=object)
+    )
     version = at.strftime("%Y%m%dT%H%M%S%fZ")
     meta = {
         "version": version,
@@ -348,6 +385,7 @@ def fit_campaign_models(
         "features": encoder.names,
         "encoder": encoder.to_dict(),
         "holdout": holdout,
+        "campaign_scales": scales,
     }
     models = CampaignModels(treated, control, encoder, meta)
     models.path = save_campaign_models(models, directory)
