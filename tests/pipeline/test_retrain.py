@@ -106,3 +106,26 @@ def test_retrain_rejects_bad_options_naming_them(
     with pytest.raises(ValidationError) as err:
         retrain(shop.store, shop.settings, **kwargs)
     assert err.value.field == field  # type: ignore[attr-defined]
+
+
+def test_forced_retrain_without_new_events_judges_refitted_configurations(
+    small_shop, tmp_path: Path
+) -> None:
+    """No new events: the active version learned from every recent day, so the gate refits its
+    configuration on the days before the window; the same configuration passes, a broken one
+    does not."""
+    shop = load(small_shop, tmp_path / "forced", small_shop.events)
+    good = train(shop.store, shop.settings, model="item_knn")
+    same = retrain(shop.store, shop.settings, force=True, profiles=False, campaign_models=False)
+    assert same.outcome == "activated" and same.new_events == 0
+    j = same.decision["judgement"]  # type: ignore[index]
+    assert j["active_saw_window"] and j["diff"] == pytest.approx(0.0)
+    assert _active(shop.store) == same.candidate_version != good.version
+    broken = retrain(shop.store, shop.settings, force=True, candidate=ShuffledItemKNN,
+                     profiles=False, campaign_models=False)  # fmt: skip
+    assert broken.outcome == "kept"
+    assert _active(shop.store) == same.candidate_version
+    assert [d["outcome"] for d in RetrainDecisionRepository(shop.store).latest(5)] == [
+        "kept",
+        "activated",
+    ]

@@ -87,8 +87,9 @@ def retrain(
         console.print(t)
         if j.get("active_saw_window"):
             console.print(
-                "[yellow]no new events: the active version learned from this window, so the "
-                "comparison favours it / 没有新事件：当前版本见过该窗口的数据，对比偏向当前版本[/]"
+                "[yellow]no new events: the active version learned from this window, so its "
+                "configuration was refitted on the days before it and judged instead / "
+                "没有新事件：当前版本见过该窗口的数据，因此用其配置在窗口之前的数据上重新训练后参与比较[/]"
             )
     if report.candidate_version:
         console.print(

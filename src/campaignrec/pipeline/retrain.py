@@ -11,7 +11,9 @@ One run:
    is the last ``eval_days`` days, and never starts before the end of the active model's data (so
    the active version has not seen what it is judged on); the candidate judged is fitted on the
    events before the window; both rank every item for each shopper of the window who had history
-   before it (items they touched before are excluded for both), scored by per-user NDCG@10;
+   before it (items they touched before are excluded for both), scored by per-user NDCG@10.
+   With ``force`` and no new events the active version has learned from every recent day: its
+   configuration is then refitted on the events before the window and judged instead;
 5. the gate: a one-sided paired t-test of H0 "the candidate is worse than the active version by
    more than the tolerance" (``tolerance`` x the active version's mean NDCG@10). The candidate is
    kept out only when the data show it is worse beyond the tolerance (p < ``alpha``), or when too
@@ -178,7 +180,12 @@ def judge(
     active_saw_window: bool = False,
 ) -> tuple[GateJudgement | None, int]:
     """Fit the candidate on the events before ``cut_s`` and compare it with ``active`` on the
-    shoppers of the window from ``cut_s`` on (None when fewer than :data:`MIN_EVAL_USERS`)."""
+    shoppers of the window from ``cut_s`` on (None when fewer than :data:`MIN_EVAL_USERS`).
+
+    ``active`` is the loaded active version; with ``active_saw_window`` (no new events: the
+    active version learned from the window) it is instead a zero-argument factory of the active
+    configuration, refitted on the same events before the window as the candidate, so that
+    neither side is judged on what it learned from."""
     from scipy import stats as sps
 
     from campaignrec.evaluation.runner import prepare
@@ -195,7 +202,11 @@ def judge(
         return None, truth.n_users
     candidate = candidate_factory().fit(train_part)
     recs_c, _ = candidate.recommend_idx(truth.user_idx, 10, exclude_seen=True)
-    recs_a = recommend_in_snapshot(active, inter, train_part.binary, truth.user_idx, 10)
+    if active_saw_window:  # judge the active configuration refitted on the same past instead
+        refit = active().fit(train_part)
+        recs_a, _ = refit.recommend_idx(truth.user_idx, 10, exclude_seen=True)
+    else:
+        recs_a = recommend_in_snapshot(active, inter, train_part.binary, truth.user_idx, 10)
     results = prepare(train_part, truth, ks=(10,), seed=seed)
     c = np.asarray(results.add("candidate", recs_c).per_user[NDCG], dtype=np.float64)
     a = np.asarray(results.add("active", recs_a).per_user[NDCG], dtype=np.float64)
@@ -411,7 +422,11 @@ def retrain(
     window_s = int(end_s - eval_days * 86_400)
     saw = since is not None and _epoch_s(since) >= end_s
     cut_s = window_s if since is None or saw else max(window_s, _epoch_s(since) + 1)
-    active = load_model(row["path"])
+
+    def active_config() -> Any:
+        return create(name, **params)
+
+    active: Any = active_config if saw else load_model(row["path"])
     j, n_users = judge(
         inter, cut_s, active, factory, tolerance=tolerance, seed=seed, active_saw_window=saw
     )
