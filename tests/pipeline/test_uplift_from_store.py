@@ -88,3 +88,24 @@ def test_no_logged_holdout_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="held-out"):
         fit_campaign_models(loaded.store, tmp_path / "models", now=NOW)
     assert load_campaign_models(tmp_path / "models") is None
+
+
+def test_the_service_preview_uses_the_store_model(fitted) -> None:
+    import warnings
+
+    from campaignrec.service.app import create_app
+    from campaignrec.service.auth import KeyStore
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    shop, _ = fitted
+    coupon = next(c for c in load_catalog(shop.store) if str(c.type) == "coupon")
+    key = KeyStore(shop.store).create("read")[0]
+    with TestClient(create_app(shop.settings)) as client:
+        r = client.get(
+            f"/v1/campaigns/{coupon.campaign_id}/preview",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert r.status_code == 200, r.text
+    assert r.json()["source"].startswith("uplift model fitted on the store's logged exposures")
