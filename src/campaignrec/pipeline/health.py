@@ -12,8 +12,8 @@
   version active when it was served (the registry's activation times) and counted as clicked
   when the shopper clicked it (``campaign_click`` for the campaign, ``click`` for the item)
   within ``click_hours``;
-* **the active model's age** (since it was created) and its data's age (since ``data_end``), and
-  the retrain gate's last decision.
+* **the active model's age** (wall-clock time since it was created) and its data's age (from
+  ``data_end`` to ``as_of``), and the retrain gate's last decision.
 
 ``as_of`` defaults to now; a store whose latest event is older than ``days`` (a replayed or
 historic log) is read as of its latest event instead, and the report says so.
@@ -229,7 +229,8 @@ def _active_model(store: Any, at: datetime) -> dict[str, Any] | None:
         "name": str(row["name"]),
         "version": str(row["version"]),
         "created": created.isoformat() if created else None,
-        "age_days": (at - created).total_seconds() / 86_400 if created else None,
+        # the version's age is wall-clock time since it was trained, whatever the data's clock
+        "age_days": (datetime.now(UTC) - created).total_seconds() / 86_400 if created else None,
         "data_end": data_end.isoformat() if data_end else None,
         "data_age_days": (at - data_end).total_seconds() / 86_400 if data_end else None,
     }
