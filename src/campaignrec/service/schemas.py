@@ -93,6 +93,9 @@ class ItemOut(_Model):
     evidence: list[str] = Field(
         default_factory=list, description="ids behind the reason (items viewed, campaign)"
     )
+    variant: str | None = Field(
+        default=None, description="in an interleaved list: the variant whose ranker placed it"
+    )
 
 
 class RecommendationsOut(_Model):
@@ -102,6 +105,12 @@ class RecommendationsOut(_Model):
     model_version: str | None
     personalised: bool = Field(
         description="false when the shopper withheld consent (reason non_personalised)"
+    )
+    experiment: str | None = Field(
+        default=None, description="the experiment this list was served under (logged)"
+    )
+    variant: str | None = Field(
+        default=None, description="the shopper's arm (an interleaving experiment: interleaved)"
     )
 
 
@@ -128,6 +137,8 @@ class CampaignsOut(_Model):
     policy: str
     campaigns: list[CampaignOut]
     skipped: dict[str, str]
+    experiment: str | None = None
+    variant: str | None = None
 
 
 class ModelOut(_Model):
