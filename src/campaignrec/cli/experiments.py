@@ -645,14 +645,17 @@ def assign(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """The variants USER gets in the running experiments (at most one per layer)."""
-    from campaignrec.cli.context import open_store
+    """The variants USER gets in the running experiments (at most one per layer), as the service
+    assigns them (on the id the store knows: its pseudonym when a pseudonymisation key is set)."""
+    from campaignrec.cli.context import open_store, settings
     from campaignrec.experiments.registry import assign_user, list_experiments
+    from campaignrec.privacy import pseudonymise_user_id
 
     moment = _moment(at)
     store = open_store()
     try:
-        found = assign_user(user, list_experiments(store), at=moment)
+        stored = pseudonymise_user_id(settings(), user)
+        found = assign_user(stored, list_experiments(store), at=moment)
     finally:
         store.close()
     if as_json:

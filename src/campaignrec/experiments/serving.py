@@ -73,6 +73,11 @@ def serving_policy(name: str, state: Any, *, namespace: str = NAMESPACE) -> _Arm
     return cls(state=state, namespace=namespace)
 
 
+def arm_namespace(experiment_id: str, variant: str) -> str:
+    """Where the bandit of one arm of a campaigns experiment keeps its statistics."""
+    return f"{NAMESPACE}:{experiment_id}:{variant}"
+
+
 def credit_reward(policy: _ArmStats, campaign_id: str, reward: float = 1.0) -> None:
     """Add ``reward`` to the successes of an earlier pull of ``campaign_id`` (a click or
     redemption arriving after the impression that counted the pull)."""
@@ -146,6 +151,7 @@ __all__ = [
     "SERVING_POLICIES",
     "BanditCampaignServer",
     "UniformRandom",
+    "arm_namespace",
     "credit_reward",
     "serving_policy",
 ]

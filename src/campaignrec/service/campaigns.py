@@ -76,11 +76,11 @@ def serve_user_campaigns(
     if policy in ("priority", "none"):
         server = CampaignServer(catalog, online)
     else:
-        from campaignrec.experiments.serving import NAMESPACE, BanditCampaignServer
+        from campaignrec.experiments.serving import NAMESPACE, BanditCampaignServer, arm_namespace
 
         namespace = NAMESPACE
         if experiment is not None:
-            namespace = f"{NAMESPACE}:{experiment.experiment_id}:{experiment.variant}"
+            namespace = arm_namespace(experiment.experiment_id, experiment.variant)
         server = BanditCampaignServer(catalog, online, policy_name=policy, namespace=namespace)
     attrs = user_attributes(store, user_id, now) or {"user_id": user_id}
     if policy == "none":
