@@ -25,6 +25,7 @@ from campaignrec.config import load_settings
 from campaignrec.data.importer import import_frame
 from campaignrec.data.synthetic import ShopConfig, generate_shop
 from campaignrec.experiments.registry import Experiment, assign_user
+from campaignrec.experiments.simulation import taste_clicks
 from campaignrec.pipeline import train
 from campaignrec.service.app import create_app
 from campaignrec.service.state import ServiceState
@@ -36,7 +37,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 CFG = ShopConfig(n_users=600, n_items=150, n_events=30_000, days=30, n_campaigns=0, seed=5)
-P_TASTE, P_OTHER, DECAY = 0.25, 0.02, 0.9
 
 
 @pytest.fixture(scope="module")
@@ -97,13 +97,8 @@ def _clicks(
 ) -> list[dict[str, Any]]:
     """The shopper's clicks on a served list, drawn from the planted taste."""
     when = datetime.now(UTC).isoformat()  # after the list was served and logged
-    liked = shop["taste"][user]
-    out = []
-    for pos, item in enumerate(items):
-        p = (P_TASTE if shop["category"][item] in liked else P_OTHER) * DECAY**pos
-        if rng.random() < p:
-            out.append({"user_id": user, "event_type": "click", "item_id": item, "timestamp": when})
-    return out
+    got = taste_clicks(items, shop["taste"][user], shop["category"], rng)
+    return [{"user_id": user, "event_type": "click", "item_id": i, "timestamp": when} for i in got]
 
 
 def _post(api: TestClient, key: str, events: list[dict[str, Any]]) -> None:
@@ -309,3 +304,54 @@ def test_an_experiment_on_a_missing_version_is_not_served(
     assert out.status_code == 200
     assert out.json()["experiment"] is None and out.json()["model_name"] == "most_popular"
     assert api.app.state.service.live.skipped.keys() == {"missing"}  # type: ignore[attr-defined]
+
+
+def test_campaign_policies_as_variants(
+    client: TestClient, keys: dict[str, str], home: Path
+) -> None:
+    """The conftest shop: one coupon c1 (inventory 2, one per shopper). The ``off`` arm serves no
+    campaign but logs what priority would have shown (its exposures); ``on`` serves by priority."""
+    body = {
+        "experiment_id": "coupon-on-off",
+        "layer": "campaigns",
+        "variants": [
+            {"name": "off", "share": 1, "config": {"policy": "none"}},
+            {"name": "on", "share": 1, "config": {"policy": "random"}},
+        ],
+        "start_time": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+    }
+    made = client.post("/v1/experiments", json=body, headers=auth(keys["admin"]))
+    assert made.status_code == 201 and made.json()["surface"] == "campaigns"
+    exp = Experiment.model_validate(made.json())
+    served: dict[str, list[str]] = {}
+    for n in range(12):
+        user = f"x{n}"
+        out = client.get(f"/v1/users/{user}/campaigns?k=2", headers=auth(keys["read"])).json()
+        arm = assign_user(user, [exp])[0].variant
+        assert (out["experiment"], out["variant"]) == ("coupon-on-off", arm)
+        served[user] = [c["campaign_id"] for c in out["campaigns"]]
+        if arm == "off":
+            assert served[user] == [] and out["policy"] == "none"
+        else:
+            assert out["policy"] == "random"
+    on = [u for u in served if assign_user(u, [exp])[0].variant == "on"]
+    off = [u for u in served if u not in on]
+    assert on and off
+    assert sum(len(served[u]) for u in on) == min(2, len(on))  # the coupon's inventory is 2
+    log = _decision_log(home, "coupon-on-off")
+    assert set(log["event_type"]) == {"campaign_impression"} and set(log["campaign_id"]) == {"c1"}
+    assert sorted(log.loc[log["variant"] == "off", "user_id"]) == sorted(off)  # shadow exposures
+    assert set(log.loc[log["variant"] == "on", "propensity"]) == {1.0}  # one eligible campaign
+    # a campaign click of an 'on' shopper rewards that arm's own bandit statistics
+    winner = next(u for u in on if served[u])
+    click = {"user_id": winner, "event_type": "campaign_click", "campaign_id": "c1",
+             "timestamp": datetime.now(UTC).isoformat()}  # fmt: skip
+    assert (
+        client.post("/v1/events", json={"events": [click]}, headers=auth(keys["ingest"])).json()[
+            "accepted"
+        ]
+        == 1
+    )
+    online = client.app.state.service.online  # type: ignore[attr-defined]
+    stats = online.hgetall("bandit:coupon-on-off:on:random:arms")
+    assert stats["n:c1"] == min(2, len(on)) and stats["r:c1"] == 1.0

@@ -27,6 +27,9 @@ from campaignrec.store.sql import SQLStore
 
 log = logging.getLogger("campaignrec.service")
 CATALOGUE_KEY = "catalogue:changes"
+#: a worker looks for new experiments at its model checks, at most this often (the worker that
+#: creates one serves it at once)
+EXPERIMENTS_CHECK_SECONDS = 1.0
 
 
 class Metrics:
@@ -80,6 +83,7 @@ class ServiceState:
         self.exposures = ExposureLog(self.store)
         self.rng = np.random.default_rng()  # the coins of interleaved lists
         self._experiments_stamp: tuple[int, int] | None = None
+        self._experiments_checked = -1e18
         self._version_rankers: dict[str, Ranker] = {}
         self.refresh(force=True)
 
@@ -143,7 +147,11 @@ class ServiceState:
         try:
             try:
                 version = self.served_version()
-                stamp = self.experiments_stamp()
+                stamp = self._experiments_stamp
+                moment = time.monotonic()
+                fresh = wait or moment - self._experiments_checked >= EXPERIMENTS_CHECK_SECONDS
+                if fresh:
+                    stamp, self._experiments_checked = self.experiments_stamp(), moment
             except Exception as exc:  # a check that fails keeps the ranker being served
                 if wait:
                     raise
@@ -162,7 +170,8 @@ class ServiceState:
                         ranker.model.name, ranker.model_version or ""
                     ).set(1)
                     changed = True
-            if changed or stamp != self._experiments_stamp or self.live.skipped:
+            retry = fresh and bool(self.live.skipped)  # a version an experiment waits for
+            if changed or stamp != self._experiments_stamp or retry:
                 try:
                     self._load_experiments(stamp)
                 except Exception as exc:  # the experiments served so far stay served
@@ -170,7 +179,7 @@ class ServiceState:
         finally:
             self._lock.release()
 
-    def _load_experiments(self, stamp: tuple[int, int]) -> None:
+    def _load_experiments(self, stamp: tuple[int, int] | None) -> None:
         """Rebuild ``live``: the stored experiments and the ranker of every arm (a model version
         is loaded once per served catalogue and kept while an experiment names it)."""
         from campaignrec.experiments.registry import list_experiments
