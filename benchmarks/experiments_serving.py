@@ -15,7 +15,10 @@ shopper's planted taste) and ``most_popular`` (the active model). Through the AS
 * **request cost** (in process, the route function called directly, ``--requests`` each): three
   shoppers (one outside a running experiment, one in an A/B arm, one in an interleaved
   experiment) timed before any experiment is stored (the reference) and again once the
-  experiments run; median microseconds and the ratio, measured in the same run.
+  experiments run, and the arm's ranker (both rankers of the interleaving) called directly with
+  the same request: median microseconds and the ratios, measured in the same run (route /
+  ranker alone is what the experiment machinery adds: assignment, merge, response, the queued
+  decision log).
 
 Usage::
 
@@ -132,6 +135,24 @@ def cost(state: Any, user: str, n: int) -> float:
     return statistics.median(times)
 
 
+def ranker_cost(state: Any, eid: str, user: str, n: int) -> float:
+    """Median microseconds of the shopper's arm's ranker(s) called directly (no route, no log)."""
+    from campaignrec.ranking import RankingRequest
+
+    live = state.live
+    exp = live.experiment(eid)
+    assigned = live.assignment(user, "recommendations", datetime.now(UTC))
+    names = [v.name for v in exp.variants] if exp.kind == "interleaving" else [assigned.variant]
+    rankers = [live.arms[(eid, name)].ranker for name in names]
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        for r in rankers:
+            r.recommend(RankingRequest(user_id=user, k=10))
+        times.append((time.perf_counter() - t) * 1e6)
+    return statistics.median(times)
+
+
 def _spec(body: dict[str, Any]) -> Experiment:
     """The stored form of ``body`` (its layer to itself: the whole range)."""
     return Experiment(**ExperimentSpec.model_validate(body).model_dump(), range_low=0.0,
@@ -165,12 +186,19 @@ def one_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         client.post("/v1/experiments", json=half, headers=admin)
         after = {"outside": cost(state, outside, args.requests),
                  "ab": cost(state, inside, args.requests)}  # fmt: skip
+        alone = {"ab": ranker_cost(state, "half", inside, args.requests)}
+        t = time.perf_counter()
+        for _ in range(10_000):  # what a shopper outside the experiment pays: the assignment
+            state.live.assignment(outside, "recommendations", datetime.now(UTC))
+        out["assignment_us"] = (time.perf_counter() - t) * 100.0
         client.post("/v1/experiments", json=tdi, headers=admin)
         after["interleaved"] = cost(state, both, args.requests)
+        alone["interleaved"] = ranker_cost(state, "tdi", both, args.requests)
+        # [no experiment stored, experiment running, the arm's ranker(s) alone]
         out["cost_us"] = {
-            "outside_a_running_experiment": [ref[outside], after["outside"]],
-            "in_ab_arm": [ref[inside], after["ab"]],
-            "interleaved": [ref[both], after["interleaved"]],
+            "outside_a_running_experiment": [ref[outside], after["outside"], ref[outside]],
+            "in_ab_arm": [ref[inside], after["ab"], alone["ab"]],
+            "interleaved": [ref[both], after["interleaved"], alone["interleaved"]],
         }
 
     # -- A/B through the API
@@ -230,9 +258,14 @@ def main() -> None:
                 f"        interleaving {il['shoppers']} shoppers, preference {p['value']:+.3f} "
                 f"[{p['ci_low']:+.3f}, {p['ci_high']:+.3f}] clicks/shopper: {il['decision']['en']}"
             )
+            print(f"        assignment of a shopper outside: {r['assignment_us']:.1f} us")
             print(
-                "        request us (median, same shopper with no experiment -> with): "
-                + ", ".join(f"{k} {a:.0f} -> {b:.0f} ({b / a:.2f}x)" for k, (a, b) in c.items())
+                "        route us (median; same shopper, no experiment -> running; the arm's "
+                "ranker(s) alone): "
+                + ", ".join(
+                    f"{k} {a:.0f} -> {b:.0f} ({b / a:.2f}x; alone {r:.0f}, route/alone {b / r:.2f}x)"
+                    for k, (a, b, r) in c.items()
+                )
             )
     payload = {
         "benchmark": "experiments_serving",

@@ -1,17 +1,18 @@
 """The decision log of served lists, written off the request path.
 
 A list served under an experiment is logged as ``recommendation_impression`` events
-(:func:`campaignrec.experiments.live.exposure_events`). The request hands them to one writer
-thread and returns; ``flush`` waits for what was handed over (the results route calls it, so a
-worker's own exposures are in the store before it analyses them).
+(:func:`campaignrec.experiments.live.exposure_events`). The request puts them on a queue and
+returns; one writer thread per worker takes everything queued since its last write and inserts it
+as one batch, so under load the cost of an insert is shared by many lists. ``flush`` waits until
+everything queued is written (the results route calls it, so a worker's own exposures are in the
+store before it analyses them).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_all
 from typing import Any
 
 import pandas as pd
@@ -19,48 +20,74 @@ import pandas as pd
 from campaignrec.data.validation import derive_event_ids
 
 log = logging.getLogger("campaignrec.service")
+#: at most this many lists in one insert
+MAX_BATCH = 500
 
 
 class ExposureLog:
-    """Inserts batches of decision-log events into the store on one background thread."""
+    """Inserts queued decision-log events into the store in batches, on one background thread."""
 
     def __init__(self, store: Any) -> None:
         self.store = store
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="campaignrec-exposures")
-        self._pending: set[Future[None]] = set()
-        self._lock = threading.Lock()
+        self._queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
         self.failed = 0
+        self.written = 0
 
     def write(self, events: list[dict[str, Any]]) -> None:
         """Queue ``events`` (store event columns) for insertion."""
         if not events:
             return
-        future = self._pool.submit(self._insert, events)
-        with self._lock:
-            self._pending.add(future)
-        future.add_done_callback(self._done)
+        if self._thread is None:
+            with self._start:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="campaignrec-exposures", daemon=True
+                    )
+                    self._thread.start()
+        self._queue.put(events)
 
-    def _done(self, future: Future[None]) -> None:
-        with self._lock:
-            self._pending.discard(future)
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                self._queue.task_done()
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:  # close: write what was taken, then stop
+                    self._insert(batch)
+                    for _ in range(len(batch) + 1):
+                        self._queue.task_done()
+                    return
+                batch.append(more)
+            self._insert(batch)
+            for _ in batch:
+                self._queue.task_done()
 
-    def _insert(self, events: list[dict[str, Any]]) -> None:
+    def _insert(self, batch: list[list[dict[str, Any]]]) -> None:
+        rows = [row for events in batch for row in events]
         try:
-            frame = pd.DataFrame(events)
+            frame = pd.DataFrame(rows)
             frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
             frame["event_id"] = derive_event_ids(frame)
             self.store.insert_events(frame)
-        except Exception as exc:  # the list was served; losing its log is counted, not raised
-            self.failed += len(events)
+            self.written += len(rows)
+        except Exception as exc:  # the lists were served; losing their log is counted, not raised
+            self.failed += len(rows)
             log.warning("exposure log write failed: %s", type(exc).__name__)
 
-    def flush(self, timeout: float = 30.0) -> None:
-        """Wait until every queued batch is written."""
-        with self._lock:
-            pending = list(self._pending)
-        if pending:
-            wait_all(pending, timeout=timeout)
+    def flush(self) -> None:
+        """Wait until every queued list is written."""
+        if self._thread is not None:
+            self._queue.join()
 
     def close(self) -> None:
-        self.flush()
-        self._pool.shutdown(wait=True)
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=30)
