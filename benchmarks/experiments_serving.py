@@ -14,11 +14,11 @@ shopper's planted taste) and ``most_popular`` (the active model). Through the AS
   ``random``) with its interval and the decision;
 * **request cost** (in process, the route function called directly, ``--requests`` each): three
   shoppers (one outside a running experiment, one in an A/B arm, one in an interleaved
-  experiment) timed before any experiment is stored (the reference) and again once the
-  experiments run, and the arm's ranker (both rankers of the interleaving) called directly with
-  the same request: median microseconds and the ratios, measured in the same run (route /
-  ranker alone is what the experiment machinery adds: assignment, merge, response, the queued
-  decision log).
+  experiment) timed with no experiment served (the reference), with the experiments running,
+  and running with the decision log switched off; the conditions alternate over ``--rounds``
+  rounds (median of the rounds' medians, microseconds, and the ratio to the reference), so the
+  load of a shared machine drifts out of the ratios. An arm serves another model than the
+  reference, so its ratio includes that model's own cost.
 
 Usage::
 
@@ -48,6 +48,7 @@ import numpy as np
 from campaignrec.config import load_settings
 from campaignrec.data.importer import import_frame
 from campaignrec.data.synthetic import ShopConfig, generate_shop
+from campaignrec.experiments.live import LiveExperiments
 from campaignrec.experiments.registry import Experiment, ExperimentSpec, assign_user
 from campaignrec.experiments.simulation import taste_clicks
 from campaignrec.pipeline import train
@@ -59,6 +60,12 @@ from campaignrec.store.sql import SQLStore
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
+
+
+#: no model checks during a run, no rate limit on the simulated traffic
+FAST: dict[str, Any] = {
+    "model_check_seconds": 3600.0, "api_rate_per_second": 1e6, "api_rate_burst": 1_000_000
+}  # fmt: skip
 
 
 def build(home: Path, users: int, seed: int) -> dict[str, Any]:
@@ -135,24 +142,6 @@ def cost(state: Any, user: str, n: int) -> float:
     return statistics.median(times)
 
 
-def ranker_cost(state: Any, eid: str, user: str, n: int) -> float:
-    """Median microseconds of the shopper's arm's ranker(s) called directly (no route, no log)."""
-    from campaignrec.ranking import RankingRequest
-
-    live = state.live
-    exp = live.experiment(eid)
-    assigned = live.assignment(user, "recommendations", datetime.now(UTC))
-    names = [v.name for v in exp.variants] if exp.kind == "interleaving" else [assigned.variant]
-    rankers = [live.arms[(eid, name)].ranker for name in names]
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        for r in rankers:
-            r.recommend(RankingRequest(user_id=user, k=10))
-        times.append((time.perf_counter() - t) * 1e6)
-    return statistics.median(times)
-
-
 def _spec(body: dict[str, Any]) -> Experiment:
     """The stored form of ``body`` (its layer to itself: the whole range)."""
     return Experiment(**ExperimentSpec.model_validate(body).model_dump(), range_low=0.0,
@@ -171,7 +160,7 @@ def one_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     # -- request cost: the reference first, with no experiment stored
     home = work / f"cost-{seed}"
     shutil.copytree(template, home)
-    with TestClient(create_app(load_settings(home, model_check_seconds=3600.0))) as client:
+    with TestClient(create_app(load_settings(home, **FAST))) as client:
         state = client.app.state.service  # type: ignore[attr-defined]
         users = shop["users"][:60]
         for u in users:
@@ -182,29 +171,36 @@ def one_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         outside = next(u for u in users if not arms[u][0] and not arms[u][1])
         inside = next(u for u in users if arms[u][0] and not arms[u][1])
         both = next(u for u in users if arms[u][1] and not arms[u][0])
-        ref = {u: cost(state, u, args.requests) for u in (outside, inside, both)}
         client.post("/v1/experiments", json=half, headers=admin)
-        after = {"outside": cost(state, outside, args.requests),
-                 "ab": cost(state, inside, args.requests)}  # fmt: skip
-        alone = {"ab": ranker_cost(state, "half", inside, args.requests)}
+        client.post("/v1/experiments", json=tdi, headers=admin)
+        running, none = state.live, LiveExperiments()
         t = time.perf_counter()
         for _ in range(10_000):  # what a shopper outside the experiment pays: the assignment
-            state.live.assignment(outside, "recommendations", datetime.now(UTC))
+            running.assignment(outside, "recommendations", datetime.now(UTC))
         out["assignment_us"] = (time.perf_counter() - t) * 100.0
-        client.post("/v1/experiments", json=tdi, headers=admin)
-        after["interleaved"] = cost(state, both, args.requests)
-        alone["interleaved"] = ranker_cost(state, "tdi", both, args.requests)
-        # [no experiment stored, experiment running, the arm's ranker(s) alone]
-        out["cost_us"] = {
-            "outside_a_running_experiment": [ref[outside], after["outside"], ref[outside]],
-            "in_ab_arm": [ref[inside], after["ab"], alone["ab"]],
-            "interleaved": [ref[both], after["interleaved"], alone["interleaved"]],
-        }
+        cases = {"outside_a_running_experiment": outside, "in_ab_arm": inside,
+                 "interleaved": both}  # fmt: skip
+        rounds: dict[str, list[list[float]]] = {k: [] for k in cases}
+        write = state.exposures.write
+        for _ in range(args.rounds):  # the conditions alternate, so the load drifts out
+            for name, user in cases.items():
+                state.live = none
+                ref = cost(state, user, args.requests)
+                state.live = running
+                served = cost(state, user, args.requests)
+                state.exposures.write = lambda events: None
+                unlogged = cost(state, user, args.requests)
+                state.exposures.write = write
+                rounds[name].append([ref, served, unlogged])
+        # median over rounds of [no experiment, experiment running, running without the log]
+        out["cost_us"] = {k: [statistics.median(r[i] for r in v) for i in range(3)]
+                          for k, v in rounds.items()}  # fmt: skip
+        out["cost_rounds_us"] = rounds
 
     # -- A/B through the API
     home = work / f"ab-{seed}"
     shutil.copytree(template, home)
-    with TestClient(create_app(load_settings(home, model_check_seconds=3600.0))) as client:
+    with TestClient(create_app(load_settings(home, **FAST))) as client:
         client.post("/v1/experiments", json=experiment("ab", shop["versions"]), headers=admin)
         n, clicks = run_traffic(client, shop, shop["users"], seed + 100)
         res = client.get("/v1/experiments/ab/results", headers=read).json()
@@ -221,7 +217,7 @@ def one_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     # -- interleaving through the API
     home = work / f"tdi-{seed}"
     shutil.copytree(template, home)
-    with TestClient(create_app(load_settings(home, model_check_seconds=3600.0))) as client:
+    with TestClient(create_app(load_settings(home, **FAST))) as client:
         client.post("/v1/experiments", json=experiment("tdi", shop["versions"],
                     kind="interleaving"), headers=admin)  # fmt: skip
         n, clicks = run_traffic(client, shop, shop["users"][: args.interleaved], seed + 200)
@@ -236,7 +232,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--users", type=int, default=600)
     ap.add_argument("--interleaved", type=int, default=250, help="shoppers of the interleaving")
-    ap.add_argument("--requests", type=int, default=300, help="requests per request-cost case")
+    ap.add_argument("--requests", type=int, default=100, help="requests per request-cost case")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds of the cost cases")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/experiments_serving.json"))
     args = ap.parse_args()
     started = time.perf_counter()
@@ -260,11 +257,10 @@ def main() -> None:
             )
             print(f"        assignment of a shopper outside: {r['assignment_us']:.1f} us")
             print(
-                "        route us (median; same shopper, no experiment -> running; the arm's "
-                "ranker(s) alone): "
+                "        route us (median of rounds; same shopper: no experiment -> running "
+                "(ratio); running without the decision log): "
                 + ", ".join(
-                    f"{k} {a:.0f} -> {b:.0f} ({b / a:.2f}x; alone {r:.0f}, route/alone {b / r:.2f}x)"
-                    for k, (a, b, r) in c.items()
+                    f"{k} {a:.0f} -> {b:.0f} ({b / a:.2f}x; {n:.0f})" for k, (a, b, n) in c.items()
                 )
             )
     payload = {

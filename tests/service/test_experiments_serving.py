@@ -39,6 +39,12 @@ with warnings.catch_warnings():
 CFG = ShopConfig(n_users=600, n_items=150, n_events=30_000, days=30, n_campaigns=0, seed=5)
 
 
+#: no model check during a test, no rate limit on the simulated traffic
+FAST: dict[str, Any] = {
+    "model_check_seconds": 60.0, "api_rate_per_second": 1e6, "api_rate_burst": 1_000_000
+}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def synthetic_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     home = tmp_path_factory.mktemp("synthetic-shop")
@@ -70,7 +76,7 @@ def shop(synthetic_template: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def api(shop: dict[str, Any]) -> Iterator[TestClient]:
-    with TestClient(create_app(load_settings(shop["home"], model_check_seconds=60.0))) as c:
+    with TestClient(create_app(load_settings(shop["home"], **FAST))) as c:
         yield c
 
 
@@ -213,7 +219,7 @@ def test_assignment_is_stable_across_two_workers(shop: dict[str, Any]) -> None:
     from campaignrec.cli.main import app
 
     keys, versions = shop["keys"], shop["versions"]
-    settings = load_settings(shop["home"], model_check_seconds=60.0)
+    settings = load_settings(shop["home"], **FAST)
     with TestClient(create_app(settings)) as first:
         body = _experiment("two-workers", versions, traffic=0.5)
         assert (
