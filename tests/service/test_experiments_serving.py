@@ -212,6 +212,16 @@ def test_interleaving_two_model_versions_credits_the_right_ranker(
     w = again.json()["variants"]
     assert w["item_knn"]["clicks"] + w["random"]["clicks"] == len(clicks)
 
+    from typer.testing import CliRunner
+
+    from campaignrec.cli.main import app
+
+    cli = CliRunner().invoke(
+        app, ["--data-dir", str(shop["home"]), "experiments", "results", "knn-vs-random-tdi"],
+        catch_exceptions=False, env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert cli.exit_code == 0 and "item_knn wins the interleaving" in cli.stdout
+
 
 def test_assignment_is_stable_across_two_workers(shop: dict[str, Any]) -> None:
     from typer.testing import CliRunner
