@@ -10,6 +10,7 @@ interleaving.
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from collections.abc import Iterator
@@ -254,8 +255,6 @@ def test_assignment_is_stable_across_two_workers(shop: dict[str, Any]) -> None:
             app, ["--data-dir", str(shop["home"]), "experiments", "assign", user, "--json"],
             catch_exceptions=False,
         )  # fmt: skip
-        import json
-
         found = json.loads(cli.stdout)["assignments"]
         assert (found[0]["variant"] if found else None) == served[user]
 
@@ -372,3 +371,39 @@ def test_campaign_policies_as_variants(
     online = client.app.state.service.online  # type: ignore[attr-defined]
     stats = online.hgetall("bandit:coupon-on-off:on:random:arms")
     assert stats["n:c1"] == min(2, len(on)) and stats["r:c1"] == 1.0
+
+
+def test_with_a_pseudonymisation_key_the_service_and_the_cli_assign_alike(
+    home: Path, keys: dict[str, str]
+) -> None:
+    from typer.testing import CliRunner
+
+    from campaignrec.cli.main import app
+    from campaignrec.privacy import pseudonymise_user_id
+
+    secret = "a-test-key-of-some-length-0123456789"
+    settings = load_settings(home, pseudonymisation_key=secret, **FAST)
+    body = {
+        "experiment_id": "aa-diversity",
+        "variants": [{"name": "a", "share": 1}, {"name": "b", "share": 1, "config": {"diversity": 0.2}}],
+        "start_time": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+    }  # fmt: skip
+    with TestClient(create_app(settings)) as client:
+        made = client.post("/v1/experiments", json=body, headers=auth(keys["admin"]))
+        exp = Experiment.model_validate(made.json())
+        served = {}
+        for n in range(16):
+            out = client.get(f"/v1/users/x{n}/recommendations?k=3", headers=auth(keys["read"]))
+            served[f"x{n}"] = out.json()["variant"]
+    stored = {u: pseudonymise_user_id(settings, u) for u in served}
+    assert all(served[u] == assign_user(stored[u], [exp])[0].variant for u in served)
+    assert set(served.values()) == {"a", "b"}
+    log = _decision_log(home, "aa-diversity")
+    assert set(log["user_id"]) == set(stored.values())  # the decision log holds no raw id
+    runner = CliRunner()
+    for user in list(served)[:4]:
+        cli = runner.invoke(
+            app, ["--data-dir", str(home), "experiments", "assign", user, "--json"],
+            env={"CAMPAIGNREC_PSEUDONYMISATION_KEY": secret}, catch_exceptions=False,
+        )  # fmt: skip
+        assert json.loads(cli.stdout)["assignments"][0]["variant"] == served[user]
