@@ -19,7 +19,7 @@ from campaignrec.errors import ValidationError
 app = typer.Typer(help="Push planning: recipients, send time, channel, caps, holdout.")
 
 
-def _moment(at: str | None) -> datetime:
+def _moment(at: str | None, flag: str = "--at") -> datetime:
     import pandas as pd
 
     if at is None:
@@ -28,8 +28,10 @@ def _moment(at: str | None) -> datetime:
         ts = pd.Timestamp(at)
     except ValueError as exc:
         raise ValidationError(
-            "--at", "not a timestamp", value=at, hint="e.g. 2025-01-15T10:00Z"
+            flag, "not a timestamp", value=at, hint="e.g. 2025-01-15T10:00Z"
         ) from exc
+    if pd.isna(ts):
+        raise ValidationError(flag, "not a timestamp", value=at)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return ts.to_pydatetime()
 
@@ -83,4 +85,80 @@ def plan_cmd(
     context.print_push_plan(summary)
 
 
+def send_cmd(
+    plan_file: Annotated[Path, typer.Argument(help="plan file of 'push plan' (.csv / .parquet)")],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="amqp://user:pass@host:5672/vhost or https://webhook"),
+    ] = None,
+    exchange: Annotated[
+        str, typer.Option("--exchange", help="RabbitMQ exchange (default: the default one)")
+    ] = "",
+    queue: Annotated[
+        str | None, typer.Option("--queue", help="RabbitMQ queue (declared durable)")
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option("--now", help="treat this moment as now (UTC if no offset)")
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", min=0, help="keep running up to this many seconds for rows coming due"
+        ),
+    ] = 0.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="count what is due; send and record nothing")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Send the rows of PLAN_FILE that are due (send_at <= now), one message per recipient.
+
+    Each message carries an idempotency key (a hash of campaign, shopper and send time) and is
+    recorded in <data dir>/push/sent.jsonl once the broker confirmed it (RabbitMQ publisher
+    confirms; a webhook's 2xx, with retries on 5xx), so a rerun never sends it again.
+    """
+    from campaignrec.push.run import send_push
+    from campaignrec.push.send import read_plan
+
+    plan = read_plan(plan_file)
+    if not dry_run and not to:
+        raise ValidationError("--to", "name the broker or webhook", hint="or pass --dry-run")
+    cfg = context.settings()
+    result = send_push(
+        cfg.home,
+        plan,
+        to,
+        exchange=exchange,
+        queue=queue,
+        now=_moment(now, "--now"),
+        wait_seconds=wait,
+        dry_run=dry_run,
+    )
+    summary = result.summary()
+    summary["plan"] = str(plan_file)
+    if json_out:
+        print(json.dumps(summary, ensure_ascii=False))
+        return
+    context.console.print(_send_line(summary), highlight=False)
+
+
+def _send_line(s: dict[str, object]) -> str:
+    nxt = s["next_due"] or "-"
+    if s["dry_run"]:
+        return (
+            f"dry run / 试运行: {s['due']:,} due now / 条到期, {s['already_sent']:,} already "
+            f"sent / 条已发送, {s['not_due']:,} later / 条未到期 (next / 下一条 {nxt})"
+        )
+    rejected = s["rejected"]
+    assert isinstance(rejected, list)
+    line = (
+        f"sent / 已发送 {s['sent']:,} -> {s['to']}; {s['already_sent']:,} already sent / 条此前"
+        f"已发送, {s['not_due']:,} not yet due / 条未到期 (next / 下一条 {nxt})"
+    )
+    if rejected:
+        line += f"; {len(rejected):,} rejected by the receiver / 条被接收方拒绝"
+    return line
+
+
 app.command("plan")(plan_cmd)
+app.command("send")(send_cmd)

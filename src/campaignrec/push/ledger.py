@@ -1,4 +1,4 @@
-"""The push ledger: every push planned (or, later, sent) and every holdout, across campaigns.
+"""The push ledger: every push planned or sent and every holdout, across campaigns.
 
 One Parquet file in the data directory (``<home>/push/ledger.parquet``). It is the record the
 caps and the channel quotas count against: a plan of one campaign sees the pushes that plans of
@@ -99,13 +99,62 @@ def record_plan(path: Path, plan: PushPlan, planned_at: datetime) -> int:
     out = (
         pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(LEDGER_COLUMNS))
     )
+    _write_ledger(path, out)
+    return len(out)
+
+
+def mark_sent(path: Path, sent: list[dict[str, object]]) -> int:
+    """Mark the pushes of ``sent`` (send-log records: ``campaign_id``, ``user_id``, ``channel``,
+    ``send_at_utc``) as ``sent`` in the ledger; a send the ledger does not hold (a plan written
+    with ``--dry-run``) is added as a sent push. Returns how many rows changed or were added."""
+    if not sent:
+        return 0
+    ledger = read_ledger(path)
+    recs = pd.DataFrame(sent)
+    recs["send_at_utc"] = pd.to_datetime(recs["send_at_utc"], utc=True)
+    recs = recs.drop_duplicates(["campaign_id", "user_id", "send_at_utc"])
+
+    def keys(df: pd.DataFrame) -> pd.Series:
+        at = pd.to_datetime(df["send_at_utc"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S")
+        return df["campaign_id"].astype(str) + "|" + df["user_id"].astype(str) + "|" + at
+
+    changed = 0
+    if not ledger.empty:
+        lk = keys(ledger)
+        hit = lk.isin(set(keys(recs))) & (ledger["group"] == "push") & (ledger["status"] != "sent")
+        changed = int(hit.sum())
+        ledger.loc[hit, "status"] = "sent"
+        known = set(lk[ledger["group"] == "push"])
+    else:
+        known = set()
+    new = recs[~keys(recs).isin(known)]
+    added = pd.DataFrame(
+        {
+            "user_id": new["user_id"].astype(str),
+            "campaign_id": new["campaign_id"].astype(str),
+            "channel": new["channel"].astype(str),
+            "send_at_utc": new["send_at_utc"],
+            "group": "push",
+            "status": "sent",
+            "planned_at": pd.NaT,
+            "expected_value": float("nan"),
+        }
+    )
+    if not changed and added.empty:
+        return 0
+    parts = [p for p in (ledger, added) if len(p)]
+    _write_ledger(path, pd.concat(parts, ignore_index=True))
+    return changed + len(added)
+
+
+def _write_ledger(path: Path, out: pd.DataFrame) -> None:
+    out = out.copy()
     out["send_at_utc"] = pd.to_datetime(out["send_at_utc"], utc=True)
     out["planned_at"] = pd.to_datetime(out["planned_at"], utc=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
     out.loc[:, list(LEDGER_COLUMNS)].to_parquet(tmp, index=False)
     tmp.replace(path)  # atomic: a crash leaves the old ledger or the new one
-    return len(out)
 
 
 def write_plan(table: pd.DataFrame, path: Path) -> Path:
@@ -131,6 +180,7 @@ __all__ = [
     "HOLDOUT_CHANNEL",
     "LEDGER_COLUMNS",
     "ledger_path",
+    "mark_sent",
     "pushes_counted",
     "read_ledger",
     "record_plan",

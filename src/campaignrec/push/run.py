@@ -16,12 +16,14 @@ from typing import Any
 
 import pandas as pd
 
+from campaignrec.errors import ValidationError
 from campaignrec.pipeline.campaigns import plan_for
 from campaignrec.privacy.consent import ConsentState
 from campaignrec.push.activity import activity_counts
 from campaignrec.push.config import PushSettings
 from campaignrec.push.ledger import pushes_counted, read_ledger, record_plan
 from campaignrec.push.plan import PushPlan, plan_pushes
+from campaignrec.push.send import SendResult
 from campaignrec.push.shoppers import timezone_of
 
 
@@ -132,4 +134,47 @@ def demo_push(
     return None
 
 
-__all__ = ["PushPlanResult", "demo_push", "plan_push"]
+def send_push(
+    home: Path,
+    plan: pd.DataFrame,
+    to: str | None,
+    *,
+    exchange: str = "",
+    queue: str | None = None,
+    now: datetime | None = None,
+    wait_seconds: float = 0.0,
+    dry_run: bool = False,
+    target: Any = None,
+) -> SendResult:
+    """Send the due rows of ``plan`` (:func:`campaignrec.push.send.read_plan`) to ``to``.
+
+    Holds the data directory's send lock, brings the ledger up to date with the send log (a
+    killed run's confirmed messages), sends, and marks what was sent in the ledger, also when
+    the run stops on an error. ``target``: an already opened target (tests, the service).
+    """
+    from campaignrec.push.ledger import ledger_path, mark_sent
+    from campaignrec.push.send import SendLog, send_lock, send_log_path, send_plan
+    from campaignrec.push.targets import target_for
+
+    log = SendLog(send_log_path(home))
+    ledger = ledger_path(home)
+    if dry_run:
+        return send_plan(plan, None, log, now=now, dry_run=True)
+    with send_lock(home):
+        mark_sent(ledger, log.records())
+        opened = (
+            target
+            if target is not None
+            else (target_for(to, exchange=exchange, queue=queue) if to else None)
+        )
+        if opened is None:
+            raise ValidationError("--to", "name the broker or webhook to send to")
+        try:
+            return send_plan(plan, opened, log, now=now, wait_seconds=wait_seconds)
+        finally:
+            if target is None:
+                opened.close()
+            mark_sent(ledger, log.records())
+
+
+__all__ = ["PushPlanResult", "demo_push", "plan_push", "send_push"]
