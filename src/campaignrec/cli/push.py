@@ -160,5 +160,89 @@ def _send_line(s: dict[str, object]) -> str:
     return line
 
 
+def report_cmd(
+    campaign_id: Annotated[str, typer.Argument(help="campaign id")],
+    window_days: Annotated[
+        float, typer.Option("--window-days", help="days after send_at that count")
+    ] = 7.0,
+    at: Annotated[str | None, typer.Option("--at", help="report as of (UTC)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Opens, clicks, conversions, revenue and opt-outs of CAMPAIGN_ID's pushed shoppers against
+    its holdout, with the incremental effect and its 95 % interval."""
+    from campaignrec.push.ledger import ledger_path
+    from campaignrec.push.report import push_report
+
+    cfg = context.settings()
+    report = push_report(
+        context.open_store(),
+        ledger_path(cfg.home),
+        campaign_id,
+        window_days=window_days,
+        now=_moment(at),
+    )
+    if json_out:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    _print_report(report)
+
+
+def _num(x: object, metric: str) -> str:
+    if x is None:
+        return "-"
+    assert isinstance(x, float | int)
+    return f"{x:,.2f}" if metric == "revenue" else f"{100 * x:.2f}%"
+
+
+def _pts(x: object, metric: str) -> str:
+    if x is None:
+        return "-"
+    assert isinstance(x, float | int)
+    return f"{x:+,.2f}" if metric == "revenue" else f"{100 * x:+.2f} pt"
+
+
+def _print_report(r: dict[str, object]) -> None:
+    from rich.table import Table
+
+    basis = (
+        "sent / 已发送" if r["basis"] == "sent" else "planned, nothing sent yet / 仅计划，尚未发送"
+    )
+    context.console.print(
+        f"push report for / 推送报告 [bold]{r['campaign_id']}[/]: {r['pushed']:,} pushed / 推送 "
+        f"({basis}), {r['holdout']:,} holdout / 对照组, window / 窗口 {r['window_days']:g} days / 天"
+        + ("" if r["window_complete"] else " (still open / 尚未结束)"),
+        highlight=False,
+    )
+    table = Table()
+    for col in (
+        "metric / 指标",
+        "pushed / 推送组",
+        "holdout / 对照组",
+        "effect / 增量",
+        "95% interval / 区间",
+    ):
+        table.add_column(col, justify="left" if col.startswith("metric") else "right")
+    metrics = r["metrics"]
+    assert isinstance(metrics, list)
+    for m in metrics:
+        k = m["metric"]
+        ci = (
+            f"{_pts(m['ci_low'], k)} .. {_pts(m['ci_high'], k)}" if m["ci_low"] is not None else "-"
+        )
+        table.add_row(
+            f"{m['label_en']} / {m['label_zh']}",
+            _num(m["pushed"], k),
+            _num(m["holdout"], k),
+            _pts(m["difference"], k),
+            ci,
+        )
+    context.console.print(table)
+    sentences = r["sentences"]
+    assert isinstance(sentences, dict)
+    context.console.print(sentences["en"], highlight=False)
+    context.console.print(sentences["zh"], highlight=False)
+
+
 app.command("plan")(plan_cmd)
 app.command("send")(send_cmd)
+app.command("report")(report_cmd)
