@@ -45,6 +45,31 @@ class PushPlanResult:
         return out
 
 
+def mark_ignored(
+    pushes: pd.DataFrame, events: pd.DataFrame, now: datetime, after_hours: float
+) -> pd.DataFrame:
+    """``pushes`` with an ``ignored`` column: a ``sent`` push at least ``after_hours`` old
+    that its shopper neither opened nor clicked (no ``campaign_impression`` / ``campaign_click``
+    of its campaign by them after it was sent, up to ``now``)."""
+    if pushes.empty:
+        return pushes.assign(ignored=pd.Series(dtype=bool))
+    at = pd.to_datetime(pushes["send_at_utc"], utc=True)
+    old = (pushes["status"] == "sent") & (at + pd.Timedelta(hours=after_hours) <= pd.Timestamp(now))
+    answered = pd.Series(False, index=pushes.index)
+    if old.any() and len(events):
+        kinds = events["event_type"].isin(("campaign_impression", "campaign_click"))
+        ev = events.loc[kinds.to_numpy(), ["user_id", "campaign_id", "timestamp"]].copy()
+        ev["user_id"] = ev["user_id"].astype(str)
+        ev["campaign_id"] = ev["campaign_id"].astype(str)
+        ev["ts"] = pd.to_datetime(ev["timestamp"], utc=True)
+        cand = pushes.loc[old, ["user_id", "campaign_id"]].astype(str).assign(sent=at[old])
+        cand["_row"] = cand.index
+        joined = cand.merge(ev, on=["user_id", "campaign_id"], how="inner")
+        hit = joined.loc[joined["ts"] >= joined["sent"], "_row"].unique()
+        answered.loc[hit] = True
+    return pushes.assign(ignored=(old & ~answered).to_numpy())
+
+
 def plan_push(
     store: Any,
     campaign_id: str,
@@ -79,10 +104,13 @@ def plan_push(
     # every shopper's activity feeds the segment patterns; recipients get their own on top
     for u, a in attrs.items():
         tz.setdefault(u, timezone_of(a, settings))
-    events = store.read_table("events", columns=["user_id", "timestamp"])
+    events = store.read_table(
+        "events", columns=["user_id", "timestamp", "event_type", "campaign_id"]
+    )
     events = events[pd.to_datetime(events["timestamp"], utc=True) <= pd.Timestamp(now)]
     activity = activity_counts(events, tz, settings.default_timezone)
     held = read_ledger(ledger)
+    existing = pushes_counted(held, str(result.campaign.campaign_id))
     plan = plan_pushes(
         recipients,
         attrs,
@@ -90,7 +118,7 @@ def plan_push(
         result.campaign,
         settings,
         now,
-        existing=pushes_counted(held, str(result.campaign.campaign_id)),
+        existing=mark_ignored(existing, events, now, settings.ignored_after_hours),
         state=state,
     )
     if record:
@@ -177,4 +205,4 @@ def send_push(
             mark_sent(ledger, log.records())
 
 
-__all__ = ["PushPlanResult", "demo_push", "plan_push", "send_push"]
+__all__ = ["PushPlanResult", "demo_push", "mark_ignored", "plan_push", "send_push"]
