@@ -117,13 +117,16 @@ def simulate_pushes(
     pushes: pd.DataFrame,
     seed: int = 0,
     opted_out: set[str] | None = None,
+    history: dict[str, list[tuple[pd.Timestamp, bool]]] | None = None,
 ) -> PushOutcome:
     """Play ``pushes`` (``user_id``, ``channel``, ``send_at_utc``) against the truth.
 
     Shopper by shopper in time order: a shopper who opted out (before, or in ``opted_out``)
     gets nothing; otherwise the push is clicked with :func:`click_probability` and makes them
     opt out with ``optout * (1 + optout_growth * recent)`` (twice that after an ignored push).
-    ``opted_out`` is updated in place with the shoppers who opted out.
+    ``opted_out`` is updated in place with the shoppers who opted out, ``history`` (shopper ->
+    earlier delivered pushes as ``(time, clicked)``) with the pushes delivered, so that a
+    schedule can be played campaign by campaign in time order.
     """
     rng = np.random.default_rng([seed, 4099])
     gone = opted_out if opted_out is not None else set()
@@ -143,7 +146,7 @@ def simulate_pushes(
         row = pos[uid]
         p_opt, growth = cols["optout"][row], cols["optout_growth"][row]
         decay = cols["decay"][row]
-        hist: list[tuple[pd.Timestamp, bool]] = []  # delivered pushes: (time, clicked)
+        hist = history.setdefault(uid, []) if history is not None else []
         for at, ch, i in zip(part["_at"], part["channel"].astype(str), part["_i"], strict=True):
             if uid in gone:
                 break
