@@ -61,6 +61,9 @@ def test_plan_review_approve_send_and_report(api) -> None:  # type: ignore[no-un
         assert c.post(f"/v1/push/plans/{pid}/approve", headers=read).status_code == 403
         ok = c.post(f"/v1/push/plans/{pid}/approve", headers=admin).json()
         assert ok["status"] == "approved" and ok["approved_by"]
+        for bad in ("http://[", "http://:80/x", "amqp://h:port/"):
+            res = c.post(f"/v1/push/plans/{pid}/send", json={"to": bad}, headers=admin)
+            assert res.status_code == 422 and res.json()["error"]["field"] == "to", res.text
         res = c.post(f"/v1/push/plans/{pid}/send", json=send, headers=admin)
         assert res.status_code == 200, res.text
         sent = res.json()
@@ -96,6 +99,13 @@ def test_plan_review_approve_send_and_report(api) -> None:  # type: ignore[no-un
             {"campaign_id": "spring", "uplift": [{"user_id": "a", "p_control": 2, "p_treated": 0}]},
             422,
             "uplift.0.p_control",
+        ),
+        (
+            "post",
+            "/v1/push/plans",
+            {"campaign_id": "spring", "uplift": [{"user_id": "x", "p_control": 0, "p_treated": 1}]},
+            422,
+            "uplift",
         ),
         ("get", "/v1/push/plans/pp_000000000000", None, 404, "push plan"),
         ("get", "/v1/push/plans/..%2Fetc", None, 404, None),  # no route: never a file

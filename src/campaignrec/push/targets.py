@@ -76,7 +76,11 @@ class RabbitTarget:
         self.queue = queue
         self.description = f"{_safe_url(url)} exchange={exchange or '(default)'} queue={queue}"
         try:
-            self._conn = pika.BlockingConnection(pika.URLParameters(url))
+            params = pika.URLParameters(url)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValidationError("--to", f"not a usable AMQP URL ({exc})") from None
+        try:
+            self._conn = pika.BlockingConnection(params)
             self._ch = self._conn.channel()
             if exchange:
                 self._ch.exchange_declare(exchange=exchange, passive=True)
@@ -184,12 +188,16 @@ class WebhookTarget:
 
 def _safe_url(url: str) -> str:
     """``url`` without its password (never printed or logged)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        port = parts.port
+    except ValueError:
+        return "(an unreadable URL)"
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    if port:
+        host = f"{host}:{port}"
     user = f"{parts.username}@" if parts.username else ""
     return parts._replace(netloc=f"{user}{host}").geturl()
 
@@ -199,7 +207,15 @@ def target_for(
 ) -> Target:
     """The target of ``--to``: ``amqp://`` / ``amqps://`` (RabbitMQ) or ``http://`` /
     ``https://`` (webhook)."""
-    scheme = urlsplit(to).scheme.lower()
+    try:
+        parts = urlsplit(to)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ValidationError("--to", "not a valid URL", value=_safe_url(to)) from None
+    scheme = parts.scheme.lower()
+    if scheme in ("amqp", "amqps", "http", "https") and not host:
+        raise ValidationError("--to", "names no host", value=_safe_url(to))
     if scheme in ("amqp", "amqps"):
         return RabbitTarget(to, exchange=exchange, queue=queue)
     if scheme in ("http", "https"):

@@ -10,6 +10,8 @@ cannot be reached 503.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -17,6 +19,7 @@ import pandas as pd
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from campaignrec.errors import ValidationError
 from campaignrec.push.report import push_report
 from campaignrec.push.reviews import (
     PlanStateError,
@@ -58,6 +61,20 @@ class UpliftIn(BaseModel):
     p_treated: float = Field(ge=0, le=1)
 
 
+@contextmanager
+def _api_fields() -> Iterator[None]:
+    """The library names CLI flags (``--to``, ``--uplift``): over HTTP the body field."""
+    try:
+        yield
+    except PlanStateError:
+        raise
+    except ValidationError as exc:
+        if not exc.field.startswith("--"):
+            raise
+        field = exc.field.removeprefix("--").replace("-", "_")
+        raise ApiError(422, "validation_error", f"{field}: {exc.reason}", field=field) from None
+
+
 class PushPlanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -95,15 +112,16 @@ def create_plan(body: PushPlanIn, state: State, _key: AdminKey) -> dict[str, Any
         uplift = pd.DataFrame([r.model_dump() for r in body.uplift])
         if uplift.empty:
             raise ApiError(422, "validation_error", "uplift: is empty", field="uplift")
-    return create_review(
-        state.store,
-        state.settings.home,
-        body.campaign_id,
-        settings=state.settings.push,
-        now=at,
-        state=state.online,
-        uplift=uplift,
-    )
+    with _api_fields():
+        return create_review(
+            state.store,
+            state.settings.home,
+            body.campaign_id,
+            settings=state.settings.push,
+            now=at,
+            state=state.online,
+            uplift=uplift,
+        )
 
 
 @router.get("/plans", response_model=PushPlanListOut)
@@ -137,14 +155,15 @@ def send_plan(plan_id: PlanId, body: PushSendIn, state: State, _key: AdminKey) -
         field = "queue" if body.queue else "exchange"
         raise ApiError(422, "validation_error", f"{field}: only for an amqp:// target", field=field)
     try:
-        return send_review(
-            state.settings.home,
-            plan_id,
-            body.to,
-            exchange=body.exchange,
-            queue=body.queue,
-            now=now,
-        )
+        with _api_fields():
+            return send_review(
+                state.settings.home,
+                plan_id,
+                body.to,
+                exchange=body.exchange,
+                queue=body.queue,
+                now=now,
+            )
     except PlanStateError as exc:
         raise ApiError(409, "conflict", str(exc), field=exc.field) from None
 
@@ -157,10 +176,11 @@ def report(
     window_days: Annotated[float, Query(gt=0, le=90, description="days after send_at")] = 7.0,
     at: Annotated[datetime | None, Query(description="report as of (default now)")] = None,
 ) -> dict[str, Any]:
-    return push_report(
-        state.store,
-        state.settings.home / "push" / "ledger.parquet",
-        campaign_id,
-        window_days=window_days,
-        now=_aware(at, "at"),
-    )
+    with _api_fields():
+        return push_report(
+            state.store,
+            state.settings.home / "push" / "ledger.parquet",
+            campaign_id,
+            window_days=window_days,
+            now=_aware(at, "at"),
+        )
