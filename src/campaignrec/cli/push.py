@@ -1,7 +1,9 @@
-"""``campaignrec push plan``: who gets a campaign's push, when, and through which channel.
+"""``campaignrec push plan|send|report``: who gets a campaign's push, when, through which
+channel; delivering it; what it did against the holdout.
 
-The planning step lives in :func:`campaignrec.push.run.plan_push`; this module parses the
-options, calls it, writes the plan file and prints a summary (English and 简体中文).
+The steps live in :mod:`campaignrec.push.run` (``plan_push``, ``send_push``) and
+:func:`campaignrec.push.report.push_report`; this module parses the options, calls them and
+prints a summary (English and 简体中文).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import typer
 from campaignrec.cli import context
 from campaignrec.errors import ValidationError
 
-app = typer.Typer(help="Push planning: recipients, send time, channel, caps, holdout.")
+app = typer.Typer(help="Push: plan (recipients, send time, channel, caps, holdout), send, report.")
 
 
 def _moment(at: str | None, flag: str = "--at") -> datetime:
