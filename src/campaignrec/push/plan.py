@@ -72,6 +72,7 @@ SKIP_REASONS = (
     "quota",
     "no_slot",
     "cooldown",
+    "already_sent",
 )
 WEEK = timedelta(days=7)
 

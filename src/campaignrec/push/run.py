@@ -98,6 +98,20 @@ def plan_push(
     recipients = result.recipients
     if recipients is None:
         recipients = pd.DataFrame(columns=["user_id", "value"])
+    held = read_ledger(ledger)
+    cid = str(result.campaign.campaign_id)
+    # a shopper this campaign already reached (an earlier plan of it, partly sent) gets no
+    # second push of it when it is planned again
+    reached: set[str] = set()
+    if len(held):
+        mine = held[
+            (held["campaign_id"].astype(str) == cid)
+            & (held["group"] == "push")
+            & (held["status"] == "sent")
+        ]
+        reached = set(mine["user_id"].astype(str))
+    again = recipients["user_id"].astype(str).isin(reached)
+    recipients = recipients[~again.to_numpy()]
     attrs = result.attributes or {}
     users = recipients["user_id"].astype(str).tolist()
     tz = {u: timezone_of(attrs.get(u, {}), settings) for u in users}
@@ -109,8 +123,7 @@ def plan_push(
     )
     events = events[pd.to_datetime(events["timestamp"], utc=True) <= pd.Timestamp(now)]
     activity = activity_counts(events, tz, settings.default_timezone)
-    held = read_ledger(ledger)
-    existing = pushes_counted(held, str(result.campaign.campaign_id))
+    existing = pushes_counted(held, cid)
     plan = plan_pushes(
         recipients,
         attrs,
@@ -121,6 +134,8 @@ def plan_push(
         existing=mark_ignored(existing, events, now, settings.ignored_after_hours),
         state=state,
     )
+    if again.any():
+        plan.skipped["already_sent"] = int(again.sum())
     if record:
         record_plan(ledger, plan, now)
     return PushPlanResult(
