@@ -153,6 +153,7 @@ def test_caps_full_for_the_horizon_leave_the_shopper_out() -> None:
     cfg = PushSettings(holdout_share=0.0, horizon_days=5)
     plan = _plan({"a": _counts({19: 5})}, cfg=cfg, existing=existing)
     assert plan.table.empty and plan.skipped == {"caps": 1}
+    assert plan.left_out == ("a",)  # in the treatment arm of the holdout comparison
 
 
 def test_an_ended_campaign_has_no_time_left() -> None:

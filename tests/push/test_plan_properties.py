@@ -171,6 +171,9 @@ def test_plans_never_break_quiet_hours_consent_caps_or_quotas(case) -> None:  # 
     assert list(t.columns[: len(PLAN_COLUMNS)]) == list(PLAN_COLUMNS)
     assert t["user_id"].is_unique and set(t["user_id"]) <= set(recipients["user_id"])
     assert not set(t["user_id"]) & set(plan.holdout)
+    # the treatment arm: pushed or left out, never both, never held out, always a recipient
+    assert not set(plan.left_out) & (set(t["user_id"]) | set(plan.holdout))
+    assert set(plan.left_out) <= set(recipients["user_id"])
     value = dict(zip(recipients["user_id"], recipients["value"], strict=True))
     for row in t.itertuples(index=False):
         a = attrs[row.user_id]

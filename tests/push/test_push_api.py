@@ -75,6 +75,7 @@ def test_plan_review_approve_send_and_report(api) -> None:  # type: ignore[no-un
     assert rep.status_code == 200, rep.text
     r = rep.json()
     assert r["basis"] == "sent" and r["pushed"] == sent["sent"] and r["holdout"] >= 1
+    assert r["treatment"] == r["pushed"] + r["left_out"]
     assert {m["metric"] for m in r["metrics"]} == {
         "opened",
         "clicked",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -20,6 +21,7 @@ from campaignrec.push.send import read_plan
 from tests.push.helpers import NOW, plan_table, webhook
 
 N = 200  # pushed shoppers u0000..u0199; holdout h000..h199
+L = 50  # left out by the rules: l000..l049 (no events)
 
 
 def _events() -> pd.DataFrame:
@@ -77,7 +79,9 @@ def home(tmp_path: Path) -> Path:
     assert res.exit_code == 0, res.output
     table = plan_table(N)
     holdout = tuple(f"h{i:03d}" for i in range(N))
-    record_plan(ledger_path(home), PushPlan("spring", table, holdout), NOW.to_pydatetime())
+    left = tuple(f"l{i:03d}" for i in range(L))
+    plan = PushPlan("spring", table, holdout, left_out=left)
+    record_plan(ledger_path(home), plan, NOW.to_pydatetime())
     return home
 
 
@@ -87,25 +91,30 @@ def test_report_counts_the_window_after_send_at_against_the_holdout(home: Path) 
     store = SQLStore(f"sqlite:///{home / 'campaignrec.db'}")
     later = (NOW + pd.Timedelta(days=20)).to_pydatetime()
     r = push_report(store, ledger_path(home), "spring", now=later)
-    assert r["basis"] == "planned" and (r["pushed"], r["holdout"]) == (N, N)
+    assert r["basis"] == "planned"
+    assert (r["treatment"], r["pushed"], r["left_out"], r["holdout"]) == (N + L, N, L, N)
     m = {x["metric"]: x for x in r["metrics"]}
-    assert m["opened"]["pushed"] == pytest.approx(0.6) and m["opened"]["holdout"] == 0
-    assert m["clicked"]["pushed"] == pytest.approx(0.4)
-    assert m["converted"]["pushed"] == pytest.approx(0.3)
+    # intent to treat: the left-out shoppers are in the treatment arm
+    assert m["opened"]["treatment"] == pytest.approx(120 / 250) and m["opened"]["holdout"] == 0
+    assert m["clicked"]["treatment"] == pytest.approx(80 / 250)
+    assert m["converted"]["treatment"] == pytest.approx(60 / 250)
     assert m["converted"]["holdout"] == pytest.approx(0.1)
-    assert m["converted"]["difference"] == pytest.approx(0.2)
-    se = (0.3 * 0.7 / (N - 1) * N / N + 0.1 * 0.9 / (N - 1)) ** 0.5  # ddof=1 variances
-    assert m["converted"]["ci_low"] == pytest.approx(0.2 - 1.96 * se, abs=2e-3)
+    assert m["converted"]["difference"] == pytest.approx(60 / 250 - 0.1)
+    x1 = np.r_[np.ones(60), np.zeros(190)]
+    x0 = np.r_[np.ones(20), np.zeros(180)]
+    se = np.sqrt(x1.var(ddof=1) / 250 + x0.var(ddof=1) / 200)
+    assert m["converted"]["ci_low"] == pytest.approx(0.14 - 1.959964 * se, abs=1e-6)
+    assert m["converted"]["ci_high"] == pytest.approx(0.14 + 1.959964 * se, abs=1e-6)
     assert m["converted"]["ci_low"] > 0
-    assert m["revenue"]["difference"] == pytest.approx(15.0 - 5.0)
-    assert m["opted_out"]["difference"] == pytest.approx(0.05 - 0.02)
-    assert m["converted"]["relative"] == pytest.approx(2.0)
+    assert m["revenue"]["difference"] == pytest.approx(60 * 50 / 250 - 5.0)
+    assert m["opted_out"]["difference"] == pytest.approx(10 / 250 - 0.02)
+    assert m["converted"]["relative"] == pytest.approx(1.4)
     assert r["window_complete"] and "clear" in r["sentences"]["en"]
     assert "百分点" in r["sentences"]["zh"]
     # half-way through the sends, before any response (they come two hours after a send)
     early = push_report(store, ledger_path(home), "spring", now=NOW - pd.Timedelta(minutes=100))
     assert not early["window_complete"]
-    assert {x["metric"]: x["pushed"] for x in early["metrics"]}["converted"] == 0
+    assert {x["metric"]: x["treatment"] for x in early["metrics"]}["converted"] == 0
     with pytest.raises(ValidationError, match="campaign_id"):
         push_report(store, ledger_path(home), "autumn")
     with pytest.raises(ValidationError, match="window-days"):
@@ -125,10 +134,10 @@ def test_report_uses_sent_pushes_once_sent_and_the_command_prints_both_languages
     res = runner.invoke(app, [*base, "--json"])
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)
-    assert r["basis"] == "sent" and r["pushed"] == 50
+    assert r["basis"] == "partly_sent" and (r["sent"], r["pushed"]) == (50, N)
     conv = {x["metric"]: x for x in r["metrics"]}["converted"]
-    assert conv["pushed"] == pytest.approx(1.0)  # u0000..u0049 all bought
+    assert conv["treatment"] == pytest.approx(60 / 250)  # the whole arm, sent or not
     text = runner.invoke(app, base, env={"COLUMNS": "200"})
     assert text.exit_code == 0, text.output
-    for word in ("converted / 转化率", "opted out / 退订率", "holdout / 对照组", "百分点"):
+    for word in ("converted / 转化率", "opted out / 退订率", "50 sent", "left out", "百分点"):
         assert word in text.output

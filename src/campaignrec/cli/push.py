@@ -206,19 +206,23 @@ def _pts(x: object, metric: str) -> str:
 def _print_report(r: dict[str, object]) -> None:
     from rich.table import Table
 
-    basis = (
-        "sent / 已发送" if r["basis"] == "sent" else "planned, nothing sent yet / 仅计划，尚未发送"
-    )
+    basis = {
+        "sent": "sent / 已发送",
+        "partly_sent": f"{r['sent']:,} sent / 已发送",
+        "planned": "planned, nothing sent yet / 仅计划，尚未发送",
+    }[str(r["basis"])]
     context.console.print(
-        f"push report for / 推送报告 [bold]{r['campaign_id']}[/]: {r['pushed']:,} pushed / 推送 "
-        f"({basis}), {r['holdout']:,} holdout / 对照组, window / 窗口 {r['window_days']:g} days / 天"
+        f"push report for / 推送报告 [bold]{r['campaign_id']}[/]: treatment / 推送组 "
+        f"{r['treatment']:,} ({r['pushed']:,} pushed / 推送, {basis}; {r['left_out']:,} left out "
+        f"by the rules / 因规则未推送), holdout / 对照组 {r['holdout']:,}, window / 窗口 "
+        f"{r['window_days']:g} days / 天"
         + ("" if r["window_complete"] else " (still open / 尚未结束)"),
         highlight=False,
     )
     table = Table()
     for col in (
         "metric / 指标",
-        "pushed / 推送组",
+        "treatment / 推送组",
         "holdout / 对照组",
         "effect / 增量",
         "95% interval / 区间",
@@ -233,7 +237,7 @@ def _print_report(r: dict[str, object]) -> None:
         )
         table.add_row(
             f"{m['label_en']} / {m['label_zh']}",
-            _num(m["pushed"], k),
+            _num(m["treatment"], k),
             _num(m["holdout"], k),
             _pts(m["difference"], k),
             ci,

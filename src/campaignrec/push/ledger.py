@@ -4,7 +4,9 @@ One Parquet file in the data directory (``<home>/push/ledger.parquet``). It is t
 caps and the channel quotas count against: a plan of one campaign sees the pushes that plans of
 other campaigns already scheduled. Re-planning a campaign replaces its ``planned`` rows (and its
 holdout rows), so a plan reviewed and discarded never counts twice; rows of any other status
-(``sent`` ...) are kept. A later ``push report`` compares the holdout with the pushed shoppers.
+(``sent`` ...) are kept. Eligible shoppers outside the holdout whom the rules left without a
+push are kept too (``group = left_out``), so that ``push report`` compares the whole treatment
+arm with the holdout, not only the shoppers the rules picked.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ LEDGER_COLUMNS = (
     "expected_value",
 )
 HOLDOUT_CHANNEL = "(holdout)"
+LEFT_OUT_CHANNEL = "(left out)"
 
 
 def ledger_path(home: Path) -> Path:
@@ -68,7 +71,9 @@ def record_plan(path: Path, plan: PushPlan, planned_at: datetime) -> int:
     cid = plan.campaign_id
     if not ledger.empty:
         same = ledger["campaign_id"].astype(str) == cid
-        drop = same & ((ledger["status"] == "planned") | (ledger["group"] == "holdout"))
+        drop = same & (
+            (ledger["status"] == "planned") | ledger["group"].isin(("holdout", "left_out"))
+        )
         ledger = ledger[~drop]
     t = plan.table
     pushes = pd.DataFrame(
@@ -95,7 +100,19 @@ def record_plan(path: Path, plan: PushPlan, planned_at: datetime) -> int:
             "expected_value": 0.0,
         }
     )
-    parts = [p for p in (ledger, pushes, held) if len(p)]
+    left = pd.DataFrame(
+        {
+            "user_id": list(plan.left_out),
+            "campaign_id": cid,
+            "channel": LEFT_OUT_CHANNEL,
+            "send_at_utc": pd.NaT,
+            "group": "left_out",
+            "status": "planned",
+            "planned_at": pd.Timestamp(planned_at),
+            "expected_value": 0.0,
+        }
+    )
+    parts = [p for p in (ledger, pushes, held, left) if len(p)]
     out = (
         pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(LEDGER_COLUMNS))
     )
@@ -179,6 +196,7 @@ def write_plan(table: pd.DataFrame, path: Path) -> Path:
 __all__ = [
     "HOLDOUT_CHANNEL",
     "LEDGER_COLUMNS",
+    "LEFT_OUT_CHANNEL",
     "ledger_path",
     "mark_sent",
     "pushes_counted",

@@ -92,13 +92,17 @@ class Slot:
 @dataclass(frozen=True, eq=False)
 class PushPlan:
     """A plan: one row per push (:data:`PLAN_COLUMNS` + :data:`EXTRA_COLUMNS`), the holdout
-    shoppers, and how many recipients were left out for each reason of :data:`SKIP_REASONS`."""
+    shoppers, how many recipients were left out for each reason of :data:`SKIP_REASONS`, and
+    which eligible non-holdout shoppers got no push (``left_out``)."""
 
     campaign_id: str
     table: pd.DataFrame
     holdout: tuple[str, ...]
     skipped: dict[str, int] = field(default_factory=dict)
     window: tuple[datetime, datetime] | None = None
+    #: eligible shoppers outside the holdout whom the rules left without a push (caps, value,
+    #: quota, cool-down, no slot): the treatment arm of the holdout comparison with the pushed
+    left_out: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         t = self.table
@@ -389,6 +393,7 @@ def plan_pushes(
         campaign_id=cid,
         table=table,
         holdout=tuple(holdout),
+        left_out=tuple(sorted({u for u, _, _ in treated} - {r["user_id"] for r in rows})),
         skipped={k: v for k, v in skipped.items() if v},
         window=(start, end),
     )

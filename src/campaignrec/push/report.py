@@ -1,11 +1,14 @@
 """``push report``: what a campaign's pushes did, against the holdout recorded at plan time.
 
-Groups come from the push ledger (:mod:`campaignrec.push.ledger`): the **pushed** shoppers are
-the campaign's ``sent`` pushes (its ``planned`` ones when nothing was sent yet, marked as such),
-the **holdout** its ``group = holdout`` rows. Each pushed shopper is measured from their own
-``send_at`` for ``window_days``; the holdout, who got nothing, from the pushed group's median
-send time, for as long (both windows end at ``now`` at the latest). Per shopper, from the
-store's events in the window:
+Groups come from the push ledger (:mod:`campaignrec.push.ledger`). The **treatment** arm is
+every shopper the plan assigned to it: those with a push of the campaign (``sent``, or still
+``planned``) and the eligible ones the rules left without one (``group = left_out``: caps,
+value, quota, cool-down), so that it is drawn like the **holdout** (``group = holdout``) and the
+comparison is intent to treat. A pushed shopper is measured from their own ``send_at`` for
+``window_days``; a shopper without a push (left out, or in the holdout) from the pushed
+shoppers' median send time, for as long (every window ends at ``now`` at the latest).
+``basis`` says whether the pushes were sent (``sent``, ``partly_sent``, ``planned``). Per
+shopper, from the store's events in the window:
 
 * ``opened``: a ``campaign_impression`` of this campaign; ``clicked``: a ``campaign_click`` of it;
 * ``converted``: any ``purchase``; ``revenue``: their value (``revenue``, else ``price x
@@ -49,7 +52,7 @@ def _effect(x1: np.ndarray, x0: np.ndarray) -> dict[str, float | None]:
     m0 = float(x0.mean()) if n0 else None
     if m1 is None or m0 is None:
         return {
-            "pushed": m1,
+            "treatment": m1,
             "holdout": m0,
             "difference": None,
             "ci_low": None,
@@ -61,7 +64,7 @@ def _effect(x1: np.ndarray, x0: np.ndarray) -> dict[str, float | None]:
     var0 = float(x0.var(ddof=1)) if n0 > 1 else 0.0
     se = float(np.sqrt(var1 / n1 + var0 / n0))
     return {
-        "pushed": m1,
+        "treatment": m1,
         "holdout": m0,
         "difference": diff,
         "ci_low": diff - Z95 * se,
@@ -118,11 +121,11 @@ def push_report(
     rows = read_ledger(ledger)
     rows = rows[rows["campaign_id"].astype(str) == campaign_id] if len(rows) else rows
     pushes = rows[rows["group"] == "push"] if len(rows) else rows
-    sent = pushes[pushes["status"] == "sent"] if len(pushes) else pushes
-    basis = "sent" if len(sent) else "planned"
-    pushed = sent if len(sent) else pushes
+    n_sent = int((pushes["status"] == "sent").sum()) if len(pushes) else 0
+    basis = "planned" if n_sent == 0 else "sent" if n_sent == len(pushes) else "partly_sent"
     held = rows[rows["group"] == "holdout"] if len(rows) else rows
-    if not len(pushed):
+    left = rows[rows["group"] == "left_out"] if len(rows) else rows
+    if not len(pushes):
         raise ValidationError(
             "campaign_id",
             "the push ledger holds no pushes of this campaign",
@@ -130,11 +133,15 @@ def push_report(
             hint="run 'campaignrec push plan' (and 'push send') first",
         )
     window = pd.Timedelta(days=float(window_days))
-    first = pushed.assign(at=pd.to_datetime(pushed["send_at_utc"], utc=True))
-    starts1 = first.groupby(first["user_id"].astype(str))["at"].min()
-    ref = starts1.sort_values().iloc[(len(starts1) - 1) // 2]
+    first = pushes.assign(at=pd.to_datetime(pushes["send_at_utc"], utc=True))
+    pushed_at = first.groupby(first["user_id"].astype(str))["at"].min()
+    ref = pushed_at.sort_values().iloc[(len(pushed_at) - 1) // 2]
+    # the treatment arm: every shopper the plan assigned to it, pushed or left out by the rules
+    # (intent to treat, drawn like the holdout); a shopper without a push counts from `ref`
+    l_users = pd.Index(left["user_id"].astype(str).unique()).difference(pushed_at.index)
+    starts1 = pd.concat([pushed_at, pd.Series(ref, index=l_users, dtype=pushed_at.dtype)])
     h_users = pd.Index(held["user_id"].astype(str).unique()).difference(starts1.index)
-    starts0 = pd.Series(ref, index=h_users, dtype=starts1.dtype)
+    starts0 = pd.Series(ref, index=h_users, dtype=pushed_at.dtype)
     ends1 = (starts1 + window).where(starts1 + window <= at, at)
     ends0 = (starts0 + window).where(starts0 + window <= at, at)
     events = store.read_table(
@@ -157,11 +164,14 @@ def push_report(
         eff = _effect(o1[m].to_numpy(float), o0[m].to_numpy(float))
         metrics.append({"metric": m, "label_en": en, "label_zh": zh, **eff})
     complete = bool((starts1 + window <= at).all()) and bool(ref + window <= at)
-    by_channel = {str(k): int(v) for k, v in pushed["channel"].value_counts().items()}
+    by_channel = {str(k): int(v) for k, v in pushes["channel"].value_counts().items()}
     return {
         "campaign_id": campaign_id,
         "basis": basis,
-        "pushed": len(starts1),
+        "treatment": len(starts1),
+        "pushed": len(pushed_at),
+        "sent": n_sent,
+        "left_out": len(l_users),
         "holdout": len(h_users),
         "by_channel": by_channel,
         "window_days": float(window_days),
@@ -186,13 +196,13 @@ def _sentences(metrics: list[dict[str, Any]], n_holdout: int) -> dict[str, str]:
     lo, hi = 100 * float(c["ci_low"]), 100 * float(c["ci_high"])
     sig = lo > 0 or hi < 0
     en = (
-        f"Pushed shoppers converted {pts:+.1f} points against the holdout "
+        f"Shoppers in the push arm converted {pts:+.1f} points against the holdout "
         f"(95 % interval {lo:+.1f} to {hi:+.1f}); "
         + ("the effect is clear." if sig else "the interval includes no effect.")
         + f" Opt-outs: {100 * float(o['difference']):+.1f} points."
     )
     zh = (
-        f"与对照组相比，推送人群转化率变化 {pts:+.1f} 个百分点（95% 区间 {lo:+.1f} 至 {hi:+.1f}）；"
+        f"与对照组相比，推送组转化率变化 {pts:+.1f} 个百分点（95% 区间 {lo:+.1f} 至 {hi:+.1f}）；"
         + ("效果显著。" if sig else "区间包含零，效果不确定。")
         + f"退订率变化 {100 * float(o['difference']):+.1f} 个百分点。"
     )
