@@ -42,7 +42,6 @@ from campaignrec.data.textfile import (
 )
 from campaignrec.data.validation import (
     ENTITIES,
-    QUARANTINE_COLUMNS,
     REQUIRED,
     SeenIds,
     ValidationOptions,

@@ -103,16 +103,16 @@ def store_events(
     if policy != "priority":  # rewards of the bandit serving the first campaign slot
         bandit = serving_policy(policy, online)
         for event in accepted:
-            if event.get("event_type") == settings.bandit_reward_event and event.get(
-                "campaign_id"
-            ):
+            if event.get("event_type") == settings.bandit_reward_event and event.get("campaign_id"):
                 credit_reward(bandit, str(event["campaign_id"]))
     campaigns: dict[str, Any] | None = None
     for event in accepted:
         if event.get("event_type") == "campaign_impression" and event.get("campaign_id"):
             if campaigns is None:
-                cat = catalog() if catalog is not None else load_campaigns(
-                    store.read_table("campaigns")
+                cat = (
+                    catalog()
+                    if catalog is not None
+                    else load_campaigns(store.read_table("campaigns"))
                 )
                 campaigns = {c.campaign_id: c for c in cat}
             campaign = campaigns.get(str(event["campaign_id"]))
