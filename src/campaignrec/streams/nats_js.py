@@ -3,7 +3,7 @@
 The subject must be captured by a JetStream stream (the publisher's side creates it, as it must
 for its own publish acknowledgements). The durable consumer, named by the group, keeps the
 group's position in the stream across restarts; a message fetched and not acknowledged within
-``ack_wait_s`` is delivered again. A message is named by its stream and stream sequence number.
+``ack_wait_s`` is delivered again (each start sets the durable's ack wait to this run's value). A message is named by its stream and stream sequence number.
 
 nats-py is asyncio-only; the source runs its own event loop and each call runs to completion on
 it, so the consumer stays one plain loop.
@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
-from campaignrec.errors import BrokerError
+from campaignrec.errors import BrokerError, ConfigError
 from campaignrec.streams.base import Message, masked
 
 T = TypeVar("T")
@@ -35,6 +35,11 @@ class NatsSource:
     kind = "nats"
 
     def __init__(self, url: str, subject: str, *, durable: str, ack_wait_s: float = 30.0) -> None:
+        if not durable or any(c in durable for c in ".*> \t"):
+            raise ConfigError(
+                f"--group: {durable!r} cannot name a NATS durable consumer",
+                hint="use letters, digits, - and _ (no '.', '*', '>' or spaces)",
+            )
         self.name = subject
         self.durable = durable
         self.stream = ""
@@ -85,18 +90,19 @@ class NatsSource:
                 hint=f"create one first, e.g. nats stream add EVENTS --subjects {self.name!r}",
             ) from exc
         config = ConsumerConfig(
-            durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=float(ack_wait_s)
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=float(ack_wait_s),
+            filter_subject=self.name,
         )
-        self._sub = await js.pull_subscribe(
-            self.name, durable=self.durable, stream=self.stream, config=config
-        )
+        # create the durable, or update the ack wait of the one a previous run created
+        await js.add_consumer(self.stream, config)
+        self._sub = await js.pull_subscribe(self.name, durable=self.durable, stream=self.stream)
 
     async def _fetch(self, limit: int, wait_s: float) -> list[Any]:
-        import nats.errors
-
         try:
             return list(await self._sub.fetch(limit, timeout=max(wait_s, 0.05)))
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats.errors.TimeoutError is one too
             return []
 
     def fetch(self, limit: int, wait_s: float) -> list[Message]:
