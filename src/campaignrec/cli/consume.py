@@ -106,7 +106,6 @@ def consume_cmd(
         stop["asked"] = True
         err.print("stopping after this batch / 处理完本批后停止", highlight=False)
 
-    previous = {s: signal.signal(s, _ask_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     last = [time.monotonic()]
 
     def _progress(stats: Any) -> None:
@@ -123,6 +122,8 @@ def consume_cmd(
     source = open_source(
         url, name, group=group, consumer=consumer, batch=batch, redeliver_after_s=redeliver_after
     )
+    # installed once connected: a signal while connecting ends the command as usual
+    previous = {s: signal.signal(s, _ask_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     err.print(
         f"consuming {kind} {name!r} at {masked(url)} / 正在消费 (Ctrl-C stops / 停止)",
         highlight=False,

@@ -19,6 +19,8 @@ from campaignrec.errors import BrokerError, ConfigError
 from campaignrec.streams.base import Message, masked
 
 T = TypeVar("T")
+#: Seconds a connection attempt may take in all.
+CONNECT_TIMEOUT_S = 15.0
 
 
 class NatsSource:
@@ -74,12 +76,17 @@ class NatsSource:
         async def _quiet(_exc: Exception) -> None:  # errors surface as exceptions of our calls
             return None
 
-        self._nc = await nats.connect(
-            url,
-            connect_timeout=5,
-            allow_reconnect=False,
-            max_reconnect_attempts=0,
-            error_cb=_quiet,
+        # max_reconnect_attempts=1: nats-py retries a refused first connect for ever at 0
+        self._nc = await asyncio.wait_for(
+            nats.connect(
+                url,
+                connect_timeout=5,
+                allow_reconnect=False,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.5,
+                error_cb=_quiet,
+            ),
+            timeout=CONNECT_TIMEOUT_S,
         )
         js = self._nc.jetstream()
         try:
