@@ -1,7 +1,7 @@
 """Behaviour events in from a message broker: ``campaignrec consume``.
 
 One :class:`~campaignrec.streams.base.Source` protocol and three implementations, picked by the
-URL's scheme (:func:`~campaignrec.streams.base.open_source`):
+URL's scheme (:func:`~campaignrec.streams.connect.open_source`):
 :class:`~campaignrec.streams.redis_streams.RedisStreamSource` (Redis Streams, a consumer group),
 :class:`~campaignrec.streams.amqp.AmqpSource` (RabbitMQ through pika) and
 :class:`~campaignrec.streams.nats_js.NatsSource` (NATS JetStream, a durable pull consumer).
@@ -10,7 +10,8 @@ rules, quarantines the bad ones, stores the good ones with the writer of ``POST 
 acknowledges only what was stored.
 """
 
-from campaignrec.streams.base import Message, Source, broker_kind, open_source
+from campaignrec.streams.base import Message, Source, broker_kind
+from campaignrec.streams.connect import open_source
 from campaignrec.streams.consumer import ConsumeStats, consume, process_batch
 
 __all__ = [
