@@ -54,6 +54,7 @@ def test_an_unknown_scheme_is_a_usage_error(
 def test_an_unreachable_broker_is_exit_6_naming_it_with_the_password_masked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], scheme: str, option: str
 ) -> None:
+    pytest.importorskip({"redis": "redis", "amqp": "pika", "nats": "nats"}[scheme])
     port = _closed_port()
     url = f"{scheme}://user:secret@127.0.0.1:{port}/" + ("%2F" if scheme == "amqp" else "")
     if scheme == "redis":

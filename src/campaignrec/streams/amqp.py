@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from campaignrec.errors import BrokerError
-from campaignrec.streams.base import Message, masked
+from campaignrec.streams.base import Message, masked, missing_client
 
 #: Seconds one pass of pika's I/O loop may wait while a fetch is still filling its batch.
 TOP_UP_S = 0.01
@@ -36,8 +36,11 @@ class AmqpSource:
     kind = "amqp"
 
     def __init__(self, url: str, queue: str, *, prefetch: int = 100) -> None:
-        import pika
-        import pika.exceptions
+        try:
+            import pika
+            import pika.exceptions
+        except ImportError as exc:
+            raise missing_client("amqp", exc) from exc
 
         self.name = queue
         self._url = masked(url)

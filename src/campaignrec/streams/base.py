@@ -68,6 +68,15 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+def missing_client(kind: str, exc: ImportError) -> ConfigError:
+    """The error of a broker whose Python client is not installed."""
+    client = {"amqp": "pika", "nats": "nats-py"}.get(kind, "redis")
+    return ConfigError(
+        f"--from {kind}://: the {client} package is not installed ({exc})",
+        hint="pip install 'campaignrec[brokers]'",
+    )
+
+
 def broker_kind(url: str) -> str:
     """``redis``, ``amqp`` or ``nats`` from the URL's scheme.
 
@@ -107,4 +116,5 @@ __all__ = [
     "broker_kind",
     "default_consumer",
     "masked",
+    "missing_client",
 ]

@@ -16,7 +16,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from campaignrec.errors import BrokerError, ConfigError
-from campaignrec.streams.base import Message, masked
+from campaignrec.streams.base import Message, masked, missing_client
 
 T = TypeVar("T")
 #: Seconds a connection attempt may take in all.
@@ -46,12 +46,16 @@ class NatsSource:
         self.durable = durable
         self.stream = ""
         self._url = masked(url)
+        try:
+            import nats  # noqa: F401  (the client's presence, before connecting)
+        except ImportError as exc:
+            raise missing_client("nats", exc) from exc
         self._loop = asyncio.new_event_loop()
         self._nc: Any = None
         self._sub: Any = None
         try:
             self._run(self._connect(url, ack_wait_s))
-        except BrokerError:
+        except (BrokerError, ConfigError):
             self.close()
             raise
         except Exception as exc:
