@@ -247,3 +247,20 @@ def _check_online(
         if keys:
             client.delete(*keys)
         client.close()
+
+
+def test_redis_entries_trimmed_while_pending_are_acknowledged_and_counted() -> None:
+    broker = open_broker("redis")
+    try:
+        broker.publish([b'{"n": 1}', b'{"n": 2}'])
+        first = open_source(broker.url, broker.name, consumer="a")
+        assert len(_fetch_all(first, 2)) == 2  # read, never acknowledged
+        first.close()
+        broker.client.xtrim(broker.name, maxlen=0)  # type: ignore[attr-defined]
+        again = open_source(broker.url, broker.name, consumer="a")
+        assert again.fetch(10, 0.2) == []
+        assert again.vanished == 2  # type: ignore[attr-defined]
+        assert again.pending() == 0  # type: ignore[attr-defined]
+        again.close()
+    finally:
+        broker.cleanup()

@@ -101,10 +101,8 @@ class AmqpSource:
 
     def ack(self, messages: Sequence[Message]) -> None:
         try:
-            for m in messages:
+            for m in messages:  # each ack is written to the socket before basic_ack returns
                 self.channel.basic_ack(delivery_tag=m.token)
-            # the acks leave with the next I/O; send them now so a crash after this loses none
-            self.connection.process_data_events(time_limit=0)
         except self._errors as exc:
             raise self._error("acknowledging", exc) from exc
 

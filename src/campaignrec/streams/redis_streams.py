@@ -16,12 +16,15 @@ payload left: they are acknowledged and counted (:attr:`RedisStreamSource.vanish
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from campaignrec.errors import BrokerError
 from campaignrec.streams.base import Message, masked
+
+log = logging.getLogger("campaignrec.streams")
 
 #: The field of an entry that holds the JSON payload.
 PAYLOAD_FIELD = b"data"
@@ -75,6 +78,17 @@ class RedisStreamSource:
             hint="check that Redis runs and the URL is right; unacknowledged messages stay pending",
         )
 
+    def _gone(self, ids: Sequence[Any]) -> None:
+        self.client.xack(self.name, self.group, *ids)
+        self.vanished += len(ids)
+        log.warning(
+            "redis stream %s: %d pending entries were trimmed before they were stored "
+            "(nothing left to read); acknowledged",
+            self.name,
+            len(ids),
+            extra={"stream": self.name, "group": self.group, "entries": len(ids)},
+        )
+
     def _messages(self, entries: Sequence[Any]) -> list[Message]:
         out: list[Message] = []
         gone: list[Any] = []
@@ -90,8 +104,7 @@ class RedisStreamSource:
                 body = json.dumps(flat, ensure_ascii=False).encode()
             out.append(Message(f"redis:{self.name}:{_text(entry_id)}", body, entry_id))
         if gone:
-            self.client.xack(self.name, self.group, *gone)
-            self.vanished += len(gone)
+            self._gone(gone)
         return out
 
     def fetch(self, limit: int, wait_s: float) -> list[Message]:
@@ -117,8 +130,7 @@ class RedisStreamSource:
         if now >= self._next_claim:
             _next, claimed, deleted = self._autoclaim(limit)
             if deleted:
-                self.client.xack(self.name, self.group, *deleted)
-                self.vanished += len(deleted)
+                self._gone(deleted)
             if _next in (b"0-0", "0-0"):  # scanned the whole pending list: rest a while
                 self._next_claim = now + min(self.claim_idle_ms / 1000.0, 5.0)
             self._claim_cursor = _next
