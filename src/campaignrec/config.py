@@ -117,6 +117,13 @@ class Settings(BaseSettings):
     model_check_seconds: float = Field(
         default=2.0, ge=0, description="how often the service checks for a new active model"
     )
+    attribute_cache_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="how long a service worker may keep a shopper's users row (0, the default: "
+        "read it on every request). Consent events still apply at once; a users file imported "
+        "with changed consent applies within this time",
+    )
     push: PushSettings = Field(
         default_factory=PushSettings,
         description="push planning: quiet hours, caps, channels, time zones, holdout "

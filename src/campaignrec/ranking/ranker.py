@@ -34,10 +34,11 @@ from campaignrec.models.registry import load_model
 from campaignrec.privacy.consent import personalisation_allowed, with_live_consent
 from campaignrec.ranking import candidates as cand
 from campaignrec.ranking import rules
+from campaignrec.ranking.attributes import store_attribute_lookup
 from campaignrec.ranking.catalogue import CatalogueView
 from campaignrec.ranking.config import RankingConfig
 from campaignrec.ranking.explain import check_lang, explain
-from campaignrec.ranking.history import fresh_history, history_row, positions
+from campaignrec.ranking.history import PrefetchedUser, fresh_history, history_row, positions
 from campaignrec.ranking.rerank import select
 from campaignrec.store.online import OnlineState
 
@@ -178,13 +179,16 @@ class Ranker:
         *,
         model_name: str | None = None,
         config: RankingConfig | None = None,
+        attribute_cache_seconds: float = 0.0,
     ) -> Ranker:
         """The served model (:func:`campaignrec.pipeline.training.active_model_row`: the active
         version of ``model_name``, or the most recently activated model), the items, users and
         campaigns tables of ``store``, and the registry version.
 
-        Each shopper's attributes (consent, region, segment) are read per request by primary key,
-        so a consent change takes effect at once.
+        Each shopper's attributes (consent, region, segment) are read per request by primary key
+        (kept ``attribute_cache_seconds`` per process when above 0: see
+        :mod:`campaignrec.ranking.attributes`); the live consent is read on every request, so a
+        consent change takes effect at once.
         """
         from campaignrec.pipeline.training import active_model_row
 
@@ -200,7 +204,7 @@ class Ranker:
             store.read_table("items"),
             online,
             config=config,
-            user_attributes=store_attribute_lookup(store),
+            user_attributes=store_attribute_lookup(store, cache_seconds=attribute_cache_seconds),
             model_version=str(row["version"]),
             users=users if not users.empty else None,
             campaigns=campaigns,
@@ -274,9 +278,12 @@ class Ranker:
             raise ValidationError("k", "must be >= 0", value=request.k)
         lang = check_lang(request.lang)
         cfg = self.config
+        context = dict(request.context)
+        # every online read of this shopper in one round trip (consent, fresh events, session)
+        online: Any = PrefetchedUser(self.online, request.user_id, context.get("session_id"))
         # the stored consent with a live change (a consent event) over it: one read
-        attrs = dict(with_live_consent(self._attrs(request.user_id), self.online, request.user_id))
-        personalised = personalisation_allowed(attrs, self.online, request.user_id)
+        attrs = dict(with_live_consent(self._attrs(request.user_id), online, request.user_id))
+        personalised = personalisation_allowed(attrs, online, request.user_id)
         n_items = len(self.view)
         boost = np.zeros(n_items, dtype=np.float64)
         base_reason = "popular"  # every item's reason, but those in reason_at
@@ -287,14 +294,13 @@ class Ranker:
         seen = purchased = np.zeros(0, dtype=np.int64)
         segment: str | None = None
         now = datetime.fromtimestamp(self.clock(), UTC)
-        context = dict(request.context)
         similar = self._context_similar(context.get("item_id"), cfg.n_candidates)
 
         if personalised:
             uidx = int(self.model.users_.index([request.user_id], missing="ignore")[0])
             fresh = fresh_history(
                 request.user_id,
-                self.online,
+                online,
                 session_id=context.get("session_id"),
                 event_weights=cfg.event_weights,
             )
@@ -548,23 +554,6 @@ class Ranker:
 
     def _title(self, item_id: str) -> str:
         return self.view.title(item_id)
-
-
-def store_attribute_lookup(store: Any) -> Callable[[str], Mapping[str, Any] | None]:
-    """``user_id -> attributes``: the users-table row by primary key, its ``attributes`` merged
-    in (None for a shopper the store does not know)."""
-    from campaignrec.store.profiles import user_record
-
-    def lookup(user_id: str) -> Mapping[str, Any] | None:
-        record = user_record(store, str(user_id))
-        if record is None:
-            return None
-        extra = record.pop("attributes", None)
-        if isinstance(extra, dict):
-            record = {**extra, **{k: v for k, v in record.items() if v is not None}}
-        return record
-
-    return lookup
 
 
 EXPORT_COLUMNS = ["user_id", "rank", "item_id", "score", "reason"]

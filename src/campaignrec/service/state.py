@@ -126,7 +126,12 @@ class ServiceState:
             if version is None or (version == self.version and self.ranker is not None):
                 return
             try:
-                ranker = Ranker.from_store(self.store, self.settings, self.online)
+                ranker = Ranker.from_store(
+                    self.store,
+                    self.settings,
+                    self.online,
+                    attribute_cache_seconds=self.settings.attribute_cache_seconds,
+                )
             except CampaignrecError:
                 return
             self.ranker, self.version = ranker, version  # requests see old or new
