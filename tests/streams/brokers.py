@@ -62,7 +62,9 @@ class RedisBroker(Broker):
         pipe.execute()
 
     def cleanup(self) -> None:
-        self.client.delete(self.name)
+        # the stream, and any keys a test filed under "<stream>:" (an online-state prefix)
+        keys = [self.name, *self.client.scan_iter(match=f"{self.name}:*")]
+        self.client.delete(*keys)
         self.client.close()
 
 
