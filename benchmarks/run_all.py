@@ -24,6 +24,7 @@ ORDER = [
     "ranking",
     "models_scale",
     "allocation",
+    "uplift_from_store",
     "push",
     "ope_synthetic",
     "ope_obd",
