@@ -25,6 +25,7 @@ ORDER = [
     "models_scale",
     "allocation",
     "uplift_from_store",
+    "retrain_gate",
     "push",
     "ope_synthetic",
     "ope_obd",
