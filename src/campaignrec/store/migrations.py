@@ -445,7 +445,21 @@ def _v6_experiments_table(conn: Connection, tables: Tables) -> None:
     create_experiments_table(conn, tables.prefix)
 
 
-def _v7_retrain_decisions_table(conn: Connection, tables: Tables) -> None:
+def _v7_campaign_protected_attributes(conn: Connection, tables: Tables) -> None:
+    # Frozen here as it shipped: a JSON list of declared attributes and the reason, both nullable.
+    table = tables.campaigns.name
+    conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD COLUMN protected_attributes TEXT')
+    conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD COLUMN protected_reason TEXT')
+
+
+def _v8_audit_time_index(conn: Connection, tables: Tables) -> None:
+    # Defined by campaignrec.store.privacy: the audit log is read by time (campaignrec audit).
+    from campaignrec.store.privacy import create_audit_time_index
+
+    create_audit_time_index(conn, tables.prefix)
+
+
+def _v9_retrain_decisions_table(conn: Connection, tables: Tables) -> None:
     # Defined by campaignrec.store.retrain (not part of Tables): one row per gate decision.
     from campaignrec.store.retrain import create_retrain_decisions_table
 
@@ -477,8 +491,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         7,
+        "campaigns.protected_attributes, protected_reason: what a campaign declares it selects on",
+        _v7_campaign_protected_attributes,
+    ),
+    Migration(8, "audit_log (at) index: the access audit read by time", _v8_audit_time_index),
+    Migration(
+        9,
         "retrain_decisions: every decision of the retraining quality gate",
-        _v7_retrain_decisions_table,
+        _v9_retrain_decisions_table,
     ),
 )
 
