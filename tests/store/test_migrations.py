@@ -122,8 +122,12 @@ def test_a_migrated_database_matches_the_derived_tables() -> None:
 def test_derived_tables_other_than_items_are_unchanged_ddl() -> None:
     derived = create_engine("sqlite://")
     build_tables().metadata.create_all(derived)
-    now = [r for r in _sqlite_master(derived) if r[1] not in ("items", "schema_version")]
-    assert now == [r for r in VERSION_2_SQLITE if r[1] not in ("items", "schema_version")]
+    changed = ("items", "events", "schema_version")  # items.hidden (v3), events.rating (v7)
+    now = [r for r in _sqlite_master(derived) if r[1] not in changed]
+    assert now == [r for r in VERSION_2_SQLITE if r[1] not in changed]
+    events = next(r[2] for r in _sqlite_master(derived) if r[1] == "events")
+    v2 = next(r[2] for r in VERSION_2_SQLITE if r[1] == "events")
+    assert events == v2.replace("propensity FLOAT, ", "propensity FLOAT, \n\trating FLOAT, ")
 
 
 def test_items_table_has_one_column_per_model_field_plus_updated_at() -> None:
