@@ -35,9 +35,9 @@ import numpy as np
 
 SURPRISE_MODELS = ("SVD", "SVDpp", "KNNBaseline", "KNNBaseline-item-pearson")
 GRID = {
-    "factors": (20, 50),
-    "regularization": (0.1, 0.15),
-    "bias_regularization": (5.0, 15.0),
+    "factors": (50, 100),
+    "regularization": (0.12, 0.15),
+    "bias_regularization": (2.0, 5.0),
 }
 
 
