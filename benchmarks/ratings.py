@@ -35,8 +35,8 @@ import numpy as np
 
 SURPRISE_MODELS = ("SVD", "SVDpp", "KNNBaseline", "KNNBaseline-item-pearson")
 GRID = {
-    "factors": (50, 100),
-    "regularization": (0.12, 0.15),
+    "factors": (50,),
+    "regularization": (0.12, 0.15, 0.2),
     "bias_regularization": (2.0, 5.0),
 }
 

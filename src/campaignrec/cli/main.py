@@ -76,6 +76,7 @@ def _register() -> None:
     app.command("stats")(core.stats)
     app.command("train")(core.train)
     app.command("recommend")(core.recommend)
+    app.command("search")(core.search)
     app.command("models")(core.models)
     app.command("evaluate")(evaluate.evaluate)
     app.command("profile")(profiles_cli.profile_command)
