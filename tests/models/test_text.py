@@ -110,8 +110,8 @@ def test_search_across_languages_and_the_saved_model() -> None:
 
 def test_search_with_tfidf_matches_terms(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(content_module, "text_encoder_available", lambda: False)
-    model = ContentBased().fit(_bilingual_shop())  # auto without the extra: TF-IDF alone
-    assert not model.uses_embeddings
+    model = ContentBased(text_encoder="auto").fit(_bilingual_shop())  # no extra: TF-IDF alone
+    assert not model.uses_embeddings and ContentBased().params.text_encoder == "tfidf"
     ids, scores = model.search("running shoes", k=5)
     assert set(ids) == {"s1", "s2", "s3"} and (scores > 0).all()
     assert model.search("跑步鞋", k=5)[0].tolist() == ["new_shoe"]

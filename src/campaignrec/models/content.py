@@ -8,12 +8,15 @@ weighted (optionally time-decayed) mean of the vectors of the items they touched
 its cosine with the profile. Items nobody has touched yet score like any other: this model is how
 new arrivals reach shoppers.
 
-With the ``text`` extra installed (``text_encoder="auto"``, the default, or ``"embedding"``), each
-item also gets a sentence embedding of its title, description, category, brand and tags
+With ``text_encoder="embedding"`` (or ``"auto"``: embeddings when the ``text`` extra is installed),
+each item also gets a sentence embedding of its title, description, category, brand and tags
 (:mod:`campaignrec.models.text`), so "无线耳机" and "wireless earbuds" are neighbours although they
 share no term. A profile is then also the mean embedding of the user's items, and an item scores
-``(1 - embedding_weight) * tfidf cosine + embedding_weight * embedding cosine``. Without the extra,
-``"auto"`` keeps TF-IDF alone. :meth:`ContentBased.search` maps a shopper's search terms to items
+``(1 - embedding_weight) * tfidf cosine + embedding_weight * embedding cosine``. The default is
+TF-IDF alone (``"tfidf"``): on the cold-item benchmark (docs/benchmarks/text.md) embeddings
+ranked held-out items worse than TF-IDF on The Complete Journey and no better on the Chinese
+synthetic shop, at a real cost per catalogue; they earn their place where words differ across
+languages or synonyms (search, bilingual catalogues). :meth:`ContentBased.search` maps a shopper's search terms to items
 the same way.
 """
 
@@ -130,8 +133,8 @@ class ContentParams(Params):
     popularity_weight : adds ``popularity_weight * popularity / max popularity`` to every score,
         so items with equal text similarity (same category, same tags) are ordered by
         popularity instead of by arbitrary index order; 0 disables it.
-    text_encoder : ``auto`` (sentence embeddings when the ``text`` extra is installed, else
-        TF-IDF alone), ``tfidf`` (never embeddings) or ``embedding`` (needs the extra).
+    text_encoder : ``tfidf`` (the default: no embeddings), ``auto`` (sentence embeddings when
+        the ``text`` extra is installed, else TF-IDF alone) or ``embedding`` (needs the extra).
     embedding_weight : share of the embedding cosine in the score when embeddings are used.
     """
 
@@ -146,7 +149,7 @@ class ContentParams(Params):
     use_weights: bool = True
     profile_half_life_days: float | None = None
     popularity_weight: float = 1e-3
-    text_encoder: str = "auto"
+    text_encoder: str = "tfidf"
     embedding_weight: float = 0.7
 
 
