@@ -20,7 +20,10 @@ class TestContentJiebaDecayed(RecommenderContract):
 
     def make_model(self) -> ContentBased:
         return ContentBased(
-            cjk_tokenizer="jieba", profile_half_life_days=3.0, use_weights=False, text_encoder="tfidf"
+            cjk_tokenizer="jieba",
+            profile_half_life_days=3.0,
+            use_weights=False,
+            text_encoder="tfidf",
         )
 
 
