@@ -81,6 +81,7 @@ async def login(request: Request) -> Response:
     username = form.get("username", "").strip()
     if username:  # a console user and password
         user = _users(request).verify(username[:64], form.get("password", ""))
+        request.state.audit_actor = f"console-user:{username[:64]}"  # the attempt is audited
         if user is not None:
             response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
             _set_cookies(request, response, new_session(user_id=user.id))
@@ -96,6 +97,8 @@ async def login(request: Request) -> Response:
             next=_safe_next(form.get("next")),
         )
     key = _state(request).keys.verify(form.get("key", "").strip())
+    if key is not None:
+        request.state.audit_actor = f"api-key:{key.id}"
     error = None
     if key is None:
         error, status = translate(lang, "login_wrong"), 401
