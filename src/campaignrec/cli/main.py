@@ -79,6 +79,7 @@ def _register() -> None:
     app.command("stats")(core.stats)
     app.command("train")(core.train)
     app.command("recommend")(core.recommend)
+    app.command("search")(core.search)
     app.command("models")(core.models)
     app.command("retrain")(retrain.retrain)
     app.command("health")(retrain.health)
