@@ -317,9 +317,19 @@ def _features(
 
 
 def uplift(
-    data: Annotated[Path, typer.Option("--data", help="CSV or Parquet with one row per user")],
-    treatment: Annotated[str, typer.Option("--treatment", help="treatment column")],
-    outcome: Annotated[str, typer.Option("--outcome", help="outcome column")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="CSV or Parquet with one row per user")
+    ] = None,
+    treatment: Annotated[str | None, typer.Option("--treatment", help="treatment column")] = None,
+    outcome: Annotated[str | None, typer.Option("--outcome", help="outcome column")] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="fit the campaign response and uplift models on the store's logged exposures "
+            "(impressions, holdouts, purchases) and save them for campaigns plan and the service",
+        ),
+    ] = False,
     learner: Annotated[
         list[str] | None,
         typer.Option("--learner", help="t | x | to | s (repeat; default t, x and to)"),
@@ -347,7 +357,8 @@ def uplift(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Fit uplift learners on a random half and report Qini and uplift@k on the other half.
+    """Fit uplift learners on a random half and report Qini and uplift@k on the other half
+    (or, with --from-store, fit and save the campaign models on the store's exposures).
 
     Treated rows are those whose treatment value differs from the control value (several
     treatment values are pooled into one "treated" group). Random targeting is reported as the
@@ -363,6 +374,23 @@ def uplift(
         uplift_at_k,
     )
 
+    if from_store:
+        from campaignrec.cli.context import open_store, print_campaign_models, settings
+        from campaignrec.pipeline.uplift import campaign_models_dir, fit_campaign_models
+
+        if data is not None:
+            raise ConfigError("--from-store reads the store: drop --data")
+        with console.status("fitting the campaign models on the logged exposures..."):
+            fitted = fit_campaign_models(
+                open_store(), campaign_models_dir(settings().home), seed=seed
+            )
+        print_campaign_models(fitted.summary(), as_json=as_json)
+        return
+    if data is None or treatment is None or outcome is None:
+        raise ConfigError(
+            "pass --data FILE --treatment COL --outcome COL, or --from-store",
+            hint="campaignrec uplift --from-store fits on the store's own exposures",
+        )
     if not data.is_file():
         raise ConfigError(f"data file {str(data)!r} does not exist", hint="pass --data FILE")
     df = pd.read_parquet(data) if data.suffix.lower() == ".parquet" else pd.read_csv(data)
@@ -645,14 +673,17 @@ def assign(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """The variants USER gets in the running experiments (at most one per layer)."""
-    from campaignrec.cli.context import open_store
+    """The variants USER gets in the running experiments (at most one per layer), as the service
+    assigns them (on the id the store knows: its pseudonym when a pseudonymisation key is set)."""
+    from campaignrec.cli.context import open_store, settings
     from campaignrec.experiments.registry import assign_user, list_experiments
+    from campaignrec.privacy import pseudonymise_user_id
 
     moment = _moment(at)
     store = open_store()
     try:
-        found = assign_user(user, list_experiments(store), at=moment)
+        stored = pseudonymise_user_id(settings(), user)
+        found = assign_user(stored, list_experiments(store), at=moment)
     finally:
         store.close()
     if as_json:
@@ -685,6 +716,9 @@ def results_cmd(
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False))
         return
+    if out.get("kind") == "interleaving":
+        _print_interleaving(experiment_id, out)
+        return
     table = Table(title=f"{experiment_id}: {out['days']:.1f} days")
     for col in ("variant", "users", "CTR", "conversion", "revenue/user"):
         table.add_column(col, justify="left" if col == "variant" else "right")
@@ -700,6 +734,19 @@ def results_cmd(
     console.print(table)
     srm = out["srm"]["p_value"]
     console.print(f"SRM p-value: {'-' if srm is None else format(srm, '.3g')}")
+    console.print(f"[bold]{out['decision']['en']}[/]")
+    console.print(f"[bold]{out['decision']['zh']}[/]")
+
+
+def _print_interleaving(experiment_id: str, out: dict[str, Any]) -> None:
+    table = Table(title=f"{experiment_id}: interleaving, {out['shoppers']:,} shoppers / 位顾客")
+    for col in ("variant", "positions", "clicks", "CTR", "shoppers preferring"):
+        table.add_column(col, justify="left" if col == "variant" else "right")
+    for name, v in out["variants"].items():
+        ctr = "-" if v["ctr"] is None else f"{v['ctr']:.4g}"
+        table.add_row(name, f"{v['positions']:,}", f"{v['clicks']:,.0f}", ctr,
+                      f"{v.get('wins', 0):,}")  # fmt: skip
+    console.print(table)
     console.print(f"[bold]{out['decision']['en']}[/]")
     console.print(f"[bold]{out['decision']['zh']}[/]")
 

@@ -109,6 +109,8 @@ def train(
             "n_users": inter.n_users,
             "n_items": inter.n_items,
             "n_events": len(inter),
+            # the end of the data it learned from: retrain counts the events after it
+            "data_end": data_end_iso(inter),
         }
     )
     meta_path.write_text(json.dumps(meta, indent=2, default=str))
@@ -123,6 +125,13 @@ def train(
         metrics=metrics,
         seconds=time.perf_counter() - started,
     )
+
+
+def data_end_iso(inter: Interactions) -> str | None:
+    """The latest event time of a snapshot as an ISO string (None for an empty one)."""
+    if len(inter) == 0:
+        return None
+    return datetime.fromtimestamp(inter.reference_time, UTC).isoformat()
 
 
 def active_model_row(store: ModelRegistry, name: str | None = None) -> dict[str, Any]:
@@ -150,6 +159,30 @@ def active_model_row(store: ModelRegistry, name: str | None = None) -> dict[str,
     if order:
         active = active.sort_values(order, kind="stable", na_position="first")
     return {str(k): v for k, v in active.iloc[-1].to_dict().items()}
+
+
+def model_row(store: ModelRegistry, version: str, name: str | None = None) -> dict[str, Any]:
+    """The registry row of ``version`` (of model ``name``, when given), active or not.
+
+    Raises
+    ------
+    CampaignrecError
+        No such version, or a version that several models share without ``name``.
+    """
+    models = store.list_models()
+    found = models[models["version"].astype(str) == str(version)] if not models.empty else models
+    if name is not None and not found.empty:
+        found = found[found["name"] == name]
+    if found.empty:
+        raise CampaignrecError(
+            f"no model version '{version}'" + (f" of '{name}'" if name else ""),
+            hint="list them: campaignrec models list",
+        )
+    if len(found) > 1:
+        raise CampaignrecError(
+            f"model version '{version}' belongs to several models", hint="name the model too"
+        )
+    return {str(k): v for k, v in found.iloc[-1].to_dict().items()}
 
 
 def active_model_path(store: ModelRegistry, name: str | None = None) -> Path:

@@ -416,7 +416,7 @@ def _v3_item_hidden(conn: Connection, tables: Tables) -> None:
     conn.exec_driver_sql(f'ALTER TABLE "{tables.items.name}" ADD COLUMN {ddl}')
 
 
-def _v9_event_rating(conn: Connection, tables: Tables) -> None:
+def _v10_event_rating(conn: Connection, tables: Tables) -> None:
     # Frozen here as it shipped: the value of explicit-feedback ("rating") events.
     rating = Column("rating", Float, nullable=True)
     Table(tables.events.name, MetaData(), rating)
@@ -467,6 +467,13 @@ def _v8_audit_time_index(conn: Connection, tables: Tables) -> None:
     create_audit_time_index(conn, tables.prefix)
 
 
+def _v9_retrain_decisions_table(conn: Connection, tables: Tables) -> None:
+    # Defined by campaignrec.store.retrain (not part of Tables): one row per gate decision.
+    from campaignrec.store.retrain import create_retrain_decisions_table
+
+    create_retrain_decisions_table(conn, tables.prefix)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -496,7 +503,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v7_campaign_protected_attributes,
     ),
     Migration(8, "audit_log (at) index: the access audit read by time", _v8_audit_time_index),
-    Migration(9, "events.rating: the value of explicit-feedback events", _v9_event_rating),
+    Migration(
+        9,
+        "retrain_decisions: every decision of the retraining quality gate",
+        _v9_retrain_decisions_table,
+    ),
+    Migration(10, "events.rating: the value of explicit-feedback events", _v10_event_rating),
 )
 
 
