@@ -150,6 +150,18 @@ def _column_values(ser: pd.Series, kind: str, name: str) -> list[Any]:
     return out
 
 
+def _check_known(table: Table, columns: list[Any]) -> None:
+    """A column the table does not have is an error naming it and the known ones."""
+    unknown = [c for c in columns if c not in table.c]
+    if unknown:
+        known = ", ".join(c.name for c in table.columns)
+        raise ValidationError(
+            str(unknown[0]),
+            f"not a column of table '{table.name}'",
+            hint=f"drop or rename it; known columns: {known}",
+        )
+
+
 def frame_rows(
     table: Table,
     df: pd.DataFrame,
@@ -162,14 +174,7 @@ def frame_rows(
     With ``skip_empty``, nullable columns without a default that hold no value at all are left
     out (inserted rows get NULL there anyway, and each bound column costs time per row).
     """
-    unknown = [c for c in df.columns if c not in table.c]
-    if unknown:
-        known = ", ".join(c.name for c in table.columns)
-        raise ValidationError(
-            str(unknown[0]),
-            f"not a column of table '{table.name}'",
-            hint=f"drop or rename it; known columns: {known}",
-        )
+    _check_known(table, list(df.columns))
     names: list[str] = []
     columns: list[list[Any]] = []
     for name in df.columns:
@@ -206,14 +211,7 @@ def polars_rows(
     """
     import polars as pl
 
-    unknown = [c for c in frame.columns if c not in table.c]
-    if unknown:
-        known = ", ".join(c.name for c in table.columns)
-        raise ValidationError(
-            str(unknown[0]),
-            f"not a column of table '{table.name}'",
-            hint=f"drop or rename it; known columns: {known}",
-        )
+    _check_known(table, list(frame.columns))
     exprs: list[Any] = []
     names: list[str] = []
     nulls = frame.null_count().row(0, named=True) if frame.height else {}
