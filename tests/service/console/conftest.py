@@ -3,12 +3,15 @@ exposures with a control group (so the planner's preview has figures) and comput
 
 from __future__ import annotations
 
+import html as html_lib
+import json
 import re
 import shutil
 import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -29,7 +32,8 @@ USERS = [f"u{n}" for n in range(4)]
 
 def add_exposures(home: Path) -> None:
     """Campaign c2 (category ``a``) shown to u2, u3 and held out from u0, u1; u2 and u3 buy in
-    the session of their impression, u0 does too: a response with and without the offer. Each
+    the session of their impression, u0 does too: a response with and without the offer; u2
+    redeems the coupon. Each
     shopper also has a view 40 days back, so the profiles' purchase model has a training window
     (an empty one makes pandas warn, and tests treat warnings as errors)."""
     settings = load_settings(home)
@@ -78,6 +82,17 @@ def add_exposures(home: Path) -> None:
                 "device": "desktop",
             }
         )
+        if n == 2:  # one shown shopper redeems the coupon (cost: 5 off + 5 handling)
+            rows.append(
+                {
+                    "user_id": user,
+                    "event_type": "coupon_redeem",
+                    "campaign_id": "c2",
+                    "timestamp": (t + timedelta(minutes=6)).isoformat(),
+                    "session_id": f"s{n}",
+                    "device": "mobile",
+                }
+            )
         if n != 1:
             rows.append(
                 {
@@ -129,6 +144,14 @@ def csrf_of(html: str) -> str:
     )
     assert found, "the page carries no CSRF token"
     return found.group(1)
+
+
+def chart_of(html: str, chart_id: str) -> dict[str, Any]:
+    """The plotly figure a page hands its script for the chart ``chart_id``."""
+    found = re.search(rf'id="{chart_id}" data-chart="([^"]+)"', html)
+    assert found, f"no chart {chart_id}"
+    figure: dict[str, Any] = json.loads(html_lib.unescape(found.group(1)))
+    return figure
 
 
 def log_in(client: TestClient, key: str) -> None:

@@ -241,6 +241,16 @@ def _chart(data: list[dict[str, Any]], **layout: Any) -> str:
     return json.dumps({"data": data, "layout": {**base, **layout}}, ensure_ascii=False)
 
 
+def _bar(
+    labels: list[Any], values: list[Any], color: str, *, name: str = "", dates: bool = False
+) -> str:
+    """A one-series bar chart (dates along x when ``dates``)."""
+    trace: dict[str, Any] = {"type": "bar", "x": labels, "y": values, "marker": {"color": color}}
+    if name:
+        trace["name"] = name
+    return _chart([trace], xaxis={"type": "date"} if dates else {"automargin": True})
+
+
 def _as_datetime(value: Any) -> datetime | None:
     """A registry timestamp (pandas Timestamp or datetime) as a datetime, else None."""
     if isinstance(value, datetime):

@@ -144,6 +144,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     "segment_description": {"en": "Description", "zh": "描述"},
     "rfm_segments": {"en": "RFM segments", "zh": "RFM 分层"},
     "lifecycle_stages": {"en": "Lifecycle stages", "zh": "生命周期阶段"},
+    "lifecycle_flow": {"en": "Lifecycle flow", "zh": "生命周期流转"},
+    "lifecycle_flow_help": {
+        "en": "Shoppers by lifecycle stage {days} days before the latest event (left) and at "
+        "the latest event (right), from the profiles' lifecycle rules at both cut-offs.",
+        "zh": "左侧为最新事件前 {days} 天时的生命周期阶段，右侧为最新事件时的阶段，"
+        "两个时点均按画像的生命周期规则计算。",
+    },
+    "lc_joined": {"en": "joined since", "zh": "新加入"},
+    "lc_new": {"en": "new", "zh": "新用户"},
+    "lc_active": {"en": "active", "zh": "活跃"},
+    "lc_at_risk": {"en": "at risk", "zh": "有流失风险"},
+    "lc_dormant": {"en": "dormant", "zh": "沉睡"},
+    "lc_churned": {"en": "churned", "zh": "已流失"},
     "no_profiles": {
         "en": "No profiles yet: run campaignrec profiles export --refresh.",
         "zh": "尚无用户画像：请运行 campaignrec profiles export --refresh。",
@@ -196,6 +209,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ctr": {"en": "click-through (clicks / views)", "zh": "点击率（点击 / 浏览）"},
     "conversion": {"en": "conversion (purchases / views)", "zh": "转化率（购买 / 浏览）"},
     "revenue_per_day": {"en": "Revenue per day", "zh": "每日销售额"},
+    "roi_title": {"en": "Campaign ROI over time", "zh": "营销活动投资回报率趋势"},
+    "roi_help": {
+        "en": "Per day, all campaigns: the cost of redeemed coupons against the incremental "
+        "revenue of shoppers shown a campaign (their revenue on its items in the session, less "
+        "what its held-out control group spent per exposure). ROI = (incremental revenue − "
+        "cost) / cost, cumulative. Campaigns without a control group add cost only.",
+        "zh": "按天汇总所有活动：已核销优惠券的成本与看到活动的用户带来的增量收入"
+        "（其在会话内购买活动商品的收入，减去对照组每次曝光的平均收入）。"
+        "投资回报率 =（增量收入 − 成本）/ 成本，按累计计算。没有对照组的活动只计成本。",
+    },
+    "roi_cost": {"en": "cost of redeemed coupons", "zh": "已核销优惠券成本"},
+    "roi_incremental": {"en": "incremental revenue", "zh": "增量收入"},
+    "roi_cumulative": {"en": "cumulative ROI", "zh": "累计投资回报率"},
+    "roi_none": {
+        "en": "No campaign exposures or coupon redemptions in the event log yet.",
+        "zh": "行为日志中暂无活动曝光或优惠券核销。",
+    },
     "funnel_by_segment": {"en": "Funnel by segment", "zh": "分群转化漏斗"},
     "stage_view": {"en": "view", "zh": "浏览"},
     "stage_click": {"en": "click", "zh": "点击"},

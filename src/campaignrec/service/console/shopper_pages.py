@@ -13,11 +13,12 @@ from campaignrec.errors import CampaignrecError, UnknownIdError
 from campaignrec.pipeline.campaigns import check_eligibility
 from campaignrec.pipeline.profiles import has_saved_profiles, profiles_dir
 from campaignrec.profiles.pipeline import load_profiles
-from campaignrec.service.console.analytics import shop_analytics
+from campaignrec.service.console.analytics import FLOW_DAYS, shop_analytics
 from campaignrec.service.console.common import (
     PREFIX,
     PROFILE_CARD,
     _as_datetime,
+    _bar,
     _chart,
     _checked_form,
     _finite,
@@ -121,13 +122,6 @@ def lookup(request: Request, user_id: str = "") -> Response:
 # ---- shoppers and models ------------------------------------------------------------------------
 
 
-def _bar(labels: list[str], values: list[int], color: str) -> str:
-    return _chart(
-        [{"type": "bar", "x": labels, "y": values, "marker": {"color": color}}],
-        xaxis={"automargin": True},
-    )
-
-
 def _heatmap(
     z: list[list[float | None]], x: list[Any], y: list[str], fmt: str, **layout: Any
 ) -> str:
@@ -146,6 +140,43 @@ def _heatmap(
             }
         ],
         **layout,
+    )
+
+
+STAGE_COLORS = {
+    "joined": "#9e9e9e",
+    "new": "#66a61e",
+    "active": "#1b9e77",
+    "at_risk": "#e6ab02",
+    "dormant": "#d95f02",
+    "churned": "#a6761d",
+}
+
+
+def _flow_chart(flow: pd.DataFrame, lang: str) -> str:
+    """The lifecycle flow as a Sankey: stages at the first cut-off on the left, at the second
+    on the right, a band per (before, after) pair as wide as its shoppers."""
+    left = list(dict.fromkeys(str(v) for v in flow["before"]))
+    right = list(dict.fromkeys(str(v) for v in flow["after"]))
+    nodes = [*left, *right]
+    return _chart(
+        [
+            {
+                "type": "sankey",
+                "arrangement": "snap",
+                "node": {
+                    "label": [translate(lang, f"lc_{n}") for n in nodes],
+                    "color": [STAGE_COLORS.get(n, "#7570b3") for n in nodes],
+                    "pad": 14,
+                },
+                "link": {
+                    "source": [left.index(str(v)) for v in flow["before"]],
+                    "target": [len(left) + right.index(str(v)) for v in flow["after"]],
+                    "value": [int(v) for v in flow["shoppers"]],
+                },
+            }
+        ],
+        margin={"l": 16, "r": 16, "t": 16, "b": 16},
     )
 
 
@@ -174,6 +205,8 @@ def _behaviour_charts(state: ServiceState, lang: str, profiles: pd.DataFrame) ->
             yaxis={"type": "log"},
             legend={"orientation": "h", "y": -0.3},
         )
+    if len(found.flow):
+        out["flow_chart"] = _flow_chart(found.flow, lang)
     hm = found.heatmap
     if len(hm):
         names = get_day_names("abbreviated", locale=LOCALES[lang])
@@ -252,7 +285,7 @@ def shoppers(request: Request) -> Response:
             if column in profiles.columns:
                 counts = profiles[column].dropna().astype(str).value_counts()
                 context[name] = _bar(list(counts.index), [int(v) for v in counts], color)
-        context.update(_behaviour_charts(state, lang, profiles))
+        context.update(_behaviour_charts(state, lang, profiles), flow_days=FLOW_DAYS)
         context["charts"] = bool(segments)
     return _render(
         request,
