@@ -42,6 +42,7 @@ PAGES = {
     "campaign-edit": "/console/campaigns/c2/edit",
     "lookup": "/console/lookup?user_id=u1",
     "experiments": "/console/experiments",
+    "experiment-new": "/console/experiments/new",
     "shoppers": "/console/shoppers",
     "models": "/console/models",
 }
@@ -218,6 +219,43 @@ def test_a_campaign_made_in_the_form_is_listed_and_in_the_api(tab: Tab, server: 
     made = [c for c in listed if c["campaign_id"] == "tea-week"]
     assert made and made[0]["audience"] == {"field": "region", "op": "eq", "value": "north"}
     assert made[0]["budget"] == 200 and made[0]["categories"] == ["a"]
+    assert not tab.errors, tab.errors
+
+
+def test_an_experiment_made_in_the_form_is_listed_and_in_the_api(
+    tab: Tab, server: Server, artifacts: Path
+) -> None:
+    page = tab.goto("/console/experiments?lang=zh")
+    page.click("#new-experiment")
+    page.wait_for_url("**/console/experiments/new*")
+    page.fill("#f-experiment_id", "bigger-buttons")
+    page.fill("#f-layer", "ui")
+    page.fill("#f-traffic", "2")
+    page.click("#save-experiment")
+    page.wait_for_selector("#err-traffic")
+    assert page.locator("#err-traffic").inner_text() == "不能大于 1"
+    # Chromium logs the refused form's 422 answer as a failed resource: that one is expected
+    assert all("422" in e for e in tab.errors), tab.errors
+    tab.errors.clear()
+    page.fill("#f-traffic", "0.4")
+    page.select_option("#f-primary_metric", "revenue_per_user")
+    page.fill("#f-variant_name_1", "big")
+    page.fill("#f-variant_config_1", '{"policy": "uplift"}')
+    page.screenshot(path=str(artifacts / "experiment-form-filled-zh.png"), full_page=True)
+    page.click("#save-experiment")
+    page.wait_for_url("**/console/experiments?done=experiment_created")
+    assert page.locator('tr[data-experiment="bigger-buttons"]').count() == 1
+    listed = httpx.get(
+        server.base + "/v1/experiments",
+        headers={"Authorization": f"Bearer {server.keys['read']}"},
+        timeout=10,
+    ).json()["experiments"]
+    made = [x for x in listed if x["experiment_id"] == "bigger-buttons"]
+    assert made and made[0]["layer"] == "ui" and made[0]["traffic"] == 0.4
+    assert made[0]["primary_metric"] == "revenue_per_user"
+    assert [v["name"] for v in made[0]["variants"]] == ["control", "big"]
+    assert made[0]["variants"][1]["config"] == {"policy": "uplift"}
+    tab.goto("/console/experiments?lang=en")
     assert not tab.errors, tab.errors
 
 

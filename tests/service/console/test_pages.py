@@ -25,6 +25,7 @@ PAGES = [
     "/console/campaigns/c1/edit",
     "/console/lookup?user_id=u1",
     "/console/experiments",
+    "/console/experiments/new",
     "/console/shoppers",
     "/console/models",
 ]

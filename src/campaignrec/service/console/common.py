@@ -181,7 +181,7 @@ def _render(
     return response
 
 
-FLASHES = ("campaign_created", "model_activated")
+FLASHES = ("campaign_created", "model_activated", "experiment_created")
 
 
 def _flash(request: Request) -> str | None:
@@ -241,14 +241,27 @@ def _chart(data: list[dict[str, Any]], **layout: Any) -> str:
     return json.dumps({"data": data, "layout": {**base, **layout}}, ensure_ascii=False)
 
 
+def _date_axis(days: list[str]) -> dict[str, Any]:
+    """An x axis of ISO days; a single day is shown with a day either side (plotly would
+    otherwise zoom to milliseconds around it)."""
+    axis: dict[str, Any] = {"type": "date"}
+    if len(set(days)) == 1:
+        from datetime import date, timedelta
+
+        day = date.fromisoformat(str(days[0])[:10])
+        axis["range"] = [str(day - timedelta(days=1)), str(day + timedelta(days=1))]
+        axis["dtick"] = 86_400_000
+    return axis
+
+
 def _bar(
     labels: list[Any], values: list[Any], color: str, *, name: str = "", dates: bool = False
 ) -> str:
-    """A one-series bar chart (dates along x when ``dates``)."""
+    """A one-series bar chart (days along x when ``dates``)."""
     trace: dict[str, Any] = {"type": "bar", "x": labels, "y": values, "marker": {"color": color}}
     if name:
         trace["name"] = name
-    return _chart([trace], xaxis={"type": "date"} if dates else {"automargin": True})
+    return _chart([trace], xaxis=_date_axis(labels) if dates else {"automargin": True})
 
 
 def _as_datetime(value: Any) -> datetime | None:

@@ -48,6 +48,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Unknown user, wrong password or disabled user.",
         "zh": "用户不存在、密码错误或账号已停用。",
     },
+    "login_throttled": {
+        "en": "Too many failed logins: try again in {seconds} s.",
+        "zh": "登录失败次数过多：请在 {seconds} 秒后重试。",
+    },
     "login_not_admin": {
         "en": "This key lacks the 'admin' scope.",
         "zh": "该密钥没有 'admin' 权限。",
@@ -266,9 +270,40 @@ MESSAGES: dict[str, dict[str, str]] = {
     "timing_use": {"en": "Use this window", "zh": "使用该时段"},
     "experiments_title": {"en": "Experiments", "zh": "实验"},
     "experiment_none": {
-        "en": "No experiments yet: POST /v1/experiments or campaignrec experiments create.",
-        "zh": "暂无实验：请使用 POST /v1/experiments 或 campaignrec experiments create 创建。",
+        "en": "No experiments yet: create one here, with POST /v1/experiments or campaignrec "
+        "experiments create.",
+        "zh": "暂无实验：可在此新建，或使用 POST /v1/experiments、campaignrec experiments create 创建。",
     },
+    "experiment_new": {"en": "New experiment", "zh": "新建实验"},
+    "experiment_created": {"en": "Experiment created.", "zh": "实验已创建。"},
+    "experiment_exists": {
+        "en": "An experiment with this id exists; definitions are never overwritten.",
+        "zh": "该 ID 的实验已存在；实验定义不可覆盖。",
+    },
+    "experiment_help": {
+        "en": "Shares are fractions: traffic 0.5 puts half of the layer's shoppers in the "
+        "experiment; the holdout share of them gets no personalisation. Variant shares are "
+        "relative weights; the first variant is the control unless named. Times are UTC.",
+        "zh": "比例以小数表示：流量 0.5 表示该实验层一半的用户进入实验；其中留出比例的用户不接受个性化。"
+        "实验组比例为相对权重；未指定时第一个实验组为对照组。时间为 UTC。",
+    },
+    "f_experiment_id": {"en": "Experiment id", "zh": "实验 ID"},
+    "f_layer": {"en": "Layer", "zh": "实验层"},
+    "f_control": {"en": "Control variant (default: the first)", "zh": "对照组（默认第一个）"},
+    "f_traffic": {"en": "Traffic (share of the layer, 0–1)", "zh": "流量（占实验层比例，0–1）"},
+    "f_holdout_share": {"en": "Holdout (share, 0–1)", "zh": "留出比例（0–1）"},
+    "f_primary_metric": {"en": "Primary metric", "zh": "主要指标"},
+    "f_variants": {"en": "Variants", "zh": "实验组"},
+    "f_variant_name": {"en": "Variant name", "zh": "实验组名称"},
+    "f_variant_share": {"en": "Share (weight)", "zh": "比例（权重）"},
+    "f_variant_config": {
+        "en": 'What it serves (JSON, e.g. {"model_version": "v3"})',
+        "zh": '实验内容（JSON，例如 {"model_version": "v3"}）',
+    },
+    "metric_conversion": {"en": "conversion", "zh": "转化率"},
+    "metric_ctr": {"en": "CTR", "zh": "点击率"},
+    "metric_revenue_per_user": {"en": "revenue per user", "zh": "人均收入"},
+    "metric_redemptions_per_user": {"en": "coupon redemptions per user", "zh": "人均核销券数"},
     "x_id": {"en": "Experiment", "zh": "实验"},
     "x_layer": {"en": "Layer", "zh": "实验层"},
     "x_variants": {"en": "Variants", "zh": "实验组"},

@@ -1,4 +1,4 @@
-"""Console: shopper lookup, the Shoppers analytics, Models and Experiments pages."""
+"""Console: shopper lookup, the Shoppers analytics and the Models page."""
 
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ from campaignrec.service.console.common import (
 )
 from campaignrec.service.console.i18n import Formatter, translate
 from campaignrec.service.errors import ApiError
-from campaignrec.service.routers import experiments as experiments_api
 from campaignrec.service.routers import models as models_api
 from campaignrec.service.routers import users as users_api
 from campaignrec.service.schemas import ActivateIn
@@ -381,55 +380,3 @@ async def activate_model(request: Request) -> Response:
             message=_message(exc),
         )
     return RedirectResponse(f"{PREFIX}/models?done=model_activated", status_code=303)
-
-
-# ---- experiments --------------------------------------------------------------------------------
-
-
-@router.get("/experiments")
-def experiments_page(request: Request) -> Response:
-    guard = _guard(request)
-    if isinstance(guard, Response):
-        return guard
-    session, key = guard
-    found = experiments_api.list_all(_state(request), key, layer=None).experiments
-    return _render(
-        request,
-        "experiments.html",
-        session,
-        title_key="experiments_title",
-        active="nav_experiments",
-        experiments=found,
-    )
-
-
-@router.get("/experiments/{experiment_id}")
-def experiment_page(request: Request, experiment_id: str) -> Response:
-    guard = _guard(request)
-    if isinstance(guard, Response):
-        return guard
-    session, key = guard
-    state = _state(request)
-    try:
-        exp = experiments_api.read(experiment_id, state, key)
-        result = experiments_api.results(experiment_id, state, key, at=None)
-    except (CampaignrecError, ApiError) as exc:
-        status = 404 if isinstance(exc, UnknownIdError) else 422
-        return _render(
-            request,
-            "message.html",
-            session,
-            title_key="error",
-            status_code=status,
-            message=_message(exc),
-        )
-    return _render(
-        request,
-        "experiment.html",
-        session,
-        title_key="experiments_title",
-        active="nav_experiments",
-        exp=exp,
-        result=result,
-        variants=list(result.get("variants", {}).items()),
-    )
