@@ -272,10 +272,10 @@ async def preview(request: Request) -> Response:
     except CampaignrecError as exc:  # the library's English, said in the page's language
         from campaignrec.service.console.validation import sentence
 
-        field = getattr(exc, "field", None)
-        text = str(exc).removeprefix(f"field '{field}': ")
+        where: str | None = getattr(exc, "field", None)
+        text = str(exc).removeprefix(f"field '{where}': ")
         return _not_plannable(
-            lang, field, sentence(text.split(" (hint: ")[0], lang) if lang == "zh" else text
+            lang, where, sentence(text.split(" (hint: ")[0], lang) if lang == "zh" else text
         )
     fmt = Formatter(lang)
     plan = out.plan

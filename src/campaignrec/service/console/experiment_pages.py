@@ -29,7 +29,7 @@ from campaignrec.service.console.common import (
     _state,
     router,
 )
-from campaignrec.service.console.forms import _local, _time
+from campaignrec.service.console.forms import _local, _number, _time
 from campaignrec.service.console.i18n import translate
 from campaignrec.service.console.session import Session
 from campaignrec.service.console.validation import field_errors, sentence
@@ -51,13 +51,6 @@ FORM_FIELDS = (
     "primary_metric",
     *VARIANT_FIELDS,
 )
-
-
-def _number(text: str) -> float | str:
-    try:
-        return float(text)
-    except ValueError:
-        return text  # the schema says it is not a number, beside the field
 
 
 def _variants(

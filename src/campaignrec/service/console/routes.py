@@ -65,14 +65,7 @@ def login_page(request: Request) -> Response:
     session = _session(request) or new_session()
     if _admin_key(request, session) is not None:
         return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
-    return _render(
-        request,
-        "login.html",
-        session,
-        title_key="login_title",
-        logged_in=False,
-        next=_safe_next(request.query_params.get("next")),
-    )
+    return _login_page(request, session, request.query_params.get("next"))
 
 
 def _throttle(request: Request) -> LoginThrottle:
@@ -83,8 +76,12 @@ def _throttle(request: Request) -> LoginThrottle:
     return throttle
 
 
-def _login_refused(
-    request: Request, session: Session, form: dict[str, str], status: int, message: str
+def _login_page(
+    request: Request,
+    session: Session,
+    next_page: str | None,
+    status: int = 200,
+    message: str | None = None,
 ) -> Response:
     return _render(
         request,
@@ -94,7 +91,7 @@ def _login_refused(
         logged_in=False,
         status_code=status,
         error=message,
-        next=_safe_next(form.get("next")),
+        next=_safe_next(next_page),
     )
 
 
@@ -118,7 +115,7 @@ async def login(request: Request) -> Response:
     if wait > 0:
         seconds = max(1, math.ceil(wait))
         message = translate(lang, "login_throttled").format(seconds=seconds)
-        response = _login_refused(request, session, form, 429, message)
+        response = _login_page(request, session, form.get("next"), 429, message)
         response.headers["Retry-After"] = str(seconds)
         return response
     user_id = key_id = None
@@ -136,7 +133,7 @@ async def login(request: Request) -> Response:
         key_id = key.id if key is not None else None
     if error is not None:
         throttle.failed(*keys)
-        return _login_refused(request, session, form, status, error)
+        return _login_page(request, session, form.get("next"), status, error)
     throttle.succeeded(keys[1])
     response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
     fresh = new_session(user_id=user_id) if user_id is not None else new_session(key_id)
