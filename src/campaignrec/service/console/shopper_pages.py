@@ -152,6 +152,12 @@ STAGE_COLORS = {
 }
 
 
+def _faded(color: str, alpha: float = 0.35) -> str:
+    """``#rrggbb`` as a translucent ``rgba(...)`` (the flow's bands take their source's colour)."""
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
 def _flow_chart(flow: pd.DataFrame, lang: str) -> str:
     """The lifecycle flow as a Sankey: stages at the first cut-off on the left, at the second
     on the right, a band per (before, after) pair as wide as its shoppers."""
@@ -169,6 +175,7 @@ def _flow_chart(flow: pd.DataFrame, lang: str) -> str:
                     "pad": 14,
                 },
                 "link": {
+                    "color": [_faded(STAGE_COLORS.get(str(v), "#7570b3")) for v in flow["before"]],
                     "source": [left.index(str(v)) for v in flow["before"]],
                     "target": [len(left) + right.index(str(v)) for v in flow["after"]],
                     "value": [int(v) for v in flow["shoppers"]],
@@ -283,7 +290,10 @@ def shoppers(request: Request) -> Response:
         ):
             if column in profiles.columns:
                 counts = profiles[column].dropna().astype(str).value_counts()
-                context[name] = _bar(list(counts.index), [int(v) for v in counts], color)
+                labels = list(counts.index)
+                if column == "lifecycle":  # the stages have names in both languages
+                    labels = [translate(lang, f"lc_{v}") for v in labels]
+                context[name] = _bar(labels, [int(v) for v in counts], color)
         context.update(_behaviour_charts(state, lang, profiles), flow_days=FLOW_DAYS)
         context["charts"] = bool(segments)
     return _render(

@@ -40,6 +40,7 @@ BY_TYPE: dict[str, tuple[str, str]] = {
     "bool_parsing": ("must be yes or no", "必须为是或否"),
     "dict_type": ("must be an object", "必须是对象"),
     "list_type": ("must be a list", "必须是列表"),
+    "string_pattern_mismatch": ("is not in the expected form", "格式不正确"),
 }
 _LIMIT_KEYS = ("ge", "gt", "le", "lt", "min_length", "max_length")
 
@@ -68,6 +69,10 @@ KNOWN: tuple[tuple[str, str], ...] = (
         r"no logged exposures with both shown and held-out",
         "日志中还没有同时包含曝光组和对照（留出）组的活动曝光，无法估计效果",
     ),
+    (r"the push ledger holds no pushes of this campaign", "推送台账中还没有该活动的推送"),
+    (r"the plan is a draft: approve it before sending", "该计划仍是草稿：请先批准再发送"),
+    (r"unknown push plan id (?P<id>'[^']*')", "未知的推送计划 ID {id}"),
+    (r"unknown campaign id (?P<id>'[^']*')", "未知的活动 ID {id}"),
 )
 UNKNOWN_ZH = "取值无效：{msg}"
 
