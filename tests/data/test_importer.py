@@ -181,18 +181,25 @@ def test_small_chunks_give_the_same_result_and_find_duplicates_across_chunks(
 
 
 class FlakyStore:
-    """Delegates to a real store but fails the n-th insert_events call once."""
+    """Delegates to a real store but fails the n-th write of events once."""
 
     def __init__(self, store, fail_on: int) -> None:
         self._store = store
         self._calls = 0
         self._fail_on = fail_on
 
-    def insert_events(self, df):
+    def _tick(self):
         self._calls += 1
         if self._calls == self._fail_on:
             raise RuntimeError("connection lost")
+
+    def insert_events(self, df):
+        self._tick()
         return self._store.insert_events(df)
+
+    def insert_events_frame(self, frame, *, unique=False):
+        self._tick()
+        return self._store.insert_events_frame(frame, unique=unique)
 
     def __getattr__(self, name):
         return getattr(self._store, name)

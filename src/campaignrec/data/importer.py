@@ -45,6 +45,7 @@ from campaignrec.data.validation import (
     REQUIRED,
     SeenIds,
     ValidationOptions,
+    ValidationResult,
     combine_reasons,
     validate_frame,
 )
@@ -384,11 +385,15 @@ def _known_ids(store: ImportStore, strict_refs: bool) -> dict[str, frozenset[str
     }
 
 
-def _write(store: ImportStore, entity: str, valid: pd.DataFrame) -> int:
-    if valid.empty:
+def _write(store: ImportStore, entity: str, res: ValidationResult) -> int:
+    if not res.valid_frame.height:
         return 0
     if entity == "events":
-        return int(store.insert_events(valid))
+        fast = getattr(store, "insert_events_frame", None)
+        if fast is not None:  # ids are distinct: SeenIds dropped later copies
+            return int(fast(res.valid_frame, unique=True))
+        return int(store.insert_events(res.valid))
+    valid = res.valid
     if entity == "users":
         return int(store.upsert_users(valid))
     if entity == "items":
@@ -452,13 +457,13 @@ class _Run:
                 seen=self.seen if self.entity == "events" else None,
             )
             t1 = time.perf_counter()
-            written = _write(self.store, self.entity, res.valid)
+            written = _write(self.store, self.entity, res)
             if self.entity == "events":
-                s.duplicates += res.duplicates + (len(res.valid) - written)
+                s.duplicates += res.duplicates + (res.valid_frame.height - written)
                 s.accepted += written
             else:
                 s.duplicates += res.duplicates
-                s.accepted += len(res.valid)
+                s.accepted += res.valid_frame.height
             if len(res.quarantine):
                 self.store.insert_quarantine(res.quarantine)
             t2 = time.perf_counter()
@@ -476,6 +481,14 @@ class _Run:
         self.seen = SeenIds()
         gc.collect()
         pa.default_memory_pool().release_unused()
+
+    def count_bulk_conflicts(self) -> None:
+        """Staged rows that the bulk load's flush found stored already are duplicates."""
+        take = getattr(self.store, "take_bulk_conflicts", None)
+        late = int(take()) if take is not None else 0
+        if late and self.entity == "events":
+            self.summary.accepted -= late
+            self.summary.duplicates += late
 
     def malformed(self, frame: pd.DataFrame) -> None:
         frame = frame.assign(entity=self.entity)
@@ -578,6 +591,7 @@ def import_file(
                 run.malformed(chunk.malformed)
             del chunk
         run.release()  # before the store rebuilds its indexes: keep the peak memory low
+    run.count_bulk_conflicts()
     return run.finish(file_fingerprint(p), reject_threshold)
 
 

@@ -169,14 +169,27 @@ class ValidationOptions:
 
 @dataclass
 class ValidationResult:
-    """Good rows (typed pandas, canonical columns) and the quarantine of the bad ones."""
+    """Good rows (typed, canonical columns) and the quarantine of the bad ones.
 
-    valid: pd.DataFrame
+    ``valid_frame`` holds the good rows as polars (what the store's fast event path writes);
+    ``valid`` is the same rows as typed pandas, made on first use.
+    """
+
+    valid_frame: pl.DataFrame
+    entity: str
     quarantine: pd.DataFrame
     rejected_rows: int
     duplicates: int = 0
     ignored_columns: tuple[str, ...] = ()
     by_reason: dict[str, int] = field(default_factory=dict)
+    _valid: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def valid(self) -> pd.DataFrame:
+        """The good rows as typed pandas in canonical column order, defaults filled in."""
+        if self._valid is None:
+            self._valid = _to_pandas(self.entity, self.valid_frame)
+        return self._valid
 
 
 # ---- event ids --------------------------------------------------------------------------------
@@ -432,13 +445,14 @@ def validate_frame(
             duplicates = int(dup_mask.sum())
 
     keep = ~rejected & ~dup_mask
-    valid = _to_pandas(entity, frame.filter(pl.Series(keep)))
+    valid = frame.filter(pl.Series(keep)) if not keep.all() else frame
     quarantine = _quarantine_frame(entity, raw, problems, line_arr, source)
     by_reason: dict[str, int] = {}
     if len(quarantine):
         by_reason = {str(k): int(v) for k, v in quarantine["reason"].value_counts().items()}
     return ValidationResult(
-        valid=valid,
+        valid_frame=valid,
+        entity=entity,
         quarantine=quarantine,
         rejected_rows=int(rejected.sum()),
         duplicates=duplicates,

@@ -7,14 +7,39 @@ One module per step: :mod:`~campaignrec.pipeline.snapshot`, :mod:`~campaignrec.p
 import ...``; the other steps are imported from their module.
 """
 
-from campaignrec.pipeline.snapshot import build_snapshot
-from campaignrec.pipeline.training import (
-    TrainResult,
-    active_model_row,
-    load_active_model,
-    new_version,
-    train,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from campaignrec.pipeline.snapshot import build_snapshot
+    from campaignrec.pipeline.training import (
+        TrainResult,
+        active_model_row,
+        load_active_model,
+        new_version,
+        train,
+    )
+
+# name -> module; loaded on first use, so `import campaignrec.pipeline.shop` (every command's
+# set-up) does not import the snapshot's and the models' dependencies (scipy.sparse, ...)
+_LAZY = {
+    "build_snapshot": "campaignrec.pipeline.snapshot",
+    "TrainResult": "campaignrec.pipeline.training",
+    "active_model_row": "campaignrec.pipeline.training",
+    "load_active_model": "campaignrec.pipeline.training",
+    "new_version": "campaignrec.pipeline.training",
+    "train": "campaignrec.pipeline.training",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'campaignrec.pipeline' has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
 
 __all__ = [
     "TrainResult",

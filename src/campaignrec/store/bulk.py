@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-import psycopg
 from sqlalchemy import Table
 
 from campaignrec.store.engine import StoreCore
@@ -42,6 +41,8 @@ def pg_copy_direct(
     If a row turns out to exist after all, the savepoint is rolled back and ``None`` tells
     the caller to take the deduplicating path.
     """
+    import psycopg  # here, not at the top: SQLite stores never load the PostgreSQL driver
+
     cur.execute("SAVEPOINT cr_direct")
     try:
         with cur.copy(f"COPY {target} ({quoted}) FROM STDIN (FORMAT BINARY)") as copy:

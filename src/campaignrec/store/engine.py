@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
 from sqlalchemy.engine import make_url
@@ -30,6 +30,9 @@ from campaignrec.store.migrations import (
     event_secondary_indexes,
 )
 from campaignrec.store.profiles import profiles_table
+
+if TYPE_CHECKING:
+    from campaignrec.store.stage import EventStage
 
 READABLE_TABLES = ("users", "items", "campaigns", "events", "quarantine", "imports", "models")
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
@@ -125,13 +128,20 @@ class StoreCore:
                 hint="use lowercase letters, digits and '_', starting with a letter, <= 31 chars",
             )
         self.url = normalise_url(url)
-        self.tables: Tables = build_tables(table_prefix)
+        backend = make_url(self.url).get_backend_name()
+        self.tables: Tables = build_tables(table_prefix, dialect=backend)
         self.bulk_depth = 0  # > 0 inside bulk_load()
         self.bulk_into_empty = False  # PostgreSQL bulk load that started on an empty table
+        # SQLite bulk load into an empty events table: rows staged (campaignrec.store.stage)
+        self.stage: EventStage | None = None
+        self.bulk_conflicts = 0  # staged rows the last flush found stored already
         self.engine: Engine = make_engine(self.url)
         self.dialect: Literal["sqlite", "postgresql"] = (
             "sqlite" if self.engine.dialect.name == "sqlite" else "postgresql"
         )
+        self.on_disk = self.dialect == "postgresql" or (
+            self.engine.url.database or ":memory:"
+        ) not in ("", ":memory:")
 
     def connect(self, *, write: bool) -> Connection:
         """A connection; ``write=True`` makes SQLite take the write lock at BEGIN."""
@@ -188,13 +198,25 @@ class StoreCore:
             for ix in event_secondary_indexes(self.tables):
                 conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{ix.name}"')
         self.bulk_depth += 1
-        self.bulk_into_empty = self.dialect == "postgresql" and self.count("events") == 0
+        empty = self.count("events") == 0
+        self.bulk_into_empty = self.dialect == "postgresql" and empty
+        if empty and self.bulk_depth == 1 and self.dialect == "sqlite" and self.on_disk:
+            from campaignrec.store.stage import EventStage
+
+            self.stage = EventStage(self)
         try:
             yield
         finally:
             self.bulk_depth -= 1
             self.bulk_into_empty = False
-            self.ensure_event_indexes()
+            stage, self.stage = self.stage, None
+            try:
+                if stage is not None:
+                    self.bulk_conflicts = stage.flush()
+            finally:
+                if stage is not None:
+                    stage.close()
+                self.ensure_event_indexes()
 
     def schema_version(self) -> int:
         """The highest applied migration version."""

@@ -11,13 +11,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import polars as pl
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from campaignrec.data.schema import KEY_COLUMN
 from campaignrec.errors import StoreError, ValidationError
 from campaignrec.store.bulk import pg_write_rows
-from campaignrec.store.codecs import frame_rows, now_us, unique_rows, user_of_raw
+from campaignrec.store.codecs import frame_rows, now_us, polars_rows, unique_rows, user_of_raw
 from campaignrec.store.engine import StoreCore, driver
 
 
@@ -87,7 +88,24 @@ class RowWriter:
         names, rows = frame_rows(table, df, extra, skip_empty=conflict == "ignore")
         if conflict == "ignore":
             rows = unique_rows(table, names, rows)
+        return self._commit_rows(table, names, rows, conflict)
+
+    def _commit_rows(
+        self,
+        table: Table,
+        names: list[str],
+        rows: list[tuple[Any, ...]],
+        conflict: Literal["ignore", "update"],
+        *,
+        stageable: bool = False,
+    ) -> int:
+        """:meth:`write_rows` in a transaction of its own, or, for ``stageable`` event rows
+        (distinct from each other and from every earlier call of the bulk load), into the bulk
+        load's stage (:mod:`campaignrec.store.stage`)."""
+        stage = self.core.stage if stageable and table is self.core.tables.events else None
         try:
+            if stage is not None:
+                return stage.write(names, rows)
             with self.core.connect(write=True) as conn, conn.begin():
                 return self.write_rows(conn, table, names, rows, conflict)
         except SQLAlchemyError as exc:
@@ -164,6 +182,27 @@ class RowWriter:
             if col not in df.columns:
                 raise ValidationError(col, "required to insert events", hint="add the column")
         return self.write_frame(self.core.tables.events, df, "ignore")
+
+    def insert_events_frame(self, frame: pl.DataFrame, *, unique: bool = False) -> int:
+        """:meth:`insert_events` of a typed polars frame (the importer's validated rows).
+
+        With ``unique``, the caller guarantees event ids distinct from each other and from
+        every earlier call in the same bulk load (the importer's
+        :class:`~campaignrec.data.validation.SeenIds` does), so they are not checked again, and
+        inside a bulk load into an empty table they are staged: the count returned is then the
+        rows staged, and :meth:`~campaignrec.store.sql.SQLStore.take_bulk_conflicts` tells
+        afterwards how many of them turned out stored already.
+        """
+        for col in ("event_id", "user_id", "event_type", "timestamp"):
+            if col not in frame.columns:
+                raise ValidationError(col, "required to insert events", hint="add the column")
+        if not frame.height:
+            return 0
+        table = self.core.tables.events
+        names, rows = polars_rows(table, frame, skip_empty=True)
+        if not unique:
+            rows = unique_rows(table, names, rows)
+        return self._commit_rows(table, names, rows, "ignore", stageable=unique)
 
     def insert_quarantine(self, df: pd.DataFrame) -> int:
         """Record rejected rows; idempotent on (source, line, entity, field).

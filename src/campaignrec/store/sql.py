@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 import pandas as pd
+import polars as pl
 from sqlalchemy import Engine
 
 from campaignrec.data.columns import QUARANTINE_COLUMNS
@@ -190,6 +191,16 @@ class SQLStore:
         Returns the number of events inserted (0 when all were already stored).
         """
         return self.rows.insert_events(df)
+
+    def insert_events_frame(self, frame: pl.DataFrame, *, unique: bool = False) -> int:
+        """:meth:`insert_events` of a typed polars frame; ``unique``: ids known distinct."""
+        return self.rows.insert_events_frame(frame, unique=unique)
+
+    def take_bulk_conflicts(self) -> int:
+        """Rows the last bulk load's flush found stored already (the importer counts them as
+        duplicates); reading resets the count."""
+        late, self.core.bulk_conflicts = self.core.bulk_conflicts, 0
+        return late
 
     def insert_quarantine(self, df: pd.DataFrame) -> int:
         """Record rejected rows; idempotent on (source, line, entity, field). Rows inserted."""
