@@ -29,6 +29,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,7 @@ print(json.dumps({"seconds": time.perf_counter() - t, "fit_seconds": time.perf_c
 
 def _child(code: str, *args: str, timeout: float | None = None) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), PYTHONWARNINGS="ignore")
+    started = time.perf_counter()
     try:
         done = subprocess.run(
             [sys.executable, "-c", code, *args],
@@ -157,7 +159,13 @@ def _child(code: str, *args: str, timeout: float | None = None) -> dict[str, Any
     if done.returncode != 0 or not lines:
         tail = (done.stderr or "").strip().splitlines()[-3:]
         killed = done.returncode in (-9, 137)
-        return {"status": "killed (memory)" if killed else "failed", "error": tail}
+        # polars (Rust) aborts with "memory allocation of N bytes failed" under RLIMIT_AS
+        oom = killed or any("memory allocation of" in x or "MemoryError" in x for x in tail)
+        return {
+            "status": "out of memory" if oom else "failed",
+            "seconds_to_failure": time.perf_counter() - started,
+            "error": tail,
+        }
     return json.loads(lines[-1])  # type: ignore[no-any-return]
 
 

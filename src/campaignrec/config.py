@@ -96,6 +96,26 @@ class Settings(BaseSettings):
     dp_delta_budget: float = Field(
         default=1e-5, ge=0, lt=1, description="total delta of the DP releases of one dataset"
     )
+    fairness_protected_group: str | None = Field(
+        default=None,
+        description="protected item group of the serving path's fairness step: new_items, "
+        "long_tail, brand:A|B or category:C|D (campaignrec.ranking.fairness)",
+    )
+    fairness_strength: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="FA*IR strength: the least share of the protected group in every prefix "
+        "of a served list (0 = off); a request may override it with fair_strength",
+    )
+    fairness_alpha: float = Field(
+        default=0.1, gt=0, lt=1, description="FA*IR significance of the per-prefix minimum"
+    )
+    protected_attributes: list[str] = Field(
+        default_factory=lambda: ["gender", "age", "age_band", "birth_year"],
+        description="user attributes a campaign audience may select on only when the campaign "
+        "declares them (protected_attributes, with a protected_reason)",
+    )
     log_level: str = "INFO"
     api_rate_per_second: float = Field(
         default=100.0, gt=0, description="requests per second per API key (token bucket)"
@@ -116,6 +136,13 @@ class Settings(BaseSettings):
     )
     model_check_seconds: float = Field(
         default=2.0, ge=0, description="how often the service checks for a new active model"
+    )
+    attribute_cache_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="how long a service worker may keep a shopper's users row (0, the default: "
+        "read it on every request). Consent events still apply at once; a users file imported "
+        "with changed consent applies within this time",
     )
     push: PushSettings = Field(
         default_factory=PushSettings,

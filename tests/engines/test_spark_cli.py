@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import adjusted_rand_score
 
 from campaignrec.cli.main import main
 from campaignrec.errors import EXIT_USAGE
@@ -89,6 +92,8 @@ def test_profiles_export_on_spark(
     code, _, err = run(capsys, *d, "profiles", "export", "--out", str(home / "sp.parquet"), *SPARK)
     assert code == 0, err
     spark_rows = pd.read_parquet(home / "sp.parquet")
+    meta = json.loads((home / "profiles" / "meta.json").read_text())
+    assert meta["engine"]["name"] == "spark"
     code, _, err = run(
         capsys, *d, "profiles", "export", "--refresh", "--out", str(home / "lp.parquet")
     )
@@ -97,7 +102,17 @@ def test_profiles_export_on_spark(
     assert list(spark_rows.columns) == list(local_rows.columns)
     assert spark_rows["user_id"].tolist() == local_rows["user_id"].tolist()
     pd.testing.assert_series_equal(spark_rows["monetary"], local_rows["monetary"])
-    assert spark_rows["segment"].notna().all()
+    # the purchase model: local features and labels computed on Spark, fitted on the driver,
+    # scored in partitions: the local scores
+    for col in ("p_purchase_30d", "expected_spend_30d"):
+        assert spark_rows[col].notna().all(), col
+        np.testing.assert_allclose(spark_rows[col], local_rows[col], rtol=1e-9, atol=1e-12)
+    assert meta["purchase_model"]["fitted"] and meta["purchase_model"]["n_train"] > 0
+    # MLlib K-Means from the local seeds: the local partition
+    # (the export names the columns segment_id and segment: the name)
+    assert spark_rows["segment_id"].notna().all()
+    assert adjusted_rand_score(local_rows["segment_id"], spark_rows["segment_id"]) == 1.0
+    assert spark_rows["segment"].tolist() == local_rows["segment"].tolist()
 
 
 def test_unknown_engine_and_spark_only_flags(home: Path, capsys: Any) -> None:

@@ -124,3 +124,94 @@ def test_tables_are_found_as_files_directories_or_file_uris(tmp_path: Path) -> N
     assert resolve_table(tmp_path, "events") == f"{tmp_path}/events"
     assert resolve_table(f"file://{tmp_path}", "items") == f"file://{tmp_path}/items.parquet"
     assert resolve_table(tmp_path, "users") is None
+
+
+MAPPED_TOML = """
+drop = ["note"]
+custom_event_types = ["wishlist"]
+
+[rename]
+who = "user_id"
+what = "event_type"
+sku = "item_id"
+
+[values.event_type]
+pv = "view"
+buy = "purchase"
+
+[timestamp]
+column = "when"
+format = "%d/%m/%Y %H:%M"
+timezone = "Europe/Berlin"
+
+[constants]
+device = "web"
+"""
+
+
+def test_mapping_option_gives_the_local_import(spark: Any, tmp_path: Path) -> None:
+    """``--mapping events=FILE`` on Spark input: the rows and quarantine of ``campaignrec
+    import events FILE --mapping FILE`` (the same mapping applied to every Arrow batch)."""
+    from campaignrec.data.importer import import_file
+    from campaignrec.engines.spark.jobs import SparkOptions, _read, parse_mappings
+    from campaignrec.store.sql import SQLStore
+
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    pd.DataFrame(
+        {
+            "who": ["u1", "u2", "u3", "u4", None],
+            "what": ["pv", "wishlist", "buy", "teleport", "pv"],
+            "when": [
+                "01/02/2024 10:00",
+                "01/02/2024 11:00",
+                "99/99/2024 00:00",
+                "02/02/2024 10:00",
+                "03/02/2024 10:00",
+            ],
+            "sku": ["i1", "i2", "i3", "i1", "i1"],
+            "note": ["x"] * 5,
+        }
+    ).to_parquet(shop / "events.parquet", index=False)
+    toml = tmp_path / "map.toml"
+    toml.write_text(MAPPED_TOML)
+    store = SQLStore(f"sqlite:///{tmp_path / 'local.db'}")
+    import_file(store, "events", shop / "events.parquet", mapping=toml, reject_threshold=1)
+    want = store.read_table("events").sort_values("user_id").reset_index(drop=True)
+    want_q = store.read_table("quarantine").sort_values("line").reset_index(drop=True)
+    store.close()
+
+    home = tmp_path / "home"
+    options = SparkOptions(input=str(shop), mappings=parse_mappings([str(toml)], str(shop)))
+    got_shop = _read(spark, None, home, options)
+    got = got_shop.events.canonical().toPandas().sort_values("user_id").reset_index(drop=True)
+    assert got["user_id"].tolist() == want["user_id"].tolist() == ["u1", "u2"]
+    for col in ("event_type", "item_id", "device"):
+        assert got[col].tolist() == want[col].tolist(), col
+    assert [pd.Timestamp(t, tz="UTC") for t in got["timestamp"]] == [
+        pd.Timestamp(t).tz_convert("UTC") for t in want["timestamp"]
+    ]
+    got_q = pd.read_parquet(home / "spark" / "quarantine" / "events.parquet")
+    got_q = got_q.sort_values("line").reset_index(drop=True)
+    assert got_q["line"].tolist() == want_q["line"].tolist() == [3, 4, 5]
+    assert got_q["reason"].tolist() == want_q["reason"].tolist()
+    assert got_q["field"].tolist() == want_q["field"].tolist()
+
+
+def test_mapping_option_errors_name_the_value(tmp_path: Path) -> None:
+    from campaignrec.engines.spark.jobs import parse_mappings
+
+    toml = tmp_path / "m.toml"
+    toml.write_text(MAPPED_TOML)
+    assert parse_mappings([f"items={toml}", str(toml)], "in") == {
+        "items": str(toml),
+        "events": str(toml),
+    }
+    with pytest.raises(ConfigError, match="unknown table 'orders'"):
+        parse_mappings([f"orders={toml}"], "in")
+    with pytest.raises(ConfigError, match="no such file"):
+        parse_mappings([f"events={tmp_path / 'nope.toml'}"], "in")
+    with pytest.raises(ConfigError, match="two mapping files"):
+        parse_mappings([str(toml), f"events={toml}"], "in")
+    with pytest.raises(ConfigError, match="--spark-input"):
+        parse_mappings([str(toml)], None)

@@ -50,8 +50,8 @@ def _blobs(n_per: int = 40, seed: int = 0) -> pd.DataFrame:
 
 
 def test_planted_segments_are_found_by_both(spark: Any, tmp_path: Path) -> None:
-    """Both engines pick the same k and give the same labels and names (the Spark stage fits the
-    local definition on the driver and assigns in partitions)."""
+    """Both engines pick the same k and give the same labels and names (MLlib K-Means fits,
+    assignment in partitions)."""
     blobs = _blobs()
     cfg = SegmentConfig(k_min=2, k_max=4, seed=0, n_init=3)
     local = fit_segments(blobs, cfg)
@@ -67,21 +67,49 @@ def test_planted_segments_are_found_by_both(spark: Any, tmp_path: Path) -> None:
     assert back.predict(blobs).tolist() == want["segment"].tolist()
 
 
-def test_shop_segments_agree_with_local(spark: Any, profiles: Any) -> None:
-    """The synthetic shop's profiles at the local k: the same preprocessing exactly, and
-    clusterings that agree (MLlib's k-means|| restarts against scikit-learn's k-means++)."""
+def test_shop_segments_equal_local(spark: Any, profiles: Any) -> None:
+    """The synthetic shop's profiles, k chosen by the rule on both sides: the same features, the
+    same k, silhouette and stability curves, and the same partition (ARI = 1), ids and names.
+    MLlib starts from the k-means++ seeds scikit-learn draws for the same seed."""
     local_profiles = to_local_frame(profiles)
-    local = fit_segments(local_profiles, SegmentConfig(k_min=2, k_max=4, seed=0, n_init=3))
-    cfg = SegmentConfig(k_min=local.k_, k_max=local.k_, seed=0, n_init=3)
+    cfg = SegmentConfig(k_min=3, k_max=5, seed=0, n_init=3, stability_rounds=2)
+    local = fit_segments(local_profiles, cfg)
     got = fit_segments_spark(spark, profiles, cfg)
     assert got.features_ == local.features_
     for f in local.features_:
         assert got.fill_[f] == pytest.approx(local.fill_[f], rel=1e-9, abs=1e-12)
-    np.testing.assert_allclose(got.mean_, local.mean_, rtol=1e-9)
+    np.testing.assert_allclose(got.mean_, local.mean_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got.scale_, local.scale_, rtol=1e-9)
+    assert got.k_ == local.k_
+    assert got.silhouette_ == pytest.approx(local.silhouette_, rel=1e-9)
+    assert got.stability_ == pytest.approx(local.stability_, rel=1e-9)
+    np.testing.assert_allclose(got.centroids_, local.centroids_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(got.describe_centroids_, local.describe_centroids_, atol=1e-9)
     assigned = to_local_frame(assign_segments_spark(profiles, got))
     want = assign_segments(local_profiles, local)
-    assert adjusted_rand_score(want["segment"], assigned["segment"]) >= 0.9
+    assert adjusted_rand_score(want["segment"], assigned["segment"]) == 1.0
+    assert assigned["segment"].tolist() == want["segment"].tolist()
+    assert assigned["segment_name"].tolist() == want["segment_name"].tolist()
+    assert got.descriptions_en_ == local.descriptions_en_
+
+
+def test_seeds_are_those_of_scikit_learn() -> None:
+    """The k-means++ starts given to MLlib are the ones scikit-learn's KMeans draws: Lloyd from
+    them (scikit-learn, one start each) ends where KMeans(n_init, random_state) ends."""
+    from sklearn.cluster import KMeans
+
+    from campaignrec.engines.spark.segments import kmeans_plus_plus_seeds
+
+    x = np.random.default_rng(1).normal(size=(300, 4))
+    seeds = kmeans_plus_plus_seeds(x, 4, 3, seed=7)
+    fits = [KMeans(4, init=s, n_init=1).fit(x) for s in seeds]
+    best = min(fits, key=lambda f: f.inertia_)
+    want = KMeans(4, n_init=3, random_state=7).fit(x)
+    assert adjusted_rand_score(want.labels_, best.labels_) == 1.0
+    np.testing.assert_allclose(
+        np.sort(best.cluster_centers_, axis=0), np.sort(want.cluster_centers_, axis=0), atol=1e-9
+    )
+    assert len({s.tobytes() for s in seeds}) == 3  # three different starts
 
 
 def test_previous_segment_ids_are_kept(spark: Any) -> None:
@@ -103,3 +131,15 @@ def test_too_few_users_is_a_validation_error(spark: Any) -> None:
     )
     with pytest.raises(ValidationError, match="users"):
         fit_segments_spark(spark, tiny, SegmentConfig())
+
+
+def test_more_users_than_the_fit_sample(spark: Any, profiles: Any) -> None:
+    """Above ``fit_sample`` the k-means++ seeds come from a seeded sample of the users, and MLlib
+    still fits every user: a valid model of the forced k whose labels cover every user."""
+    cfg = SegmentConfig(k_min=3, k_max=3, seed=0, n_init=1, fit_sample=60, silhouette_sample=40)
+    got = fit_segments_spark(spark, profiles, cfg, k=3)
+    assert got.k_ == 3 and sorted(got.segment_ids_) == [0, 1, 2]
+    assigned = to_local_frame(assign_segments_spark(profiles, got))
+    assert len(assigned) == profiles.count()
+    assert set(assigned["segment"]) <= {0, 1, 2} and assigned["segment"].nunique() >= 2
+    assert len(got.names_en_) == 3 and all(got.names_en_)

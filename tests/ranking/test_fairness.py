@@ -79,3 +79,18 @@ def test_bad_strength_is_a_validation_error():
         FairRankingConfig(p=1.0)
     with pytest.raises(ValidationError, match="alpha"):
         FairRankingConfig(p=0.5, alpha=0.0)
+
+
+def test_one_list_order_matches_the_batch_reranker():
+    from campaignrec.ranking.fairness import fair_order
+
+    cand, scores, protected = _lists(seed=11, n_users=20)
+    cfg = FairRankingConfig(p=0.55)
+    batch = fair_rerank(cand, scores, protected, 12, cfg)
+    for u in range(len(cand)):
+        items, moved = fair_order(cand[u], protected, 12, cfg)
+        assert items.tolist() == batch.items[u].tolist()
+        pos = {int(i): j for j, i in enumerate(cand[u])}
+        assert moved.tolist() == [pos[int(i)] > j for j, i in enumerate(items)]
+    items, moved = fair_order(cand[0], protected, 12, FairRankingConfig(p=0.0))
+    assert items.tolist() == cand[0][:12].tolist() and not moved.any()

@@ -80,6 +80,12 @@ def test_activation_under_load_fails_no_request(home: Path) -> None:
         for t in threads:
             t.start()
         time.sleep(0.5)
+        settle = time.monotonic() + 30  # a loaded machine: wait for answers before swapping
+        while time.monotonic() < settle:
+            with lock:
+                if len(results) >= 8:
+                    break
+            time.sleep(0.05)
         swapped_at = time.monotonic()
         r = httpx.post(
             f"{base}/v1/models/item_knn/activate",

@@ -122,8 +122,33 @@ def test_a_migrated_database_matches_the_derived_tables() -> None:
 def test_derived_tables_other_than_items_are_unchanged_ddl() -> None:
     derived = create_engine("sqlite://")
     build_tables().metadata.create_all(derived)
-    now = [r for r in _sqlite_master(derived) if r[1] not in ("items", "schema_version")]
-    assert now == [r for r in VERSION_2_SQLITE if r[1] not in ("items", "schema_version")]
+    changed = ("items", "campaigns", "schema_version")  # items: step 3; campaigns: step 7
+    now = [r for r in _sqlite_master(derived) if r[1] not in changed]
+    assert now == [r for r in VERSION_2_SQLITE if r[1] not in changed]
+
+
+def test_campaigns_gained_the_protected_declaration_in_step_7(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from sqlalchemy import inspect, text
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    apply_migrations(engine, build_tables(), MIGRATIONS[:6])
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO campaigns (campaign_id, name, type) VALUES ('c1', 'A', 'coupon')")
+        )
+    assert apply_migrations(engine, build_tables()) == MIGRATIONS[-1].version
+    cols = {c["name"] for c in inspect(engine).get_columns("campaigns")}
+    assert {"protected_attributes", "protected_reason"} <= cols
+    with engine.begin() as conn:  # an old row reads as "declares nothing"
+        row = conn.execute(
+            text("SELECT protected_attributes, protected_reason FROM campaigns")
+        ).one()
+        assert tuple(row) == (None, None)
+        conn.execute(
+            text("UPDATE campaigns SET protected_attributes = :a"), {"a": json.dumps(["gender"])}
+        )
 
 
 def test_items_table_has_one_column_per_model_field_plus_updated_at() -> None:

@@ -239,3 +239,17 @@ def test_two_processes_share_budget_and_cap_exactly() -> None:
     finally:
         state.clear_prefix()
         state.close()
+
+
+def test_read_user_returns_hash_recent_and_values_in_one_call(online: OnlineState) -> None:
+    online.hincrbyfloat("user:u1:fresh", "view:i1", 2.0)
+    online.push_recent("u1", "i1")
+    online.push_recent("u1", "i2")
+    online.set("user:u1:last_session", "s9")
+    fresh, recent, values = online.read_user(
+        "u1", "user:u1:fresh", ["user:u1:last_session", "user:u1:missing"]
+    )
+    assert fresh == {"view:i1": 2.0}
+    assert recent == ["i2", "i1"] == online.recent("u1")
+    assert values == ["s9", None]
+    assert online.read_user("nobody", "user:nobody:fresh", []) == ({}, [], [])

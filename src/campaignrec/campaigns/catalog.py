@@ -27,7 +27,7 @@ from campaignrec.errors import UnknownIdError, ValidationError
 #: Status of a campaign at a moment, combining its ``status`` field and its window.
 WINDOW_STATES = ("draft", "paused", "ended", "scheduled", "expired", "live")
 
-_LIST_FIELDS = ("item_ids", "categories")
+_LIST_FIELDS = ("item_ids", "categories", "protected_attributes")
 _JSON_FIELDS = ("audience",)
 
 

@@ -16,28 +16,41 @@ from typing import Any
 
 import pandas as pd
 
-from campaignrec.data.rules import rule_fields
+from campaignrec.data.rules import PROTECTED_ATTRIBUTES, rule_fields, undeclared_protected
 from campaignrec.data.schema import Campaign
 from campaignrec.errors import ValidationError
 
-PROTECTED_ATTRIBUTES = ("gender", "age", "age_band", "birth_year")
 DEFAULT_GROUP_FIELDS = ("gender", "age_band", "region")
 
 
-def protected_fields_used(campaign: Campaign) -> list[str]:
+def protected_fields_used(
+    campaign: Campaign, protected: Iterable[str] = PROTECTED_ATTRIBUTES
+) -> list[str]:
     """The protected attributes the campaign's audience rule reads (sorted)."""
-    return sorted(rule_fields(campaign.audience) & set(PROTECTED_ATTRIBUTES))
+    return sorted(rule_fields(campaign.audience) & set(protected))
 
 
-def check_protected_use(campaign: Campaign, declared: Iterable[str] = ()) -> None:
-    """``ValidationError`` when the audience reads a protected attribute not in ``declared``."""
-    undeclared = sorted(set(protected_fields_used(campaign)) - set(declared))
+def check_protected_use(
+    campaign: Campaign,
+    declared: Iterable[str] | None = None,
+    protected: Iterable[str] = PROTECTED_ATTRIBUTES,
+) -> None:
+    """``ValidationError`` (field ``audience``) when the audience reads a protected attribute
+    the campaign does not declare.
+
+    ``declared`` defaults to the campaign's own ``protected_attributes``; ``protected`` is the
+    configured list (the ``protected_attributes`` setting). Every save of a campaign (API,
+    console, ``campaignrec import campaigns``) runs this check.
+    """
+    names = campaign.protected_attributes if declared is None else declared
+    undeclared = undeclared_protected(campaign.audience, names, protected)
     if undeclared:
         raise ValidationError(
             "audience",
             f"campaign '{campaign.campaign_id}' selects on protected attribute(s) "
             f"{', '.join(undeclared)} without declaring them",
-            hint="drop them from the rule, or declare them when the campaign is about them",
+            hint="drop them from the rule, or list them in protected_attributes with a "
+            "protected_reason when the campaign is about them",
         )
 
 

@@ -176,21 +176,32 @@ def plan_cmd(
     objective: Annotated[str, typer.Option("--objective", help="profit or conversions")] = "profit",
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
     at: Annotated[str | None, typer.Option("--at", help="planning moment (UTC)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="directory for plan.json and recipients.parquet (+ scores/ on Spark)"
+        ),
+    ] = None,
+    engine: context.EngineOpt = "local",
+    spark_master: context.SparkMasterOpt = "local[*]",
+    spark_conf: context.SparkConfOpt = None,
+    spark_input: context.SparkInputOpt = None,
+    mapping: context.SparkMappingOpt = None,
 ) -> None:
     """Audience size, expected cost, incremental conversions and ROI before launch.
 
     Uses uplift estimates from ``--uplift`` when given; otherwise the *fallback*: the logged
     response rates with and without the offer, per segment (``--segment-field``), shrunk towards
     the campaign's overall rates (all campaigns' when this one has no logged exposures).
+    ``--engine spark`` plans every shopper as a Spark job and needs ``--out``.
     """
-    from campaignrec.pipeline.campaigns import plan_for
+    from campaignrec.pipeline.campaigns import plan_for, save_plan
 
     if objective not in ("profit", "conversions"):
         raise ValidationError("--objective", "must be profit or conversions", value=objective)
     obj: Literal["profit", "conversions"] = "profit" if objective == "profit" else "conversions"
-    result = plan_for(
-        context.open_store(),
-        campaign_id,
+    spark = context.spark_options(engine, spark_master, spark_conf, spark_input, mapping)
+    kw: dict[str, Any] = dict(
         now=_now(at),
         uplift=uplift,
         segment_field=segment_field,
@@ -198,6 +209,23 @@ def plan_cmd(
         margin_rate=margin_rate,
         objective=obj,
     )
+    if spark is not None:
+        if out is None:
+            raise ValidationError(
+                "--out",
+                "--engine spark writes the plan as Parquet: give a directory",
+                hint="e.g. --out plans/spring",
+            )
+        from campaignrec.engines.spark.jobs import plan_campaign_all_spark
+
+        with context.console.status("planning on Spark..."):
+            result = plan_campaign_all_spark(
+                context.open_store(), context.settings().home, campaign_id, out, spark, **kw
+            )
+    else:
+        result = plan_for(context.open_store(), campaign_id, **kw)
+        if out is not None:
+            save_plan(result, out)
     if json_out:
         print(json.dumps(result.plan, ensure_ascii=False))
         return

@@ -20,6 +20,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from campaignrec.errors import ConfigError
+
 if TYPE_CHECKING:
     from campaignrec.config import Settings
     from campaignrec.pipeline.campaigns import PlanResult
@@ -84,14 +86,40 @@ SparkInputOpt = Annotated[
 ]
 
 
-def spark_options(engine: str, master: str, conf: list[str] | None, input_dir: str | None) -> Any:
+SparkMappingOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--mapping",
+        help="mapping file (TOML, as for `import`) of a --spark-input table: FILE for events, "
+        "or ENTITY=FILE (events, items, users); repeatable",
+    ),
+]
+
+
+def spark_options(
+    engine: str,
+    master: str,
+    conf: list[str] | None,
+    input_dir: str | None,
+    mappings: list[str] | None = None,
+) -> Any:
     """The Spark options of a batch command, or None when it runs on the local engine."""
-    from campaignrec.engines.spark.jobs import SparkOptions, check_engine
+    from campaignrec.engines.spark.jobs import SparkOptions, check_engine, parse_mappings
     from campaignrec.engines.spark.session import parse_conf
 
     if check_engine(engine) == "local":
+        if mappings:
+            raise ConfigError(
+                "--mapping maps the Parquet input of --engine spark",
+                hint="locally, map a file on import: campaignrec import events FILE --mapping M",
+            )
         return None
-    return SparkOptions(master=master, conf=parse_conf(conf), input=input_dir)
+    return SparkOptions(
+        master=master,
+        conf=parse_conf(conf),
+        input=input_dir,
+        mappings=parse_mappings(mappings, input_dir),
+    )
 
 
 # ---- display helpers shared by several commands ----------------------------------------------

@@ -13,6 +13,7 @@ from campaignrec.cli.context import (
     EngineOpt,
     SparkConfOpt,
     SparkInputOpt,
+    SparkMappingOpt,
     SparkMasterOpt,
     console,
     open_store,
@@ -99,11 +100,12 @@ def train(
     spark_master: SparkMasterOpt = "local[*]",
     spark_conf: SparkConfOpt = None,
     spark_input: SparkInputOpt = None,
+    mapping: SparkMappingOpt = None,
 ) -> None:
     """Train a model on the store's events and make it the active version."""
     from campaignrec.pipeline import train as run_train
 
-    spark = spark_options(engine, spark_master, spark_conf, spark_input)
+    spark = spark_options(engine, spark_master, spark_conf, spark_input, mapping)
     if spark is not None:
         from campaignrec.engines.spark.jobs import spark_trainer
 
@@ -162,6 +164,15 @@ def recommend(
     explain: Annotated[bool, typer.Option("--explain", help="show the evidence per item")] = False,
     lang: Annotated[str, typer.Option("--lang", help="explanations: en or zh")] = "en",
     json_out: Annotated[bool, typer.Option("--json", help="one JSON line per user")] = False,
+    fair_strength: Annotated[
+        float | None,
+        typer.Option(
+            "--fair-strength",
+            min=0.0,
+            max=0.999,
+            help="FA*IR strength for the protected item group (0 = off; default: the setting)",
+        ),
+    ] = None,
     engine: EngineOpt = "local",
     spark_master: SparkMasterOpt = "local[*]",
     spark_conf: SparkConfOpt = None,
@@ -195,7 +206,9 @@ def recommend(
             if all_users
             else [pseudonymise_user_id(s, u) for u in user_ids or []]  # as the store knows them
         )
-        frame = recommend_frame(ranker, ids, k, lang=lang, with_text=explain or json_out)
+        frame = recommend_frame(
+            ranker, ids, k, lang=lang, with_text=explain or json_out, fair_strength=fair_strength
+        )
     finally:
         online.close()
     if out is not None:

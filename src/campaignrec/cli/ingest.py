@@ -242,6 +242,7 @@ def import_cmd(
     from campaignrec.privacy.edge import privacy_edge
 
     edge = privacy_edge(m.settings(), store)
+    protected = tuple(m.settings().protected_attributes)
     show = not json_out and _err.is_terminal
     try:
         if entity == "dataset":
@@ -294,6 +295,7 @@ def import_cmd(
                         chunk_rows=chunk_rows,
                         progress=progress,
                         edge=edge,
+                        protected_attributes=protected,
                     )
                 else:
                     mp = _build_mapping(
@@ -324,6 +326,7 @@ def import_cmd(
                         strict_refs=strict_refs,
                         custom_event_types=tuple(custom_event_type or ()),
                         edge=edge,
+                        protected_attributes=protected,
                     )
         except TooManyRejectionsError as exc:
             summary = exc.summary  # type: ignore[attr-defined]

@@ -94,6 +94,7 @@ def _register() -> None:
     app.command("erase")(privacy_cli.erase)
     app.command("retention")(privacy_cli.retention)
     app.command("dp")(privacy_cli.dp_release)
+    app.command("audit")(privacy_cli.audit)
     app.add_typer(push_cli.app, name="push")
 
 

@@ -180,3 +180,43 @@ def dp_release(
         f"{release.budget_epsilon:g}" + (f"; wrote {out}" if out else ""),
         highlight=False,
     )
+
+
+def audit(
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="only records at or after: ISO 8601 (UTC) or 7d / 12h / 30m"),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="the newest N records")] = 1000,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """Read the audit log: API and console actions, erasures, retention runs, DP releases.
+
+    读取审计日志：API 与控制台操作、删除、保留期清理、差分隐私发布。
+    """
+    from campaignrec.privacy.audit import parse_since, read_audit
+
+    store = open_store()
+    try:
+        records = read_audit(store, since=parse_since(since), limit=limit)
+    finally:
+        store.close()
+    if json_out:
+        for r in records:
+            print(json.dumps(r, ensure_ascii=False, default=str))
+        return
+    table = Table(title=f"audit log / 审计日志 ({len(records)})")
+    for col in ("at / 时间", "actor / 操作者", "action / 操作", "status / 状态", "target / 对象"):
+        table.add_column(col)
+    for r in records:
+        detail = r.get("detail") or {}
+        targets = detail.get("targets") or {}
+        shown = ", ".join(f"{k}={v}" for k, v in targets.items()) or (r.get("subject") or "")
+        table.add_row(
+            r["at"][:19].replace("T", " "),
+            r["actor"],
+            r["action"],
+            str(detail.get("status", "")),
+            shown,
+        )
+    console.print(table)

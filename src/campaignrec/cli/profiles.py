@@ -187,6 +187,7 @@ def export_command(
     spark_master: context.SparkMasterOpt = "local[*]",
     spark_conf: context.SparkConfOpt = None,
     spark_input: context.SparkInputOpt = None,
+    mapping: context.SparkMappingOpt = None,
 ) -> None:
     """Write one row per user (user_id, recency_days, frequency, monetary, lifecycle, segment, ...).
 
@@ -197,7 +198,7 @@ def export_command(
         raise ValidationError("--out", "the file must end in .csv or .parquet", value=str(out))
     from campaignrec.privacy.consent import exportable_profiles
 
-    spark = context.spark_options(engine, spark_master, spark_conf, spark_input)
+    spark = context.spark_options(engine, spark_master, spark_conf, spark_input, mapping)
     result = _profiles(refresh, spark)
     store = _open_store()
     try:
@@ -226,6 +227,7 @@ def segments_command(
     spark_master: context.SparkMasterOpt = "local[*]",
     spark_conf: context.SparkConfOpt = None,
     spark_input: context.SparkInputOpt = None,
+    mapping: context.SparkMappingOpt = None,
 ) -> None:
     """Show the behavioural segments (names in English and Chinese) and the RFM view."""
     import pandas as pd
@@ -234,7 +236,7 @@ def segments_command(
     from campaignrec.profiles.segments import silhouette_curve
 
     result = _profiles(
-        refresh, context.spark_options(engine, spark_master, spark_conf, spark_input)
+        refresh, context.spark_options(engine, spark_master, spark_conf, spark_input, mapping)
     )
     if result.segments is None:
         raise CampaignrecError("no segments were fitted", hint="need more users than k_min")

@@ -401,7 +401,7 @@ def _write(store: ImportStore, entity: str, res: ValidationResult) -> int:
     return int(store.upsert_campaigns(valid))
 
 
-def _check_columns(entity: str, frame: pl.DataFrame, source: str) -> None:
+def check_columns(entity: str, frame: pl.DataFrame, source: str) -> None:
     """A required column missing from the whole file is a layout error, not N bad rows."""
     missing = [c for c in REQUIRED[entity] if c not in frame.columns]
     if missing:
@@ -443,7 +443,7 @@ class _Run:
     def feed(self, frame: pl.DataFrame, lines: np.ndarray, bytes_done: int) -> None:
         s = self.summary
         if frame.height and not s.rows:
-            _check_columns(self.entity, frame, self.source)
+            check_columns(self.entity, frame, self.source)
         if frame.height and self.edge is not None:
             frame = self.edge.apply(self.entity, frame)
         if frame.height:
@@ -531,6 +531,7 @@ def import_file(
     strict_refs: bool = False,
     custom_event_types: tuple[str, ...] | list[str] = (),
     edge: ImportEdge | None = None,
+    protected_attributes: tuple[str, ...] | list[str] | None = None,
 ) -> ImportSummary:
     """Import one file of users, items, campaigns or events into the store.
 
@@ -561,6 +562,10 @@ def import_file(
         Applied to each chunk before validation: the privacy edge of the shop
         (:func:`campaignrec.privacy.edge.privacy_edge`), so that raw user ids and personal
         fields never reach the store or the quarantine.
+    protected_attributes
+        The shop's protected user attributes (the ``protected_attributes`` setting; default
+        :data:`campaignrec.data.rules.PROTECTED_ATTRIBUTES`): a campaign whose audience reads
+        one it does not declare is quarantined (field ``audience``, ``protected_attribute``).
 
     Returns
     -------
@@ -582,6 +587,7 @@ def import_file(
     options = m.validation_options(
         custom_event_types=tuple(dict.fromkeys([*m.custom_event_types, *custom_event_types])),
         **_known_ids(store, strict_refs and entity == "events"),
+        **_protected(protected_attributes),
     )
     run = _Run(store, entity, source, options, progress, p.stat().st_size, edge)
     with _bulk_mode(store, entity, p.stat().st_size):
@@ -593,6 +599,10 @@ def import_file(
         run.release()  # before the store rebuilds its indexes: keep the peak memory low
     run.count_bulk_conflicts()
     return run.finish(file_fingerprint(p), reject_threshold)
+
+
+def _protected(names: tuple[str, ...] | list[str] | None) -> dict[str, tuple[str, ...]]:
+    return {} if names is None else {"protected_attributes": tuple(names)}
 
 
 #: An events file at least this large (or any events file into an empty table) is loaded in
@@ -622,6 +632,7 @@ def import_frame(
     strict_refs: bool = False,
     custom_event_types: tuple[str, ...] | list[str] = (),
     edge: ImportEdge | None = None,
+    protected_attributes: tuple[str, ...] | list[str] | None = None,
 ) -> ImportSummary:
     """Import a pandas or polars DataFrame, with the same validation as :func:`import_file`.
 
@@ -631,7 +642,7 @@ def import_frame(
     ----------
     store, entity, mapping, reject_threshold, chunk_rows, progress, strict_refs, custom_event_types
         As in :func:`import_file` (the mapping's file-layout keys are ignored).
-    edge
+    edge, protected_attributes
         As in :func:`import_file`.
     df
         The rows, canonical column names unless the mapping renames them.
@@ -648,6 +659,7 @@ def import_frame(
     options = m.validation_options(
         custom_event_types=tuple(dict.fromkeys([*m.custom_event_types, *custom_event_types])),
         **_known_ids(store, strict_refs and entity == "events"),
+        **_protected(protected_attributes),
     )
     run = _Run(store, entity, source, options, progress, 0, edge)
     for start in range(0, frame.height, chunk_rows):

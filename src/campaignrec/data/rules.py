@@ -16,7 +16,7 @@ never executes user-supplied code; explaining one says which leaf failed and why
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,10 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from campaignrec.errors import ValidationError
+
+#: User attributes a campaign audience may select on only when the campaign declares them
+#: (the ``protected_attributes`` setting overrides this default).
+PROTECTED_ATTRIBUTES = ("gender", "age", "age_band", "birth_year")
 
 OPS = (
     "eq",
@@ -294,3 +298,12 @@ def evaluate_frame(rule: Rule | Mapping[str, Any] | None, frame: pd.DataFrame) -
     for child in node.children:
         out |= evaluate_frame(child, frame)
     return out
+
+
+def undeclared_protected(
+    rule: Rule | Mapping[str, Any] | None,
+    declared: Iterable[str] = (),
+    protected: Iterable[str] = PROTECTED_ATTRIBUTES,
+) -> list[str]:
+    """The protected attributes ``rule`` reads that are not in ``declared`` (sorted)."""
+    return sorted((rule_fields(rule) & set(protected)) - set(declared))

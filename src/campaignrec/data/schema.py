@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from campaignrec.data.columns import ID, KEY, NOT_NULL, FieldSpec, field_specs
 from campaignrec.data.rules import parse_rule
@@ -194,8 +201,35 @@ class Campaign(_Strict):
     title_zh: str | None = None
     description_en: str | None = None
     description_zh: str | None = None
+    protected_attributes: list[str] = Field(
+        default_factory=list,
+        description="protected attributes (gender, age ...) the audience may select on because "
+        "the campaign is about them (a women's-wear launch); needs protected_reason",
+    )
+    protected_reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        validate_default=True,
+        description="why the campaign selects on its protected_attributes",
+    )
 
     _tz = field_validator("start_time", "end_time")(_utc)
+
+    @field_validator("protected_attributes")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        names = [str(v).strip() for v in value]
+        if any(not n for n in names):
+            raise ValueError("attribute names must not be empty")
+        return sorted(set(names))
+
+    @field_validator("protected_reason")
+    @classmethod
+    def _reason_given(cls, value: str | None, info: ValidationInfo) -> str | None:
+        text = (value or "").strip() or None
+        if info.data.get("protected_attributes") and text is None:
+            raise ValueError("required when protected_attributes are declared (say why)")
+        return text
 
     @field_validator("audience")
     @classmethod

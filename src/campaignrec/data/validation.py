@@ -16,6 +16,8 @@ Reason codes (``REASONS``):
 ``out_of_range``        a value outside its bounds (propensity not in (0, 1], birth_year, ...)
 ``unknown_event_type``  not a standard event type nor a declared custom one
 ``bad_rule``            a campaign audience rule that :func:`campaignrec.data.rules.parse_rule` rejects
+``protected_attribute`` a campaign audience selects on a protected attribute (gender, age ...) the
+                        campaign does not list in ``protected_attributes``
 ``duplicate``           the same event_id appeared earlier in the same file
 ``unknown_user`` / ``unknown_item``  with strict reference checks, an id the store does not know
 
@@ -54,7 +56,7 @@ from campaignrec.data.coercers import (
     coerce_str,
 )
 from campaignrec.data.columns import QUARANTINE_COLUMNS, QUARANTINE_KEY, Kind
-from campaignrec.data.rules import parse_rule
+from campaignrec.data.rules import PROTECTED_ATTRIBUTES, parse_rule, undeclared_protected
 from campaignrec.data.schema import (
     CAMPAIGN_EVENT_TYPES,
     COLUMN_SPECS,
@@ -77,6 +79,7 @@ NEGATIVE_VALUE = "negative_value"
 OUT_OF_RANGE = "out_of_range"
 UNKNOWN_EVENT_TYPE = "unknown_event_type"
 BAD_RULE = "bad_rule"
+PROTECTED_ATTRIBUTE = "protected_attribute"
 DUPLICATE = "duplicate"
 UNKNOWN_USER = "unknown_user"
 UNKNOWN_ITEM = "unknown_item"
@@ -88,6 +91,7 @@ REASONS = (
     OUT_OF_RANGE,
     UNKNOWN_EVENT_TYPE,
     BAD_RULE,
+    PROTECTED_ATTRIBUTE,
     DUPLICATE,
     UNKNOWN_USER,
     UNKNOWN_ITEM,
@@ -155,6 +159,8 @@ class ValidationOptions:
         "Now" for the future-timestamp check (default: the current time).
     known_user_ids, known_item_ids
         With strict reference checks, the ids the store knows; events naming others are rejected.
+    protected_attributes
+        User attributes a campaign audience may read only when the campaign declares them.
     """
 
     custom_event_types: tuple[str, ...] = ()
@@ -165,6 +171,7 @@ class ValidationOptions:
     now: datetime | None = None
     known_user_ids: frozenset[str] | None = None
     known_item_ids: frozenset[str] | None = None
+    protected_attributes: tuple[str, ...] = PROTECTED_ATTRIBUTES
 
 
 @dataclass
@@ -500,8 +507,32 @@ def _entity_rules(
                     except Exception:
                         bad[i] = True
             problems.add(bad, "audience", BAD_RULE)
+            _protected_rules(cols, problems, opts, n, bad)
     elif entity == "events":
         _event_rules(cols, problems, opts, n)
+
+
+def _protected_rules(
+    cols: dict[str, Any],
+    problems: _Problems,
+    opts: ValidationOptions,
+    n: int,
+    bad_rule: NDArray[np.bool_],
+) -> None:
+    """An audience reading a protected attribute the row does not declare; a declaration
+    without its reason."""
+    declared = cols.get("protected_attributes")
+    reasons = cols.get("protected_reason")
+    undeclared = np.zeros(n, dtype=bool)
+    no_reason = np.zeros(n, dtype=bool)
+    for i, rule in enumerate(cols["audience"]):
+        names = list(declared[i] or ()) if declared is not None else []
+        if rule is not None and not bad_rule[i]:
+            undeclared[i] = bool(undeclared_protected(rule, names, opts.protected_attributes))
+        reason = reasons[i] if reasons is not None else None
+        no_reason[i] = bool(names) and not (isinstance(reason, str) and reason.strip())
+    problems.add(undeclared, "audience", PROTECTED_ATTRIBUTE)
+    problems.add(no_reason, "protected_reason", MISSING_FIELD)
 
 
 def _event_rules(

@@ -6,7 +6,7 @@ Faces call these and print what they return; nothing here prints.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -146,6 +146,27 @@ def plan_for(
     )
 
 
+PLAN_FILE = "plan.json"
+RECIPIENTS_FILE = "recipients.parquet"
+
+
+def save_plan(result: PlanResult, out: Path) -> Path:
+    """Write ``<out>/plan.json`` (the ``--json`` object) and ``<out>/recipients.parquet``
+    (``user_id, value`` of the shoppers the plan selects); returns ``out``."""
+    import json
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    recipients = result.recipients
+    if recipients is None:
+        recipients = pd.DataFrame({"user_id": pd.Series(dtype=str), "value": []})
+    recipients.to_parquet(out / RECIPIENTS_FILE, index=False)
+    (out / PLAN_FILE).write_text(
+        json.dumps(result.plan, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+    return out
+
+
 def read_uplift(path: Path, campaign_id: str) -> pd.DataFrame:
     """``user_id, p_control, p_treated`` of ``campaign_id`` from a CSV or Parquet file of
     uplift estimates (``p_control`` + ``uplift`` is accepted for ``p_treated``)."""
@@ -191,27 +212,71 @@ def fallback_estimates(
         )
     if not any(a.get(segment_field) is not None for a in attrs.values()):
         segment_field = "membership_tier"  # no profiles yet: a field every shop has
-    # a shopper who withheld personalisation consent is estimated from the campaign's overall
-    # rates, never from their profile's segment
-    seg = {
-        u: str(a.get(segment_field)) if personalisation_allowed(a) else NO_CONSENT_GROUP
-        for u, a in attrs.items()
-    }
+    seg = {u: segment_group(a, segment_field) for u, a in attrs.items()}
+    return estimates_from_outcomes(out, campaign_id, aud, seg, segment_field)
+
+
+def segment_group(attrs: Mapping[str, Any], segment_field: str) -> str:
+    """The group a shopper's response rates come from in the fallback: their ``segment_field``
+    value as text, or the no-consent group (a shopper who withheld personalisation consent is
+    estimated from the campaign's overall rates, never from their profile's segment)."""
+    return str(attrs.get(segment_field)) if personalisation_allowed(attrs) else NO_CONSENT_GROUP
+
+
+def estimates_from_outcomes(
+    out: pd.DataFrame,
+    campaign_id: str,
+    aud: list[str],
+    seg: dict[str, str],
+    segment_field: str,
+) -> tuple[pd.DataFrame, str]:
+    """The fallback's estimates from the logged exposures ``out`` (:func:`exposure_outcomes`)
+    and each shopper's group ``seg`` (:func:`segment_group`; at least the exposed and the
+    audience); returns the frame of ``aud`` and the label naming the source."""
+    rates = fallback_rates(out, campaign_id, seg, segment_field)
+    return rates.estimates(aud, [seg.get(u, "None") for u in aud]), rates.label
+
+
+@dataclass(frozen=True)
+class FallbackRates:
+    """The fallback's response rates: per group (index ``segment``: ``p_control``,
+    ``p_treated``), the overall rates of a group not logged, and the label of the source."""
+
+    by_segment: pd.DataFrame
+    overall_control: float
+    overall_treated: float
+    label: str
+
+    def estimates(self, users: list[str], groups: list[str]) -> pd.DataFrame:
+        """``user_id, p_control, p_treated`` of ``users`` in ``groups`` (one group each)."""
+        s = pd.Series(groups, dtype=object)
+        return pd.DataFrame(
+            {
+                "user_id": users,
+                "p_control": s.map(self.by_segment["p_control"])
+                .fillna(self.overall_control)
+                .to_numpy(float),
+                "p_treated": s.map(self.by_segment["p_treated"])
+                .fillna(self.overall_treated)
+                .to_numpy(float),
+            }
+        )
+
+
+def fallback_rates(
+    out: pd.DataFrame, campaign_id: str, seg: dict[str, str], segment_field: str
+) -> FallbackRates:
+    """Response rates per group of ``campaign_id`` from the logged exposures (all campaigns'
+    when this one has none), shrunk towards the campaign's (:func:`segment_response_rates`)."""
     scope = "this campaign"
     if not (out["campaign_id"] == campaign_id).any():
         out = out.assign(campaign_id=campaign_id)
         scope = "all campaigns (none logged for this one)"
     rates = segment_response_rates(out[out["campaign_id"] == campaign_id], seg)
     by_seg = rates.set_index("segment")
-    overall_t = float(by_seg["p_treated"].mean())
-    overall_c = float(by_seg["p_control"].mean())
-    s = pd.Series([seg.get(u, "None") for u in aud])
-    frame = pd.DataFrame(
-        {
-            "user_id": aud,
-            "p_control": s.map(by_seg["p_control"]).fillna(overall_c).to_numpy(),
-            "p_treated": s.map(by_seg["p_treated"]).fillna(overall_t).to_numpy(),
-        }
+    return FallbackRates(
+        by_segment=by_seg[["p_control", "p_treated"]],
+        overall_control=float(by_seg["p_control"].mean()),
+        overall_treated=float(by_seg["p_treated"].mean()),
+        label=f"{FALLBACK_LABEL} '{segment_field}' ({scope}; not an uplift model)",
     )
-    label = f"{FALLBACK_LABEL} '{segment_field}' ({scope}; not an uplift model)"
-    return frame, label

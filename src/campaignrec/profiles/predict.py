@@ -577,13 +577,15 @@ def window_labels(
     """Per user: whether they bought in ``(start, end]`` and how much they spent."""
     parts: list[pd.DataFrame] = []
     for chunk in iter_events(source):
-        parts.append(_labels_of(chunk, start, end, item_price))
+        parts.append(purchase_labels(chunk, start, end, item_price))
     return _sum_labels(parts)
 
 
-def _labels_of(
+def purchase_labels(
     chunk: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, item_price: pd.Series | None
 ) -> pd.DataFrame:
+    """One row per purchase line of ``chunk`` in ``(start, end]``: ``user_id, spend, bought``
+    (spend by :func:`~campaignrec.profiles.state.line_revenue`); sum them per user."""
     ts = pd.to_datetime(chunk[TIMESTAMP], utc=True)
     sel = ((chunk["event_type"] == "purchase") & (ts > start) & (ts <= end)).to_numpy()
     ev = chunk.loc[sel]
@@ -617,12 +619,12 @@ def time_split_states(
     states = [ProfileState(items, config) for _ in cutoffs]
     bounds = [*cutoffs, end]
     parts: list[list[pd.DataFrame]] = [[] for _ in cutoffs]
-    price = states[0]._item_price if states else None
+    price = states[0].item_price if states else None
     for chunk in iter_events(source):
         ts = pd.to_datetime(chunk[TIMESTAMP], utc=True)
         for i, c in enumerate(cutoffs):
             states[i].apply(chunk.loc[(ts <= c).to_numpy()])
-            parts[i].append(_labels_of(chunk, c, bounds[i + 1], price))
+            parts[i].append(purchase_labels(chunk, c, bounds[i + 1], price))
     return states, [_sum_labels(p) for p in parts]
 
 

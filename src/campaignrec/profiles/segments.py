@@ -112,9 +112,9 @@ LOG_FEATURES = frozenset(
     }
 )
 # a missing value of these means "never": further away than anyone observed
-_FILL_WITH_MAX = frozenset({"recency_days", "days_since_last_event", "days_since_first_seen"})
+FILL_WITH_MAX = frozenset({"recency_days", "days_since_last_event", "days_since_first_seen"})
 # a missing typical hour (no events) is the centre of the circle: no preferred hour
-_FILL_WITH_ZERO = frozenset({"active_hour_sin", "active_hour_cos"})
+FILL_WITH_ZERO = frozenset({"active_hour_sin", "active_hour_cos"})
 _HOUR = ("active_hour_sin", "active_hour_cos")
 
 FEATURE_LABELS: dict[str, tuple[str, str]] = {
@@ -272,7 +272,7 @@ def _count(profiles: pd.DataFrame, spec: _Count) -> NDArray[np.float64] | None:
     return np.maximum(v, 0.0)
 
 
-def _rate_parts(
+def rate_parts(
     profiles: pd.DataFrame, feature: str
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
     """Numerator and denominator of a rate feature, or None when a column is missing."""
@@ -285,21 +285,21 @@ def _rate_parts(
     return num, den
 
 
-def _available(profiles: pd.DataFrame, feature: str) -> bool:
-    return feature in profiles.columns or _rate_parts(profiles, feature) is not None
+def feature_available(profiles: pd.DataFrame, feature: str) -> bool:
+    return feature in profiles.columns or rate_parts(profiles, feature) is not None
 
 
-def _learn_fill(profiles: pd.DataFrame, feature: str) -> float:
+def learn_fill(profiles: pd.DataFrame, feature: str) -> float:
     """The value an undefined row gets: the shop's rate for rates, else the rules above."""
-    parts = _rate_parts(profiles, feature)
+    parts = rate_parts(profiles, feature)
     if parts is not None:
         num, den = parts
         total = float(den.sum())
         return float(num.sum() / total) if total > 0 else 0.0
     v = _numeric(profiles, feature)
-    if feature in _FILL_WITH_ZERO or not np.isfinite(v).any():
+    if feature in FILL_WITH_ZERO or not np.isfinite(v).any():
         return 0.0
-    if feature in _FILL_WITH_MAX:
+    if feature in FILL_WITH_MAX:
         return float(np.nanmax(v) + 1.0)
     # undefined (a basket without orders, a rate without a denominator): neutral, so that
     # "never bought" does not read as "buys cheap"
@@ -308,7 +308,7 @@ def _learn_fill(profiles: pd.DataFrame, feature: str) -> float:
 
 def _raw(profiles: pd.DataFrame, feature: str, fill: dict[str, float]) -> NDArray[np.float64]:
     """One feature per row in original units (rates shrunk, gaps filled)."""
-    parts = _rate_parts(profiles, feature)
+    parts = rate_parts(profiles, feature)
     if parts is not None:
         num, den = parts
         _, _, m, cap = RATE_FEATURES[feature]
@@ -323,7 +323,7 @@ def _raw(profiles: pd.DataFrame, feature: str, fill: dict[str, float]) -> NDArra
     return np.where(np.isnan(v), fill[feature], v)
 
 
-def _to_model_space(v: NDArray[np.float64], feature: str) -> NDArray[np.float64]:
+def to_model_space(v: NDArray[np.float64], feature: str) -> NDArray[np.float64]:
     return np.log1p(np.maximum(v, 0.0)) if feature in LOG_FEATURES else v
 
 
@@ -331,16 +331,16 @@ def _from_model_space(v: NDArray[np.float64], features: list[str]) -> NDArray[np
     return np.where(np.isin(features, list(LOG_FEATURES)), np.expm1(v), v)
 
 
-def _transform(
+def transform_features(
     profiles: pd.DataFrame, features: list[str], fill: dict[str, float]
 ) -> NDArray[np.float64]:
-    cols = [_to_model_space(_raw(profiles, f, fill), f) for f in features]
+    cols = [to_model_space(_raw(profiles, f, fill), f) for f in features]
     return np.column_stack(cols) if cols else np.zeros((len(profiles), 0))
 
 
-def _describe_matrix(profiles: pd.DataFrame, features: list[str]) -> NDArray[np.float64]:
+def describe_matrix(profiles: pd.DataFrame, features: list[str]) -> NDArray[np.float64]:
     """Descriptor columns in model space, NaN where undefined (means skip them)."""
-    cols = [_to_model_space(_numeric(profiles, f), f) for f in features]
+    cols = [to_model_space(_numeric(profiles, f), f) for f in features]
     return np.column_stack(cols) if cols else np.zeros((len(profiles), 0))
 
 
@@ -397,7 +397,7 @@ class SegmentModel:
     def standardise(self, profiles: pd.DataFrame) -> NDArray[np.float64]:
         """The standardised feature matrix of ``profiles`` (unweighted z-scores)."""
         self._check()
-        missing = [f for f in self.features_ if not _available(profiles, f)]
+        missing = [f for f in self.features_ if not feature_available(profiles, f)]
         if missing:
             raise ValidationError(
                 "features",
@@ -405,13 +405,13 @@ class SegmentModel:
                 value=missing,
                 hint="compute the profiles with the same version, or refit the segments",
             )
-        x = _transform(profiles, self.features_, self.fill_)
+        x = transform_features(profiles, self.features_, self.fill_)
         return (x - self.mean_) / self.scale_
 
     def predict(self, profiles: pd.DataFrame) -> NDArray[np.int64]:
         """Stable segment id of each row (nearest centroid in the weighted space)."""
         z = self.standardise(profiles)
-        return np.asarray(self.segment_ids_, dtype=np.int64)[_nearest(z, self)]
+        return np.asarray(self.segment_ids_, dtype=np.int64)[nearest_centroid(z, self)]
 
     def feature_table(self, profiles: pd.DataFrame) -> pd.DataFrame:
         """The clustered features of each row in original units (rates shrunk, gaps filled)."""
@@ -514,7 +514,7 @@ class SegmentModel:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def _nearest(z: NDArray[np.float64], model: SegmentModel) -> NDArray[np.int64]:
+def nearest_centroid(z: NDArray[np.float64], model: SegmentModel) -> NDArray[np.int64]:
     zw = z * model.weights_
     cw = model.centroids_ * model.weights_
     d = (zw**2).sum(axis=1)[:, None] - 2.0 * zw @ cw.T + (cw**2).sum(axis=1)[None, :]
@@ -534,7 +534,7 @@ def _kmeans(x: NDArray[np.float64], k: int, cfg: SegmentConfig, n_init: int, see
         return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x)
 
 
-def _stability(
+def stability_score(
     xs: NDArray[np.float64],
     k: int,
     reference: NDArray[np.int64],
@@ -592,7 +592,7 @@ def fit_segments(
     The fitted :class:`SegmentModel`; ``silhouette_`` and ``stability_`` hold the whole curves.
     """
     cfg = config or SegmentConfig()
-    candidates = [f for f in cfg.features if _available(profiles, f)]
+    candidates = [f for f in cfg.features if feature_available(profiles, f)]
     if not candidates:
         raise ValidationError(
             "features",
@@ -603,8 +603,8 @@ def fit_segments(
     n = len(profiles)
     if n < cfg.k_min + 1:
         raise ValidationError("profiles", f"need more than {cfg.k_min} users to segment", value=n)
-    fill = {f: _learn_fill(profiles, f) for f in candidates}
-    x = _transform(profiles, candidates, fill)
+    fill = {f: learn_fill(profiles, f) for f in candidates}
+    x = transform_features(profiles, candidates, fill)
     scale = x.std(axis=0)
     keep = scale > 1e-12 * np.maximum(1.0, np.abs(x).max(axis=0))
     if not keep.any():
@@ -639,7 +639,7 @@ def fit_segments(
         fits[kk] = km
         silhouette[kk] = float(silhouette_score(xs, labels)) if len(np.unique(labels)) > 1 else -1.0
         if k is None:
-            stab = _stability(xs, kk, labels, cfg, rng)
+            stab = stability_score(xs, kk, labels, cfg, rng)
             if np.isfinite(stab):
                 stability[kk] = stab
     best_k = k if k is not None else choose_k(silhouette, stability, cfg.min_stability)
@@ -650,12 +650,12 @@ def fit_segments(
     model.silhouette_, model.stability_, model.k_ = silhouette, stability, best_k
     model.centroids_ = fits[best_k].cluster_centers_ / weights
     model.segment_ids_ = list(range(best_k))
-    _describe(model, profiles, _nearest(zw / weights, model), cfg)
-    order, ids = _stable_ids(model, previous)
+    _describe(model, profiles, nearest_centroid(zw / weights, model), cfg)
+    order, ids = stable_ids(model, previous)
     model.centroids_ = model.centroids_[order]
     model.describe_centroids_ = model.describe_centroids_[order]
     model.segment_ids_ = ids
-    _name_segments(model)
+    name_segments(model)
     return model
 
 
@@ -664,7 +664,7 @@ def _describe(
 ) -> None:
     """Descriptor scaler and each segment's mean z (NaN-skipping) of the descriptor columns."""
     feats = [f for f in cfg.describe if f in profiles.columns and f not in model.features_]
-    d = _describe_matrix(profiles, feats)
+    d = describe_matrix(profiles, feats)
     finite = np.isfinite(d)
     # a descriptor needs values that differ (a shop without prices has spend 0 for everyone)
     with warnings.catch_warnings():
@@ -689,7 +689,7 @@ def _describe(
     model.describe_centroids_ = np.nan_to_num(cent, nan=0.0)
 
 
-def _stable_ids(
+def stable_ids(
     model: SegmentModel, previous: SegmentModel | None
 ) -> tuple[NDArray[np.int64], list[int]]:
     """Order of the centroids and their ids: by value on a first run, matched to ``previous``."""
@@ -718,7 +718,7 @@ def _stable_ids(
     return order, ids
 
 
-def _name_segments(model: SegmentModel) -> None:
+def name_segments(model: SegmentModel) -> None:
     zt = model.centroid_z().reset_index(drop=True)
     k = len(zt)
     rows = [zt.iloc[r] for r in range(k)]

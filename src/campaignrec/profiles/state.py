@@ -212,6 +212,11 @@ class ProfileState:
             else None
         )
 
+    @property
+    def item_price(self) -> pd.Series:
+        """Catalogue price per item_id (the price of a purchase line without one)."""
+        return self._item_price
+
     # ---- applying events -----------------------------------------------------------------------
     def apply(self, events: pd.DataFrame) -> ProfileState:
         """Fold a batch of canonical events into the state (the online path); returns ``self``.
@@ -697,7 +702,7 @@ def _finalize(
     scores = rfm_scores(prof["recency_days"], f_all, prof["monetary"])
     prof = pd.concat([prof, scores], axis=1)
     prof["rfm_segment"] = rfm_segment(prof["r_score"], prof["f_score"], prof["m_score"], f_all)
-    prof["price_band"] = _price_band(prof["mean_unit_price"], state._price_edges)
+    prof["price_band"] = price_band(prof["mean_unit_price"], state._price_edges)
     prof["lifecycle"] = lifecycle_stage(
         prof["days_since_first_seen"],
         prof["recency_days"],
@@ -716,7 +721,9 @@ def _lists(values: pd.Series, idx: pd.Index) -> list[list[Any]]:
     return [v if isinstance(v, list) else [] for v in got]
 
 
-def _price_band(mean_price: pd.Series, edges: tuple[float, float] | None) -> pd.Series:
+def price_band(mean_price: pd.Series, edges: tuple[float, float] | None) -> pd.Series:
+    """``low | mid | high`` of each mean unit price (None where undefined): below the first edge,
+    up to the second, above it; without edges, the terciles of the given prices (at least 3)."""
     p = mean_price.to_numpy(dtype=float)
     if edges is None:
         ok = p[~np.isnan(p)]
@@ -754,7 +761,8 @@ def _with_users(
             "top_search_terms",
         ):
             prof[c] = [v if isinstance(v, list) else [] for v in prof[c]]
-        prof["device_mix"] = prof["device_mix"].fillna("{}")
+        # object first: a shop whose events carry no device has an all-NaN float column here
+        prof["device_mix"] = prof["device_mix"].astype(object).fillna("{}")
     for c in (*_DEMOGRAPHICS, "birth_year"):
         if c not in prof.columns:
             prof[c] = None

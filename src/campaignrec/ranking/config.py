@@ -30,6 +30,13 @@ class RankingConfig:
     event_weights : weight of each fresh event type in the request-time history.
     trending_cache_seconds : how long trending counts read from the online state are reused.
     recent_len : how many recent items per shopper the online state keeps.
+    fairness_protected_group : the protected item group of the fairness step
+        (:class:`campaignrec.ranking.fairness.ProtectedGroup`: ``new_items``, ``long_tail``,
+        ``brand:A|B``, ``category:C|D``); None = no fairness step.
+    fairness_strength : FA*IR target share ``p`` of the protected group in [0, 1) (0 = off); a
+        request may override it (``fair_strength``).
+    fairness_alpha : FA*IR significance of the per-prefix minimum.
+    fairness_new_item_days : an item created this recently is a new item.
     """
 
     n_candidates: int = 200
@@ -47,6 +54,10 @@ class RankingConfig:
     event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     trending_cache_seconds: float = 30.0
     recent_len: int = 50
+    fairness_protected_group: str | None = None
+    fairness_strength: float = 0.0
+    fairness_alpha: float = 0.1
+    fairness_new_item_days: float = 30.0
 
     def __post_init__(self) -> None:
         if self.n_candidates < 1:
@@ -54,6 +65,20 @@ class RankingConfig:
         if not 0.0 <= self.diversity <= 1.0:
             raise ConfigError(
                 f"ranking: diversity must be in [0, 1], got {self.diversity}", hint="e.g. 0.3"
+            )
+        if not 0.0 <= self.fairness_strength < 1.0:
+            raise ConfigError(
+                f"ranking: fairness_strength must be in [0, 1), got {self.fairness_strength}",
+                hint="e.g. 0.3 (the least share of the protected group in every prefix)",
+            )
+        if self.fairness_strength > 0 and not self.fairness_protected_group:
+            raise ConfigError(
+                "ranking: fairness_strength is set but fairness_protected_group is not",
+                hint="fairness_protected_group = 'new_items' (or long_tail, brand:A|B)",
+            )
+        if not 0.0 < self.fairness_alpha < 1.0:
+            raise ConfigError(
+                f"ranking: fairness_alpha must be in (0, 1), got {self.fairness_alpha}"
             )
         for name in ("max_per_brand", "max_per_category"):
             value = getattr(self, name)

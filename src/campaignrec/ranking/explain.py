@@ -74,6 +74,13 @@ def _campaign_text(campaign: Campaign, item_title: str, lang: str, now: datetime
     return f"\u201c{item_title}\u201d is part of {name}"
 
 
+def fair_note(text: str, group: str, lang: str) -> str:
+    """``text`` with the note that the fairness step moved the item up for ``group``."""
+    if lang == "zh":
+        return f"{text}（为保证{group}获得公平曝光而前移）"
+    return f"{text} (moved up to give {group} fair exposure)"
+
+
 def explain(
     reason: str,
     evidence: Sequence[str],

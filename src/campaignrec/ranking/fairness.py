@@ -22,12 +22,17 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Literal
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
-from campaignrec.errors import ValidationError
+from campaignrec.errors import ConfigError, ValidationError
 
 
 @dataclass(frozen=True)
@@ -46,15 +51,20 @@ class FairRankingConfig:
 
 def minimum_protected(k: int, p: float, alpha: float = 0.1) -> NDArray[np.int64]:
     """``m[i - 1]``: the fewest protected items the top ``i`` may hold, for i = 1..k."""
-    from scipy.stats import binom
-
     if k < 1:
         return np.zeros(0, dtype=np.int64)
     if p <= 0:
         return np.zeros(k, dtype=np.int64)
-    i = np.arange(1, k + 1)
-    m = binom.ppf(alpha, i, p)
-    return np.maximum(np.nan_to_num(m, nan=0.0), 0).astype(np.int64)
+    return np.asarray(_minimum_table(int(k), float(p), float(alpha)), dtype=np.int64)
+
+
+@lru_cache(maxsize=256)
+def _minimum_table(k: int, p: float, alpha: float) -> tuple[int, ...]:
+    # one scipy call per (k, p, alpha): the serving path asks for the same few tables
+    from scipy.stats import binom
+
+    m = binom.ppf(alpha, np.arange(1, k + 1), p)
+    return tuple(int(x) for x in np.maximum(np.nan_to_num(m, nan=0.0), 0))
 
 
 @dataclass(frozen=True)
@@ -135,4 +145,138 @@ def fair_rerank(
     return FairRanking(out, out_scores, short)
 
 
-__all__ = ["FairRanking", "FairRankingConfig", "fair_rerank", "minimum_protected"]
+GroupKind = Literal["new_items", "long_tail", "brand", "category"]
+GROUP_KINDS: tuple[GroupKind, ...] = ("new_items", "long_tail", "brand", "category")
+_LABELS = {
+    "new_items": ("new items", "新品"),
+    "long_tail": ("less-known items", "小众商品"),
+}
+
+
+@dataclass(frozen=True)
+class ProtectedGroup:
+    """The protected item group of the serving path, from the ``fairness_protected_group`` setting.
+
+    ``new_items`` (created in the last ``new_item_days`` days, or never interacted with in the
+    model's training data), ``long_tail`` (outside the ``head_share`` most popular items of the
+    model), ``brand:A|B`` or ``category:Books|Home/Garden`` (a listed brand; a category path or
+    its prefix).
+
+    Examples
+    --------
+    >>> ProtectedGroup.parse("brand:Acme|Small Co").values
+    ('Acme', 'Small Co')
+    """
+
+    kind: GroupKind
+    values: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, spec: str) -> ProtectedGroup:
+        head, sep, rest = str(spec).strip().partition(":")
+        kind = head.strip().lower()
+        values = tuple(v.strip() for v in rest.split("|") if v.strip()) if sep else ()
+        hint = "new_items, long_tail, brand:A|B or category:Books|Home"
+        if kind not in GROUP_KINDS:
+            raise ConfigError(f"fairness_protected_group: unknown group {spec!r}", hint=hint)
+        if kind in ("brand", "category") and not values:
+            raise ConfigError(f"fairness_protected_group: {kind} needs values", hint=hint)
+        if kind in ("new_items", "long_tail") and values:
+            raise ConfigError(f"fairness_protected_group: {kind} takes no values", hint=hint)
+        group: GroupKind = kind  # type: ignore[assignment]
+        return cls(group, values)
+
+    def label(self, lang: str) -> str:
+        """What the explanation calls the group (``lang`` is ``en`` or ``zh``)."""
+        zh = lang == "zh"
+        if self.kind in _LABELS:
+            return _LABELS[self.kind][1 if zh else 0]
+        names = ("、" if zh else ", ").join(self.values[:3])
+        if self.kind == "brand":
+            return f"品牌{names}" if zh else f"the brands {names}"
+        return f"{names}类商品" if zh else f"items in {names}"
+
+    def mask(
+        self,
+        item_ids: Sequence[str] | NDArray[np.object_],
+        brand: NDArray[np.object_],
+        category: NDArray[np.object_],
+        popularity: NDArray[np.floating],
+        catalogue: pd.DataFrame | None,
+        now: datetime,
+        *,
+        new_item_days: float = 30.0,
+        head_share: float = 0.2,
+    ) -> NDArray[np.bool_]:
+        """Membership of each item (aligned with ``item_ids``) in the group."""
+        n = len(item_ids)
+        pop = np.asarray(popularity, dtype=np.float64)
+        if self.kind == "long_tail":
+            out = np.ones(n, dtype=bool)
+            out[np.argsort(-pop, kind="stable")[: max(round(head_share * n), 1)]] = False
+            return out
+        if self.kind == "brand":
+            wanted = set(self.values)
+            return np.asarray([b in wanted for b in brand], dtype=bool)
+        if self.kind == "category":
+            return np.asarray(
+                [
+                    isinstance(c, str) and any(c == v or c.startswith(v + "/") for v in self.values)
+                    for c in category
+                ],
+                dtype=bool,
+            )
+        out = pop <= 0  # new to the model: nobody interacted with it in the training data
+        if catalogue is not None and "created_time" in catalogue.columns and len(catalogue):
+            table = catalogue.drop_duplicates("item_id", keep="last")
+            created = pd.to_datetime(table["created_time"], utc=True, errors="coerce")
+            pos = pd.Index(table["item_id"].astype(str)).get_indexer(
+                pd.Index([str(i) for i in item_ids], dtype=object)
+            )
+            cut = pd.Timestamp(now - timedelta(days=new_item_days))
+            recent = (created >= cut).to_numpy(dtype=bool)
+            have = pos >= 0
+            out[have] |= recent[pos[have]]
+        return out
+
+
+def fair_order(
+    order: NDArray[np.int64],
+    protected: NDArray[np.bool_],
+    k: int,
+    config: FairRankingConfig,
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """One list: the first ``k`` of ``order`` re-ranked by :func:`fair_rerank`, and which of them
+    the constraint moved up (placed above the position they held in ``order``)."""
+    pool = np.asarray(order, dtype=np.int64)
+    k = min(int(k), len(pool))
+    m = minimum_protected(k, config.p, config.alpha)
+    is_prot = np.asarray(protected, dtype=bool)[pool]
+    p_idx = np.flatnonzero(is_prot).tolist()
+    o_idx = np.flatnonzero(~is_prot).tolist()
+    picked: list[int] = []
+    ip = io = n_prot = 0
+    for pos in range(k):  # the walk of fair_rerank, for one list
+        need = n_prot < m[pos]
+        if ip < len(p_idx) and (need or io >= len(o_idx) or p_idx[ip] < o_idx[io]):
+            picked.append(p_idx[ip])
+            ip += 1
+            n_prot += 1
+        elif io < len(o_idx):
+            picked.append(o_idx[io])
+            io += 1
+        else:
+            break
+    at = np.asarray(picked, dtype=np.int64)
+    return pool[at], at > np.arange(len(at))
+
+
+__all__ = [
+    "GROUP_KINDS",
+    "FairRanking",
+    "FairRankingConfig",
+    "ProtectedGroup",
+    "fair_order",
+    "fair_rerank",
+    "minimum_protected",
+]

@@ -34,10 +34,12 @@ from campaignrec.models.registry import load_model
 from campaignrec.privacy.consent import personalisation_allowed, with_live_consent
 from campaignrec.ranking import candidates as cand
 from campaignrec.ranking import rules
+from campaignrec.ranking.attributes import store_attribute_lookup
 from campaignrec.ranking.catalogue import CatalogueView
 from campaignrec.ranking.config import RankingConfig
-from campaignrec.ranking.explain import check_lang, explain
-from campaignrec.ranking.history import fresh_history, history_row, positions
+from campaignrec.ranking.explain import check_lang, explain, fair_note
+from campaignrec.ranking.fairness import FairRankingConfig, ProtectedGroup, fair_order
+from campaignrec.ranking.history import PrefetchedUser, fresh_history, history_row, positions
 from campaignrec.ranking.rerank import select
 from campaignrec.store.online import OnlineState
 
@@ -56,6 +58,7 @@ class RankingRequest:
     price_max: float | None = None
     lang: str = "en"
     diversity: float | None = None
+    fair_strength: float | None = None  # FA*IR strength for this request (None: the config's)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class RankedItem:
     reason: str
     text: str
     evidence: tuple[str, ...]
+    fair_boost: bool = False  # moved up by the fairness step (its text says so)
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,19 @@ class Ranker:
         self.clock = clock
         self.view = CatalogueView.build(model.items_, catalogue)
         self._hidden = rules.always_hidden(self.view)  # out of stock or hidden: never shown
+        spec = self.config.fairness_protected_group
+        self.fair_group = ProtectedGroup.parse(spec) if spec else None
+        self._protected: NDArray[np.bool_] | None = None
+        if self.fair_group is not None:  # once per model: a request only reads the mask
+            self._protected = self.fair_group.mask(
+                model.items_.ids,
+                self.view.brand,
+                self.view.category,
+                np.asarray(model.popularity_),
+                catalogue,
+                datetime.fromtimestamp(clock(), UTC),
+                new_item_days=self.config.fairness_new_item_days,
+            )
         self._popular_order = np.argsort(-np.asarray(model.popularity_), kind="stable")
         self._seen: sp.csr_matrix = model.seen_.tocsr()
         self._seen_csc = self._seen.tocsc()
@@ -178,13 +195,16 @@ class Ranker:
         *,
         model_name: str | None = None,
         config: RankingConfig | None = None,
+        attribute_cache_seconds: float = 0.0,
     ) -> Ranker:
         """The served model (:func:`campaignrec.pipeline.training.active_model_row`: the active
         version of ``model_name``, or the most recently activated model), the items, users and
         campaigns tables of ``store``, and the registry version.
 
-        Each shopper's attributes (consent, region, segment) are read per request by primary key,
-        so a consent change takes effect at once.
+        Each shopper's attributes (consent, region, segment) are read per request by primary key
+        (kept ``attribute_cache_seconds`` per process when above 0: see
+        :mod:`campaignrec.ranking.attributes`); the live consent is read on every request, so a
+        consent change takes effect at once.
         """
         from campaignrec.pipeline.training import active_model_row
 
@@ -194,13 +214,18 @@ class Ranker:
         table = store.read_table("campaigns")
         campaigns = load_campaigns(table) if not table.empty else None
         if config is None:
-            config = RankingConfig(event_weights=dict(settings.event_weights))
+            config = RankingConfig(
+                event_weights=dict(settings.event_weights),
+                fairness_protected_group=getattr(settings, "fairness_protected_group", None),
+                fairness_strength=getattr(settings, "fairness_strength", 0.0),
+                fairness_alpha=getattr(settings, "fairness_alpha", 0.1),
+            )
         ranker = cls(
             model,
             store.read_table("items"),
             online,
             config=config,
-            user_attributes=store_attribute_lookup(store),
+            user_attributes=store_attribute_lookup(store, cache_seconds=attribute_cache_seconds),
             model_version=str(row["version"]),
             users=users if not users.empty else None,
             campaigns=campaigns,
@@ -274,9 +299,14 @@ class Ranker:
             raise ValidationError("k", "must be >= 0", value=request.k)
         lang = check_lang(request.lang)
         cfg = self.config
+        strength = cfg.fairness_strength if request.fair_strength is None else request.fair_strength
+        fair = self._fair_config(strength) if strength else None
+        context = dict(request.context)
+        # every online read of this shopper in one round trip (consent, fresh events, session)
+        online: Any = PrefetchedUser(self.online, request.user_id, context.get("session_id"))
         # the stored consent with a live change (a consent event) over it: one read
-        attrs = dict(with_live_consent(self._attrs(request.user_id), self.online, request.user_id))
-        personalised = personalisation_allowed(attrs, self.online, request.user_id)
+        attrs = dict(with_live_consent(self._attrs(request.user_id), online, request.user_id))
+        personalised = personalisation_allowed(attrs, online, request.user_id)
         n_items = len(self.view)
         boost = np.zeros(n_items, dtype=np.float64)
         base_reason = "popular"  # every item's reason, but those in reason_at
@@ -287,14 +317,13 @@ class Ranker:
         seen = purchased = np.zeros(0, dtype=np.int64)
         segment: str | None = None
         now = datetime.fromtimestamp(self.clock(), UTC)
-        context = dict(request.context)
         similar = self._context_similar(context.get("item_id"), cfg.n_candidates)
 
         if personalised:
             uidx = int(self.model.users_.index([request.user_id], missing="ignore")[0])
             fresh = fresh_history(
                 request.user_id,
-                self.online,
+                online,
                 session_id=context.get("session_id"),
                 event_weights=cfg.event_weights,
             )
@@ -394,8 +423,15 @@ class Ranker:
             max_per_category=cfg.max_per_category,
         )
 
-        # ---- explanations -----------------------------------------------------------------
         chosen = cands[picked]
+        moved = np.zeros(len(chosen), dtype=bool)
+        if fair is not None and self._protected is not None and len(chosen):
+            # FA*IR after the rules: the list, then the allowed candidates it left out, re-ranked
+            # so every prefix holds the minimum of protected items (the list keeps its length)
+            pool = np.concatenate([chosen, cands[~np.isin(cands, chosen)]])
+            chosen, moved = fair_order(pool, self._protected, len(chosen), fair)
+
+        # ---- explanations -----------------------------------------------------------------
         because = self._because(history_items, chosen) if personalised else {}
         out = []
         for rank, picked_idx in enumerate(chosen, start=1):
@@ -417,10 +453,26 @@ class Ranker:
                 now=now,
                 segment=segment,
             )
-            out.append(RankedItem(item_id, float(total[i]), rank, reason, text, ev))
+            boosted = bool(moved[rank - 1])
+            if boosted and self.fair_group is not None:
+                text = fair_note(text, self.fair_group.label(lang), lang)
+            out.append(RankedItem(item_id, float(total[i]), rank, reason, text, ev, boosted))
         return RankedList(
             request.user_id, tuple(out), self.model.name, self.model_version, personalised
         )
+
+    def _fair_config(self, strength: float) -> FairRankingConfig:
+        """The FA*IR knobs of a request asking for ``strength`` (> 0)."""
+        if not 0.0 <= strength < 1.0:
+            raise ValidationError("fair_strength", "must be in [0, 1)", value=strength)
+        if self._protected is None:
+            raise ValidationError(
+                "fair_strength",
+                "no protected item group is configured",
+                value=strength,
+                hint="set fairness_protected_group (new_items, long_tail, brand:A|B)",
+            )
+        return FairRankingConfig(p=float(strength), alpha=self.config.fairness_alpha)
 
     def _large_candidates(
         self, total: NDArray[np.float64], allow: NDArray[np.bool_], want: int
@@ -550,23 +602,6 @@ class Ranker:
         return self.view.title(item_id)
 
 
-def store_attribute_lookup(store: Any) -> Callable[[str], Mapping[str, Any] | None]:
-    """``user_id -> attributes``: the users-table row by primary key, its ``attributes`` merged
-    in (None for a shopper the store does not know)."""
-    from campaignrec.store.profiles import user_record
-
-    def lookup(user_id: str) -> Mapping[str, Any] | None:
-        record = user_record(store, str(user_id))
-        if record is None:
-            return None
-        extra = record.pop("attributes", None)
-        if isinstance(extra, dict):
-            record = {**extra, **{k: v for k, v in record.items() if v is not None}}
-        return record
-
-    return lookup
-
-
 EXPORT_COLUMNS = ["user_id", "rank", "item_id", "score", "reason"]
 
 
@@ -577,6 +612,7 @@ def recommend_frame(
     *,
     lang: str = "en",
     with_text: bool = False,
+    fair_strength: float | None = None,
 ) -> pd.DataFrame:
     """Top-k per user as rows ``user_id, rank, item_id, score, reason`` (the batch export;
     ``with_text`` adds the explanation in ``lang``).
@@ -585,7 +621,9 @@ def recommend_frame(
     """
     rows: list[dict[str, Any]] = []
     for user_id in user_ids:
-        ranked = ranker.recommend(RankingRequest(user_id=str(user_id), k=k, lang=lang))
+        ranked = ranker.recommend(
+            RankingRequest(user_id=str(user_id), k=k, lang=lang, fair_strength=fair_strength)
+        )
         for it in ranked.items:
             row: dict[str, Any] = {
                 "user_id": str(user_id),

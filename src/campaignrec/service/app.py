@@ -21,6 +21,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campaignrec.config import Settings, load_settings
+from campaignrec.service.access import AuditMiddleware
 from campaignrec.service.console import router as console_router
 from campaignrec.service.deps import AdminKey
 from campaignrec.service.errors import error_response, install_error_handlers
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.add_middleware(FrameMiddleware, settings=cfg)
+    app.add_middleware(AuditMiddleware)  # outermost: a write the frame refuses (413) is audited
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request, _key: AdminKey) -> Response:

@@ -26,6 +26,7 @@ def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency: a valid ``Authorization: Bearer`` key holding ``scope`` (admin holds all)."""
 
     async def check(request: Request, state: State) -> ApiKey:
+        request.state.required_scope = scope  # the access audit records admin reads
         header = request.headers.get("authorization", "")
         kind, _, token = header.partition(" ")
         if kind.lower() != "bearer" or not token:
@@ -33,6 +34,7 @@ def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
         key = state.keys.verify(token.strip())
         if key is None:
             raise ApiError(401, "unauthorized", "unknown or revoked API key")
+        request.state.key_id = key.id  # before the scope check: a refused key is named too
         if scope not in key.scopes and "admin" not in key.scopes:
             raise ApiError(403, "forbidden", f"this key lacks the '{scope}' scope")
         wait = state.bucket.take(key.id)
@@ -43,7 +45,6 @@ def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
                 "too many requests for this key",
                 headers={"Retry-After": str(max(1, int(wait + 0.999)))},
             )
-        request.state.key_id = key.id
         return key
 
     return check

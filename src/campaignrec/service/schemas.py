@@ -93,6 +93,9 @@ class ItemOut(_Model):
     evidence: list[str] = Field(
         default_factory=list, description="ids behind the reason (items viewed, campaign)"
     )
+    fair_boost: bool = Field(
+        default=False, description="moved up by the fairness step (the text says so)"
+    )
 
 
 class RecommendationsOut(_Model):

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from campaignrec.config import Settings
 from campaignrec.errors import CampaignrecError
 from campaignrec.pipeline.training import active_model_row
+from campaignrec.privacy.audit import AccessAuditor
 from campaignrec.privacy.edge import privacy_edge
 from campaignrec.privacy.pseudonymise import pseudonymise_user_id
 from campaignrec.ranking import Ranker
@@ -63,6 +64,7 @@ class ServiceState:
         self.edge = privacy_edge(settings, self.store)  # pseudonyms and personal fields
         self.catalog = CatalogCache(self.store, ttl_seconds=max(settings.model_check_seconds, 0.5))
         self.metrics = Metrics()
+        self.audit = AccessAuditor(self.store, settings)  # who did what: off the request path
         self._lock = threading.Lock()
         self._checked = 0.0
         self.ranker: Ranker | None = None
@@ -126,7 +128,12 @@ class ServiceState:
             if version is None or (version == self.version and self.ranker is not None):
                 return
             try:
-                ranker = Ranker.from_store(self.store, self.settings, self.online)
+                ranker = Ranker.from_store(
+                    self.store,
+                    self.settings,
+                    self.online,
+                    attribute_cache_seconds=self.settings.attribute_cache_seconds,
+                )
             except CampaignrecError:
                 return
             self.ranker, self.version = ranker, version  # requests see old or new
@@ -136,5 +143,6 @@ class ServiceState:
             self._lock.release()
 
     def close(self) -> None:
+        self.audit.close()
         self.online.close()
         self.store.close()

@@ -445,6 +445,20 @@ def _v6_experiments_table(conn: Connection, tables: Tables) -> None:
     create_experiments_table(conn, tables.prefix)
 
 
+def _v7_campaign_protected_attributes(conn: Connection, tables: Tables) -> None:
+    # Frozen here as it shipped: a JSON list of declared attributes and the reason, both nullable.
+    table = tables.campaigns.name
+    conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD COLUMN protected_attributes TEXT')
+    conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD COLUMN protected_reason TEXT')
+
+
+def _v8_audit_time_index(conn: Connection, tables: Tables) -> None:
+    # Defined by campaignrec.store.privacy: the audit log is read by time (campaignrec audit).
+    from campaignrec.store.privacy import create_audit_time_index
+
+    create_audit_time_index(conn, tables.prefix)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -468,6 +482,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "experiments: experiment definitions (variants, shares, layer range, metrics)",
         _v6_experiments_table,
     ),
+    Migration(
+        7,
+        "campaigns.protected_attributes, protected_reason: what a campaign declares it selects on",
+        _v7_campaign_protected_attributes,
+    ),
+    Migration(8, "audit_log (at) index: the access audit read by time", _v8_audit_time_index),
 )
 
 

@@ -132,6 +132,13 @@ class OnlineState(Protocol):
         """The JSON values of ``keys`` (None where absent), in one round trip."""
         ...
 
+    def read_user(
+        self, user_id: str, hash_key: str, keys: list[str]
+    ) -> tuple[dict[str, float], list[str], list[Any]]:
+        """One shopper's hash at ``hash_key``, :meth:`recent` items and the JSON values of
+        ``keys``, in one round trip (what the ranking path reads per request)."""
+        ...
+
     def batch(self) -> AbstractContextManager[None]:
         """Send the writes made inside the block together (one round trip for Redis).
 
@@ -292,6 +299,11 @@ class MemoryOnlineState:
     def get_many(self, keys: list[str]) -> list[Any]:
         return [self.get(k) for k in keys]
 
+    def read_user(
+        self, user_id: str, hash_key: str, keys: list[str]
+    ) -> tuple[dict[str, float], list[str], list[Any]]:
+        return self.hgetall(hash_key), self.recent(user_id), self.get_many(keys)
+
     def batch(self) -> AbstractContextManager[None]:
         return nullcontext()
 
@@ -394,6 +406,22 @@ class RedisOnlineState:
             return []
         values = self._redis.mget([self._k(k) for k in keys])
         return [json.loads(v) if v is not None else None for v in values]
+
+    def read_user(
+        self, user_id: str, hash_key: str, keys: list[str]
+    ) -> tuple[dict[str, float], list[str], list[Any]]:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hgetall(self._k(hash_key))
+        pipe.lrange(self._k(user_key(user_id, "recent")), 0, -1)
+        if keys:
+            pipe.mget([self._k(k) for k in keys])
+        out = pipe.execute()
+        values = out[2] if keys else []
+        return (
+            {f: float(v) for f, v in out[0].items()},
+            list(out[1]),
+            [json.loads(v) if v is not None else None for v in values],
+        )
 
     def push_recent(self, user_id: str, item_id: str, max_len: int = 50) -> None:
         _check_positive("max_len", max_len)

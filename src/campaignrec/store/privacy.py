@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -83,6 +84,7 @@ def privacy_tables(prefix: str = "") -> dict[str, Table]:
         ),
     }
     Index(f"ix_{prefix}{LEDGER}_dataset", tables[LEDGER].c.dataset)
+    Index(f"ix_{prefix}{AUDIT}_at", tables[AUDIT].c.at)  # migration 8: reads by time
     return tables
 
 
@@ -108,6 +110,13 @@ def create_privacy_tables(conn: Connection, prefix: str) -> None:
     )
     conn.exec_driver_sql(
         f'CREATE INDEX IF NOT EXISTS "ix_{p}{LEDGER}_dataset" ON "{p}{LEDGER}" (dataset)'
+    )
+
+
+def create_audit_time_index(conn: Connection, prefix: str) -> None:
+    """DDL of migration 8, frozen as it shipped: the audit log read by time (``--since``)."""
+    conn.exec_driver_sql(
+        f'CREATE INDEX IF NOT EXISTS "ix_{prefix}{AUDIT}_at" ON "{prefix}{AUDIT}" (at)'
     )
 
 
@@ -169,10 +178,45 @@ class PrivacyRepository:
             key = result.inserted_primary_key
         return int(key[0]) if key else 0
 
-    def audit_records(self) -> pd.DataFrame:
-        """Every audit record, oldest first (``at`` as UTC timestamps, ``detail`` decoded)."""
+    def record_many(self, rows: list[Mapping[str, Any]]) -> int:
+        """Append many audit records in one transaction (``at`` in UTC microseconds, ``detail``
+        a mapping); returns how many. Subjects must already be keyed hashes."""
+        if not rows:
+            return 0
+        clean = []
+        for r in rows:
+            if not r.get("actor"):
+                raise ValidationError("actor", "an audit record needs who acted")
+            clean.append(
+                {
+                    "at": int(r["at"]),
+                    "actor": str(r["actor"]),
+                    "action": str(r["action"]),
+                    "subject": r.get("subject"),
+                    "detail": json.dumps(dict(r.get("detail") or {}), sort_keys=True, default=str),
+                }
+            )
+        with self.store.engine.begin() as conn:
+            conn.execute(insert(self.audit), clean)
+        return len(clean)
+
+    def audit_records(
+        self, since: datetime | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
+        """Audit records, oldest first (``at`` as UTC timestamps, ``detail`` decoded);
+        ``since``: only those at or after it; ``limit``: only the newest ``limit``."""
+        stmt = select(self.audit)
+        if since is not None:
+            at = since if since.tzinfo else since.replace(tzinfo=UTC)
+            stmt = stmt.where(self.audit.c.at >= int(at.timestamp() * 1_000_000))
+        if limit is not None:
+            stmt = stmt.order_by(self.audit.c.audit_id.desc()).limit(int(limit))
+        else:
+            stmt = stmt.order_by(self.audit.c.audit_id)
         with self.store.engine.connect() as conn:
-            rows = conn.execute(select(self.audit).order_by(self.audit.c.audit_id)).all()
+            rows = conn.execute(stmt).all()
+        if limit is not None:
+            rows = rows[::-1]
         frame = pd.DataFrame(rows, columns=[c.name for c in self.audit.columns])
         if len(frame):
             frame["at"] = pd.to_datetime(frame["at"], unit="us", utc=True)

@@ -129,6 +129,8 @@ def _build_campaigns(
             "cap_window_hours": 168.0,
             "priority": 1,
             "exclusivity_group": None,
+            "protected_attributes": [],
+            "protected_reason": None,
         }
         amt, min_spend = 0, 0
         if kind == "coupon":
@@ -247,6 +249,9 @@ def _build_campaigns(
                 cost_per_redemption=20.0,
                 priority=2,
                 exclusivity_group="discount",
+                # its audience reads age: declared, as every save requires (docs/privacy.md)
+                protected_attributes=["age"],
+                protected_reason="a campaign for young shoppers (18-30)",
             )
             d_eff = 0.2
         cur = cfg.currency

@@ -20,7 +20,7 @@ from campaignrec.data.synthetic.sessions import _empty_events
 from campaignrec.errors import ValidationError
 
 # ---- files ---------------------------------------------------------------------------------------------
-_LIST_COLUMNS = ("tags", "item_ids", "categories")
+_LIST_COLUMNS = ("tags", "item_ids", "categories", "protected_attributes")
 _DICT_COLUMNS = ("attributes", "audience")
 
 

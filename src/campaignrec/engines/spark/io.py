@@ -271,10 +271,10 @@ def read_parquet(spark: Any, path: str | Path) -> Any:
 
 
 def _check_layout(entity: str, columns: list[str], mapping: Mapping, source: str) -> None:
-    from campaignrec.data.importer import _check_columns
+    from campaignrec.data.importer import check_columns
 
     empty = pl.DataFrame({c: pl.Series([], dtype=pl.String) for c in columns})
-    _check_columns(entity, mapping.apply(empty), source)
+    check_columns(entity, mapping.apply(empty), source)
 
 
 def validate_table(

@@ -22,8 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from campaignrec.engines import ENGINES
 from campaignrec.engines.spark.session import DEFAULT_MASTER
 from campaignrec.errors import ConfigError
@@ -53,11 +51,47 @@ class SparkOptions:
     input
         Directory (or URI) with ``events``, ``items``, ``users`` as Parquet (file or dataset);
         None: export the store's tables to ``<home>/spark/input`` first.
+    mappings
+        Entity -> mapping file (TOML, :func:`campaignrec.data.mapping.load_mapping`) of a table
+        of ``input`` in another layout; applied to every Arrow batch before the validation.
     """
 
     master: str = DEFAULT_MASTER
     conf: Mapping[str, str] = field(default_factory=dict)
     input: str | None = None
+    mappings: Mapping[str, str] = field(default_factory=dict)
+
+
+MAPPED_ENTITIES = ("events", "items", "users")
+
+
+def parse_mappings(pairs: list[str] | None, input_dir: str | None) -> dict[str, str]:
+    """``--mapping`` values: ``FILE`` (the events table) or ``ENTITY=FILE``; a ConfigError naming
+    the value for an unknown entity, a repeated one, a missing file or no ``--spark-input``."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        entity, sep, path = pair.partition("=")
+        if not sep:
+            entity, path = "events", pair
+        entity = entity.strip()
+        if entity not in MAPPED_ENTITIES:
+            raise ConfigError(
+                f"--mapping {pair!r}: unknown table {entity!r}",
+                hint=f"use FILE or ENTITY=FILE with ENTITY one of {', '.join(MAPPED_ENTITIES)}",
+            )
+        if entity in out:
+            raise ConfigError(f"--mapping: two mapping files for {entity}", hint="give one")
+        if not Path(path).is_file():
+            raise ConfigError(
+                f"--mapping {pair!r}: no such file {path!r}", hint="check the mapping path"
+            )
+        out[entity] = path
+    if out and input_dir is None:
+        raise ConfigError(
+            "--mapping maps the tables of --spark-input",
+            hint="add --spark-input DIR (the store's own tables are already canonical)",
+        )
+    return out
 
 
 def _session(options: SparkOptions) -> Any:
@@ -75,9 +109,11 @@ def _input(store: Any, home: Path, options: SparkOptions) -> str | Path:
 
 
 def _read(spark: Any, store: Any, home: Path, options: SparkOptions) -> Any:
+    from campaignrec.data.mapping import load_mapping
     from campaignrec.engines.spark.io import read_shop, write_quarantine
 
-    shop = read_shop(spark, _input(store, home, options))
+    maps = {entity: load_mapping(path) for entity, path in options.mappings.items()}
+    shop = read_shop(spark, _input(store, home, options), mappings=maps)
     write_quarantine(shop.tables(), Path(home) / SPARK_DIR / "quarantine")
     return shop
 
@@ -162,10 +198,11 @@ def compute_profiles_spark(
 
     The events are aggregated on Spark; the driver receives one row per user (the profile
     table), fits BG/NBD + Gamma-Gamma on it as the local engine does, and saves everything with
-    :func:`campaignrec.profiles.pipeline.save_profiles`. The purchase-probability model (a
-    time split of the events) is not computed on Spark: ``p_purchase_30d`` and
-    ``expected_spend_30d`` are empty and ``meta.json`` says so.
+    :func:`campaignrec.profiles.pipeline.save_profiles`. The purchase model is the local one:
+    its features (the profiles at the cutoff) and labels are computed on Spark, it is fitted on
+    the driver and scores the users in partitions (:mod:`campaignrec.engines.spark.predict`).
     """
+    from campaignrec.engines.spark.predict import fit_purchase_model_spark, predict_purchases_spark
     from campaignrec.engines.spark.profiles import end_of_events, spark_profiles, to_local_frame
     from campaignrec.engines.spark.segments import assign_segments_spark, fit_segments_spark
     from campaignrec.pipeline.profiles import iter_profile_attributes
@@ -186,7 +223,9 @@ def compute_profiles_spark(
     finally:
         store.close()
     end = end_of_events(shop.events.valid)
-    table = spark_profiles(spark, shop, config=cfg, as_of=end).persist()
+    purchase_model, purchase_meta = fit_purchase_model_spark(spark, shop, end, cfg)
+    table = spark_profiles(spark, shop, config=cfg, as_of=end)
+    table = predict_purchases_spark(table, purchase_model).persist()
     n_users = table.count()
     seg_model = None
     if n_users > seg_cfg.k_min:
@@ -197,15 +236,13 @@ def compute_profiles_spark(
         profiles["segment"], profiles["segment_name"], profiles["segment_name_zh"] = -1, None, None
     segments = profiles[["segment", "segment_name", "segment_name_zh"]].copy()
     profiles = profiles.drop(columns=list(segments.columns))
-    profiles["p_purchase_30d"] = np.nan
-    profiles["expected_spend_30d"] = np.nan
     meta: dict[str, Any] = {
         "as_of": end.isoformat(),
         "created": datetime.now(UTC).isoformat(),
         "n_users": len(profiles),
         "n_events": shop.events.valid.count(),
         "horizon_days": cfg.horizon_days,
-        "purchase_model": {"fitted": False, "reason": "not computed on the spark engine"},
+        "purchase_model": purchase_meta,
         "engine": {"name": "spark", "master": options.master},
     }
     meta["lifetime_value"] = add_lifetime_value(profiles, cfg.clv_days)
@@ -259,3 +296,22 @@ def recommend_all_spark(
         campaigns_table=store.read_table("campaigns"),
     )
     return rows, path
+
+
+# ---- campaign planning --------------------------------------------------------------------------
+def plan_campaign_all_spark(
+    store: Any,
+    home: Path,
+    campaign_id: str,
+    out: Path,
+    options: SparkOptions,
+    **plan: Any,
+) -> Any:
+    """``campaigns plan CAMPAIGN_ID --engine spark --out DIR``: the local plan for every shopper
+    with the per-shopper work on Spark (:func:`campaignrec.engines.spark.campaigns.
+    plan_campaign_spark`; ``plan``: its keyword arguments, ``now`` included)."""
+    from campaignrec.engines.spark.campaigns import plan_campaign_spark
+
+    spark = _session(options)
+    shop = _read(spark, store, home, options)
+    return plan_campaign_spark(spark, store, shop, campaign_id, out, **plan)

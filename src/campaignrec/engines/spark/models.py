@@ -28,11 +28,11 @@ from campaignrec.data.interactions import SECONDS_PER_DAY, IdMap
 from campaignrec.data.schema import DEFAULT_EVENT_WEIGHTS, ITEM_ID, TIMESTAMP, USER_ID
 from campaignrec.engines.spark.io import FILE_COL, ROW_COL, ShopInput
 from campaignrec.errors import CampaignrecError, ConfigError
-from campaignrec.models._common import apply_weighting
 from campaignrec.models.base import Recommender
 from campaignrec.models.factorization import ALS, ALSParams
 from campaignrec.models.knn import ItemKNN, KNNParams
 from campaignrec.models.transition import ItemTransition, ItemTransitionParams
+from campaignrec.models.weighting import apply_weighting
 
 #: The models ``train --engine spark`` can build.
 SPARK_MODELS = ("item_knn", "transition", "als")

@@ -23,7 +23,7 @@ from campaignrec.engines.spark.io import FILE_COL, ROW_COL, ShopInput
 from campaignrec.errors import ValidationError
 from campaignrec.profiles.config import ProfileConfig
 from campaignrec.profiles.rfm import rfm_segment
-from campaignrec.profiles.state import ProfileState, _price_band
+from campaignrec.profiles.state import ProfileState, price_band
 
 #: Event columns a ProfileState reads.
 PROFILE_EVENT_COLUMNS = (
@@ -180,7 +180,7 @@ def _finish(names: list[str], edges: tuple[float, float] | None) -> Any:
         for b in batches:
             b["rfm_segment"] = rfm_segment(b["r_score"], b["f_score"], b["m_score"], b["frequency"])
             if edges is not None:
-                b["price_band"] = _price_band(b["mean_unit_price"], edges)
+                b["price_band"] = price_band(b["mean_unit_price"], edges)
             yield b[names]
 
     return run

@@ -119,11 +119,13 @@ def _admin_key(request: Request, session: Session | None) -> ApiKey | None:
     if session.key_id is not None:
         for key in _state(request).keys.list():
             if key.id == session.key_id and not key.revoked and "admin" in key.scopes:
+                request.state.audit_actor = f"api-key:{key.id}"  # who the access audit names
                 return key
         return None
     if session.user_id is not None:
         user = _users(request).get(session.user_id)
         if user is not None and not user.disabled:
+            request.state.audit_actor = f"console-user:{user.username}"
             return ApiKey(id=-user.id, scopes=("admin",), created_at=0, revoked=False)
     return None
 

@@ -42,10 +42,11 @@ TEXT_FIELDS = (
     "exclusivity_group",
     "title_en",
     "title_zh",
+    "protected_reason",
 )
 NUMBER_FIELDS = ("discount_value", "min_spend", "budget", "cost_per_redemption", "cap_window_hours")
 INT_FIELDS = ("inventory", "frequency_cap", "priority")
-LIST_FIELDS = ("categories", "item_ids")
+LIST_FIELDS = ("categories", "item_ids", "protected_attributes")
 TIME_FIELDS = ("start_time", "end_time")
 FORM_FIELDS = (
     *TEXT_FIELDS,

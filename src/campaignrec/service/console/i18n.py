@@ -114,6 +114,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "f_priority": {"en": "Priority", "zh": "优先级"},
     "f_exclusivity_group": {"en": "Exclusivity group", "zh": "互斥组"},
     "f_audience": {"en": "Audience", "zh": "目标人群"},
+    "f_protected_attributes": {
+        "en": "Protected attributes the audience is about (gender, age; comma-separated)",
+        "zh": "人群规则涉及的受保护属性（性别、年龄；逗号分隔）",
+    },
+    "f_protected_reason": {"en": "Why (required with them)", "zh": "原因（声明属性时必填）"},
     "f_audience_field": {"en": "Attribute", "zh": "属性"},
     "f_audience_op": {"en": "Condition", "zh": "条件"},
     "f_audience_value": {"en": "Value", "zh": "取值"},

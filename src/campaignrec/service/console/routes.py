@@ -121,6 +121,7 @@ async def login(request: Request) -> Response:
     user_id = key_id = None
     if username:  # a console user and password
         user = _users(request).verify(username[:64], form.get("password", ""))
+        request.state.audit_actor = f"console-user:{username[:64]}"  # the attempt is audited
         error, status = (None, 200) if user else (translate(lang, "login_wrong_password"), 401)
         user_id = user.id if user else None
     else:
@@ -128,8 +129,10 @@ async def login(request: Request) -> Response:
         error, status = None, 200
         if key is None:
             error, status = translate(lang, "login_wrong"), 401
-        elif "admin" not in key.scopes:
-            error, status = translate(lang, "login_not_admin"), 403
+        else:
+            request.state.audit_actor = f"api-key:{key.id}"
+            if "admin" not in key.scopes:
+                error, status = translate(lang, "login_not_admin"), 403
         key_id = key.id if key is not None else None
     if error is not None:
         throttle.failed(*keys)

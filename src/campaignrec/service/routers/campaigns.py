@@ -2,7 +2,9 @@
 
 A campaign body is the canonical :class:`campaignrec.data.schema.Campaign` (the importer's one
 definition of the fields and their rules). Writes need the ``admin`` scope; a write is
-idempotent (``PUT`` replaces, ``POST`` of an existing id is 409). Campaigns are never deleted:
+idempotent (``PUT`` replaces, ``POST`` of an existing id is 409). A saved campaign whose audience reads a protected attribute (gender,
+age: the ``protected_attributes`` setting) must declare it in its ``protected_attributes``, with
+a ``protected_reason``; otherwise the write is a 422 naming ``audience``. Campaigns are never deleted:
 ``DELETE`` ends one (status ``ended``), because the decision log refers to it. The preview is
 the planner's answer before launch: audience size, expected cost, redemptions, incremental
 conversions and ROI per targeting strategy.
@@ -17,6 +19,7 @@ import pandas as pd
 from fastapi import APIRouter, Body, Path, Query, Response
 
 from campaignrec.campaigns.catalog import Catalog
+from campaignrec.campaigns.fairness import check_protected_use
 from campaignrec.data.schema import Campaign
 from campaignrec.errors import UnknownIdError, ValidationError
 from campaignrec.pipeline.campaigns import load_catalog, plan_for
@@ -39,6 +42,13 @@ def _find(state: State, campaign_id: str) -> Campaign:
         if c.campaign_id == campaign_id:
             return c
     raise UnknownIdError("campaign", campaign_id, hint="GET /v1/campaigns lists them")
+
+
+def _checked(state: State, campaign: Campaign) -> Campaign:
+    """A campaign about to be saved: its audience reads no protected attribute it does not
+    declare (422 naming ``audience``)."""
+    check_protected_use(campaign, protected=state.settings.protected_attributes)
+    return campaign
 
 
 def _store(state: State, campaign: Campaign) -> Campaign:
@@ -70,7 +80,7 @@ def create_campaign(campaign: Campaign, state: State, _key: AdminKey) -> Campaig
             f"campaign '{campaign.campaign_id}' exists: PUT /v1/campaigns/{{id}} replaces it",
             field="campaign_id",
         )
-    return _store(state, campaign)
+    return _store(state, _checked(state, campaign))
 
 
 @router.put("/{campaign_id}", response_model=Campaign)
@@ -81,7 +91,7 @@ def replace_campaign(
         raise ValidationError(
             "campaign_id", f"differs from the path ({campaign_id})", value=campaign.campaign_id
         )
-    return _store(state, campaign)
+    return _store(state, _checked(state, campaign))
 
 
 @router.patch("/{campaign_id}", response_model=Campaign)
@@ -104,7 +114,7 @@ def change_campaign(
         where = ".".join(str(x) for x in errors[0]["loc"]) if errors else "body"
         why = errors[0]["msg"] if errors else str(exc)
         raise ValidationError(where or "body", why) from None
-    return _store(state, campaign)
+    return _store(state, _checked(state, campaign))
 
 
 @router.delete("/{campaign_id}", response_model=Campaign)

@@ -36,6 +36,7 @@ def items_out(ranked: RankedList) -> list[ItemOut]:
             reason=i.reason,
             text=i.text,
             evidence=list(i.evidence),
+            fair_boost=i.fair_boost,
         )
         for i in ranked.items
     ]
@@ -91,6 +92,10 @@ def recommendations(
     price_min: Price = None,
     price_max: Price = None,
     diversity: Annotated[float | None, Query(ge=0, le=1)] = None,
+    fair_strength: Annotated[
+        float | None,
+        Query(ge=0, lt=1, description="FA*IR strength for this request (0 = off)"),
+    ] = None,
     lang: Lang = None,
     accept_language: AcceptLanguage = None,
 ) -> RecommendationsOut:
@@ -114,6 +119,7 @@ def recommendations(
             price_max=price_max,
             lang=language(lang, accept_language),
             diversity=diversity,
+            fair_strength=fair_strength,
         )
     )
     return RecommendationsOut(
