@@ -33,6 +33,10 @@ def test_demo_runs_to_the_end_on_a_small_shop(tmp_path, capsys):
     assert list(recs.columns) == ["user_id", "rank", "item_id", "score", "reason"]
     assert recs.groupby("user_id").size().max() <= 10
     assert not recs.duplicated(["user_id", "item_id"]).any()
+    # step 6: uplift models fitted on the shop's own logged exposures, used by the plan
+    assert "6. campaign uplift models from the logged exposures" in out
+    assert (home / "campaign_models" / "CURRENT").is_file()
+    assert "uplift model fitted on the store's logged exposures" in out
     # step 7: a push plan for one campaign, recorded in the push ledger
     assert "7. a push plan for one campaign" in out
     plan = pd.read_csv(home / "push_plan.csv")

@@ -12,6 +12,7 @@ from campaignrec.store.experiments import experiments_table
 from campaignrec.store.migrations import MIGRATIONS, apply_migrations, build_tables
 from campaignrec.store.privacy import privacy_tables
 from campaignrec.store.profiles import profiles_table
+from campaignrec.store.retrain import retrain_decisions_table
 from campaignrec.store.sql import SQLStore
 
 # sqlite_master of a fresh database after steps 1 and 2, as version 2 shipped (before the
@@ -116,6 +117,7 @@ def test_a_migrated_database_matches_the_derived_tables() -> None:
     for table in privacy_tables().values():  # migration 5's, likewise
         table.create(derived)
     experiments_table().create(derived)  # migration 6's, likewise
+    retrain_decisions_table().create(derived)  # migration 7's, likewise
     assert _shape(migrated) == _shape(derived)
 
 

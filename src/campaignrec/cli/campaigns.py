@@ -190,12 +190,15 @@ def plan_cmd(
 ) -> None:
     """Audience size, expected cost, incremental conversions and ROI before launch.
 
-    Uses uplift estimates from ``--uplift`` when given; otherwise the *fallback*: the logged
-    response rates with and without the offer, per segment (``--segment-field``), shrunk towards
-    the campaign's overall rates (all campaigns' when this one has no logged exposures).
-    ``--engine spark`` plans every shopper as a Spark job and needs ``--out``.
+    Uses uplift estimates from ``--uplift`` when given; else the uplift model fitted on the
+    store's logged exposures (``campaignrec uplift --from-store`` or ``campaignrec retrain``);
+    otherwise the *fallback*: the logged response rates with and without the offer, per segment
+    (``--segment-field``), shrunk towards the campaign's overall rates (all campaigns' when this
+    one has no logged exposures). ``--engine spark`` plans every shopper as a Spark job and needs
+    ``--out``.
     """
     from campaignrec.pipeline.campaigns import plan_for, save_plan
+    from campaignrec.pipeline.uplift import campaign_models_dir
 
     if objective not in ("profit", "conversions"):
         raise ValidationError("--objective", "must be profit or conversions", value=objective)
@@ -223,7 +226,10 @@ def plan_cmd(
                 context.open_store(), context.settings().home, campaign_id, out, spark, **kw
             )
     else:
-        result = plan_for(context.open_store(), campaign_id, **kw)
+        # the uplift model fitted on the store's own exposures (uplift --from-store, retrain);
+        # FALLBACK: the Spark plan does not read it yet (--uplift FILE or the per-segment rates)
+        models = campaign_models_dir(context.settings().home)
+        result = plan_for(context.open_store(), campaign_id, models_dir=models, **kw)
         if out is not None:
             save_plan(result, out)
     if json_out:

@@ -350,3 +350,34 @@ def print_push_plan(s: dict[str, Any]) -> None:
     console.print(f"value estimates: {s['value_source']}", highlight=False)
     if s["ledger"]:
         console.print(f"recorded in / 已记录于 {s['ledger']}", highlight=False)
+
+
+def print_campaign_models(summary: dict[str, Any], *, as_json: bool = False) -> None:
+    """What ``uplift --from-store`` (and ``retrain``) fitted: rows, arms, held-out Qini."""
+    import json
+
+    if as_json:
+        typer.echo(json.dumps(summary, default=str, ensure_ascii=False))
+        return
+    h = summary.get("holdout") or {}
+    console.print(
+        f"campaign models / 活动模型 {summary.get('version')}: {summary.get('rows', 0):,} exposures "
+        f"({summary.get('treated_rows', 0):,} shown / 展示, {summary.get('control_rows', 0):,} "
+        f"held out / 对照) over {len(summary.get('campaigns') or [])} campaigns -> "
+        f"{summary.get('path')}",
+        highlight=False,
+    )
+    if "qini" in h:
+        console.print(
+            f"held-out {h['rows']:,} exposures / 留出样本: Qini {h['qini']:.4f} (random / 随机 "
+            f"{h['qini_random']:.4f}), uplift@30% {h['uplift_at_30']:.3f} (random / 随机 "
+            f"{h['uplift_at_30_random']:.3f})",
+            highlight=False,
+        )
+    elif h.get("skipped"):
+        console.print(f"held-out check skipped / 未做留出检验: {h['skipped']}", highlight=False)
+    console.print(
+        "campaigns plan and the service now use this uplift model / "
+        "活动计划与服务现在使用该增益模型",
+        highlight=False,
+    )

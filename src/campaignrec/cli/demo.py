@@ -3,7 +3,9 @@
 1. a synthetic shop (seeded) written as canonical CSV files; 2. validated import into the store,
 plus a file of deliberately bad rows to show the quarantine; 3. profiles and K-Means segments;
 4. the default model chosen and tuned on a validation split; 5. recommendations with
-explanations and a batch export; 6. a campaign plan (reach, cost, incremental conversions, ROI);
+explanations and a batch export; 6. uplift models fitted on the shop's logged exposures and a
+campaign plan (reach, cost, incremental conversions, ROI of uplift, response and random targeting
+with the same budget);
 7. a push plan for one campaign (send time, channel, caps, holdout; docs/push.md).
 """
 
@@ -20,6 +22,7 @@ from rich.table import Table
 from campaignrec.cli.context import (
     console,
     open_store,
+    print_campaign_models,
     print_init,
     print_plan,
     print_push_plan,
@@ -27,6 +30,7 @@ from campaignrec.cli.context import (
     selection_table,
     settings,
 )
+from campaignrec.errors import CampaignrecError
 
 BAD_ROWS = """event_id,user_id,event_type,item_id,timestamp,price
 ,u0001,view,i0001,2025-02-01T10:00:00Z,
@@ -65,6 +69,7 @@ def demo(
     from campaignrec.pipeline.campaigns import plan_for
     from campaignrec.pipeline.profiles import ensure_profiles, profiles_dir
     from campaignrec.pipeline.shop import init_shop, store_stats
+    from campaignrec.pipeline.uplift import campaign_models_dir, fit_campaign_models
     from campaignrec.ranking import Ranker, recommend_frame
     from campaignrec.store.online import online_for
 
@@ -155,12 +160,36 @@ def demo(
     )
     done.append(f"exported top-10 for every shopper to {out}")
 
-    _step(6, "a campaign plan before launch")
+    _step(6, "campaign uplift models from the logged exposures, and a plan before launch")
+    rows = 0
+    try:
+        with console.status("fitting the campaign models on the logged exposures..."):
+            fitted = fit_campaign_models(store, campaign_models_dir(s.home), seed=seed)
+    except CampaignrecError as exc:  # a tiny shop may log too few exposures: plan on the fallback
+        console.print(f"no campaign models / 未训练活动模型: {exc.message}", highlight=False)
+    else:
+        rows = int(fitted.meta["rows"])
+        print_campaign_models(fitted.summary())
     campaigns = store.read_table("campaigns")
     coupons = campaigns[campaigns["type"] == "coupon"] if "type" in campaigns else campaigns
     chosen = str((coupons if len(coupons) else campaigns)["campaign_id"].iloc[0])
-    print_plan(plan_for(store, chosen, now=datetime.now(UTC)))
-    done.append(f"planned campaign {chosen}: reach, cost, incremental conversions and ROI")
+    planned = plan_for(
+        store,
+        chosen,
+        now=datetime.now(UTC),
+        models_dir=campaign_models_dir(s.home),
+        objective="conversions",
+    )
+    print_plan(planned)
+    console.print(
+        "the same budget three ways: uplift targets those the offer changes most per unit of "
+        "cost; response, those most likely to buy; random, anyone / 同一预算的三种投放：增益定向"
+        "选择单位成本下受优惠影响最大的顾客，响应定向选择最可能购买的顾客，随机则任意选择"
+    )
+    done.append(
+        f"fitted uplift models on {rows:,} logged exposures; planned campaign "
+        f"{chosen}: reach, cost, incremental conversions and ROI"
+    )
 
     _step(7, "a push plan for one campaign")
     from campaignrec.push.ledger import ledger_path, write_plan

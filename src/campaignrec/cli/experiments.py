@@ -317,9 +317,19 @@ def _features(
 
 
 def uplift(
-    data: Annotated[Path, typer.Option("--data", help="CSV or Parquet with one row per user")],
-    treatment: Annotated[str, typer.Option("--treatment", help="treatment column")],
-    outcome: Annotated[str, typer.Option("--outcome", help="outcome column")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="CSV or Parquet with one row per user")
+    ] = None,
+    treatment: Annotated[str | None, typer.Option("--treatment", help="treatment column")] = None,
+    outcome: Annotated[str | None, typer.Option("--outcome", help="outcome column")] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="fit the campaign response and uplift models on the store's logged exposures "
+            "(impressions, holdouts, purchases) and save them for campaigns plan and the service",
+        ),
+    ] = False,
     learner: Annotated[
         list[str] | None,
         typer.Option("--learner", help="t | x | to | s (repeat; default t, x and to)"),
@@ -347,7 +357,8 @@ def uplift(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Fit uplift learners on a random half and report Qini and uplift@k on the other half.
+    """Fit uplift learners on a random half and report Qini and uplift@k on the other half
+    (or, with --from-store, fit and save the campaign models on the store's exposures).
 
     Treated rows are those whose treatment value differs from the control value (several
     treatment values are pooled into one "treated" group). Random targeting is reported as the
@@ -363,6 +374,23 @@ def uplift(
         uplift_at_k,
     )
 
+    if from_store:
+        from campaignrec.cli.context import open_store, print_campaign_models, settings
+        from campaignrec.pipeline.uplift import campaign_models_dir, fit_campaign_models
+
+        if data is not None:
+            raise ConfigError("--from-store reads the store: drop --data")
+        with console.status("fitting the campaign models on the logged exposures..."):
+            fitted = fit_campaign_models(
+                open_store(), campaign_models_dir(settings().home), seed=seed
+            )
+        print_campaign_models(fitted.summary(), as_json=as_json)
+        return
+    if data is None or treatment is None or outcome is None:
+        raise ConfigError(
+            "pass --data FILE --treatment COL --outcome COL, or --from-store",
+            hint="campaignrec uplift --from-store fits on the store's own exposures",
+        )
     if not data.is_file():
         raise ConfigError(f"data file {str(data)!r} does not exist", hint="pass --data FILE")
     df = pd.read_parquet(data) if data.suffix.lower() == ".parquet" else pd.read_csv(data)

@@ -63,6 +63,7 @@ def _register() -> None:
         experiments,
         generate,
         ingest,
+        retrain,
         serve,
     )
     from campaignrec.cli import privacy as privacy_cli
@@ -77,6 +78,8 @@ def _register() -> None:
     app.command("train")(core.train)
     app.command("recommend")(core.recommend)
     app.command("models")(core.models)
+    app.command("retrain")(retrain.retrain)
+    app.command("health")(retrain.health)
     app.command("evaluate")(evaluate.evaluate)
     app.command("profile")(profiles_cli.profile_command)
     app.add_typer(profiles_cli.profiles_app, name="profiles")

@@ -23,23 +23,18 @@ from campaignrec.campaigns.fairness import protected_fields_used, selection_rate
 from campaignrec.data.schema import Campaign
 from campaignrec.errors import UnknownIdError, ValidationError
 from campaignrec.pipeline.profiles import all_attributes, profile_attributes_for
+from campaignrec.pipeline.uplift import (
+    OUTCOME_EVENT_COLUMNS,
+    load_campaign_models,
+    source_label,
+    uplift_estimates,
+)
 from campaignrec.privacy.consent import personalisation_allowed
 from campaignrec.store.protocols import TableReader
 
 FALLBACK_LABEL = "fallback: logged response rates per segment"
 #: The fallback's group of shoppers who withheld personalisation consent (no profile segment).
 NO_CONSENT_GROUP = "(no personalisation consent)"
-OUTCOME_EVENT_COLUMNS = [
-    "user_id",
-    "event_type",
-    "item_id",
-    "campaign_id",
-    "timestamp",
-    "session_id",
-    "variant",
-    "policy",
-    "propensity",
-]
 
 
 def load_catalog(store: TableReader) -> Catalog:
@@ -93,10 +88,13 @@ def plan_for(
     margin_rate: float = 0.3,
     objective: Literal["profit", "conversions"] = "profit",
     draft: Campaign | None = None,
+    models_dir: Path | None = None,
 ) -> PlanResult:
     """Audience size, expected cost, incremental conversions and ROI of ``campaign_id``.
 
-    Uses the uplift estimates of the ``uplift`` file when given; otherwise the logged response
+    Uses the uplift estimates of the ``uplift`` file when given; else the campaign models fitted
+    on the store's logged exposures under ``models_dir`` (:mod:`campaignrec.pipeline.uplift`;
+    ``campaignrec uplift --from-store``) when there are some; otherwise the logged response
     rates with and without the offer per ``segment_field`` (:func:`fallback_estimates`).
     ``draft``: plan this campaign (not stored, or changed) in place of the stored one of its id.
     """
@@ -121,6 +119,10 @@ def plan_for(
             raise ValidationError(
                 "--uplift", "no estimates for the campaign's audience", value=str(uplift)
             )
+    elif models_dir is not None and (models := load_campaign_models(models_dir)) is not None:
+        items = store.read_table("items", columns=["item_id", "category"])
+        frame = uplift_estimates(models, c, aud, attrs, items)
+        source = source_label(models)
     else:
         frame, source = fallback_estimates(store, cat, campaign_id, aud, attrs, segment_field)
     plan = plan_campaign(

@@ -24,16 +24,20 @@ from campaignrec.campaigns.audience import (
     user_base_attributes,
 )
 from campaignrec.errors import CampaignrecError
+from campaignrec.profiles.config import ProfileConfig
 from campaignrec.profiles.pipeline import (
     PROFILES_FILE,
     SEGMENTS_FILE,
+    STATE_DIR,
     ProfileResult,
     build_profiles,
     iter_profile_attributes,
     load_profiles,
     save_profiles,
 )
-from campaignrec.profiles.segments import SegmentModel
+from campaignrec.profiles.predict import add_lifetime_value
+from campaignrec.profiles.segments import SegmentModel, assign_segments
+from campaignrec.profiles.state import ProfileState
 from campaignrec.store.profiles import ProfileRepository, purchase_categories, user_record
 from campaignrec.store.protocols import TableReader
 from campaignrec.store.sql import SQLStore
@@ -89,6 +93,87 @@ def compute_profiles(
         )
     save_profiles(result, d)
     if isinstance(store, SQLStore):  # a read-only stand-in (tests, notebooks) has no table to index
+        ProfileRepository(store).replace_all(iter_profile_attributes(result.profiles))
+    return result
+
+
+#: Profile columns the batch run predicts with a model it does not save (the purchase model):
+#: an incremental refresh carries each shopper's last prediction over.
+CARRIED_COLUMNS = ("p_purchase_30d", "expected_spend_30d")
+
+
+def refresh_profiles(
+    store: Any,
+    directory: Path,
+    *,
+    progress: Callable[[], AbstractContextManager[Any]] | None = None,
+) -> ProfileResult:
+    """Bring the saved profiles up to date incrementally, without recomputing them.
+
+    Loads the saved :class:`~campaignrec.profiles.state.ProfileState` (``<directory>/state``),
+    folds in only the events after the end of its data (the merges are exact, so the aggregates
+    equal a batch recompute over the same events), finalises the profile table as of the new
+    end, assigns segments with the saved segment model (ids and names kept, no re-fit), refits
+    the lifetime-value columns on the refreshed table and carries the purchase model's last
+    predictions over (:data:`CARRIED_COLUMNS`; a new shopper has none until the next full run).
+    Without a saved state (or segment model) it computes everything (:func:`compute_profiles`).
+    ``meta["refresh"]`` says which it did and how many events it folded in.
+
+    Events that arrive late with a timestamp at or before the state's end are not folded in;
+    the next full run (``campaignrec profiles export --refresh``) counts them.
+    """
+    d = Path(directory)
+    state_dir = d / STATE_DIR
+    if not (state_dir / "state.json").is_file() or not has_saved_profiles(d):
+        result = compute_profiles(store, d, progress=progress)
+        result.meta["refresh"] = {"mode": "full", "reason": "no saved profile state"}
+        return result
+    cfg = ProfileConfig()
+    items = store.read_table("items")
+    with progress() if progress is not None else nullcontext():
+        state = ProfileState.load(state_dir, items, cfg)
+        start = state.end_time()
+        n_new = 0
+        for chunk in iter_events(store):
+            ts = pd.to_datetime(chunk["timestamp"], utc=True)
+            new = chunk.loc[(ts > start).to_numpy()] if start is not None else chunk
+            if len(new):
+                state.apply(new)
+                n_new += len(new)
+        state.flush()
+        end = state.end_time()
+        previous = load_profiles(d)
+        profiles = state.profiles(store.read_table("users"), as_of=end)
+        carried = [c for c in CARRIED_COLUMNS if c in previous.profiles.columns]
+        if carried:
+            last = previous.profiles[["user_id", *carried]].astype({"user_id": str})
+            profiles = profiles.drop(columns=carried, errors="ignore").merge(
+                last, on="user_id", how="left"
+            )
+        lifetime = add_lifetime_value(profiles, cfg.clv_days)
+        segments = previous.segments
+        if segments is not None:
+            profiles = assign_segments(profiles, segments)
+        else:
+            profiles["segment"] = -1
+            profiles["segment_name"] = None
+            profiles["segment_name_zh"] = None
+    profiles.attrs["as_of"] = end.isoformat() if end is not None else None
+    meta = dict(previous.meta) | {
+        "as_of": profiles.attrs["as_of"],
+        "created": datetime.now(UTC).isoformat(),
+        "n_users": len(profiles),
+        "n_events": state.n_events_applied,
+        "lifetime_value": lifetime,
+        "refresh": {
+            "mode": "incremental",
+            "new_events": n_new,
+            "from": start.isoformat() if start is not None else None,
+        },
+    }
+    result = ProfileResult(profiles=profiles, segments=segments, meta=meta, state=state)
+    save_profiles(result, d)
+    if isinstance(store, SQLStore):
         ProfileRepository(store).replace_all(iter_profile_attributes(result.profiles))
     return result
 

@@ -109,6 +109,8 @@ def train(
             "n_users": inter.n_users,
             "n_items": inter.n_items,
             "n_events": len(inter),
+            # the end of the data it learned from: retrain counts the events after it
+            "data_end": data_end_iso(inter),
         }
     )
     meta_path.write_text(json.dumps(meta, indent=2, default=str))
@@ -123,6 +125,13 @@ def train(
         metrics=metrics,
         seconds=time.perf_counter() - started,
     )
+
+
+def data_end_iso(inter: Interactions) -> str | None:
+    """The latest event time of a snapshot as an ISO string (None for an empty one)."""
+    if len(inter) == 0:
+        return None
+    return datetime.fromtimestamp(inter.reference_time, UTC).isoformat()
 
 
 def active_model_row(store: ModelRegistry, name: str | None = None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from campaignrec.config import Settings
 from campaignrec.errors import CampaignrecError
+from campaignrec.pipeline.health import health_report
 from campaignrec.pipeline.training import active_model_row
 from campaignrec.privacy.audit import AccessAuditor
 from campaignrec.privacy.edge import privacy_edge
@@ -19,6 +20,7 @@ from campaignrec.privacy.pseudonymise import pseudonymise_user_id
 from campaignrec.ranking import Ranker
 from campaignrec.service.auth import KeyStore, TokenBucket
 from campaignrec.service.campaigns import CatalogCache
+from campaignrec.service.health_metrics import HealthCollector
 from campaignrec.store.online import online_for
 from campaignrec.store.sql import SQLStore
 
@@ -65,6 +67,8 @@ class ServiceState:
         self.catalog = CatalogCache(self.store, ttl_seconds=max(settings.model_check_seconds, 0.5))
         self.metrics = Metrics()
         self.audit = AccessAuditor(self.store, settings)  # who did what: off the request path
+        # drift and health gauges, recomputed at most once a minute at scrape time
+        self.metrics.registry.register(HealthCollector(lambda: health_report(self.store)))
         self._lock = threading.Lock()
         self._checked = 0.0
         self.ranker: Ranker | None = None

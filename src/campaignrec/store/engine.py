@@ -225,11 +225,15 @@ class StoreCore:
 
     def drop_tables(self) -> None:
         """Drop every table of this store (all its data)."""
+        from campaignrec.store.experiments import experiments_table
         from campaignrec.store.privacy import privacy_tables
+        from campaignrec.store.retrain import retrain_decisions_table
 
         from_profiles = profiles_table(self.tables.prefix)  # migration 4's table, not in Tables
         with self.connect(write=True) as conn, conn.begin():
             from_profiles.drop(conn, checkfirst=True)
+            experiments_table(self.tables.prefix).drop(conn, checkfirst=True)  # migration 6's
+            retrain_decisions_table(self.tables.prefix).drop(conn, checkfirst=True)  # 7's
             for extra in privacy_tables(self.tables.prefix).values():  # migration 5's
                 extra.drop(conn, checkfirst=True)
             self.tables.metadata.drop_all(conn, checkfirst=True)

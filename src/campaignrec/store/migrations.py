@@ -459,6 +459,13 @@ def _v8_audit_time_index(conn: Connection, tables: Tables) -> None:
     create_audit_time_index(conn, tables.prefix)
 
 
+def _v9_retrain_decisions_table(conn: Connection, tables: Tables) -> None:
+    # Defined by campaignrec.store.retrain (not part of Tables): one row per gate decision.
+    from campaignrec.store.retrain import create_retrain_decisions_table
+
+    create_retrain_decisions_table(conn, tables.prefix)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -488,6 +495,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v7_campaign_protected_attributes,
     ),
     Migration(8, "audit_log (at) index: the access audit read by time", _v8_audit_time_index),
+    Migration(
+        9,
+        "retrain_decisions: every decision of the retraining quality gate",
+        _v9_retrain_decisions_table,
+    ),
 )
 
 

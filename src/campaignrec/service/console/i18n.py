@@ -261,6 +261,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Offline leaderboard of the last training",
         "zh": "最近一次训练的离线排行榜",
     },
+    "retrain_gate": {"en": "Retrain gate: last decision", "zh": "重训质量门：最近一次决定"},
+    "retrain_gate_help": {
+        "en": "campaignrec retrain judges each new version against the served one on the most "
+        "recent days and activates it only if it is not worse beyond the tolerance.",
+        "zh": "campaignrec retrain 在最近几天的数据上将新版本与当前版本比较，只有在未差出容差时才启用。",
+    },
     "leaderboard_help": {
         "en": "Candidates scored on a validation split of the shop; the winner became the default. Version:",
         "zh": "各候选模型在本店验证集上的得分，得分最高者成为默认模型。版本：",

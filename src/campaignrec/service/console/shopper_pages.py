@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from campaignrec.errors import CampaignrecError, UnknownIdError
 from campaignrec.pipeline.campaigns import check_eligibility
 from campaignrec.pipeline.profiles import has_saved_profiles, profiles_dir
+from campaignrec.pipeline.retrain import last_decision
 from campaignrec.profiles.pipeline import load_profiles
 from campaignrec.service.console.analytics import FLOW_DAYS, shop_analytics
 from campaignrec.service.console.common import (
@@ -335,6 +336,7 @@ def models_page(request: Request) -> Response:
         )
     rows.sort(key=lambda r: (r["name"], r["version"]), reverse=True)
     board, board_metric, board_version = _last_leaderboard(registry)
+    gate = last_decision(state.store)
     return _render(
         request,
         "models.html",
@@ -345,6 +347,8 @@ def models_page(request: Request) -> Response:
         board=board,
         board_metric=board_metric,
         board_version=board_version,
+        gate=gate,
+        gate_at=datetime.fromtimestamp(gate["created_at"] / 1e6, UTC) if gate else None,
     )
 
 

@@ -23,6 +23,7 @@ from campaignrec.campaigns.fairness import check_protected_use
 from campaignrec.data.schema import Campaign
 from campaignrec.errors import UnknownIdError, ValidationError
 from campaignrec.pipeline.campaigns import load_catalog, plan_for
+from campaignrec.pipeline.uplift import campaign_models_dir
 from campaignrec.service.deps import AdminKey, ReadKey, State
 from campaignrec.service.schemas import CampaignListOut, CampaignPreviewOut
 
@@ -124,7 +125,10 @@ def end_campaign(campaign_id: CampaignId, state: State, _key: AdminKey) -> Campa
 
 
 def _preview(state: State, campaign_id: str, draft: Campaign | None, **kw: Any) -> Any:
-    result = plan_for(state.store, campaign_id, now=datetime.now(UTC), draft=draft, **kw)
+    models = campaign_models_dir(state.settings.home)  # fitted by uplift --from-store / retrain
+    result = plan_for(
+        state.store, campaign_id, now=datetime.now(UTC), draft=draft, models_dir=models, **kw
+    )
     return CampaignPreviewOut(
         campaign_id=result.campaign.campaign_id,
         audience_size=result.audience_size,
