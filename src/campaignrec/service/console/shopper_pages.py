@@ -336,7 +336,7 @@ def models_page(request: Request) -> Response:
         )
     rows.sort(key=lambda r: (r["name"], r["version"]), reverse=True)
     board, board_metric, board_version = _last_leaderboard(registry)
-    gate = last_decision(state.store)
+    gate = _last_gate_decision(state)
     return _render(
         request,
         "models.html",
@@ -348,8 +348,23 @@ def models_page(request: Request) -> Response:
         board_metric=board_metric,
         board_version=board_version,
         gate=gate,
-        gate_at=datetime.fromtimestamp(gate["created_at"] / 1e6, UTC) if gate else None,
     )
+
+
+def _last_gate_decision(state: ServiceState) -> dict[str, Any] | None:
+    """The retrain gate's last decision (:func:`campaignrec.pipeline.retrain.last_decision`):
+    outcome, the sentence in both languages, versions, when, and the paired test's figures."""
+    found = last_decision(state.store)
+    if found is None:
+        return None
+    judgement = found.get("judgement")
+    at = found.get("created_at")
+    return {
+        **found,
+        "when": datetime.fromtimestamp(int(at) / 1e6, UTC) if at else None,
+        "judgement": judgement if isinstance(judgement, dict) else {},
+        "sentence": found.get("sentence") or {},
+    }
 
 
 def _last_leaderboard(registry: pd.DataFrame) -> tuple[list[dict[str, Any]], str, str]:
