@@ -153,6 +153,7 @@ def test_caps_full_for_the_horizon_leave_the_shopper_out() -> None:
     cfg = PushSettings(holdout_share=0.0, horizon_days=5)
     plan = _plan({"a": _counts({19: 5})}, cfg=cfg, existing=existing)
     assert plan.table.empty and plan.skipped == {"caps": 1}
+    assert plan.left_out == ("a",)  # in the treatment arm of the holdout comparison
 
 
 def test_an_ended_campaign_has_no_time_left() -> None:
@@ -209,3 +210,125 @@ def test_a_live_marketing_withdrawal_in_the_online_state_stops_the_push() -> Non
     plan = plan_pushes(rec, attrs, act, CAMPAIGN, NO_HOLDOUT, NOW, state=state)
     assert list(plan.table["user_id"]) == ["a"]
     assert plan.skipped == {"no_marketing_consent": 1}
+
+
+def test_recent_pushes_lower_the_value_of_one_more_and_the_risk_can_outweigh_it() -> None:
+    cfg = PushSettings(
+        holdout_share=0.0,
+        max_per_day=1,
+        max_per_week=10,
+        channels={"app_push": ChannelSpec(open_rate=0.1, cost=0.001)},
+        fatigue_decay=0.5,
+        optout_per_push=0.01,
+        optout_cost=1.0,
+    )
+    users = {"rested": _counts({19: 5}), "tired": _counts({19: 5})}
+    # two pushes in the week before (none on the planning days), so n = 2 for 'tired'
+    before = [NOW - timedelta(days=2), NOW - timedelta(days=3)]
+    existing = pd.DataFrame({"user_id": "tired", "channel": "app_push", "send_at_utc": before})
+    t = _plan(users, cfg=cfg, values=[5.0, 5.0], existing=existing).table.set_index("user_id")
+    lift = t.loc["rested", "timing_lift"]
+    assert t.loc["rested", "expected_value"] == pytest.approx(5.0 * 0.1 * lift - 0.001, abs=1e-5)
+    tired = t.loc["tired"]
+    n = sum(
+        timedelta(0) < pd.Timestamp(tired["send_at_utc"]).to_pydatetime() - b < timedelta(days=7)
+        for b in before
+    )
+    assert n >= 1
+    want = 5.0 * 0.1 * tired["timing_lift"] * 0.5**n - 0.001 - 0.01 * n * 1.0
+    assert tired["expected_value"] == pytest.approx(want, abs=1e-5)
+    assert tired["expected_value"] < t.loc["rested", "expected_value"]
+    # a high enough predicted opt-out risk leaves the tired shopper out altogether
+    risky = cfg.model_copy(update={"optout_cost": 100.0, "horizon_days": 3})
+    plan = _plan(users, cfg=risky, values=[5.0, 5.0], existing=existing)
+    assert list(plan.table["user_id"]) == ["rested"]
+    assert plan.skipped.get("no_positive_value") == 1
+
+
+def test_no_push_within_the_cool_down_after_an_ignored_one() -> None:
+    cfg = PushSettings(holdout_share=0.0, cooldown_hours=48.0, max_per_week=10)
+    users = {"a": _counts({19: 5}), "b": _counts({19: 5})}
+    sent = NOW - timedelta(hours=10)  # Sunday 17:00 Shanghai
+    existing = pd.DataFrame(
+        {
+            "user_id": ["a", "b"],
+            "channel": "app_push",
+            "send_at_utc": [sent, sent],
+            "ignored": [True, False],
+        }
+    )
+    t = _plan(users, cfg=cfg, existing=existing).table.set_index("user_id")
+    assert pd.Timestamp(t.loc["a", "send_at_utc"]) >= sent + timedelta(hours=48)
+    assert pd.Timestamp(t.loc["b", "send_at_utc"]) < sent + timedelta(hours=48)
+    off = _plan(users, cfg=cfg.model_copy(update={"cooldown_hours": 0.0}), existing=existing)
+    at = pd.to_datetime(off.table.set_index("user_id")["send_at_utc"])
+    assert at["a"] == at["b"]
+    # a cool-down as long as the campaign leaves the shopper out, counted as such
+    short = Campaign(
+        campaign_id="c2",
+        name="Short",
+        type="coupon",
+        start_time=NOW,
+        end_time=NOW + timedelta(hours=30),
+    )
+    ids = ["a", "b"]
+    act = ActivityCounts(tuple(ids), np.stack([users[u] for u in ids]).astype(float))
+    rec = pd.DataFrame({"user_id": ids, "value": [5.0, 5.0]})
+    plan = plan_pushes(rec, {u: {} for u in ids}, act, short, cfg, NOW, existing=existing)
+    assert list(plan.table["user_id"]) == ["b"] and plan.skipped == {"cooldown": 1}
+
+
+def test_a_shoppers_own_channel_rates_choose_their_channel() -> None:
+    cfg = PushSettings(
+        holdout_share=0.0,
+        channels={
+            "app_push": ChannelSpec(open_rate=0.1, cost=0.001),
+            "email": ChannelSpec(open_rate=0.02, cost=0.001),
+        },
+    )
+    users = {"app": _counts({19: 5}), "mail": _counts({19: 5})}
+    ids = list(users)
+    act = ActivityCounts(tuple(ids), np.stack([users[u] for u in ids]).astype(float))
+    rec = pd.DataFrame({"user_id": ids, "value": [5.0, 5.0]})
+    rates = {"mail": {"app_push": 0.0, "email": 0.2}}
+    attrs = {u: {} for u in ids}
+    t = plan_pushes(rec, attrs, act, CAMPAIGN, cfg, NOW, channel_rates=rates).table
+    assert dict(zip(t["user_id"], t["channel"], strict=True)) == {
+        "app": "app_push",
+        "mail": "email",
+    }
+
+
+def test_a_sent_push_without_an_open_or_click_counts_as_ignored() -> None:
+    from campaignrec.push.run import mark_ignored
+
+    sent = NOW - timedelta(hours=30)
+    pushes = pd.DataFrame(
+        {
+            "user_id": ["opened", "silent", "other_campaign", "recent", "planned"],
+            "campaign_id": "c1",
+            "channel": "app_push",
+            "send_at_utc": [sent, sent, sent, NOW - timedelta(hours=2), sent],
+            "status": ["sent", "sent", "sent", "sent", "planned"],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "user_id": ["opened", "other_campaign", "silent"],
+            "event_type": ["campaign_click", "campaign_click", "campaign_click"],
+            "campaign_id": ["c1", "c9", "c1"],
+            "timestamp": [
+                sent + timedelta(hours=1),
+                sent + timedelta(hours=1),
+                sent - timedelta(hours=1),
+            ],  # clicked before the push: not an answer
+        }
+    )
+    got = mark_ignored(pushes, events, NOW, 24.0).set_index("user_id")["ignored"].to_dict()
+    assert got == {
+        "opened": False,
+        "silent": True,
+        "other_campaign": True,
+        "recent": False,  # too recent to tell
+        "planned": False,
+    }

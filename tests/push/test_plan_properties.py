@@ -1,5 +1,6 @@
 """Property tests of the push planner over random shoppers, campaigns and settings: quiet hours,
-consent, caps and quotas are never violated, and the holdout gets nothing.
+consent, caps, quotas and the cool-down after an ignored push are never violated, and the
+holdout gets nothing.
 
 The checks are written here from the rules of docs/push.md, not from the planner's helpers."""
 
@@ -76,6 +77,7 @@ def cases(draw):  # type: ignore[no-untyped-def]
             "user_id": draw(st.sampled_from(users)),
             "channel": draw(st.sampled_from(CHANNELS)),
             "send_at_utc": now + timedelta(hours=draw(st.integers(-200, 400))),
+            "ignored": draw(st.booleans()),
         }
         for _ in range(draw(st.integers(0, 30)))
     ]
@@ -109,6 +111,9 @@ def cases(draw):  # type: ignore[no-untyped-def]
         region_timezones={"east": "Asia/Shanghai", "overseas": "Europe/London"},
         channels=channels,
         seed=draw(st.integers(0, 3)),
+        cooldown_hours=draw(st.sampled_from([0.0, 24.0, 48.0, 100.0])),
+        fatigue_decay=draw(st.sampled_from([1.0, 0.8, 0.3])),
+        optout_per_push=draw(st.sampled_from([0.0, 0.002, 0.05])),
     )
     start = now + timedelta(hours=draw(st.integers(-48, 48)))
     end = start + timedelta(hours=draw(st.integers(1, 240)))
@@ -122,7 +127,7 @@ def cases(draw):  # type: ignore[no-untyped-def]
     )
     recipients = pd.DataFrame({"user_id": users, "value": values})
     activity = ActivityCounts(tuple(users), counts.astype(float))
-    ex = pd.DataFrame(existing, columns=["user_id", "channel", "send_at_utc"])
+    ex = pd.DataFrame(existing, columns=["user_id", "channel", "send_at_utc", "ignored"])
     return recipients, attrs, activity, campaign, cfg, now, ex
 
 
@@ -166,6 +171,9 @@ def test_plans_never_break_quiet_hours_consent_caps_or_quotas(case) -> None:  # 
     assert list(t.columns[: len(PLAN_COLUMNS)]) == list(PLAN_COLUMNS)
     assert t["user_id"].is_unique and set(t["user_id"]) <= set(recipients["user_id"])
     assert not set(t["user_id"]) & set(plan.holdout)
+    # the treatment arm: pushed or left out, never both, never held out, always a recipient
+    assert not set(plan.left_out) & (set(t["user_id"]) | set(plan.holdout))
+    assert set(plan.left_out) <= set(recipients["user_id"])
     value = dict(zip(recipients["user_id"], recipients["value"], strict=True))
     for row in t.itertuples(index=False):
         a = attrs[row.user_id]
@@ -186,6 +194,11 @@ def test_plans_never_break_quiet_hours_consent_caps_or_quotas(case) -> None:  # 
         mine = [p.to_pydatetime() for p in old.loc[old["user_id"] == row.user_id, "send_at_utc"]]
         mine += [datetime.fromisoformat(row.send_at_utc)]
         at = datetime.fromisoformat(row.send_at_utc)
+        # the cool-down: nothing within cooldown_hours after a push the shopper ignored
+        ignored = old.loc[(old["user_id"] == row.user_id) & old["ignored"], "send_at_utc"]
+        for p in ignored:
+            gap = at - p.to_pydatetime()
+            assert not timedelta(0) <= gap < timedelta(hours=cfg.cooldown_hours), (gap, cfg)
         same_day = [p for p in mine if p.astimezone(tz).date() == at.astimezone(tz).date()]
         assert len(same_day) <= cfg.max_per_day
         for s in mine:

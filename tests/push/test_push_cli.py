@@ -206,3 +206,54 @@ def test_push_plan_errors_are_one_line(shop, capsys) -> None:  # type: ignore[no
     err = capsys.readouterr().err
     assert "no time left" in err and "Traceback" not in err
     assert not (home / "p.csv").exists()
+
+
+def test_replanning_after_a_send_leaves_out_the_shoppers_already_reached(shop) -> None:  # type: ignore[no-untyped-def]
+    from tests.push.helpers import webhook
+
+    home, files = shop
+    runner = CliRunner()
+    plan = [
+        "--data-dir",
+        str(home),
+        "push",
+        "plan",
+        "spring",
+        "--uplift",
+        str(files["uplift"]),
+        "--at",
+        "2025-03-03T01:00Z",
+        "--json",
+        "--out",
+    ]
+    first = runner.invoke(app, [*plan, str(home.parent / "a.csv")])
+    assert first.exit_code == 0, first.output
+    a = pd.read_csv(home.parent / "a.csv")
+    part = a.iloc[:5]
+    part.to_csv(home.parent / "part.csv", index=False)
+    with webhook() as hook:
+        sent = runner.invoke(
+            app,
+            [
+                "--data-dir",
+                str(home),
+                "push",
+                "send",
+                str(home.parent / "part.csv"),
+                "--to",
+                hook.url,
+                "--now",
+                "2025-03-20T00:00Z",
+            ],
+        )
+        assert sent.exit_code == 0, sent.output
+        assert len(hook.received) == 5
+    again = runner.invoke(app, [*plan, str(home.parent / "b.csv")])
+    assert again.exit_code == 0, again.output
+    b = pd.read_csv(home.parent / "b.csv")
+    assert not set(b["user_id"]) & set(part["user_id"])
+    assert set(b["user_id"]) == set(a["user_id"]) - set(part["user_id"])
+    assert json.loads(again.stdout)["skipped"]["already_sent"] == 5
+    ledger = pd.read_parquet(home / "push" / "ledger.parquet")
+    pushes = ledger[ledger["group"] == "push"]
+    assert (pushes["status"] == "sent").sum() == 5 and len(pushes) == len(a)

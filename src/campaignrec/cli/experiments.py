@@ -673,14 +673,17 @@ def assign(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """The variants USER gets in the running experiments (at most one per layer)."""
-    from campaignrec.cli.context import open_store
+    """The variants USER gets in the running experiments (at most one per layer), as the service
+    assigns them (on the id the store knows: its pseudonym when a pseudonymisation key is set)."""
+    from campaignrec.cli.context import open_store, settings
     from campaignrec.experiments.registry import assign_user, list_experiments
+    from campaignrec.privacy import pseudonymise_user_id
 
     moment = _moment(at)
     store = open_store()
     try:
-        found = assign_user(user, list_experiments(store), at=moment)
+        stored = pseudonymise_user_id(settings(), user)
+        found = assign_user(stored, list_experiments(store), at=moment)
     finally:
         store.close()
     if as_json:
@@ -713,6 +716,9 @@ def results_cmd(
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False))
         return
+    if out.get("kind") == "interleaving":
+        _print_interleaving(experiment_id, out)
+        return
     table = Table(title=f"{experiment_id}: {out['days']:.1f} days")
     for col in ("variant", "users", "CTR", "conversion", "revenue/user"):
         table.add_column(col, justify="left" if col == "variant" else "right")
@@ -728,6 +734,19 @@ def results_cmd(
     console.print(table)
     srm = out["srm"]["p_value"]
     console.print(f"SRM p-value: {'-' if srm is None else format(srm, '.3g')}")
+    console.print(f"[bold]{out['decision']['en']}[/]")
+    console.print(f"[bold]{out['decision']['zh']}[/]")
+
+
+def _print_interleaving(experiment_id: str, out: dict[str, Any]) -> None:
+    table = Table(title=f"{experiment_id}: interleaving, {out['shoppers']:,} shoppers / 位顾客")
+    for col in ("variant", "positions", "clicks", "CTR", "shoppers preferring"):
+        table.add_column(col, justify="left" if col == "variant" else "right")
+    for name, v in out["variants"].items():
+        ctr = "-" if v["ctr"] is None else f"{v['ctr']:.4g}"
+        table.add_row(name, f"{v['positions']:,}", f"{v['clicks']:,.0f}", ctr,
+                      f"{v.get('wins', 0):,}")  # fmt: skip
+    console.print(table)
     console.print(f"[bold]{out['decision']['en']}[/]")
     console.print(f"[bold]{out['decision']['zh']}[/]")
 

@@ -1,7 +1,9 @@
-"""``campaignrec push plan``: who gets a campaign's push, when, and through which channel.
+"""``campaignrec push plan|send|report``: who gets a campaign's push, when, through which
+channel; delivering it; what it did against the holdout.
 
-The planning step lives in :func:`campaignrec.push.run.plan_push`; this module parses the
-options, calls it, writes the plan file and prints a summary (English and 简体中文).
+The steps live in :mod:`campaignrec.push.run` (``plan_push``, ``send_push``) and
+:func:`campaignrec.push.report.push_report`; this module parses the options, calls them and
+prints a summary (English and 简体中文).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import typer
 from campaignrec.cli import context
 from campaignrec.errors import ValidationError
 
-app = typer.Typer(help="Push planning: recipients, send time, channel, caps, holdout.")
+app = typer.Typer(help="Push: plan (recipients, send time, channel, caps, holdout), send, report.")
 
 
-def _moment(at: str | None) -> datetime:
+def _moment(at: str | None, flag: str = "--at") -> datetime:
     import pandas as pd
 
     if at is None:
@@ -28,8 +30,10 @@ def _moment(at: str | None) -> datetime:
         ts = pd.Timestamp(at)
     except ValueError as exc:
         raise ValidationError(
-            "--at", "not a timestamp", value=at, hint="e.g. 2025-01-15T10:00Z"
+            flag, "not a timestamp", value=at, hint="e.g. 2025-01-15T10:00Z"
         ) from exc
+    if pd.isna(ts):
+        raise ValidationError(flag, "not a timestamp", value=at)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return ts.to_pydatetime()
 
@@ -83,4 +87,168 @@ def plan_cmd(
     context.print_push_plan(summary)
 
 
+def send_cmd(
+    plan_file: Annotated[Path, typer.Argument(help="plan file of 'push plan' (.csv / .parquet)")],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="amqp://user:pass@host:5672/vhost or https://webhook"),
+    ] = None,
+    exchange: Annotated[
+        str, typer.Option("--exchange", help="RabbitMQ exchange (default: the default one)")
+    ] = "",
+    queue: Annotated[
+        str | None, typer.Option("--queue", help="RabbitMQ queue (declared durable)")
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option("--now", help="treat this moment as now (UTC if no offset)")
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", min=0, help="keep running up to this many seconds for rows coming due"
+        ),
+    ] = 0.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="count what is due; send and record nothing")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Send the rows of PLAN_FILE that are due (send_at <= now), one message per recipient.
+
+    Each message carries an idempotency key (a hash of campaign, shopper and send time) and is
+    recorded in <data dir>/push/sent.jsonl once the broker confirmed it (RabbitMQ publisher
+    confirms; a webhook's 2xx, with retries on 5xx), so a rerun never sends it again.
+    """
+    from campaignrec.push.run import send_push
+    from campaignrec.push.send import read_plan
+
+    plan = read_plan(plan_file)
+    if not dry_run and not to:
+        raise ValidationError("--to", "name the broker or webhook", hint="or pass --dry-run")
+    cfg = context.settings()
+    result = send_push(
+        cfg.home,
+        plan,
+        to,
+        exchange=exchange,
+        queue=queue,
+        now=_moment(now, "--now"),
+        wait_seconds=wait,
+        dry_run=dry_run,
+    )
+    summary = result.summary()
+    summary["plan"] = str(plan_file)
+    if json_out:
+        print(json.dumps(summary, ensure_ascii=False))
+        return
+    context.console.print(_send_line(summary), highlight=False)
+
+
+def _send_line(s: dict[str, object]) -> str:
+    nxt = s["next_due"] or "-"
+    if s["dry_run"]:
+        return (
+            f"dry run / 试运行: {s['due']:,} due now / 条到期, {s['already_sent']:,} already "
+            f"sent / 条已发送, {s['not_due']:,} later / 条未到期 (next / 下一条 {nxt})"
+        )
+    rejected = s["rejected"]
+    assert isinstance(rejected, list)
+    line = (
+        f"sent / 已发送 {s['sent']:,} -> {s['to']}; {s['already_sent']:,} already sent / 条此前"
+        f"已发送, {s['not_due']:,} not yet due / 条未到期 (next / 下一条 {nxt})"
+    )
+    if rejected:
+        line += f"; {len(rejected):,} rejected by the receiver / 条被接收方拒绝"
+    return line
+
+
+def report_cmd(
+    campaign_id: Annotated[str, typer.Argument(help="campaign id")],
+    window_days: Annotated[
+        float, typer.Option("--window-days", help="days after send_at that count")
+    ] = 7.0,
+    at: Annotated[str | None, typer.Option("--at", help="report as of (UTC)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Opens, clicks, conversions, revenue and opt-outs of CAMPAIGN_ID's pushed shoppers against
+    its holdout, with the incremental effect and its 95 % interval."""
+    from campaignrec.push.ledger import ledger_path
+    from campaignrec.push.report import push_report
+
+    cfg = context.settings()
+    report = push_report(
+        context.open_store(),
+        ledger_path(cfg.home),
+        campaign_id,
+        window_days=window_days,
+        now=_moment(at),
+    )
+    if json_out:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    _print_report(report)
+
+
+def _num(x: object, metric: str) -> str:
+    if x is None:
+        return "-"
+    assert isinstance(x, float | int)
+    return f"{x:,.2f}" if metric == "revenue" else f"{100 * x:.2f}%"
+
+
+def _pts(x: object, metric: str) -> str:
+    if x is None:
+        return "-"
+    assert isinstance(x, float | int)
+    return f"{x:+,.2f}" if metric == "revenue" else f"{100 * x:+.2f} pt"
+
+
+def _print_report(r: dict[str, object]) -> None:
+    from rich.table import Table
+
+    basis = {
+        "sent": "sent / 已发送",
+        "partly_sent": f"{r['sent']:,} sent / 已发送",
+        "planned": "planned, nothing sent yet / 仅计划，尚未发送",
+    }[str(r["basis"])]
+    context.console.print(
+        f"push report for / 推送报告 [bold]{r['campaign_id']}[/]: treatment / 推送组 "
+        f"{r['treatment']:,} ({r['pushed']:,} pushed / 推送, {basis}; {r['left_out']:,} left out "
+        f"by the rules / 因规则未推送), holdout / 对照组 {r['holdout']:,}, window / 窗口 "
+        f"{r['window_days']:g} days / 天"
+        + ("" if r["window_complete"] else " (still open / 尚未结束)"),
+        highlight=False,
+    )
+    table = Table()
+    for col in (
+        "metric / 指标",
+        "treatment / 推送组",
+        "holdout / 对照组",
+        "effect / 增量",
+        "95% interval / 区间",
+    ):
+        table.add_column(col, justify="left" if col.startswith("metric") else "right")
+    metrics = r["metrics"]
+    assert isinstance(metrics, list)
+    for m in metrics:
+        k = m["metric"]
+        ci = (
+            f"{_pts(m['ci_low'], k)} .. {_pts(m['ci_high'], k)}" if m["ci_low"] is not None else "-"
+        )
+        table.add_row(
+            f"{m['label_en']} / {m['label_zh']}",
+            _num(m["treatment"], k),
+            _num(m["holdout"], k),
+            _pts(m["difference"], k),
+            ci,
+        )
+    context.console.print(table)
+    sentences = r["sentences"]
+    assert isinstance(sentences, dict)
+    context.console.print(sentences["en"], highlight=False)
+    context.console.print(sentences["zh"], highlight=False)
+
+
 app.command("plan")(plan_cmd)
+app.command("send")(send_cmd)
+app.command("report")(report_cmd)

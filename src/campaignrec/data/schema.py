@@ -45,6 +45,7 @@ class EventType(StrEnum):
     SEARCH = "search"
     FAVORITE = "favorite"
     CAMPAIGN_IMPRESSION = "campaign_impression"
+    RECOMMENDATION_IMPRESSION = "recommendation_impression"
     CAMPAIGN_CLICK = "campaign_click"
     COUPON_CLAIM = "coupon_claim"
     COUPON_REDEEM = "coupon_redeem"
@@ -62,6 +63,9 @@ CAMPAIGN_EVENT_TYPES = frozenset(
     {"campaign_impression", "campaign_click", "coupon_claim", "coupon_redeem"}
 )
 QUERY_EVENT_TYPES = frozenset({"search"})
+#: An item shown in a served list (the decision log of an experiment): no interest weight, so it
+#: never enters the snapshot, the profiles or the request-time history.
+EXPOSURE_EVENT_TYPES = frozenset({"recommendation_impression"})
 #: A consent change as an event: event type -> (the users column it sets, the value).
 CONSENT_EVENT_TYPES: dict[str, tuple[str, bool]] = {
     "consent_marketing_granted": ("consent_marketing", True),
@@ -102,7 +106,7 @@ MAX_FUTURE_DAYS = 2
 
 def required_field_for(event_type: str) -> str | None:
     """The field an event of this type cannot do without (besides user and timestamp)."""
-    if event_type in ITEM_EVENT_TYPES:
+    if event_type in ITEM_EVENT_TYPES or event_type in EXPOSURE_EVENT_TYPES:
         return ITEM_ID
     if event_type in CAMPAIGN_EVENT_TYPES:
         return CAMPAIGN_ID

@@ -61,6 +61,7 @@ from campaignrec.data.schema import (
     CAMPAIGN_EVENT_TYPES,
     COLUMN_SPECS,
     EVENT_TYPES,
+    EXPOSURE_EVENT_TYPES,
     ITEM_EVENT_TYPES,
     KEY_COLUMN,
     MAX_FUTURE_DAYS,
@@ -552,7 +553,7 @@ def _event_rules(
     known = list(EVENT_TYPES) + list(opts.custom_event_types)
     problems.add(et.is_not_null() & ~et.is_in(known), "event_type", UNKNOWN_EVENT_TYPE)
     for types, needed in (
-        (ITEM_EVENT_TYPES, "item_id"),
+        (ITEM_EVENT_TYPES | EXPOSURE_EVENT_TYPES, "item_id"),
         (CAMPAIGN_EVENT_TYPES, "campaign_id"),
         (QUERY_EVENT_TYPES, "query"),
     ):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -41,10 +41,15 @@ TEAM_A, TEAM_B = 0, 1
 
 @dataclass(frozen=True)
 class InterleavedList:
-    """The merged list and, for each position, the team (0 = A, 1 = B) that placed the item."""
+    """The merged list and, for each position, the team (0 = A, 1 = B) that placed the item.
+
+    ``propensities``: the probability that the team placed that position given the positions
+    before it: 0.5 where a coin chose which team picks first, 1 for the forced picks.
+    """
 
     items: list[str]
     teams: list[int]
+    propensities: list[float] = field(default_factory=list)
 
 
 def team_draft_interleave(
@@ -76,6 +81,7 @@ def team_draft_interleave(
     pos = [0, 0]
     lists = (list(ranking_a), list(ranking_b))
     picks = [0, 0]
+    props: list[float] = []
 
     def next_of(team: int) -> str | None:
         ranking = lists[team]
@@ -90,17 +96,22 @@ def team_draft_interleave(
             team = TEAM_B
         else:
             team = int(rng.random() < 0.5)
+        coin = picks[TEAM_A] == picks[TEAM_B]
         item = next_of(team)
         if item is None:  # this ranker is exhausted: the other fills the list
             team = 1 - team
             item = next_of(team)
             if item is None:
                 break
+            coin = False
+        elif coin and next_of(1 - team) is None:
+            coin = False  # the other team had nothing left: the coin decided nothing
         shown.add(item)
         items.append(item)
         teams.append(team)
+        props.append(0.5 if coin else 1.0)
         picks[team] += 1
-    return InterleavedList(items, teams)
+    return InterleavedList(items, teams, props)
 
 
 def credit_clicks(teams: ArrayLike, clicked: ArrayLike) -> tuple[int, int]:

@@ -20,16 +20,25 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from campaignrec.errors import UnknownIdError, ValidationError
 from campaignrec.experiments.ab import assign_variant, assignment_bucket
 
 __all__ = [
+    "CAMPAIGN_POLICIES",
     "HOLDOUT",
     "METRICS",
+    "RANKING_SETTINGS",
     "Assignment",
     "Experiment",
     "ExperimentSpec",
@@ -47,6 +56,59 @@ HOLDOUT = "holdout"
 MetricName = Literal["conversion", "ctr", "revenue_per_user", "redemptions_per_user"]
 METRICS: tuple[str, ...] = ("conversion", "ctr", "revenue_per_user", "redemptions_per_user")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+Surface = Literal["recommendations", "campaigns"]
+Kind = Literal["ab", "interleaving"]
+#: what a recommendation variant may set per request, beside ``model_version`` / ``model_name``:
+#: the ranking path's own knobs (:class:`campaignrec.ranking.RankingConfig`), and ``personalised``
+#: (false: the non-personalised list the global holdout gets)
+RANKING_SETTINGS: dict[str, tuple[type, ...]] = {
+    "diversity": (int, float),
+    "max_per_brand": (int,),
+    "max_per_category": (int,),
+    "session_weight": (int, float),
+    "campaign_weight": (int, float),
+    "trending_weight": (int, float),
+    "exclude_seen": (bool,),
+    "exclude_purchased": (bool,),
+    "personalised": (bool,),
+}
+_MODEL_KEYS = ("model_version", "model_name")
+#: the campaign policies a variant serves: by priority, a bandit on the first slot, uniformly at
+#: random on the first slot, or ``none`` (no campaign: the campaigns' holdout)
+CAMPAIGN_POLICIES = ("priority", "bernoulli_ts", "ucb1", "epsilon_greedy", "random", "none")
+
+
+def _surface_of(variants: Sequence[VariantSpec]) -> str:
+    return "campaigns" if any("policy" in v.config for v in variants) else "recommendations"
+
+
+def _check_config(index: int, config: dict[str, Any], surface: str) -> None:
+    """Each key a variant sets exists on the surface and has a value it can serve."""
+    where = f"variants.{index}.config"
+    allowed = ("policy",) if surface == "campaigns" else (*_MODEL_KEYS, *RANKING_SETTINGS)
+    for key, value in config.items():
+        if key not in allowed:
+            raise ValueError(f"{where}.{key}: not a setting of the {surface} surface "
+                             f"(one of: {', '.join(allowed)})")  # fmt: skip
+        if key == "policy":
+            if value not in CAMPAIGN_POLICIES:
+                raise ValueError(f"{where}.policy: one of {', '.join(CAMPAIGN_POLICIES)}")
+        elif key in _MODEL_KEYS:
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{where}.{key}: a non-empty string")
+        else:
+            types = RANKING_SETTINGS[key]
+            if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+                raise ValueError(f"{where}.{key}: must be {' or '.join(t.__name__ for t in types)}")
+            if bool in types:
+                continue
+            value = float(cast(float, value))
+            if key == "diversity" and not 0 <= value <= 1:
+                raise ValueError(f"{where}.diversity: must be in [0, 1]")
+            if key.startswith("max_per") and value < 1:
+                raise ValueError(f"{where}.{key}: must be >= 1")
+            if key.endswith("_weight") and value < 0:
+                raise ValueError(f"{where}.{key}: must be >= 0")
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -86,6 +148,11 @@ class ExperimentSpec(BaseModel):
     experiment_id: str = Field(min_length=1, max_length=64)
     name: str | None = Field(default=None, max_length=200)
     layer: str = Field(default="default", min_length=1, max_length=64)
+    #: what the experiment changes: served lists or campaign decisions (default: from the variants'
+    #: settings, ``policy`` meaning campaigns)
+    surface: Surface | None = None
+    #: ``ab`` (a split of shoppers) or ``interleaving`` (two rankers merged in every list)
+    kind: Kind = "ab"
     variants: list[VariantSpec] = Field(min_length=2, max_length=20)
     #: the control variant (default: the first)
     control: str | None = None
@@ -114,6 +181,26 @@ class ExperimentSpec(BaseModel):
             raise ValueError("letters, digits, '_', '.', '-' (at most 64)")
         return value
 
+    @field_validator("variants")
+    @classmethod
+    def _settings(cls, value: list[VariantSpec], info: ValidationInfo) -> list[VariantSpec]:
+        surface = info.data.get("surface") or _surface_of(value)
+        for i, v in enumerate(value):
+            _check_config(i, v.config, surface)
+        if info.data.get("kind") == "interleaving" and (
+            surface != "recommendations" or len(value) != 2
+        ):
+            raise ValueError("an interleaving experiment compares two rankers on the "
+                             "recommendations surface (two variants)")  # fmt: skip
+        return value
+
+    @field_validator("holdout_share")
+    @classmethod
+    def _no_holdout_interleaved(cls, value: float, info: ValidationInfo) -> float:
+        if value > 0 and info.data.get("kind") == "interleaving":
+            raise ValueError("an interleaving experiment has no holdout (every shopper sees both)")
+        return value
+
     @field_validator("start_time", "end_time")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
@@ -130,6 +217,8 @@ class ExperimentSpec(BaseModel):
             raise ValueError("end_time must be after start_time")
         if self.primary_metric in self.guardrail_metrics:
             raise ValueError("the primary metric cannot also be a guardrail")
+        if self.surface is None:  # inferred by the variants' validator
+            object.__setattr__(self, "surface", _surface_of(self.variants))
         return self
 
     @property

@@ -552,9 +552,14 @@ def _decide(exp: Experiment, r: dict[str, Any]) -> dict[str, str]:
 def experiment_results(
     store: Any, experiment_id: str, *, at: datetime | None = None
 ) -> dict[str, Any]:
-    """:func:`analyse_experiment` of a stored experiment on the store's events."""
+    """:func:`analyse_experiment` of a stored experiment on the store's events (an interleaving
+    experiment: :func:`campaignrec.experiments.interleaved_results.interleaving_results`)."""
     from campaignrec.experiments.registry import get_experiment
 
     exp = get_experiment(store, experiment_id)
     moment = at or datetime.now(UTC)
+    if exp.kind == "interleaving":
+        from campaignrec.experiments.interleaved_results import interleaving_results
+
+        return interleaving_results(store, exp, at=moment)
     return analyse_experiment(exp, load_events(store, exp, moment), at=moment)

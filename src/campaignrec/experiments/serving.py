@@ -19,6 +19,7 @@ time and stay offline (:mod:`campaignrec.experiments.ope`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,16 +39,30 @@ from campaignrec.experiments.bandits import (
     _ArmStats,
 )
 
+
+@dataclass
+class UniformRandom(_ArmStats):
+    """Every eligible campaign equally likely (the random arm of an experiment); pulls and
+    rewards are counted like a bandit's, so its arms' response rates can be read."""
+
+    name = "random"
+
+    def _probabilities(self, context, actions, rng):  # type: ignore[no-untyped-def]
+        return np.full(len(actions), 1.0 / len(actions))
+
+
 SERVING_POLICIES: dict[str, type[_ArmStats]] = {
     "bernoulli_ts": BernoulliThompsonSampling,
     "ucb1": UCB1,
     "epsilon_greedy": EpsilonGreedy,
+    "random": UniformRandom,
 }
 NAMESPACE = "bandit"
 
 
-def serving_policy(name: str, state: Any) -> _ArmStats:
-    """The bandit policy ``name`` over ``state`` (statistics shared by everything on that state)."""
+def serving_policy(name: str, state: Any, *, namespace: str = NAMESPACE) -> _ArmStats:
+    """The bandit policy ``name`` over ``state`` (statistics shared by everything on that state
+    under ``namespace``; an experiment's arm has its own, ``bandit:<experiment>:<variant>``)."""
     try:
         cls = SERVING_POLICIES[name]
     except KeyError:
@@ -55,7 +70,12 @@ def serving_policy(name: str, state: Any) -> _ArmStats:
             f"unknown campaign policy {name!r}",
             hint="campaign_policy is one of: priority, " + ", ".join(SERVING_POLICIES),
         ) from None
-    return cls(state=state, namespace=NAMESPACE)
+    return cls(state=state, namespace=namespace)
+
+
+def arm_namespace(experiment_id: str, variant: str) -> str:
+    """Where the bandit of one arm of a campaigns experiment keeps its statistics."""
+    return f"{NAMESPACE}:{experiment_id}:{variant}"
 
 
 def credit_reward(policy: _ArmStats, campaign_id: str, reward: float = 1.0) -> None:
@@ -81,9 +101,10 @@ class BanditCampaignServer(CampaignServer):
         *,
         policy_name: str = "bernoulli_ts",
         rng: np.random.Generator | None = None,
+        namespace: str = NAMESPACE,
         **kwargs: Any,
     ) -> None:
-        self.bandit = serving_policy(policy_name, state)
+        self.bandit = serving_policy(policy_name, state, namespace=namespace)
         super().__init__(campaigns, state, policy=policy_name, **kwargs)
         self.rng = rng if rng is not None else np.random.default_rng()
 
@@ -129,6 +150,8 @@ class BanditCampaignServer(CampaignServer):
 __all__ = [
     "SERVING_POLICIES",
     "BanditCampaignServer",
+    "UniformRandom",
+    "arm_namespace",
     "credit_reward",
     "serving_policy",
 ]

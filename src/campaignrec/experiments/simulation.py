@@ -9,7 +9,7 @@ conversion rate, spending a gamma-distributed amount.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,7 +19,7 @@ import pandas as pd
 from campaignrec.errors import ValidationError
 from campaignrec.experiments.registry import Experiment, assign_user
 
-__all__ = ["ArmTruth", "simulate_experiment_events"]
+__all__ = ["ArmTruth", "TwoRankerShop", "simulate_experiment_events", "taste_clicks"]
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,30 @@ def simulate_experiment_events(
     df = pd.DataFrame(rows, columns=cols)
     df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
     return df.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+def taste_clicks(
+    items: Sequence[str],
+    liked: Collection[str],
+    category_of: Mapping[str, str],
+    rng: np.random.Generator,
+    *,
+    p_taste: float = 0.25,
+    p_other: float = 0.02,
+    decay: float = 0.9,
+) -> list[str]:
+    """The items of a served list a shopper of the synthetic shop clicks, from its planted taste.
+
+    The item at position ``i`` (0-based) is clicked with probability ``p_taste x decay^i`` when
+    its top-level category (``category_of``) is one of the shopper's preferred ones (``liked``,
+    :attr:`campaignrec.data.synthetic.ShopTruth.user_taste`), else ``p_other x decay^i``.
+    """
+    out = []
+    for pos, item in enumerate(items):
+        p = (p_taste if category_of.get(item) in liked else p_other) * decay**pos
+        if rng.random() < p:
+            out.append(item)
+    return out
 
 
 # ---- two rankers on one shop: A/B against interleaving --------------------------------------

@@ -161,6 +161,30 @@ def active_model_row(store: ModelRegistry, name: str | None = None) -> dict[str,
     return {str(k): v for k, v in active.iloc[-1].to_dict().items()}
 
 
+def model_row(store: ModelRegistry, version: str, name: str | None = None) -> dict[str, Any]:
+    """The registry row of ``version`` (of model ``name``, when given), active or not.
+
+    Raises
+    ------
+    CampaignrecError
+        No such version, or a version that several models share without ``name``.
+    """
+    models = store.list_models()
+    found = models[models["version"].astype(str) == str(version)] if not models.empty else models
+    if name is not None and not found.empty:
+        found = found[found["name"] == name]
+    if found.empty:
+        raise CampaignrecError(
+            f"no model version '{version}'" + (f" of '{name}'" if name else ""),
+            hint="list them: campaignrec models list",
+        )
+    if len(found) > 1:
+        raise CampaignrecError(
+            f"model version '{version}' belongs to several models", hint="name the model too"
+        )
+    return {str(k): v for k, v in found.iloc[-1].to_dict().items()}
+
+
 def active_model_path(store: ModelRegistry, name: str | None = None) -> Path:
     """The folder of the served version (:func:`active_model_row`'s ``path``)."""
     return Path(active_model_row(store, name)["path"])

@@ -98,6 +98,15 @@ class PushSettings(BaseModel):
     min_expected_value : a push worth no more than this is not planned.
     segment_field : the attribute whose groups give the fallback activity pattern.
     seed : seed of the holdout draw.
+    cooldown_hours : no push within this many hours after a push the shopper ignored (no open
+        or click of it); 0 turns the cool-down off.
+    ignored_after_hours : a sent push with no open or click this long after it counts as ignored.
+    fatigue_decay : the expected response of a push is multiplied by this for each push the
+        shopper got in the 7 days before it (1 = no fatigue).
+    optout_per_push : the predicted opt-out probability each push in the 7 days before adds.
+    optout_cost : what a shopper who opts out is worth to the shop (the pushes they would
+        still have answered); ``optout_per_push * pushes * optout_cost`` is taken off a push's
+        value.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -118,6 +127,11 @@ class PushSettings(BaseModel):
     min_expected_value: float = 0.0
     segment_field: str = "segment"
     seed: int = 0
+    cooldown_hours: float = Field(default=48.0, ge=0)
+    ignored_after_hours: float = Field(default=24.0, gt=0)
+    fatigue_decay: float = Field(default=0.8, gt=0, le=1)
+    optout_per_push: float = Field(default=0.002, ge=0, le=1)
+    optout_cost: float = Field(default=2.0, ge=0)
 
     @field_validator("quiet_start", "quiet_end")
     @classmethod

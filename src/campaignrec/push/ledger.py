@@ -1,10 +1,12 @@
-"""The push ledger: every push planned (or, later, sent) and every holdout, across campaigns.
+"""The push ledger: every push planned or sent and every holdout, across campaigns.
 
 One Parquet file in the data directory (``<home>/push/ledger.parquet``). It is the record the
 caps and the channel quotas count against: a plan of one campaign sees the pushes that plans of
 other campaigns already scheduled. Re-planning a campaign replaces its ``planned`` rows (and its
 holdout rows), so a plan reviewed and discarded never counts twice; rows of any other status
-(``sent`` ...) are kept. A later ``push report`` compares the holdout with the pushed shoppers.
+(``sent`` ...) are kept. Eligible shoppers outside the holdout whom the rules left without a
+push are kept too (``group = left_out``), so that ``push report`` compares the whole treatment
+arm with the holdout, not only the shoppers the rules picked.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ LEDGER_COLUMNS = (
     "expected_value",
 )
 HOLDOUT_CHANNEL = "(holdout)"
+LEFT_OUT_CHANNEL = "(left out)"
 
 
 def ledger_path(home: Path) -> Path:
@@ -68,7 +71,9 @@ def record_plan(path: Path, plan: PushPlan, planned_at: datetime) -> int:
     cid = plan.campaign_id
     if not ledger.empty:
         same = ledger["campaign_id"].astype(str) == cid
-        drop = same & ((ledger["status"] == "planned") | (ledger["group"] == "holdout"))
+        drop = same & (
+            (ledger["status"] == "planned") | ledger["group"].isin(("holdout", "left_out"))
+        )
         ledger = ledger[~drop]
     t = plan.table
     pushes = pd.DataFrame(
@@ -95,17 +100,78 @@ def record_plan(path: Path, plan: PushPlan, planned_at: datetime) -> int:
             "expected_value": 0.0,
         }
     )
-    parts = [p for p in (ledger, pushes, held) if len(p)]
+    left = pd.DataFrame(
+        {
+            "user_id": list(plan.left_out),
+            "campaign_id": cid,
+            "channel": LEFT_OUT_CHANNEL,
+            "send_at_utc": pd.NaT,
+            "group": "left_out",
+            "status": "planned",
+            "planned_at": pd.Timestamp(planned_at),
+            "expected_value": 0.0,
+        }
+    )
+    parts = [p for p in (ledger, pushes, held, left) if len(p)]
     out = (
         pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(LEDGER_COLUMNS))
     )
+    _write_ledger(path, out)
+    return len(out)
+
+
+def mark_sent(path: Path, sent: list[dict[str, object]]) -> int:
+    """Mark the pushes of ``sent`` (send-log records: ``campaign_id``, ``user_id``, ``channel``,
+    ``send_at_utc``) as ``sent`` in the ledger; a send the ledger does not hold (a plan written
+    with ``--dry-run``) is added as a sent push. Returns how many rows changed or were added."""
+    if not sent:
+        return 0
+    ledger = read_ledger(path)
+    recs = pd.DataFrame(sent)
+    recs["send_at_utc"] = pd.to_datetime(recs["send_at_utc"], utc=True)
+    recs = recs.drop_duplicates(["campaign_id", "user_id", "send_at_utc"])
+
+    def keys(df: pd.DataFrame) -> pd.Series:
+        at = pd.to_datetime(df["send_at_utc"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S")
+        return df["campaign_id"].astype(str) + "|" + df["user_id"].astype(str) + "|" + at
+
+    changed = 0
+    if not ledger.empty:
+        lk = keys(ledger)
+        hit = lk.isin(set(keys(recs))) & (ledger["group"] == "push") & (ledger["status"] != "sent")
+        changed = int(hit.sum())
+        ledger.loc[hit, "status"] = "sent"
+        known = set(lk[ledger["group"] == "push"])
+    else:
+        known = set()
+    new = recs[~keys(recs).isin(known)]
+    added = pd.DataFrame(
+        {
+            "user_id": new["user_id"].astype(str),
+            "campaign_id": new["campaign_id"].astype(str),
+            "channel": new["channel"].astype(str),
+            "send_at_utc": new["send_at_utc"],
+            "group": "push",
+            "status": "sent",
+            "planned_at": pd.NaT,
+            "expected_value": float("nan"),
+        }
+    )
+    if not changed and added.empty:
+        return 0
+    parts = [p for p in (ledger, added) if len(p)]
+    _write_ledger(path, pd.concat(parts, ignore_index=True))
+    return changed + len(added)
+
+
+def _write_ledger(path: Path, out: pd.DataFrame) -> None:
+    out = out.copy()
     out["send_at_utc"] = pd.to_datetime(out["send_at_utc"], utc=True)
     out["planned_at"] = pd.to_datetime(out["planned_at"], utc=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
     out.loc[:, list(LEDGER_COLUMNS)].to_parquet(tmp, index=False)
     tmp.replace(path)  # atomic: a crash leaves the old ledger or the new one
-    return len(out)
 
 
 def write_plan(table: pd.DataFrame, path: Path) -> Path:
@@ -130,7 +196,9 @@ def write_plan(table: pd.DataFrame, path: Path) -> Path:
 __all__ = [
     "HOLDOUT_CHANNEL",
     "LEDGER_COLUMNS",
+    "LEFT_OUT_CHANNEL",
     "ledger_path",
+    "mark_sent",
     "pushes_counted",
     "read_ledger",
     "record_plan",

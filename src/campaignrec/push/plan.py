@@ -13,14 +13,23 @@ pushes already planned or sent), so the rules can be checked on random shops
    shrunk hour x weekday pattern (:mod:`campaignrec.push.activity`);
 4. **caps**: at most ``max_per_day`` pushes per local calendar day and ``max_per_week`` in any
    7-day window, counting every push already planned or sent (any campaign) and this plan's;
-5. **channel**: the consented channel with the best expected value per cost whose daily quota
+5. **cool-down**: no push within ``cooldown_hours`` after a push the shopper ignored (an
+   earlier push whose ``ignored`` column is true);
+6. **channel**: the consented channel with the best expected value per cost whose daily quota
    (days in ``default_timezone``, counting earlier plans) has room; when none has, the next
    best slot. A push is planned only when its expected value exceeds ``min_expected_value``.
 
-The expected value of a push is ``campaign_value * open_rate(channel) * timing_lift - cost``,
+The expected value of a push is::
+
+    campaign_value * open_rate(channel) * timing_lift * fatigue_decay ** n
+        - cost(channel) - optout_per_push * n * optout_cost
+
 where ``campaign_value`` is the shopper's expected incremental profit of the campaign (from the
-uplift allocation) and ``timing_lift`` the chosen slot's relative response, capped at
-``max_timing_lift``.
+uplift allocation), ``timing_lift`` the chosen slot's relative response, capped at
+``max_timing_lift``, and ``n`` the pushes the shopper got (or is planned to get) in the 7 days
+before it: each one more lowers the response to the next and raises the predicted opt-out risk,
+so a tired shopper's next message is worth less, and nothing when the risk outweighs it.
+``open_rate(channel)`` is the channel's, or the shopper's own when ``channel_rates`` gives one.
 """
 
 from __future__ import annotations
@@ -62,6 +71,8 @@ SKIP_REASONS = (
     "caps",
     "quota",
     "no_slot",
+    "cooldown",
+    "already_sent",
 )
 WEEK = timedelta(days=7)
 
@@ -81,13 +92,17 @@ class Slot:
 @dataclass(frozen=True, eq=False)
 class PushPlan:
     """A plan: one row per push (:data:`PLAN_COLUMNS` + :data:`EXTRA_COLUMNS`), the holdout
-    shoppers, and how many recipients were left out for each reason of :data:`SKIP_REASONS`."""
+    shoppers, how many recipients were left out for each reason of :data:`SKIP_REASONS`, and
+    which eligible non-holdout shoppers got no push (``left_out``)."""
 
     campaign_id: str
     table: pd.DataFrame
     holdout: tuple[str, ...]
     skipped: dict[str, int] = field(default_factory=dict)
     window: tuple[datetime, datetime] | None = None
+    #: eligible shoppers outside the holdout whom the rules left without a push (caps, value,
+    #: quota, cool-down, no slot): the treatment arm of the holdout comparison with the pushed
+    left_out: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         t = self.table
@@ -182,6 +197,14 @@ def _existing_by_user(existing: pd.DataFrame | None) -> dict[str, list[datetime]
     return out
 
 
+def _ignored_by_user(existing: pd.DataFrame | None) -> dict[str, list[datetime]]:
+    """The send times of the earlier pushes each shopper ignored (``ignored`` true)."""
+    if existing is None or existing.empty or "ignored" not in existing.columns:
+        return {}
+    flag = existing["ignored"].fillna(False).astype(bool)
+    return _existing_by_user(existing[flag.to_numpy()])
+
+
 def _quota_day(at: datetime, settings: PushSettings) -> date:
     return at.astimezone(ZoneInfo(settings.default_timezone)).date()
 
@@ -211,6 +234,7 @@ def plan_pushes(
     existing: pd.DataFrame | None = None,
     state: ConsentState | None = None,
     content: Callable[[Campaign, str], str] | None = None,
+    channel_rates: Mapping[str, Mapping[str, float]] | None = None,
 ) -> PushPlan:
     """Plan one campaign's pushes.
 
@@ -231,11 +255,15 @@ def plan_pushes(
         The planning moment (UTC).
     existing : DataFrame, optional
         Pushes already planned or sent (any campaign): ``user_id``, ``channel``,
-        ``send_at_utc``. They count against the caps and the quotas.
+        ``send_at_utc``, optionally ``ignored`` (sent and not answered). They count against
+        the caps, the quotas and the fatigue; ignored ones start a cool-down.
     state : online state, optional
         Live consent changes over the stored attributes.
     content : callable, optional
         ``(campaign, lang) -> text``; default :func:`campaignrec.push.content.push_content`.
+    channel_rates : mapping, optional
+        ``user_id -> channel -> open rate``: the shopper's own estimated response per channel
+        (e.g. from their past pushes), over the channel's ``open_rate``.
 
     Returns
     -------
@@ -278,7 +306,9 @@ def plan_pushes(
     model = timing_model(activity, groups, settings.prior_events, personal)
     slots_by_tz: dict[str, list[Slot]] = {}
     taken = _existing_by_user(existing)
+    ignored = _ignored_by_user(existing)
     quota = _existing_quota(existing, settings)
+    cooldown = timedelta(hours=settings.cooldown_hours)
     specs = settings.channels
     rows: list[dict[str, Any]] = []
     shop_h = np.full(24, 1 / 24)
@@ -298,19 +328,29 @@ def plan_pushes(
         days = model.weekdays.get(uid, shop_d)
         scores = slot_scores(hours, days, [s.key for s in slots])
         order = np.lexsort((np.arange(len(slots)), -scores))
-        ranked = sorted(channels, key=lambda c: (-specs[c].open_rate / specs[c].cost, c))
+        own = channel_rates.get(uid, {}) if channel_rates is not None else {}
+        rate = {c: float(own.get(c, specs[c].open_rate)) for c in channels}
+        ranked = sorted(channels, key=lambda c: (-rate[c] / specs[c].cost, c))
         mine = taken.get(uid, [])
+        quiet_until = [t + cooldown for t in ignored.get(uid, [])] if cooldown else []
         reason = "caps"
         chosen: tuple[Slot, str, float, float] | None = None
         for j in order:
             slot = slots[int(j)]
             if not caps_allow(mine, slot.at_utc, tz, settings):
                 continue
+            if any(t - cooldown <= slot.at_utc < t for t in quiet_until):
+                if reason == "caps":
+                    reason = "cooldown"
+                continue
             lift = float(min(scores[j], settings.max_timing_lift))
             day = _quota_day(slot.at_utc, settings)
+            n = sum(1 for t in mine if timedelta(0) < slot.at_utc - t < WEEK)
+            tired = settings.fatigue_decay**n
+            risk = settings.optout_per_push * n * settings.optout_cost
             for ch in ranked:
                 spec = specs[ch]
-                ev = value * spec.open_rate * lift - spec.cost
+                ev = value * rate[ch] * lift * tired - spec.cost - risk
                 if ev <= settings.min_expected_value:
                     if reason == "caps":
                         reason = "no_positive_value"
@@ -353,6 +393,7 @@ def plan_pushes(
         campaign_id=cid,
         table=table,
         holdout=tuple(holdout),
+        left_out=tuple(sorted({u for u, _, _ in treated} - {r["user_id"] for r in rows})),
         skipped={k: v for k, v in skipped.items() if v},
         window=(start, end),
     )

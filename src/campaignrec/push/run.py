@@ -16,12 +16,14 @@ from typing import Any
 
 import pandas as pd
 
+from campaignrec.errors import ValidationError
 from campaignrec.pipeline.campaigns import plan_for
 from campaignrec.privacy.consent import ConsentState
 from campaignrec.push.activity import activity_counts
 from campaignrec.push.config import PushSettings
 from campaignrec.push.ledger import pushes_counted, read_ledger, record_plan
 from campaignrec.push.plan import PushPlan, plan_pushes
+from campaignrec.push.send import SendResult
 from campaignrec.push.shoppers import timezone_of
 
 
@@ -41,6 +43,31 @@ class PushPlanResult:
         out["value_source"] = self.source
         out["ledger"] = str(self.ledger) if self.ledger else None
         return out
+
+
+def mark_ignored(
+    pushes: pd.DataFrame, events: pd.DataFrame, now: datetime, after_hours: float
+) -> pd.DataFrame:
+    """``pushes`` with an ``ignored`` column: a ``sent`` push at least ``after_hours`` old
+    that its shopper neither opened nor clicked (no ``campaign_impression`` / ``campaign_click``
+    of its campaign by them after it was sent, up to ``now``)."""
+    if pushes.empty:
+        return pushes.assign(ignored=pd.Series(dtype=bool))
+    at = pd.to_datetime(pushes["send_at_utc"], utc=True)
+    old = (pushes["status"] == "sent") & (at + pd.Timedelta(hours=after_hours) <= pd.Timestamp(now))
+    answered = pd.Series(False, index=pushes.index)
+    if old.any() and len(events):
+        kinds = events["event_type"].isin(("campaign_impression", "campaign_click"))
+        ev = events.loc[kinds.to_numpy(), ["user_id", "campaign_id", "timestamp"]].copy()
+        ev["user_id"] = ev["user_id"].astype(str)
+        ev["campaign_id"] = ev["campaign_id"].astype(str)
+        ev["ts"] = pd.to_datetime(ev["timestamp"], utc=True)
+        cand = pushes.loc[old, ["user_id", "campaign_id"]].astype(str).assign(sent=at[old])
+        cand["_row"] = cand.index
+        joined = cand.merge(ev, on=["user_id", "campaign_id"], how="inner")
+        hit = joined.loc[joined["ts"] >= joined["sent"], "_row"].unique()
+        answered.loc[hit] = True
+    return pushes.assign(ignored=(old & ~answered).to_numpy())
 
 
 def plan_push(
@@ -71,16 +98,32 @@ def plan_push(
     recipients = result.recipients
     if recipients is None:
         recipients = pd.DataFrame(columns=["user_id", "value"])
+    held = read_ledger(ledger)
+    cid = str(result.campaign.campaign_id)
+    # a shopper this campaign already reached (an earlier plan of it, partly sent) gets no
+    # second push of it when it is planned again
+    reached: set[str] = set()
+    if len(held):
+        mine = held[
+            (held["campaign_id"].astype(str) == cid)
+            & (held["group"] == "push")
+            & (held["status"] == "sent")
+        ]
+        reached = set(mine["user_id"].astype(str))
+    again = recipients["user_id"].astype(str).isin(reached)
+    recipients = recipients[~again.to_numpy()]
     attrs = result.attributes or {}
     users = recipients["user_id"].astype(str).tolist()
     tz = {u: timezone_of(attrs.get(u, {}), settings) for u in users}
     # every shopper's activity feeds the segment patterns; recipients get their own on top
     for u, a in attrs.items():
         tz.setdefault(u, timezone_of(a, settings))
-    events = store.read_table("events", columns=["user_id", "timestamp"])
+    events = store.read_table(
+        "events", columns=["user_id", "timestamp", "event_type", "campaign_id"]
+    )
     events = events[pd.to_datetime(events["timestamp"], utc=True) <= pd.Timestamp(now)]
     activity = activity_counts(events, tz, settings.default_timezone)
-    held = read_ledger(ledger)
+    existing = pushes_counted(held, cid)
     plan = plan_pushes(
         recipients,
         attrs,
@@ -88,9 +131,11 @@ def plan_push(
         result.campaign,
         settings,
         now,
-        existing=pushes_counted(held, str(result.campaign.campaign_id)),
+        existing=mark_ignored(existing, events, now, settings.ignored_after_hours),
         state=state,
     )
+    if again.any():
+        plan.skipped["already_sent"] = int(again.sum())
     if record:
         record_plan(ledger, plan, now)
     return PushPlanResult(
@@ -132,4 +177,47 @@ def demo_push(
     return None
 
 
-__all__ = ["PushPlanResult", "demo_push", "plan_push"]
+def send_push(
+    home: Path,
+    plan: pd.DataFrame,
+    to: str | None,
+    *,
+    exchange: str = "",
+    queue: str | None = None,
+    now: datetime | None = None,
+    wait_seconds: float = 0.0,
+    dry_run: bool = False,
+    target: Any = None,
+) -> SendResult:
+    """Send the due rows of ``plan`` (:func:`campaignrec.push.send.read_plan`) to ``to``.
+
+    Holds the data directory's send lock, brings the ledger up to date with the send log (a
+    killed run's confirmed messages), sends, and marks what was sent in the ledger, also when
+    the run stops on an error. ``target``: an already opened target (tests, the service).
+    """
+    from campaignrec.push.ledger import ledger_path, mark_sent
+    from campaignrec.push.send import SendLog, send_lock, send_log_path, send_plan
+    from campaignrec.push.targets import target_for
+
+    log = SendLog(send_log_path(home))
+    ledger = ledger_path(home)
+    if dry_run:
+        return send_plan(plan, None, log, now=now, dry_run=True)
+    with send_lock(home):
+        mark_sent(ledger, log.records())
+        opened = (
+            target
+            if target is not None
+            else (target_for(to, exchange=exchange, queue=queue) if to else None)
+        )
+        if opened is None:
+            raise ValidationError("--to", "name the broker or webhook to send to")
+        try:
+            return send_plan(plan, opened, log, now=now, wait_seconds=wait_seconds)
+        finally:
+            if target is None:
+                opened.close()
+            mark_sent(ledger, log.records())
+
+
+__all__ = ["PushPlanResult", "demo_push", "mark_ignored", "plan_push", "send_push"]

@@ -12,6 +12,7 @@ The service, ``campaignrec recommend`` and the batch export all call :meth:`Rank
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ class RankingRequest:
     lang: str = "en"
     diversity: float | None = None
     fair_strength: float | None = None  # FA*IR strength for this request (None: the config's)
+    #: False: the non-personalised list (an experiment's global holdout), whatever the consent
+    personalise: bool = True
 
 
 @dataclass(frozen=True)
@@ -196,19 +199,27 @@ class Ranker:
         model_name: str | None = None,
         config: RankingConfig | None = None,
         attribute_cache_seconds: float = 0.0,
+        version: str | None = None,
     ) -> Ranker:
         """The served model (:func:`campaignrec.pipeline.training.active_model_row`: the active
         version of ``model_name``, or the most recently activated model), the items, users and
         campaigns tables of ``store``, and the registry version.
+
+        ``version``: that registered version instead (of ``model_name``, when given), active or
+        not (a variant of an experiment, :func:`campaignrec.pipeline.training.model_row`).
 
         Each shopper's attributes (consent, region, segment) are read per request by primary key
         (kept ``attribute_cache_seconds`` per process when above 0: see
         :mod:`campaignrec.ranking.attributes`); the live consent is read on every request, so a
         consent change takes effect at once.
         """
-        from campaignrec.pipeline.training import active_model_row
+        from campaignrec.pipeline.training import active_model_row, model_row
 
-        row = active_model_row(store, model_name)
+        row = (
+            active_model_row(store, model_name)
+            if version is None
+            else model_row(store, version, model_name)
+        )
         model = load_model(row["path"])
         users = store.read_table("users")
         table = store.read_table("campaigns")
@@ -232,6 +243,12 @@ class Ranker:
         )
         ranker.served = f"{row['name']}:{row['version']}"
         return ranker
+
+    def with_config(self, config: RankingConfig) -> Ranker:
+        """This ranker (the same model, catalogue and caches) with other rules and weights."""
+        out = copy.copy(self)
+        out.config = config
+        return out
 
     # ---- steps -------------------------------------------------------------------------------
     def _attrs(self, user_id: str) -> dict[str, Any]:
@@ -306,7 +323,9 @@ class Ranker:
         online: Any = PrefetchedUser(self.online, request.user_id, context.get("session_id"))
         # the stored consent with a live change (a consent event) over it: one read
         attrs = dict(with_live_consent(self._attrs(request.user_id), online, request.user_id))
-        personalised = personalisation_allowed(attrs, online, request.user_id)
+        personalised = request.personalise and personalisation_allowed(
+            attrs, online, request.user_id
+        )
         n_items = len(self.view)
         boost = np.zeros(n_items, dtype=np.float64)
         base_reason = "popular"  # every item's reason, but those in reason_at

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from campaignrec.campaigns.catalog import Catalog, load_campaigns
-from campaignrec.campaigns.eligibility import CampaignServer
+from campaignrec.campaigns.eligibility import CampaignDecision, CampaignServer
 from campaignrec.data.validation import derive_event_ids
 
 
@@ -57,25 +57,47 @@ def serve_user_campaigns(
     *,
     catalog: Catalog | None = None,
     policy: str = "priority",
+    experiment: Any = None,
 ) -> dict[str, Any]:
     """Serve up to ``k`` campaigns (atomic consumption) and log each as an impression event.
 
     ``catalog``: the campaigns (default: read from ``store``; the service passes its cache).
     ``policy``: ``priority``, or a bandit of :data:`campaignrec.experiments.serving.SERVING_POLICIES`
-    for the first slot (``settings.campaign_policy``).
+    for the first slot (``settings.campaign_policy``), or ``none`` (an experiment's holdout).
+    ``experiment``: the shopper's :class:`~campaignrec.experiments.registry.Assignment` on the
+    campaigns surface; its arm's decisions are logged with ``policy`` = the experiment id and
+    ``variant`` = the arm, its bandits learn under ``bandit:<experiment>:<variant>``, and a
+    ``none`` arm serves nothing but logs, as ``campaign_impression`` events of that arm, the
+    campaigns priority would have shown (caps and budgets untouched): the holdout's exposures.
     """
     if catalog is None:
         catalog = load_campaigns(store.read_table("campaigns"))
     server: CampaignServer
-    if policy == "priority":
+    if policy in ("priority", "none"):
         server = CampaignServer(catalog, online)
     else:
-        from campaignrec.experiments.serving import BanditCampaignServer
+        from campaignrec.experiments.serving import NAMESPACE, BanditCampaignServer, arm_namespace
 
-        server = BanditCampaignServer(catalog, online, policy_name=policy)
+        namespace = NAMESPACE
+        if experiment is not None:
+            namespace = arm_namespace(experiment.experiment_id, experiment.variant)
+        server = BanditCampaignServer(catalog, online, policy_name=policy, namespace=namespace)
     attrs = user_attributes(store, user_id, now) or {"user_id": user_id}
-    decision = server.serve(user_id, attrs, k, now)
-    events = decision.to_events()
+    if policy == "none":
+        shadow = [c.campaign_id for c, _ in server.candidates(user_id, attrs, now)[: max(k, 0)]]
+        decision = CampaignDecision(str(user_id), now, "none", (), tuple(shadow), {})
+        events = [
+            {"user_id": user_id, "event_type": "campaign_impression", "timestamp": now,
+             "campaign_id": cid, "position": pos, "policy": "none", "propensity": 1.0}
+            for pos, cid in enumerate(shadow)
+        ]  # fmt: skip
+    else:
+        decision = server.serve(user_id, attrs, k, now)
+        events = decision.to_events()
+    if experiment is not None:
+        for event in events:
+            event["policy"] = experiment.experiment_id
+            event["variant"] = experiment.variant
     if events:
         frame = pd.DataFrame(events)
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)

@@ -96,6 +96,9 @@ class ItemOut(_Model):
     fair_boost: bool = Field(
         default=False, description="moved up by the fairness step (the text says so)"
     )
+    variant: str | None = Field(
+        default=None, description="in an interleaved list: the variant whose ranker placed it"
+    )
 
 
 class RecommendationsOut(_Model):
@@ -105,6 +108,12 @@ class RecommendationsOut(_Model):
     model_version: str | None
     personalised: bool = Field(
         description="false when the shopper withheld consent (reason non_personalised)"
+    )
+    experiment: str | None = Field(
+        default=None, description="the experiment this list was served under (logged)"
+    )
+    variant: str | None = Field(
+        default=None, description="the shopper's arm (an interleaving experiment: interleaved)"
     )
 
 
@@ -131,6 +140,8 @@ class CampaignsOut(_Model):
     policy: str
     campaigns: list[CampaignOut]
     skipped: dict[str, str]
+    experiment: str | None = None
+    variant: str | None = None
 
 
 class ModelOut(_Model):

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import func, select
 
 from campaignrec.config import Settings
 from campaignrec.errors import CampaignrecError
+from campaignrec.experiments.live import LiveExperiments, build_live_experiments
 from campaignrec.pipeline.health import health_report
 from campaignrec.pipeline.training import active_model_row
 from campaignrec.privacy.audit import AccessAuditor
@@ -20,12 +23,16 @@ from campaignrec.privacy.pseudonymise import pseudonymise_user_id
 from campaignrec.ranking import Ranker
 from campaignrec.service.auth import KeyStore, TokenBucket
 from campaignrec.service.campaigns import CatalogCache
+from campaignrec.service.exposures import ExposureLog
 from campaignrec.service.health_metrics import HealthCollector
 from campaignrec.store.online import online_for
 from campaignrec.store.sql import SQLStore
 
 log = logging.getLogger("campaignrec.service")
 CATALOGUE_KEY = "catalogue:changes"
+#: a worker looks for new experiments at its model checks, at most this often (the worker that
+#: creates one serves it at once)
+EXPERIMENTS_CHECK_SECONDS = 1.0
 
 
 class Metrics:
@@ -54,6 +61,11 @@ class ServiceState:
 
     A new :class:`Ranker` is built beside the old one and swapped in with one assignment, so a
     request in flight keeps the ranker it started with and none waits for the load.
+
+    The running experiments are held the same way (``live``, a
+    :class:`~campaignrec.experiments.live.LiveExperiments` with a ranker per model version an
+    experiment names), rebuilt at the same checks when an experiment was created or the served
+    model changed; a request reads it once and runs no SQL for it.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -73,6 +85,12 @@ class ServiceState:
         self._checked = 0.0
         self.ranker: Ranker | None = None
         self.version: str | None = None
+        self.live = LiveExperiments()
+        self.exposures = ExposureLog(self.store)
+        self.rng = np.random.default_rng()  # the coins of interleaved lists
+        self._experiments_stamp: tuple[int, int] | None = None
+        self._experiments_checked = -1e18
+        self._version_rankers: dict[str, Ranker] = {}
         self.refresh(force=True)
 
     def stored_id(self, user_id: str) -> str:
@@ -95,6 +113,17 @@ class ServiceState:
         with self.store.engine.connect() as conn:
             last = conn.execute(select(func.max(imports.c.import_id))).scalar_one()
         return f"{last or 0}:{self.online.get_count(CATALOGUE_KEY)}"
+
+    def experiments_stamp(self) -> tuple[int, int]:
+        """How many experiments are stored and the newest one's creation (definitions never
+        change, so this tells a worker that one was added): one aggregate read."""
+        from campaignrec.store.experiments import ExperimentRepository
+
+        return ExperimentRepository(self.store).stamp()
+
+    def experiments_changed(self) -> None:
+        """An experiment was created here: serve it now (other workers: at their next check)."""
+        self.refresh(force=True)
 
     def catalogue_changed(self) -> None:
         """Tell every worker that items changed (picked up at their next check)."""
@@ -124,29 +153,83 @@ class ServiceState:
         try:
             try:
                 version = self.served_version()
+                stamp = self._experiments_stamp
+                moment = time.monotonic()
+                fresh = wait or moment - self._experiments_checked >= EXPERIMENTS_CHECK_SECONDS
+                if fresh:
+                    stamp, self._experiments_checked = self.experiments_stamp(), moment
             except Exception as exc:  # a check that fails keeps the ranker being served
                 if wait:
                     raise
                 log.warning("model check failed: %s", type(exc).__name__)
                 return
-            if version is None or (version == self.version and self.ranker is not None):
-                return
-            try:
+            changed = False
+            if version is not None and (version != self.version or self.ranker is None):
+                try:
+                    ranker = Ranker.from_store(
+                        self.store,
+                        self.settings,
+                        self.online,
+                        attribute_cache_seconds=self.settings.attribute_cache_seconds,
+                    )
+                except CampaignrecError:
+                    ranker = None
+                if ranker is not None:
+                    self.ranker, self.version = ranker, version  # requests see old or new
+                    self.metrics.model_version.clear()
+                    self.metrics.model_version.labels(
+                        ranker.model.name, ranker.model_version or ""
+                    ).set(1)
+                    changed = True
+            retry = fresh and bool(self.live.skipped)  # a version an experiment waits for
+            if changed or stamp != self._experiments_stamp or retry:
+                try:
+                    self._load_experiments(stamp)
+                except Exception as exc:  # the experiments served so far stay served
+                    log.warning("experiments reload failed: %s", type(exc).__name__)
+        finally:
+            self._lock.release()
+
+    def _load_experiments(self, stamp: tuple[int, int] | None) -> None:
+        """Rebuild ``live``: the stored experiments and the ranker of every arm (a model version
+        is loaded once per served catalogue and kept while an experiment names it)."""
+        from campaignrec.experiments.registry import list_experiments
+
+        base = self.ranker
+        catalogue = (self.version or "").rpartition("@")[2]
+        used: dict[str, Ranker] = {}
+
+        def load_version(version: str, name: str | None) -> Ranker:
+            if (
+                base is not None
+                and base.model_version == version
+                and (name is None or base.model.name == name)
+            ):
+                return base
+            key = f"{name or ''}:{version}@{catalogue}"
+            ranker = self._version_rankers.get(key)
+            if ranker is None:
                 ranker = Ranker.from_store(
                     self.store,
                     self.settings,
                     self.online,
+                    model_name=name,
+                    version=version,
                     attribute_cache_seconds=self.settings.attribute_cache_seconds,
                 )
-            except CampaignrecError:
-                return
-            self.ranker, self.version = ranker, version  # requests see old or new
-            self.metrics.model_version.clear()
-            self.metrics.model_version.labels(ranker.model.name, ranker.model_version or "").set(1)
-        finally:
-            self._lock.release()
+            used[key] = ranker
+            return ranker
+
+        live = build_live_experiments(
+            list_experiments(self.store), base, load_version, now=datetime.now(UTC)
+        )
+        for eid, why in live.skipped.items():
+            log.warning("experiment not served", extra={"experiment_id": eid, "reason": why})
+        self.live, self._version_rankers = live, used
+        self._experiments_stamp = stamp
 
     def close(self) -> None:
         self.audit.close()
+        self.exposures.close()
         self.online.close()
         self.store.close()

@@ -14,7 +14,17 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, MetaData, Table, Text, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    MetaData,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 
 from campaignrec.errors import ValidationError
@@ -67,6 +77,13 @@ class ExperimentRepository:
                 "experiment_id", "an experiment with this id exists", value=experiment_id,
                 hint="choose a new id (definitions are never overwritten)",
             ) from None  # fmt: skip
+
+    def stamp(self) -> tuple[int, int]:
+        """``(count, newest created_at)``: changes exactly when a definition is added."""
+        stmt = select(func.count(), func.max(self.table.c.created_at))
+        with self.store.engine.connect() as conn:
+            count, newest = conn.execute(stmt).one()
+        return int(count or 0), int(newest or 0)
 
     def get(self, experiment_id: str) -> dict[str, Any] | None:
         """The stored definition of ``experiment_id`` (one primary-key SELECT), or None."""

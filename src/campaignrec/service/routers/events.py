@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -9,7 +10,13 @@ from sqlalchemy import select
 
 from campaignrec.campaigns.eligibility import count_impression
 from campaignrec.data.schema import CONSENT_EVENT_TYPES
-from campaignrec.experiments.serving import credit_reward, serving_policy
+from campaignrec.experiments.live import campaign_policy
+from campaignrec.experiments.serving import (
+    SERVING_POLICIES,
+    arm_namespace,
+    credit_reward,
+    serving_policy,
+)
 from campaignrec.privacy.consent import apply_consent_events
 from campaignrec.ranking import record_events
 from campaignrec.service.deps import IngestKey, State
@@ -52,14 +59,7 @@ def post_events(batch: EventBatch, request: Request, state: State, _key: IngestK
         )
     accepted = [_plain({str(k): v for k, v in r.items()}) for r in new.to_dict("records")]
     record_events(state.online, accepted, event_weights=state.settings.event_weights)
-    policy = state.settings.campaign_policy
-    if policy != "priority":  # rewards of the bandit serving the first campaign slot
-        bandit = serving_policy(policy, state.online)
-        for event in accepted:
-            if event.get("event_type") == state.settings.bandit_reward_event and event.get(
-                "campaign_id"
-            ):
-                credit_reward(bandit, str(event["campaign_id"]))
+    _credit_bandits(state, accepted)
     catalog = None
     for event in accepted:
         if event.get("event_type") == "campaign_impression" and event.get("campaign_id"):
@@ -71,6 +71,32 @@ def post_events(batch: EventBatch, request: Request, state: State, _key: IngestK
     return EventsOut(
         accepted=written, duplicates=res.duplicates + len(valid) - written, rejected=rejected
     )
+
+
+def _credit_bandits(state: State, accepted: list[dict[str, Any]]) -> None:
+    """Rewards of the bandit that served the first campaign slot: the shopper's arm's bandit
+    when a campaigns experiment covers them, else the service's ``campaign_policy``."""
+    rewards = [
+        e for e in accepted
+        if e.get("event_type") == state.settings.bandit_reward_event and e.get("campaign_id")
+    ]  # fmt: skip
+    if not rewards:
+        return
+    policy = state.settings.campaign_policy
+    live, now = state.live, datetime.now(UTC)
+    for event in rewards:
+        assigned = (
+            live.assignment(str(event["user_id"]), "campaigns", now) if live.campaigns else None
+        )
+        exp = None if assigned is None else live.experiment(assigned.experiment_id)
+        if assigned is not None and exp is not None:
+            arm = campaign_policy(exp, assigned.variant)
+            if arm in SERVING_POLICIES:
+                namespace = arm_namespace(assigned.experiment_id, assigned.variant)
+                credit_reward(serving_policy(arm, state.online, namespace=namespace),
+                              str(event["campaign_id"]))  # fmt: skip
+        elif policy != "priority":
+            credit_reward(serving_policy(policy, state.online), str(event["campaign_id"]))
 
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:

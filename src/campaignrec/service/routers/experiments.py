@@ -3,8 +3,11 @@
 A body is :class:`campaignrec.experiments.registry.ExperimentSpec`; the stored experiment adds the
 range of its layer it was given. Creating needs the ``admin`` scope; an existing id is 409 (a
 definition is never overwritten: the decision log refers to it), a layer without room in the
-window is 422 naming ``traffic``. Results are computed from the store's events on each request
-(:func:`campaignrec.experiments.results.experiment_results`).
+window is 422 naming ``traffic``. A created experiment is served at once by this worker and by the
+others at their next check (:class:`campaignrec.service.state.ServiceState`). Results are
+computed from the store's events on each request
+(:func:`campaignrec.experiments.results.experiment_results`; an interleaving experiment's
+credits per ranker: :mod:`campaignrec.experiments.interleaved_results`).
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ def create(spec: ExperimentSpec, state: State, _key: AdminKey) -> Experiment:
             f"experiment '{spec.experiment_id}' exists: definitions are never overwritten",
             field="experiment_id",
         )
-    return create_experiment(state.store, spec)
+    made = create_experiment(state.store, spec)
+    state.experiments_changed()  # served by this worker at once, by the others at their check
+    return made
 
 
 @router.get("", response_model=ExperimentListOut)
@@ -73,4 +78,5 @@ def results(
 ) -> dict[str, Any]:
     if at is not None and at.tzinfo is None:
         raise ApiError(422, "validation_error", "at: needs a timezone", field="at")
+    state.exposures.flush()  # this worker's decision log is in the store before the analysis
     return experiment_results(state.store, experiment_id, at=at)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query
 
 from campaignrec.errors import ValidationError
+from campaignrec.experiments.live import (
+    LiveExperiments,
+    campaign_policy,
+    exposure_events,
+    serve_recommendations,
+)
 from campaignrec.ranking import RankedList, RankingRequest
 from campaignrec.service.campaigns import serve_user_campaigns, user_attributes
 from campaignrec.service.deps import ReadKey, State, language, on_event_loop
@@ -27,7 +34,7 @@ Lang = Annotated[str | None, Query(max_length=16)]
 AcceptLanguage = Annotated[str | None, Header(max_length=256)]
 
 
-def items_out(ranked: RankedList) -> list[ItemOut]:
+def items_out(ranked: RankedList, teams: Sequence[str] | None = None) -> list[ItemOut]:
     return [
         ItemOut(
             item_id=i.item_id,
@@ -37,8 +44,9 @@ def items_out(ranked: RankedList) -> list[ItemOut]:
             text=i.text,
             evidence=list(i.evidence),
             fair_boost=i.fair_boost,
+            variant=None if teams is None else teams[n],
         )
-        for i in ranked.items
+        for n, i in enumerate(ranked.items)
     ]
 
 
@@ -107,27 +115,55 @@ def recommendations(
     if session_id:
         ctx["session_id"] = session_id
     ranker = state.ranker  # one read: a model swap mid-request does not mix versions
-    ranked = ranker.recommend(
-        RankingRequest(
-            user_id=state.stored_id(user_id),
-            k=k,
-            context=ctx,
-            exclude=tuple(exclude or ()),
-            categories=tuple(categories or ()),
-            brands=tuple(brands or ()),
-            price_min=price_min,
-            price_max=price_max,
-            lang=language(lang, accept_language),
-            diversity=diversity,
-            fair_strength=fair_strength,
-        )
+    stored = state.stored_id(user_id)
+    request = RankingRequest(
+        user_id=stored,
+        k=k,
+        context=ctx,
+        exclude=tuple(exclude or ()),
+        categories=tuple(categories or ()),
+        brands=tuple(brands or ()),
+        price_min=price_min,
+        price_max=price_max,
+        lang=language(lang, accept_language),
+        diversity=diversity,
+        fair_strength=fair_strength,
     )
+    live = state.live  # one read; an empty tuple for most shops: no hashing, no SQL
+    if live.recommendations:
+        out = _in_experiment(state, live, stored, user_id, request)
+        if out is not None:
+            return out
+    ranked = ranker.recommend(request)
     return RecommendationsOut(
         user_id=user_id,
         items=items_out(ranked),
         model_name=ranked.model_name,
         model_version=ranked.model_version,
         personalised=ranked.personalised,
+    )
+
+
+def _in_experiment(
+    state: State, live: LiveExperiments, stored: str, user_id: str, request: RankingRequest
+) -> RecommendationsOut | None:
+    """The list of the shopper's arm, logged (None: no running experiment covers them)."""
+    now = datetime.now(UTC)
+    assigned = live.assignment(stored, "recommendations", now)
+    served = None if assigned is None else serve_recommendations(live, assigned, request, state.rng)
+    if assigned is None or served is None:
+        return None
+    state.exposures.write(exposure_events(stored, assigned.experiment_id, served, now))
+    interleaved = served.interleaved
+    ranked = served.ranked
+    return RecommendationsOut(
+        user_id=user_id,
+        items=items_out(ranked, served.variants if interleaved else None),
+        model_name=ranked.model_name,
+        model_version=ranked.model_version,
+        personalised=ranked.personalised,
+        experiment=assigned.experiment_id,
+        variant="interleaved" if interleaved else assigned.variant,
     )
 
 
@@ -143,14 +179,22 @@ router.add_api_route(
 
 @router.get("/{user_id}/campaigns", response_model=CampaignsOut)
 def campaigns(user_id: UserId, state: State, _key: ReadKey, k: K = 3) -> CampaignsOut:
+    stored, now = state.stored_id(user_id), datetime.now(UTC)
+    policy: str = state.settings.campaign_policy
+    live = state.live
+    assigned = live.assignment(stored, "campaigns", now) if live.campaigns else None
+    exp = None if assigned is None else live.experiment(assigned.experiment_id)
+    if assigned is not None and exp is not None:
+        policy = campaign_policy(exp, assigned.variant)
     out = serve_user_campaigns(
         state.store,
         state.online,
-        state.stored_id(user_id),
+        stored,
         k,
-        datetime.now(UTC),
+        now,
         catalog=state.catalog.get(),
-        policy=state.settings.campaign_policy,
+        policy=policy,
+        experiment=assigned,
     )
     for reason in out["skipped"].values():
         state.metrics.refusals.labels(reason).inc()
@@ -159,6 +203,8 @@ def campaigns(user_id: UserId, state: State, _key: ReadKey, k: K = 3) -> Campaig
         policy=out["policy"],
         campaigns=[CampaignOut(**c) for c in out["campaigns"]],
         skipped=out["skipped"],
+        experiment=None if assigned is None else assigned.experiment_id,
+        variant=None if assigned is None else assigned.variant,
     )
 
 
