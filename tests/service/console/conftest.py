@@ -111,6 +111,49 @@ def add_exposures(home: Path) -> None:
     store.close()
 
 
+PUSH_USERS = [f"p{n:02d}" for n in range(16)]
+
+
+def add_push_shop(home: Path) -> None:
+    """A campaign ``pushy`` live from an hour ago for five days, and 16 more shoppers who were
+    active at every hour of the last two days (so every send slot has some response), plus a
+    push holdout of half the eligible shoppers (``[push] holdout_share`` in the shop's settings):
+    a push plan made now has recipients and a holdout."""
+    from datetime import UTC, datetime
+
+    toml = home / "campaignrec.toml"
+    with toml.open("a", encoding="utf-8") as f:
+        f.write("\n[push]\nholdout_share = 0.5\n")
+    settings = load_settings(home)
+    store = SQLStore(settings.resolved_database_url)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    import_frame(store, "users", pd.DataFrame({"user_id": PUSH_USERS, "region": "north"}))
+    rows = [
+        {
+            "user_id": user,
+            "item_id": "i1",
+            "event_type": "view",
+            "timestamp": (now - timedelta(hours=h)).isoformat(),
+        }
+        for user in PUSH_USERS
+        for h in range(1, 49)
+    ]
+    import_frame(store, "events", pd.DataFrame(rows))
+    campaign = {
+        "campaign_id": "pushy",
+        "name": "Push week",
+        "title_zh": "推送周",
+        "type": "coupon",
+        "status": "active",
+        "discount_type": "amount",
+        "discount_value": 1.0,
+        "start_time": (now - timedelta(hours=1)).isoformat(),
+        "end_time": (now + timedelta(days=5)).isoformat(),
+    }
+    import_frame(store, "campaigns", pd.DataFrame([campaign]))
+    store.close()
+
+
 @pytest.fixture(scope="session")
 def console_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("console_shop")

@@ -126,6 +126,19 @@ def test_a_post_without_the_csrf_token_creates_nothing(admin: TestClient) -> Non
     assert 'data-experiment="ranker-test"' not in admin.get("/console/experiments").text
 
 
+def test_a_wrong_variant_configuration_is_said_beside_its_row() -> None:
+    spec, errors = experiment_from_form(
+        {
+            "experiment_id": "e",
+            "variant_name_0": "a",
+            "variant_name_2": "b",
+            "variant_config_2": '{"policy": "no-such-policy"}',
+        }
+    )
+    assert spec is None and list(errors) == ["variant_config_2"]
+    assert "policy" in errors["variant_config_2"]
+
+
 def test_empty_variant_rows_are_left_out_and_a_share_defaults_to_one() -> None:
     spec, errors = experiment_from_form(
         {"experiment_id": "e", "variant_name_0": "a", "variant_name_3": "b"}

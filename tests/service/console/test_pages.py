@@ -26,6 +26,7 @@ PAGES = [
     "/console/lookup?user_id=u1",
     "/console/experiments",
     "/console/experiments/new",
+    "/console/push",
     "/console/shoppers",
     "/console/models",
 ]
@@ -131,6 +132,7 @@ def test_every_page_renders_in_both_languages(admin: TestClient, lang: str) -> N
             "nav_overview",
             "nav_campaigns",
             "nav_experiments",
+            "nav_push",
             "nav_shoppers",
             "nav_lookup",
             "nav_models",

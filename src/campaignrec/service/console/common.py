@@ -36,6 +36,7 @@ NAV = (
     ("nav_overview", "/overview"),
     ("nav_campaigns", "/campaigns"),
     ("nav_experiments", "/experiments"),
+    ("nav_push", "/push"),
     ("nav_shoppers", "/shoppers"),
     ("nav_lookup", "/lookup"),
     ("nav_models", "/models"),
@@ -183,7 +184,15 @@ def _render(
     return response
 
 
-FLASHES = ("campaign_created", "model_activated", "experiment_created")
+FLASHES = (
+    "campaign_created",
+    "model_activated",
+    "experiment_created",
+    "push_planned",
+    "push_approved",
+    "push_sent",
+    "push_sending",
+)
 
 
 def _flash(request: Request) -> str | None:

@@ -8,6 +8,7 @@ validated, given its range of the layer and listed by ``GET /v1/experiments`` li
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from campaignrec.service.console.common import (
     _state,
     router,
 )
-from campaignrec.service.console.forms import _local, _number, _time
+from campaignrec.service.console.forms import _local, _number, _time, filled
 from campaignrec.service.console.i18n import translate
 from campaignrec.service.console.session import Session
 from campaignrec.service.console.validation import field_errors, sentence
@@ -88,6 +89,9 @@ def _locate(rows: list[int]) -> Any:
         if len(loc) >= 3 and loc[0] == "variants" and isinstance(loc[1], int):
             part = "config" if loc[2] == "config" else str(loc[2])
             return f"variant_{part}_{rows[loc[1]] if loc[1] < len(rows) else 0}"
+        named = re.match(r"variants\.(\d+)\.(name|share|config)\b", message)
+        if named and int(named.group(1)) < len(rows):  # a check of what a variant serves
+            return f"variant_{named.group(2)}_{rows[int(named.group(1))]}"
         if loc:
             return str(loc[0])
         for key, field in (
@@ -111,22 +115,11 @@ def experiment_from_form(
     Shares are fractions (traffic 0.5 is half the layer's shoppers); times are UTC; a variant
     row's configuration is a JSON object (``{"model_version": "v3"}``)."""
     errors: dict[str, str] = {}
-    body: dict[str, Any] = {}
-    for name in TEXT_FIELDS:
-        value = form.get(name, "").strip()
-        if value:
-            body[name] = value
-    for name in SHARE_FIELDS:
-        value = form.get(name, "").strip()
-        if value:
-            body[name] = _number(value)
-    for name in ("start_time", "end_time"):
-        value = form.get(name, "").strip()
-        if value:
-            body[name] = _time(value)
-    metric = form.get("primary_metric", "").strip()
-    if metric:
-        body["primary_metric"] = metric
+    body: dict[str, Any] = {
+        **filled(form, (*TEXT_FIELDS, "primary_metric")),
+        **filled(form, SHARE_FIELDS, _number),
+        **filled(form, ("start_time", "end_time"), _time),
+    }
     body["variants"], rows = _variants(form, errors, lang)
     try:
         spec = ExperimentSpec.model_validate(body)

@@ -6,7 +6,7 @@ The console and its live preview read a form the same way, so what is previewed 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +59,19 @@ FORM_FIELDS = (
     "audience_value",
     "audience_json",
 )
+
+
+def filled(
+    form: Mapping[str, str], names: tuple[str, ...], convert: Callable[[str], Any] = str
+) -> dict[str, Any]:
+    """The fields of ``names`` that the form filled in, stripped and converted (a value that
+    does not convert stays text, for the schema to name it)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        value = form.get(name, "").strip()
+        if value:
+            out[name] = convert(value)
+    return out
 
 
 def _number(text: str) -> float | str:
@@ -136,25 +149,14 @@ def campaign_from_form(
     from campaignrec.service.console.validation import field_errors
 
     errors: dict[str, str] = {}
-    body: dict[str, Any] = {}
-    for name in TEXT_FIELDS:
-        value = form.get(name, "").strip()
-        if value:
-            body[name] = value
-    for name in NUMBER_FIELDS:
-        value = form.get(name, "").strip()
-        if value:
-            body[name] = _number(value)
-    for name in INT_FIELDS:
-        value = form.get(name, "").strip()
-        if value:
-            body[name] = _integer(value)
+    body: dict[str, Any] = {
+        **filled(form, TEXT_FIELDS),
+        **filled(form, NUMBER_FIELDS, _number),
+        **filled(form, INT_FIELDS, _integer),
+    }
     for name in LIST_FIELDS:
         body[name] = [p.strip() for p in form.get(name, "").split(",") if p.strip()]
-    for name in TIME_FIELDS:
-        value = form.get(name, "").strip()
-        if value:
-            body[name] = _time(value)
+    body.update(filled(form, TIME_FIELDS, _time))
     audience = _audience(form, errors, lang)
     if audience is not None:
         body["audience"] = audience

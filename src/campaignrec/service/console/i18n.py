@@ -362,6 +362,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "计划以草稿形式保存在此，审核通过后才可发送。",
     },
     "push_plan": {"en": "Plan", "zh": "生成计划"},
+    "push_at": {"en": "Plan as of (UTC; empty: now)", "zh": "规划时点（UTC；留空为现在）"},
     "push_plans": {"en": "Plans", "zh": "推送计划"},
     "push_none": {
         "en": "No push plans yet: plan a campaign above, with POST /v1/push/plans or campaignrec "
@@ -373,7 +374,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "push_planned_at": {"en": "Planned", "zh": "规划时间"},
     "push_recipients": {"en": "Recipients", "zh": "接收人数"},
     "push_holdout": {"en": "Holdout", "zh": "对照组"},
-    "push_pushed": {"en": "Pushed", "zh": "推送组"},
+    "push_treatment": {"en": "Treatment arm", "zh": "实验组"},
     "push_channels": {"en": "Channels", "zh": "渠道"},
     "push_channel": {"en": "Channel", "zh": "渠道"},
     "push_expected_value": {"en": "Expected value", "zh": "预期价值"},
@@ -426,12 +427,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "push_skip_cooldown": {"en": "cool-down after an ignored push", "zh": "忽略推送后的冷却期"},
     "push_report": {"en": "Report against the holdout", "zh": "与对照组的对比报告"},
     "push_report_help": {
-        "en": "Each pushed shopper is measured for 7 days from their send time, the holdout from "
-        "the pushed group's median send time; differences with 95% intervals. Pushed / holdout",
-        "zh": "推送组每位用户从各自发送时间起统计 7 天，对照组从推送组发送时间的中位数起统计；差值附 95% 区间。推送组 / 对照组",
+        "en": "Intent to treat: the treatment arm is every eligible shopper outside the holdout "
+        "(pushed, or left out by the rules), measured for 7 days from their send time; the "
+        "holdout from the arm's median send time; differences with 95% intervals. "
+        "Treatment arm / holdout",
+        "zh": "意向处理分析：实验组为对照组以外的所有符合条件用户（已推送或被规则排除），"
+        "从各自发送时间起统计 7 天；对照组从实验组发送时间的中位数起统计；差值附 95% 区间。实验组 / 对照组",
     },
     "push_basis_sent": {"en": "sent pushes", "zh": "基于已发送"},
     "push_basis_planned": {"en": "planned, nothing sent yet", "zh": "基于计划，尚未发送"},
+    "push_basis_partly_sent": {"en": "partly sent", "zh": "部分已发送"},
     "push_window_open": {"en": "the window is still open", "zh": "统计窗口尚未结束"},
     "push_difference": {"en": "Difference", "zh": "差值"},
     "push_rows": {"en": "Recipients", "zh": "接收人"},

@@ -159,5 +159,6 @@ from campaignrec.service.console import (  # noqa: E402
     campaign_pages,  # noqa: F401
     experiment_pages,  # noqa: F401
     overview,  # noqa: F401
+    push_pages,  # noqa: F401
     shopper_pages,  # noqa: F401
 )
