@@ -9,7 +9,7 @@ DEMO_DIR ?= .campaignrec-demo
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[dev,deep,spark,dp,brokers]'
+	$(PY) -m pip install -q -e '.[dev,deep,spark,dp,brokers,text]'
 	touch $(STAMP)
 
 demo: $(STAMP)

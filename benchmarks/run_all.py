@@ -24,6 +24,8 @@ ORDER = [
     "ranking",
     "models_scale",
     "allocation",
+    "uplift_from_store",
+    "retrain_gate",
     "push",
     "ope_synthetic",
     "ope_obd",

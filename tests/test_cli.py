@@ -105,3 +105,50 @@ def test_train_default_on_a_chosen_validation_protocol(tmp_path, capsys):
     assert code == EXIT_USAGE and "global_temporal" in err
     code, _, err = run(capsys, "--data-dir", home, "train", "--validation", "weekly")
     assert code == EXIT_USAGE and "user_temporal" in err
+
+
+def test_search_and_rating_evaluation_from_the_cli(tmp_path, capsys):
+    """`search` maps words to items with the trained content model; `evaluate rating_mf` on
+    imported ratings reports RMSE and MAE."""
+    home = str(tmp_path / "shop")
+    items = tmp_path / "items.csv"
+    items.write_text(
+        "item_id,title,category,hidden\n"
+        "s1,trail running shoes,sports/shoes,false\ns2,road running shoes,sports/shoes,false\n"
+        "m1,ceramic coffee mug,home/kitchen,false\nm2,glass tea cup,home/kitchen,false\n"
+        "h1,hidden running shoes,sports/shoes,true\n"
+    )
+    rows = ["user_id,item_id,event_type,timestamp,rating"]
+    for u in range(24):
+        for step, item in enumerate(("s1", "s2", "m1", "m2")):
+            value = 5 if (item[0] == "s") == (u % 2 == 0) else 1
+            rows.append(f"u{u},{item},rating,{1_700_000_000 + u * 600 + step * 60},{value}")
+    events = tmp_path / "ratings.csv"
+    events.write_text("\n".join(rows) + "\n")
+    assert run(capsys, "--data-dir", home, "import", "items", str(items))[0] == 0
+    assert run(capsys, "--data-dir", home, "import", "events", str(events))[0] == 0
+    code, _, err = run(capsys, "--data-dir", home, "train", "--model", "content")
+    assert code == 0, err
+    code, out, err = run(capsys, "--data-dir", home, "search", "running shoes", "--json")
+    assert code == 0, err
+    found = [row["item_id"] for row in json.loads(out)]
+    assert set(found[:2]) == {"s1", "s2"} and "h1" not in found  # hidden items never come back
+    code, _, err = run(capsys, "--data-dir", home, "search", " ")
+    assert code == EXIT_USAGE and "empty" in err
+    code, out, err = run(
+        capsys,
+        "--data-dir",
+        home,
+        "evaluate",
+        "rating_mf",
+        "--protocol",
+        "random",
+        "--param",
+        "rating_mf.factors=2",
+        "--out",
+        str(tmp_path / "report"),
+    )
+    assert code == 0, err
+    assert "RMSE" in out and "rating prediction" in out
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "## Rating prediction" in report

@@ -87,6 +87,13 @@ class StoreError(CampaignrecError):
     exit_code = EXIT_STORE
 
 
+class BrokerError(CampaignrecError):
+    """A message broker (Redis Streams, RabbitMQ, NATS JetStream) is unreachable or refused an
+    operation; what was not acknowledged stays with the broker."""
+
+    exit_code = EXIT_STORE
+
+
 class TooManyRejectionsError(CampaignrecError):
     """An import rejected more rows than its threshold allows.
 

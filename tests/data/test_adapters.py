@@ -45,7 +45,10 @@ def test_movielens_atomic(tmp_path):
         "10\tToy Story\t1995\tAnimation Children's Comedy\n11\tHeat\t\tAction\n",
     )
     ds = read_movielens(tmp_path)
-    assert ds.events["event_type"].tolist() == ["favorite", "view", "favorite"]
+    assert ds.events["event_type"].tolist() == ["rating", "rating", "rating"]
+    assert ds.events["rating"].tolist() == [5.0, 2.0, 4.0]
+    old = read_movielens(tmp_path, favorite_threshold=4.0)
+    assert old.events["event_type"].tolist() == ["favorite", "view", "favorite"]
     assert ds.events["timestamp"].iloc[0] == datetime.fromtimestamp(881250949, UTC)
     assert ds.users["gender"].tolist() == ["male", "female"]
     assert ds.users["attributes"].iloc[0] == {
@@ -67,7 +70,8 @@ def test_movielens_original(tmp_path):
         tmp_path / "u.item", "10|Some Film (1995)|01-Jan-1995||http://x|" + "|".join(flags) + "\n"
     )
     ds = read_movielens(tmp_path / "u.data")
-    assert ds.events["event_type"].tolist() == ["favorite", "view"]
+    assert ds.events["event_type"].tolist() == ["rating", "rating"]
+    assert ds.events["rating"].tolist() == [5.0, 1.0]
     assert ds.items["title"].tolist() == ["Some Film"]
     assert ds.items["tags"].iloc[0] == ["Action", "Comedy"]
     assert ds.items["attributes"].iloc[0] == {"release_year": 1995}

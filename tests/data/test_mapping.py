@@ -118,7 +118,8 @@ def test_movielens_atomic_preset(ingest_store, write_file):
     s = import_file(ingest_store, "events", path, preset="movielens-atomic")
     assert s.accepted == 2
     ev = ingest_store.read_table("events").sort_values("user_id")
-    assert ev["item_id"].tolist() == ["302", "242"] and set(ev["event_type"]) == {"view"}
+    assert ev["item_id"].tolist() == ["302", "242"] and set(ev["event_type"]) == {"rating"}
+    assert ev["rating"].tolist() == [3.0, 3.0]
 
 
 def test_headerless_file_needs_columns(ingest_store, write_file):

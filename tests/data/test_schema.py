@@ -44,9 +44,21 @@ def test_each_event_type_requires_its_field(etype):
     if needed is None:
         Event(user_id="u", event_type=etype, timestamp=ts)
         return
+    value = {"rating": 4.0} if etype == "rating" else {}
     with pytest.raises(PydanticError, match=needed):
-        Event(user_id="u", event_type=etype, timestamp=ts)
-    Event(user_id="u", event_type=etype, timestamp=ts, **{needed: "x"})
+        Event(user_id="u", event_type=etype, timestamp=ts, **value)
+    Event(user_id="u", event_type=etype, timestamp=ts, **{needed: "x"}, **value)
+
+
+def test_a_rating_event_needs_a_value_on_the_scale():
+    ts = datetime(2024, 1, 1, tzinfo=UTC)
+    with pytest.raises(PydanticError, match="needs 'rating'"):
+        Event(user_id="u", event_type="rating", item_id="i", timestamp=ts)
+    for bad in (0.0, 5.5, float("nan")):
+        with pytest.raises(PydanticError, match="rating must lie in"):
+            Event(user_id="u", event_type="rating", item_id="i", rating=bad, timestamp=ts)
+    ev = Event(user_id="u", event_type="rating", item_id="i", rating=4.5, timestamp=ts)
+    assert ev.rating == 4.5
 
 
 def test_negative_price_and_bad_propensity_are_rejected():

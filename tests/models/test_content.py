@@ -12,14 +12,19 @@ from tests.models.contract import RecommenderContract
 
 class TestContent(RecommenderContract):
     def make_model(self) -> ContentBased:
-        return ContentBased()
+        return ContentBased(text_encoder="tfidf")
 
 
 class TestContentJiebaDecayed(RecommenderContract):
     history_check = "blocks"  # the snapshot decays by event age; a history row is taken as given
 
     def make_model(self) -> ContentBased:
-        return ContentBased(cjk_tokenizer="jieba", profile_half_life_days=3.0, use_weights=False)
+        return ContentBased(
+            cjk_tokenizer="jieba",
+            profile_half_life_days=3.0,
+            use_weights=False,
+            text_encoder="tfidf",
+        )
 
 
 def test_tokenize_mixes_latin_words_and_cjk_bigrams() -> None:
@@ -29,7 +34,7 @@ def test_tokenize_mixes_latin_words_and_cjk_bigrams() -> None:
 
 
 def test_recommends_an_item_nobody_touched(block_shop: Interactions) -> None:
-    model = ContentBased().fit(block_shop)
+    model = ContentBased(text_encoder="tfidf").fit(block_shop)
     assert block_shop.item_popularity[block_shop.items.index(["a_new"])[0]] == 0
     a_users = [u for u in block_shop.users.ids[block_shop.active_users] if u.startswith("ua")]
     ids, _ = model.recommend(a_users, k=12)
@@ -57,7 +62,7 @@ def test_cold_item_reaches_the_shopper_who_bought_everything_else() -> None:
         }
     )
     shop = Interactions.from_frame(events, items=items)
-    model = ContentBased().fit(shop)
+    model = ContentBased(text_encoder="tfidf").fit(shop)
     ids, scores = model.recommend(["fan"], k=3)
     assert ids[0, 0] == "new_shoe" and scores[0, 0] > 0
     ev = model.explain("fan", "new_shoe").evidence
@@ -67,8 +72,8 @@ def test_cold_item_reaches_the_shopper_who_bought_everything_else() -> None:
 
 
 def test_field_weights_change_the_vectors(block_shop: Interactions) -> None:
-    full = ContentBased().fit(block_shop)
-    no_brand = ContentBased(brand_weight=0.0).fit(block_shop)
+    full = ContentBased(text_encoder="tfidf").fit(block_shop)
+    no_brand = ContentBased(brand_weight=0.0, text_encoder="tfidf").fit(block_shop)
     assert any(t.startswith("brand:") for t in full.terms_)
     assert not any(t.startswith("brand:") for t in no_brand.terms_)
 
@@ -83,7 +88,7 @@ def test_tags_as_json_or_delimited_strings() -> None:
             "timestamp": [pd.Timestamp("2026-01-01", tz="UTC")],
         }
     )
-    model = ContentBased().fit(Interactions.from_frame(events, items=items))
+    model = ContentBased(text_encoder="tfidf").fit(Interactions.from_frame(events, items=items))
     assert {"tag:red", "tag:sale", "tag:blue"} <= set(model.terms_)
     assert model.score(["u"], ["y"])[0] > 0  # shares the 'sale' tag
 
@@ -98,13 +103,13 @@ def test_no_text_is_a_clear_error() -> None:
         }
     )
     with pytest.raises(ConfigError, match="no item text"):
-        ContentBased().fit(Interactions.from_frame(events))
+        ContentBased(text_encoder="tfidf").fit(Interactions.from_frame(events))
     with pytest.raises(ConfigError, match="cjk_tokenizer"):
         ContentBased(cjk_tokenizer="spaces")
 
 
 def test_profiles_are_unit_length(block_shop: Interactions) -> None:
-    model = ContentBased().fit(block_shop)
+    model = ContentBased(text_encoder="tfidf").fit(block_shop)
     norms = np.sqrt(np.asarray(model.profiles_.multiply(model.profiles_).sum(axis=1)).ravel())
     active = block_shop.active_users
     np.testing.assert_allclose(norms[active], 1.0, rtol=1e-5)
@@ -121,5 +126,5 @@ def test_equal_similarity_is_ordered_by_popularity() -> None:
         }
     )
     shop = Interactions.from_frame(events, items=items)
-    ids, _ = ContentBased().fit(shop).recommend(["me"], k=3)
+    ids, _ = ContentBased(text_encoder="tfidf").fit(shop).recommend(["me"], k=3)
     assert list(ids[0]) == ["hot", "mid", "cold"]

@@ -117,16 +117,19 @@ def test_a_migrated_database_matches_the_derived_tables() -> None:
     for table in privacy_tables().values():  # migration 5's, likewise
         table.create(derived)
     experiments_table().create(derived)  # migration 6's, likewise
-    retrain_decisions_table().create(derived)  # migration 7's, likewise
+    retrain_decisions_table().create(derived)  # migration 9's, likewise
     assert _shape(migrated) == _shape(derived)
 
 
 def test_derived_tables_other_than_items_are_unchanged_ddl() -> None:
     derived = create_engine("sqlite://")
     build_tables().metadata.create_all(derived)
-    changed = ("items", "campaigns", "schema_version")  # items: step 3; campaigns: step 7
+    changed = ("items", "campaigns", "events", "schema_version")  # steps 3, 7 and 10
     now = [r for r in _sqlite_master(derived) if r[1] not in changed]
     assert now == [r for r in VERSION_2_SQLITE if r[1] not in changed]
+    events = next(r[2] for r in _sqlite_master(derived) if r[1] == "events")
+    v2 = next(r[2] for r in VERSION_2_SQLITE if r[1] == "events")
+    assert events == v2.replace("propensity FLOAT, ", "propensity FLOAT, \n\trating FLOAT, ")
 
 
 def test_campaigns_gained_the_protected_declaration_in_step_7(tmp_path) -> None:  # type: ignore[no-untyped-def]

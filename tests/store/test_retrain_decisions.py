@@ -1,4 +1,4 @@
-"""The ``retrain_decisions`` table (migration 7) on every backend: ids ascend, the last decision
+"""The ``retrain_decisions`` table (migration 9) on every backend: ids ascend, the last decision
 is the newest, the JSON round-trips."""
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ def make_events(n: int, seed: int = 0, start: int = 0) -> pd.DataFrame:
             "policy": "pop",
             "variant": "A",
             "propensity": 0.5,
+            "rating": np.nan,
         }
     )
     df.insert(

@@ -257,6 +257,32 @@ def recommend(
     console.print(table)
 
 
+def search(
+    query: Annotated[str, typer.Argument(help='a shopper\'s search terms, e.g. "跑步鞋"')],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="items to show")] = 10,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="content model to search with (active version)")
+    ] = "content",
+    json_out: Annotated[bool, typer.Option("--json", help="print the items as JSON")] = False,
+) -> None:
+    """Items whose text best matches search terms (multilingual with the 'text' extra)."""
+    from campaignrec.pipeline.search import search_items
+
+    frame = search_items(open_store(), query, k, model_name=model)
+    if json_out:
+        typer.echo(json.dumps(frame.to_dict("records"), ensure_ascii=False, default=str))
+        return
+    if frame.empty:
+        console.print(f"no item matches {query!r} (没有匹配的商品)")
+        return
+    table = Table(title=f"search (搜索): {query}")
+    for col in ("rank", "item_id", "score", "title"):
+        table.add_column(col)
+    for rank, row in enumerate(frame.itertuples(index=False), start=1):
+        table.add_row(str(rank), str(row.item_id), f"{row.score:.4f}", str(row.title or ""))
+    console.print(table)
+
+
 def models(
     activate: Annotated[
         str | None, typer.Option("--activate", help="NAME:VERSION to make the active version")

@@ -204,6 +204,19 @@ def evaluate(
             f"{row['recommend_s']:.2f}",
         )
     console.print(table)
+    rated = board[board["rmse"].notna()] if "rmse" in board.columns else board.iloc[:0]
+    if len(rated):
+        errors = Table(title="rating prediction on the test split's ratings")
+        for c in ("model", "RMSE", "MAE", "ratings"):
+            errors.add_column(c, justify="left" if c == "model" else "right")
+        for _, row in rated.sort_values("rmse").iterrows():
+            errors.add_row(
+                str(row["model"]),
+                f"{row['rmse']:.4f}",
+                f"{row['mae']:.4f}",
+                f"{int(row['n_ratings'])}",
+            )
+        console.print(errors)
     console.print(f"report: {report}")
 
 

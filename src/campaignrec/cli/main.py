@@ -57,6 +57,7 @@ def _register() -> None:
     from campaignrec.cli import (
         campaigns,
         console_users,
+        consume,
         core,
         demo,
         evaluate,
@@ -73,10 +74,12 @@ def _register() -> None:
     app.command("init")(core.init)
     app.command("import")(ingest.import_cmd)
     app.command("quarantine")(ingest.quarantine_cmd)
+    app.command("consume")(consume.consume_cmd)
     app.command("generate")(generate.generate)
     app.command("stats")(core.stats)
     app.command("train")(core.train)
     app.command("recommend")(core.recommend)
+    app.command("search")(core.search)
     app.command("models")(core.models)
     app.command("retrain")(retrain.retrain)
     app.command("health")(retrain.health)

@@ -85,12 +85,14 @@ def _epoch_s(values: Any) -> pd.Series:
 
 
 # ---- MovieLens --------------------------------------------------------------------------------
-def read_movielens(path: str | Path, *, favorite_threshold: float = 4.0) -> Dataset:
+def read_movielens(path: str | Path, *, favorite_threshold: float | None = None) -> Dataset:
     """MovieLens-100k, either RecBole atomic files (``ml-100k.inter/.user/.item``) or the
     original ``u.data`` / ``u.user`` / ``u.item``.
 
-    Each rating becomes one event: ``favorite`` when rating >= ``favorite_threshold``, else
-    ``view`` (the rating itself is not kept; the canonical schema has implicit feedback only).
+    Each rating becomes one ``rating`` event that keeps its value (1-5) in ``rating``, for rating
+    models; implicit models see it with the ``rating`` event weight. With
+    ``favorite_threshold`` (the behaviour before ratings were kept) the events are ``favorite``
+    at or above it and ``view`` below, still carrying the value.
     Users get gender and age/occupation/zip code as attributes; items get the title, the genres
     as tags (first genre as category) and the release year.
     """
@@ -109,14 +111,22 @@ def _read_atomic(path: Path) -> pd.DataFrame:
     return df
 
 
-def _rating_events(user: Any, item: Any, rating: Any, ts: Any, threshold: float) -> pd.DataFrame:
-    r = pd.to_numeric(pd.Series(rating), errors="coerce").to_numpy()
+def _rating_events(
+    user: Any, item: Any, rating: Any, ts: Any, threshold: float | None
+) -> pd.DataFrame:
+    r = pd.to_numeric(pd.Series(rating), errors="coerce").to_numpy(dtype=float)
+    types = (
+        np.full(len(r), "rating", dtype=object)
+        if threshold is None
+        else np.where(r >= threshold, "favorite", "view")
+    )
     return pd.DataFrame(
         {
             "user_id": pd.Series(user, dtype=object).to_numpy(),
             "item_id": pd.Series(item, dtype=object).to_numpy(),
-            "event_type": np.where(r >= threshold, "favorite", "view"),
+            "event_type": types,
             "timestamp": _epoch_s(pd.to_numeric(pd.Series(ts)).round().astype("int64")).to_numpy(),
+            "rating": r,
         }
     )
 
@@ -132,7 +142,7 @@ def _ml_users(user_id: Any, age: Any, gender: Any, occupation: Any, zip_code: An
     return users
 
 
-def _movielens_atomic(p: Path, inter: Path, threshold: float) -> Dataset:
+def _movielens_atomic(p: Path, inter: Path, threshold: float | None) -> Dataset:
     ev = _read_atomic(inter)
     events = _rating_events(ev["user_id"], ev["item_id"], ev["rating"], ev["timestamp"], threshold)
     stem = inter.with_suffix("")
@@ -166,7 +176,7 @@ def _split_genres(text: str) -> list[str]:
     return out
 
 
-def _movielens_original(p: Path, threshold: float) -> Dataset:
+def _movielens_original(p: Path, threshold: float | None) -> Dataset:
     data = _need(p, "u.data")
     ev = pd.read_csv(data, sep="\t", header=None, names=["u", "i", "r", "t"], dtype=str)
     events = _rating_events(ev["u"], ev["i"], ev["r"], ev["t"], threshold)

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from campaignrec.data.adapters import Dataset
 from campaignrec.data.mapping import Mapping, load_mapping, load_preset
+from campaignrec.data.records import MALFORMED_ROW, malformed_rows, text_value
 from campaignrec.data.textfile import (
     TextSource,
     TranscodingFile,
@@ -41,7 +42,6 @@ from campaignrec.data.textfile import (
 )
 from campaignrec.data.validation import (
     ENTITIES,
-    QUARANTINE_COLUMNS,
     REQUIRED,
     SeenIds,
     ValidationOptions,
@@ -53,7 +53,6 @@ from campaignrec.errors import ConfigError, TooManyRejectionsError
 from campaignrec.store.protocols import ImportStore
 
 DEFAULT_CHUNK_ROWS = 200_000
-MALFORMED_ROW = "malformed_row"
 
 ProgressFn = Callable[[int, int, int], None]
 """``progress(rows_done, bytes_done, bytes_total)``; bytes are 0 for DataFrames."""
@@ -231,18 +230,7 @@ def _line_numbers(start: int, count: int, skipped: list[int]) -> np.ndarray:
 
 
 def _malformed_frame(rows: list[tuple[int, str]], source: str) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "source": source,
-            "line": [int(n) for n, _ in rows],
-            "entity": "",
-            "field": "*",
-            "value": [t[:200] for _, t in rows],
-            "reason": MALFORMED_ROW,
-            "raw": [json.dumps({"text": t}, ensure_ascii=False) for _, t in rows],
-        },
-        columns=list(QUARANTINE_COLUMNS),
-    )
+    return malformed_rows([(source, n, t) for n, t in rows])
 
 
 def _iter_parquet(path: Path, chunk_rows: int) -> Iterator[_Chunk]:
@@ -256,18 +244,6 @@ def _iter_parquet(path: Path, chunk_rows: int) -> Iterator[_Chunk]:
         lines = np.arange(done + 1, done + frame.height + 1, dtype=np.int64)
         done += frame.height
         yield _Chunk(frame, lines, int(size * done / total))
-
-
-def _json_scalar(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    return json.dumps(v, ensure_ascii=False)
 
 
 def _iter_jsonl(path: Path, mapping: Mapping, chunk_rows: int) -> Iterator[_Chunk]:
@@ -295,7 +271,7 @@ def _iter_jsonl(path: Path, mapping: Mapping, chunk_rows: int) -> Iterator[_Chun
                 if not isinstance(obj, dict):
                     bad.append((line_no, text.rstrip("\n")))
                     continue
-                records.append({str(k): _json_scalar(v) for k, v in obj.items()})
+                records.append({str(k): text_value(v) for k, v in obj.items()})
                 lines.append(line_no)
             names = list(dict.fromkeys(k for r in records for k in r))
             frame = pl.DataFrame(
@@ -747,7 +723,7 @@ def _pandas_to_polars(df: pd.DataFrame) -> pl.DataFrame:
         if ser.dtype == object:
             values = ser.tolist()
             if any(isinstance(v, dict | list | tuple) for v in values):
-                text = [_json_scalar(list(v) if isinstance(v, tuple) else v) for v in values]
+                text = [text_value(list(v) if isinstance(v, tuple) else v) for v in values]
                 cols[str(name)] = pl.Series(str(name), text, dtype=pl.String)
                 continue
             try:

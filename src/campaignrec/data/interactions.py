@@ -21,7 +21,15 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from campaignrec.data.schema import DEFAULT_EVENT_WEIGHTS, EVENT_TYPE, ITEM_ID, TIMESTAMP, USER_ID
+from campaignrec.data.schema import (
+    DEFAULT_EVENT_WEIGHTS,
+    EVENT_TYPE,
+    ITEM_ID,
+    RATING,
+    RATING_EVENT_TYPE,
+    TIMESTAMP,
+    USER_ID,
+)
 from campaignrec.errors import UnknownIdError, ValidationError
 
 SECONDS_PER_DAY = 86_400.0
@@ -121,6 +129,8 @@ class Interactions:
         event-type weight (or the explicit value, e.g. a rating) before time decay.
     item_features, user_features : DataFrames aligned with the id maps (row i = index i)
     half_life_days : time decay applied by ``matrix`` (None for none)
+    rating : explicit values aligned with the log (NaN for events without one), or None when
+        no event carries a rating (rating models read it; implicit models never do)
     """
 
     users: IdMap
@@ -135,6 +145,7 @@ class Interactions:
     user_features: pd.DataFrame = field(default_factory=pd.DataFrame)
     half_life_days: float | None = None
     event_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+    rating: NDArray[np.float32] | None = None
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -153,6 +164,9 @@ class Interactions:
         ``events`` needs ``user_id``, ``item_id``, ``timestamp`` and either ``event_type`` or a
         ``value_column`` (explicit value such as a rating, used as the weight). Events without an
         item (searches, campaign events) and event types whose weight is 0 are left out of the log.
+        A ``rating`` column (explicit feedback) is kept aligned with the log as ``rating``; an event
+        with a rating stays in the log even where its type has no weight (the ``rating`` type
+        weighs ``DEFAULT_EVENT_WEIGHTS["rating"]`` unless ``event_weights`` says otherwise).
         ``items`` / ``users`` (canonical columns) add cold ids and become the feature tables.
         """
         ev = _as_pandas(events)
@@ -160,6 +174,7 @@ class Interactions:
             if col not in ev.columns:
                 raise ValidationError(col, "the events table has no such column")
         weights = dict(DEFAULT_EVENT_WEIGHTS if event_weights is None else event_weights)
+        weights.setdefault(RATING_EVENT_TYPE, DEFAULT_EVENT_WEIGHTS[RATING_EVENT_TYPE])
         if EVENT_TYPE not in ev.columns:
             ev = ev.assign(**{EVENT_TYPE: "view"})
         ev = ev[ev[ITEM_ID].notna()]
@@ -167,13 +182,24 @@ class Interactions:
             w = ev[value_column].to_numpy(dtype=np.float32)
         else:
             w = ev[EVENT_TYPE].map(weights).fillna(0.0).to_numpy(dtype=np.float32)
+        rated = (
+            pd.to_numeric(ev[RATING], errors="coerce").to_numpy(dtype=np.float32)
+            if RATING in ev.columns
+            else None
+        )
         keep = w > 0
+        if rated is not None:
+            keep |= np.isfinite(rated)
         ev = ev.loc[keep]
         w = w[keep]
         ts = _to_epoch_seconds(ev[TIMESTAMP])
         order = np.argsort(ts, kind="stable")
         ev = ev.iloc[order]
         ts, w = ts[order], w[order]
+        if rated is not None:
+            rated = rated[keep][order]
+            if not np.isfinite(rated).any():
+                rated = None
 
         user_extra = (
             _as_pandas(users)[USER_ID].astype(str)
@@ -206,6 +232,7 @@ class Interactions:
             user_features=_aligned(users, USER_ID, umap),
             half_life_days=half_life_days,
             event_weights=weights,
+            rating=rated,
         )
 
     # ---- views ----------------------------------------------------------------------------------
@@ -274,6 +301,19 @@ class Interactions:
         """Indices of users with at least one event in this snapshot."""
         return np.flatnonzero(np.bincount(self.user_idx, minlength=self.n_users) > 0)
 
+    @property
+    def has_ratings(self) -> bool:
+        """True when some event of the log carries an explicit rating."""
+        return self.rating is not None and bool(np.isfinite(self.rating).any())
+
+    def ratings(self) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]:
+        """``(user_idx, item_idx, value)`` of every rated event, in time order (empty if none)."""
+        if self.rating is None:
+            empty = np.zeros(0, dtype=np.int32)
+            return empty, empty, np.zeros(0, dtype=np.float32)
+        ok = np.isfinite(self.rating)
+        return self.user_idx[ok], self.item_idx[ok], self.rating[ok]
+
     @cached_property
     def item_popularity(self) -> NDArray[np.float64]:
         """Number of distinct users per item."""
@@ -315,6 +355,7 @@ class Interactions:
             user_features=self.user_features,
             half_life_days=self.half_life_days,
             event_weights=self.event_weights,
+            rating=None if self.rating is None else self.rating[mask],
         )
 
     def with_decay(self, half_life_days: float | None) -> Interactions:
@@ -328,6 +369,8 @@ class Interactions:
         h = hashlib.blake2b(digest_size=10)
         for arr in (self.user_idx, self.item_idx, self.event_code, self.timestamp, self.weight):
             h.update(np.ascontiguousarray(arr).tobytes())
+        if self.rating is not None:  # only then: snapshots without ratings keep their ids
+            h.update(np.ascontiguousarray(self.rating).tobytes())
         h.update("\x1f".join(map(str, self.users.ids)).encode())
         h.update("\x1f".join(map(str, self.items.ids)).encode())
         h.update(
@@ -340,16 +383,18 @@ class Interactions:
         """Write the snapshot to directory ``path`` (npz arrays, Parquet features, JSON meta)."""
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(
-            out / "log.npz",
-            user_idx=self.user_idx,
-            item_idx=self.item_idx,
-            event_code=self.event_code,
-            timestamp=self.timestamp,
-            weight=self.weight,
-            user_ids=np.asarray(self.users.ids, dtype=str),
-            item_ids=np.asarray(self.items.ids, dtype=str),
-        )
+        arrays: dict[str, NDArray[Any]] = {
+            "user_idx": self.user_idx,
+            "item_idx": self.item_idx,
+            "event_code": self.event_code,
+            "timestamp": self.timestamp,
+            "weight": self.weight,
+            "user_ids": np.asarray(self.users.ids, dtype=str),
+            "item_ids": np.asarray(self.items.ids, dtype=str),
+        }
+        if self.rating is not None:
+            arrays["rating"] = self.rating
+        np.savez_compressed(out / "log.npz", **arrays)  # type: ignore[arg-type]
         if not self.item_features.empty:
             _frame_for_parquet(self.item_features).to_parquet(out / "item_features.parquet")
         if not self.user_features.empty:
@@ -386,6 +431,7 @@ class Interactions:
             user_features=pd.read_parquet(ufp) if ufp.exists() else pd.DataFrame(),
             half_life_days=meta["half_life_days"],
             event_weights=meta["event_weights"],
+            rating=arrays.get("rating"),
         )
 
 

@@ -10,6 +10,7 @@ A mapping is a small TOML file (validated by :class:`Mapping`, unknown keys reje
     list_separator = "|"           # list columns given as text: "a|b|c"
     drop = ["category_id"]         # source columns to ignore
     custom_event_types = ["wishlist"]
+    rating_scale = [1, 5]          # lowest and highest rating (the default); others are quarantined
 
     [rename]                       # source column -> canonical column
     behavior = "event_type"
@@ -89,6 +90,16 @@ class Mapping(BaseModel):
     constants: dict[str, Any] = Field(default_factory=dict)
     drop: list[str] = Field(default_factory=list)
     custom_event_types: list[str] = Field(default_factory=list)
+    rating_scale: tuple[float, float] | None = Field(
+        default=None, description="lowest and highest value of 'rating' (default 1 to 5)"
+    )
+
+    @field_validator("rating_scale")
+    @classmethod
+    def _ordered_scale(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[0] < value[1]:
+            raise ValueError("rating_scale must be [lowest, highest] with lowest < highest")
+        return value
 
     @field_validator("encoding")
     @classmethod
@@ -125,6 +136,8 @@ class Mapping(BaseModel):
             "timestamp_unit": self.timestamp.unit,
             "timezone": self.timestamp.timezone,
         }
+        if self.rating_scale is not None:
+            values["rating_scale"] = (float(self.rating_scale[0]), float(self.rating_scale[1]))
         values.update(overrides)
         return ValidationOptions(**values)
 

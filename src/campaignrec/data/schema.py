@@ -44,6 +44,7 @@ class EventType(StrEnum):
     PURCHASE = "purchase"
     SEARCH = "search"
     FAVORITE = "favorite"
+    RATING = "rating"
     CAMPAIGN_IMPRESSION = "campaign_impression"
     RECOMMENDATION_IMPRESSION = "recommendation_impression"
     CAMPAIGN_CLICK = "campaign_click"
@@ -57,8 +58,13 @@ class EventType(StrEnum):
 
 EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)
 ITEM_EVENT_TYPES = frozenset(
-    {"view", "click", "add_to_cart", "remove_from_cart", "purchase", "favorite"}
+    {"view", "click", "add_to_cart", "remove_from_cart", "purchase", "favorite", "rating"}
 )
+#: Explicit feedback: an event of this type carries its value in the ``rating`` column.
+RATING_EVENT_TYPE = "rating"
+RATING = "rating"
+#: The rating scale when a mapping declares none (``rating_scale = [1, 5]``), inclusive.
+DEFAULT_RATING_SCALE: tuple[float, float] = (1.0, 5.0)
 CAMPAIGN_EVENT_TYPES = frozenset(
     {"campaign_impression", "campaign_click", "coupon_claim", "coupon_redeem"}
 )
@@ -82,6 +88,8 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "add_to_cart": 3.0,
     "purchase": 5.0,
     "remove_from_cart": 0.0,
+    # a rating says the shopper consumed the item (like a view); its value feeds rating models
+    "rating": 1.0,
 }
 
 CAMPAIGN_TYPES = (
@@ -273,6 +281,9 @@ class Event(_Strict):
     policy: str | None = None
     variant: str | None = None
     propensity: float | None = Field(default=None, gt=0, le=1)
+    rating: float | None = Field(
+        default=None, description="the value of a 'rating' event, on the shop's rating scale"
+    )
 
     @field_validator("timestamp")
     @classmethod
@@ -286,6 +297,11 @@ class Event(_Strict):
         needed = required_field_for(self.event_type)
         if needed is not None and not getattr(self, needed):
             raise ValueError(f"an event of type '{self.event_type}' needs '{needed}'")
+        low, high = DEFAULT_RATING_SCALE
+        if self.event_type == RATING_EVENT_TYPE and self.rating is None:
+            raise ValueError("an event of type 'rating' needs 'rating'")
+        if self.rating is not None and not low <= self.rating <= high:
+            raise ValueError(f"rating must lie in [{low:g}, {high:g}] (got {self.rating})")
         if self.event_id is None:
             object.__setattr__(
                 self,

@@ -60,6 +60,7 @@ from campaignrec.data.rules import PROTECTED_ATTRIBUTES, parse_rule, undeclared_
 from campaignrec.data.schema import (
     CAMPAIGN_EVENT_TYPES,
     COLUMN_SPECS,
+    DEFAULT_RATING_SCALE,
     EVENT_TYPES,
     EXPOSURE_EVENT_TYPES,
     ITEM_EVENT_TYPES,
@@ -67,6 +68,7 @@ from campaignrec.data.schema import (
     MAX_FUTURE_DAYS,
     MIN_TIMESTAMP,
     QUERY_EVENT_TYPES,
+    RATING_EVENT_TYPE,
 )
 from campaignrec.errors import ConfigError
 
@@ -160,6 +162,9 @@ class ValidationOptions:
         "Now" for the future-timestamp check (default: the current time).
     known_user_ids, known_item_ids
         With strict reference checks, the ids the store knows; events naming others are rejected.
+    rating_scale
+        Lowest and highest value of the ``rating`` column, inclusive (a mapping's
+        ``rating_scale``); a rating outside it is ``out_of_range``.
     protected_attributes
         User attributes a campaign audience may read only when the campaign declares them.
     """
@@ -172,6 +177,7 @@ class ValidationOptions:
     now: datetime | None = None
     known_user_ids: frozenset[str] | None = None
     known_item_ids: frozenset[str] | None = None
+    rating_scale: tuple[float, float] = DEFAULT_RATING_SCALE
     protected_attributes: tuple[str, ...] = PROTECTED_ATTRIBUTES
 
 
@@ -547,6 +553,10 @@ def _event_rules(
     if "propensity" in cols:
         p = cols["propensity"]
         problems.add((p <= 0) | (p > 1), "propensity", OUT_OF_RANGE)
+    if "rating" in cols:
+        r = cols["rating"]
+        low, high = opts.rating_scale
+        problems.add(r.is_not_null() & ~r.is_between(low, high), "rating", OUT_OF_RANGE)
     et = cols.get("event_type")
     if et is None:
         return
@@ -556,6 +566,7 @@ def _event_rules(
         (ITEM_EVENT_TYPES | EXPOSURE_EVENT_TYPES, "item_id"),
         (CAMPAIGN_EVENT_TYPES, "campaign_id"),
         (QUERY_EVENT_TYPES, "query"),
+        (frozenset({RATING_EVENT_TYPE}), "rating"),
     ):
         needs = et.is_in(list(types))
         value = cols.get(needed)

@@ -111,6 +111,9 @@ class EvaluationResults:
     seed: int = 0
     #: protected item groups (name -> 0/1 per item): each model's exposure share of them at k
     item_groups: dict[str, NDArray[np.int64]] = dataclasses.field(default_factory=dict)
+    #: the test split's explicit ratings ``(user_idx, item_idx, value)``, or None when it has
+    #: none: models that predict ratings (``predict_idx``) are then scored by RMSE and MAE
+    ratings: tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]] | None = None
 
     # ---- adding results ------------------------------------------------------------------------
     def add(
@@ -260,6 +263,12 @@ class EvaluationResults:
             f"Users evaluated: {len(self.user_idx)}; items: {self.n_items}; k: {list(self.ks)}"
         )
         lines += ["", "## Leaderboard", "", leaderboard_markdown(board, metric, self.ks)]
+        rated = [(n, r.summary) for n, r in self.models.items() if "rmse" in r.summary]
+        if rated:
+            lines += ["", "## Rating prediction (the test split's explicit ratings)", ""]
+            lines += ["| model | RMSE | MAE | ratings |", "|---|---|---|---|"]
+            for n, s in sorted(rated, key=lambda x: x[1]["rmse"]):
+                lines.append(f"| {n} | {s['rmse']:.4f} | {s['mae']:.4f} | {int(s['n_ratings'])} |")
         if len(board) >= 2:
             best = str(board.loc[0, "model"])
             lines += ["", f"## Paired tests ({metric}, {best} against each other model)", ""]
@@ -423,9 +432,28 @@ def evaluate_model(
     t0 = time.perf_counter()
     recs, _ = instance.recommend_idx(results.user_idx, max(results.ks), exclude_seen=True)
     rec_s = time.perf_counter() - t0
-    return results.add(
+    res = results.add(
         name, recs, fit_seconds=fit_s, recommend_seconds=rec_s, params=_params_of(instance)
     )
+    predict = getattr(instance, "predict_idx", None)
+    if results.ratings is not None and callable(predict):
+        res.summary.update(rating_errors(predict, *results.ratings))
+    return res
+
+
+def rating_errors(
+    predict: Callable[[NDArray[np.int32], NDArray[np.int32]], NDArray[np.floating]],
+    user_idx: NDArray[np.int32],
+    item_idx: NDArray[np.int32],
+    values: NDArray[np.float32],
+) -> dict[str, float]:
+    """``{"rmse", "mae", "n_ratings"}`` of a rating model's predictions of ``values``."""
+    err = np.asarray(predict(user_idx, item_idx), dtype=np.float64) - values.astype(np.float64)
+    return {
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(np.abs(err))),
+        "n_ratings": float(len(values)),
+    }
 
 
 def run_evaluation(
@@ -480,6 +508,8 @@ def run_evaluation(
     from campaignrec.evaluation.fairness import new_item_groups, popularity_groups
     from campaignrec.evaluation.stats import feature_groups, history_length_groups
 
+    if test.has_ratings:
+        results.ratings = test.ratings()
     results.groups["history length"] = history_length_groups(train, truth.user_idx)
     results.item_groups = {
         "new_items": new_item_groups(train),

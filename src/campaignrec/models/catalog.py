@@ -21,6 +21,7 @@ from campaignrec.models.ease import EASE
 from campaignrec.models.factorization import ALS, BPR
 from campaignrec.models.knn import ItemKNN, UserKNN
 from campaignrec.models.popularity import CategoryPopular, MostPopular, Random
+from campaignrec.models.rating import RatingMF
 from campaignrec.models.transition import ItemTransition
 
 #: Leaf models importable without optional extras.
@@ -37,6 +38,7 @@ LEAF_MODELS: dict[str, type[Recommender]] = {
         BPR,
         EASE,
         ItemTransition,
+        RatingMF,
     )
 }
 

@@ -8,9 +8,9 @@ One run:
    profile state (:func:`campaignrec.pipeline.profiles.refresh_profiles`);
 3. retrains the active model family with the active version's hyper-parameters;
 4. evaluates the candidate against the active version on the most recent days: the test window
-   is the last ``eval_days`` days, and never starts before the end of the active model's data (so
-   the active version has not seen what it is judged on); the candidate judged is fitted on the
-   events before the window; both rank every item for each shopper of the window who had history
+   is the last ``eval_days`` days, but at most the later half of the time since the end of the
+   active model's data, so the active version has not seen what it is judged on and the candidate
+   judged (fitted on the events before the window) has learned from the earlier new events; both rank every item for each shopper of the window who had history
    before it (items they touched before are excluded for both), scored by per-user NDCG@10.
    With ``force`` and no new events the active version has learned from every recent day: its
    configuration is then refitted on the events before the window and judged instead;
@@ -421,7 +421,10 @@ def retrain(
     end_s = inter.reference_time
     window_s = int(end_s - eval_days * 86_400)
     saw = since is not None and _epoch_s(since) >= end_s
-    cut_s = window_s if since is None or saw else max(window_s, _epoch_s(since) + 1)
+    if since is None or saw:
+        cut_s = window_s
+    else:  # the later half of the new events at most: the candidate judged learns from the rest
+        cut_s = max(window_s, (_epoch_s(since) + end_s) // 2 + 1)
 
     def active_config() -> Any:
         return create(name, **params)

@@ -10,7 +10,7 @@ from campaignrec.data.interactions import Interactions
 from campaignrec.errors import CampaignrecError
 from campaignrec.store.protocols import TableReader
 
-SNAPSHOT_EVENT_COLUMNS = ["user_id", "item_id", "event_type", "timestamp"]
+SNAPSHOT_EVENT_COLUMNS = ["user_id", "item_id", "event_type", "timestamp", "rating"]
 ITEM_FEATURE_COLUMNS = [
     "item_id",
     "title",

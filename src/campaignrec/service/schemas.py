@@ -41,6 +41,7 @@ class EventIn(_Model):
     policy: Text | None = None
     variant: Text | None = None
     propensity: Number | None = None
+    rating: Number | None = None
 
 
 class ItemIn(_Model):

@@ -233,7 +233,7 @@ class StoreCore:
         with self.connect(write=True) as conn, conn.begin():
             from_profiles.drop(conn, checkfirst=True)
             experiments_table(self.tables.prefix).drop(conn, checkfirst=True)  # migration 6's
-            retrain_decisions_table(self.tables.prefix).drop(conn, checkfirst=True)  # 7's
+            retrain_decisions_table(self.tables.prefix).drop(conn, checkfirst=True)  # 9's
             for extra in privacy_tables(self.tables.prefix).values():  # migration 5's
                 extra.drop(conn, checkfirst=True)
             self.tables.metadata.drop_all(conn, checkfirst=True)

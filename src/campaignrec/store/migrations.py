@@ -416,6 +416,14 @@ def _v3_item_hidden(conn: Connection, tables: Tables) -> None:
     conn.exec_driver_sql(f'ALTER TABLE "{tables.items.name}" ADD COLUMN {ddl}')
 
 
+def _v10_event_rating(conn: Connection, tables: Tables) -> None:
+    # Frozen here as it shipped: the value of explicit-feedback ("rating") events.
+    rating = Column("rating", Float, nullable=True)
+    Table(tables.events.name, MetaData(), rating)
+    ddl = CreateColumn(rating).compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f'ALTER TABLE "{tables.events.name}" ADD COLUMN {ddl}')
+
+
 #: Secondary indexes of the events table that a bulk load may drop and rebuild.
 def event_secondary_indexes(tables: Tables) -> list[Index]:
     return [ix for ix in tables.events.indexes if not ix.unique]
@@ -500,6 +508,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "retrain_decisions: every decision of the retraining quality gate",
         _v9_retrain_decisions_table,
     ),
+    Migration(10, "events.rating: the value of explicit-feedback events", _v10_event_rating),
 )
 
 

@@ -4,9 +4,9 @@
 microseconds), model TEXT (the model family), outcome TEXT (``activated`` | ``kept`` |
 ``skipped``), candidate_version TEXT, active_version TEXT (the version served before the
 decision), decision TEXT (a JSON object: the figures of the paired test and the sentence in English
-and Chinese))`` is created by migration 7 (:mod:`campaignrec.store.migrations`). The gate itself
+and Chinese))`` is created by migration 9 (:mod:`campaignrec.store.migrations`). The gate itself
 lives in :mod:`campaignrec.pipeline.retrain`; the store keeps what it decided, so the console and
-``campaignrec retrain --last`` can show the last decision.
+``campaignrec health`` can show the last decision.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def retrain_decisions_table(prefix: str = "") -> Table:
 
 
 def create_retrain_decisions_table(conn: Connection, prefix: str) -> None:
-    """Migration 7: the table, frozen here as it shipped."""
+    """Migration 9: the table, frozen here as it shipped."""
     key = (
         "SERIAL PRIMARY KEY"
         if conn.dialect.name == "postgresql"
