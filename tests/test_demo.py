@@ -50,6 +50,12 @@ def test_demo_runs_to_the_end_on_a_small_shop(tmp_path, capsys):
     ]
     assert len(plan) > 0 and plan["user_id"].is_unique
     assert (home / "push" / "ledger.parquet").is_file()
+    # and the next day's plan of the same campaign waits for review on the console's Push page
+    from campaignrec.push.reviews import list_reviews
+
+    kept = list_reviews(home)
+    assert [k["status"] for k in kept] == ["draft"] and kept[0]["summary"]["pushes"] > 0
+    assert kept[0]["campaign_id"] == plan["campaign_id"].iloc[0]
     # the five bad rows are kept in the quarantine, and the model registry has an active version
     with pytest.raises(SystemExit):
         main(["--data-dir", str(home), "stats", "--json"])

@@ -12,7 +12,7 @@ with the same budget);
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -215,6 +215,24 @@ def demo(
         console.print(t)
         done.append(
             f"planned {push_summary['pushes']:,} pushes of {push_result.plan.campaign_id} -> {push_out}"
+        )
+        # the next day's pushes of the same campaign wait for review on the console's Push page
+        import pandas as pd
+
+        from campaignrec.push.reviews import create_review
+
+        effects = pd.read_parquet(planted) if planted.is_file() else None
+        kept = create_review(
+            store,
+            s.home,
+            push_result.plan.campaign_id,
+            settings=s.push,
+            now=at + timedelta(days=1),
+            uplift=effects,
+        )
+        console.print(
+            f"kept the next day's plan {kept['plan_id']} ({kept['summary']['pushes']:,} pushes) "
+            "for review on the console's Push page / 次日的推送计划已保存，可在控制台审核"
         )
 
     console.rule("[bold]done")

@@ -26,7 +26,7 @@ import pytest
 import campaignrec
 from campaignrec.service.console.i18n import translate
 from tests.service.conftest import build_shop, make_keys
-from tests.service.console.conftest import add_exposures
+from tests.service.console.conftest import PUSH_USERS, add_exposures, add_push_shop
 
 CHROMIUM = os.environ.get("CAMPAIGNREC_CHROMIUM", "/usr/bin/chromium")
 playwright_api = pytest.importorskip(
@@ -42,8 +42,11 @@ PAGES = {
     "campaign-edit": "/console/campaigns/c2/edit",
     "lookup": "/console/lookup?user_id=u1",
     "experiments": "/console/experiments",
+    "experiment-new": "/console/experiments/new",
     "shoppers": "/console/shoppers",
     "models": "/console/models",
+    "push": "/console/push",
+    "push-plan": "/console/push/{plan}",
 }
 
 
@@ -57,6 +60,11 @@ class Server:
     def __init__(self, base: str, keys: dict[str, str]) -> None:
         self.base = base
         self.keys = keys
+        self.plan = ""
+
+    def pages(self) -> dict[str, str]:
+        """:data:`PAGES` with the push plan the fixture made."""
+        return {name: path.format(plan=self.plan) for name, path in PAGES.items()}
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +72,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("console_browser")
     build_shop(home)
     add_exposures(home)
+    add_push_shop(home)
     keys = make_keys(home)
     port = _free_port()
     src = str(Path(campaignrec.__file__).resolve().parents[1])  # this checkout's code
@@ -93,7 +102,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        yield Server(base, keys)
+        found = Server(base, keys)
+        made = httpx.post(
+            base + "/v1/push/plans",
+            json={"campaign_id": "pushy"},
+            headers={"Authorization": f"Bearer {keys['admin']}"},
+            timeout=60,
+        )
+        assert made.status_code == 201, made.text
+        found.plan = made.json()["plan_id"]
+        yield found
     finally:
         proc.terminate()
         try:
@@ -166,8 +184,10 @@ def _charts_drawn(page: Any) -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_every_page_loads_draws_and_is_screenshotted(tab: Tab, artifacts: Path, lang: str) -> None:
-    for name, path in PAGES.items():
+def test_every_page_loads_draws_and_is_screenshotted(
+    tab: Tab, server: Server, artifacts: Path, lang: str
+) -> None:
+    for name, path in server.pages().items():
         sep = "&" if "?" in path else "?"
         page = tab.goto(f"{path}{sep}lang={lang}")
         assert page.locator("body").get_attribute("data-lang") == lang
@@ -221,6 +241,43 @@ def test_a_campaign_made_in_the_form_is_listed_and_in_the_api(tab: Tab, server: 
     assert not tab.errors, tab.errors
 
 
+def test_an_experiment_made_in_the_form_is_listed_and_in_the_api(
+    tab: Tab, server: Server, artifacts: Path
+) -> None:
+    page = tab.goto("/console/experiments?lang=zh")
+    page.click("#new-experiment")
+    page.wait_for_url("**/console/experiments/new*")
+    page.fill("#f-experiment_id", "bigger-buttons")
+    page.fill("#f-layer", "ui")
+    page.fill("#f-traffic", "2")
+    page.click("#save-experiment")
+    page.wait_for_selector("#err-traffic")
+    assert page.locator("#err-traffic").inner_text() == "不能大于 1"
+    # Chromium logs the refused form's 422 answer as a failed resource: that one is expected
+    assert all("422" in e for e in tab.errors), tab.errors
+    tab.errors.clear()
+    page.fill("#f-traffic", "0.4")
+    page.select_option("#f-primary_metric", "revenue_per_user")
+    page.fill("#f-variant_name_1", "big")
+    page.fill("#f-variant_config_1", '{"diversity": 0.3}')
+    page.screenshot(path=str(artifacts / "experiment-form-filled-zh.png"), full_page=True)
+    page.click("#save-experiment")
+    page.wait_for_url("**/console/experiments?done=experiment_created")
+    assert page.locator('tr[data-experiment="bigger-buttons"]').count() == 1
+    listed = httpx.get(
+        server.base + "/v1/experiments",
+        headers={"Authorization": f"Bearer {server.keys['read']}"},
+        timeout=10,
+    ).json()["experiments"]
+    made = [x for x in listed if x["experiment_id"] == "bigger-buttons"]
+    assert made and made[0]["layer"] == "ui" and made[0]["traffic"] == 0.4
+    assert made[0]["primary_metric"] == "revenue_per_user"
+    assert [v["name"] for v in made[0]["variants"]] == ["control", "big"]
+    assert made[0]["variants"][1]["config"] == {"diversity": 0.3}
+    tab.goto("/console/experiments?lang=en")
+    assert not tab.errors, tab.errors
+
+
 def test_an_invalid_form_shows_the_error_beside_the_field(tab: Tab) -> None:
     page = tab.goto("/console/campaigns/new")
     page.fill("#f-campaign_id", "broken")
@@ -245,13 +302,14 @@ def test_the_live_preview_follows_the_audience_rule(
     ]
     chosen = segments[1]
     expected = str(segments.count(chosen))
-    assert expected != "4"  # the rule must narrow the audience
+    everyone = str(4 + len(PUSH_USERS))  # the four profiled shoppers and the push shop's
+    assert expected != everyone  # the rule must narrow the audience
     page = tab.goto("/console/campaigns/new")
     page.fill("#f-categories", "a")
     page.fill("#f-campaign_id", "draft-1")
     page.fill("#f-name", "Draft")
     page.wait_for_function(
-        "() => document.getElementById('preview-audience').dataset.value === '4'"
+        "n => document.getElementById('preview-audience').dataset.value === n", arg=everyone
     )
     rows = page.locator("#preview-table tbody tr")
     assert rows.count() >= 1
@@ -296,7 +354,7 @@ def test_no_page_scrolls_sideways_at_tablet_width(browser: Any, server: Server) 
     t = Tab(browser, server, width=768)
     try:
         for lang in ("en", "zh"):
-            for name, path in PAGES.items():
+            for name, path in server.pages().items():
                 sep = "&" if "?" in path else "?"
                 page = t.goto(f"{path}{sep}lang={lang}")
                 _charts_drawn(page)
@@ -308,6 +366,39 @@ def test_no_page_scrolls_sideways_at_tablet_width(browser: Any, server: Server) 
         assert not t.errors, t.errors
     finally:
         t.close()
+
+
+def test_a_push_plan_is_reviewed_approved_and_sent(
+    tab: Tab, server: Server, artifacts: Path
+) -> None:
+    from tests.push.helpers import webhook
+
+    read = {"Authorization": f"Bearer {server.keys['read']}"}
+    page = tab.goto("/console/push?lang=zh")
+    row = page.locator(f'tr[data-plan="{server.plan}"]')
+    assert row.get_attribute("data-status") == "draft"
+    assert translate("zh", "push_status_draft") in row.inner_text()
+    row.locator("a").click()
+    page.wait_for_url(f"**/console/push/{server.plan}")
+    _charts_drawn(page)
+    plan = httpx.get(f"{server.base}/v1/push/plans/{server.plan}?rows=1000", headers=read).json()
+    bars = page.evaluate("() => document.getElementById('chart-push-hours').data[0].y")
+    assert sum(bars) == len(plan["rows"]) == plan["summary"]["pushes"] > 0
+    page.click("#approve-push")
+    page.wait_for_url("**done=push_approved")
+    assert page.locator("#plan-status").get_attribute("data-status") == "approved"
+    with webhook() as hook:
+        page.fill("#f-to", hook.url)
+        page.click("#send-push")
+        page.wait_for_url("**done=push_s*")
+        after = httpx.get(f"{server.base}/v1/push/plans/{server.plan}", headers=read).json()
+        assert after["status"] in ("sending", "sent") and len(after["sends"]) == 1
+        assert len(hook.received) == after["sends"][0]["sent"]
+    assert page.locator("#push-sends li").count() == 1
+    _charts_drawn(page)
+    page.screenshot(path=str(artifacts / "push-plan-sent-zh.png"), full_page=True)
+    tab.goto("/console/push?lang=en")
+    assert not tab.errors, tab.errors
 
 
 def test_logout_returns_to_the_login_page(tab: Tab) -> None:

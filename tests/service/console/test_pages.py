@@ -15,6 +15,7 @@ from campaignrec.pipeline import train
 from campaignrec.service.console.i18n import MESSAGES, STATUS_WORDS, translate
 from campaignrec.service.console.session import SESSION_COOKIE
 from campaignrec.store.sql import SQLStore
+from tests.service.console.conftest import chart_of as _chart_of
 from tests.service.console.conftest import csrf_of
 
 PAGES = [
@@ -24,6 +25,8 @@ PAGES = [
     "/console/campaigns/c1/edit",
     "/console/lookup?user_id=u1",
     "/console/experiments",
+    "/console/experiments/new",
+    "/console/push",
     "/console/shoppers",
     "/console/models",
 ]
@@ -129,6 +132,7 @@ def test_every_page_renders_in_both_languages(admin: TestClient, lang: str) -> N
             "nav_overview",
             "nav_campaigns",
             "nav_experiments",
+            "nav_push",
             "nav_shoppers",
             "nav_lookup",
             "nav_models",
@@ -443,15 +447,6 @@ def test_events_per_day_cover_the_90_days_up_to_the_latest_event(
     first = datetime.fromisoformat(after[0][0]).replace(tzinfo=UTC)
     last = datetime.fromisoformat(after[-1][0]).replace(tzinfo=UTC)
     assert (last - first).days < 90
-
-
-def _chart_of(html: str, chart_id: str) -> dict:
-    import html as html_lib
-    import json
-
-    found = re.search(rf'id="{chart_id}" data-chart="([^"]+)"', html)
-    assert found, f"no chart {chart_id}"
-    return json.loads(html_lib.unescape(found.group(1)))
 
 
 def test_overview_rates_and_revenue_per_day_come_from_the_events(admin: TestClient) -> None:

@@ -2,9 +2,10 @@
 
 Funnels, the weekday x hour heatmap and cohort retention are
 :mod:`campaignrec.profiles.analytics` (the CLI's ``profiles analytics`` commands use the same
-functions); this module only reads the events once per computation and keeps the result for a
-few minutes, keyed by the number of events and the profiles' date, so a page view does not
-rescan the store.
+functions), campaign ROI per day :mod:`campaignrec.campaigns.roi` and the lifecycle flow
+:mod:`campaignrec.profiles.flow`; this module only reads the events (once for the tables, once in
+chunks for the flow) per computation and keeps the result for a few minutes, keyed by the number
+of events and the profiles' date, so a page view does not rescan the store.
 """
 
 from __future__ import annotations
@@ -20,20 +21,38 @@ import pandas as pd
 from campaignrec.profiles.analytics import activity_heatmap, cohort_retention, funnel
 
 CACHE_SECONDS = 300.0
-EVENT_COLUMNS = ["user_id", "item_id", "event_type", "timestamp", "session_id", "campaign_id"]
+EVENT_COLUMNS = [
+    "user_id",
+    "item_id",
+    "event_type",
+    "timestamp",
+    "session_id",
+    "campaign_id",
+    "variant",
+    "price",
+    "quantity",
+    "revenue",
+]
+#: The lifecycle flow compares the stages this many days before the latest event with the latest.
+FLOW_DAYS = 30
 
 
 @dataclass(frozen=True)
 class ShopAnalytics:
     """Per day: the funnel counts and rates; overall: the weekday x hour heatmap (UTC) and the
     cohort retention table; with profiles: the funnel per segment; per campaign: sessions shown
-    it, clicking it, and clicked sessions reaching the cart and a purchase."""
+    it, clicking it, and clicked sessions reaching the cart and a purchase; campaign ROI per day
+    (all campaigns, :func:`~campaignrec.campaigns.roi.roi_over_time`) and per campaign and day;
+    the lifecycle flow from :data:`FLOW_DAYS` days before the latest event to it."""
 
     by_day: pd.DataFrame
     heatmap: pd.DataFrame
     cohorts: pd.DataFrame
     by_segment: pd.DataFrame | None
     by_campaign: pd.DataFrame
+    roi: pd.DataFrame
+    roi_by_campaign: pd.DataFrame
+    flow: pd.DataFrame
 
 
 _lock = threading.Lock()
@@ -41,16 +60,31 @@ _cache: dict[tuple[Any, ...], tuple[float, ShopAnalytics]] = {}
 
 
 def compute(store: Any, users: pd.DataFrame | None, profiles: pd.DataFrame | None) -> ShopAnalytics:
+    from campaignrec.campaigns.roi import campaign_roi_by_day, roi_over_time
+    from campaignrec.pipeline.profiles import iter_events
+    from campaignrec.profiles.flow import lifecycle_flow
+
     events = store.read_table("events", columns=EVENT_COLUMNS)
     by_segment = None
     if profiles is not None and "segment_name" in profiles.columns:
         by_segment = funnel(events, by="segment", profiles=profiles)
+    items = store.read_table("items")
+    campaigns = store.read_table("campaigns")
+    roi_by_campaign = campaign_roi_by_day(events, campaigns, items)
+    flow = pd.DataFrame(columns=["before", "after", "shoppers"])
+    if len(events):
+        end = pd.to_datetime(events["timestamp"], utc=True).max()
+        start = end - pd.Timedelta(days=FLOW_DAYS)
+        flow = lifecycle_flow(iter_events(store), start=start, end=end, users=users, items=items)
     return ShopAnalytics(
         by_day=funnel(events, by="day"),
         heatmap=activity_heatmap(events, segment_column=None),
         cohorts=cohort_retention(events, users),
         by_segment=by_segment,
         by_campaign=funnel(events, by="campaign"),
+        roi=roi_over_time(roi_by_campaign),
+        roi_by_campaign=roi_by_campaign,
+        flow=flow,
     )
 
 

@@ -269,8 +269,14 @@ async def preview(request: Request) -> Response:
         out = campaigns_api.preview_draft(
             campaign, _state(request), key, Response(), order_value=50.0, margin_rate=0.3
         )
-    except CampaignrecError as exc:
-        return _not_plannable(lang, getattr(exc, "field", None), str(exc))
+    except CampaignrecError as exc:  # the library's English, said in the page's language
+        from campaignrec.service.console.validation import sentence
+
+        where: str | None = getattr(exc, "field", None)
+        text = str(exc).removeprefix(f"field '{where}': ")
+        return _not_plannable(
+            lang, where, sentence(text.split(" (hint: ")[0], lang) if lang == "zh" else text
+        )
     fmt = Formatter(lang)
     plan = out.plan
     strategies = []

@@ -36,6 +36,7 @@ NAV = (
     ("nav_overview", "/overview"),
     ("nav_campaigns", "/campaigns"),
     ("nav_experiments", "/experiments"),
+    ("nav_push", "/push"),
     ("nav_shoppers", "/shoppers"),
     ("nav_lookup", "/lookup"),
     ("nav_models", "/models"),
@@ -183,7 +184,15 @@ def _render(
     return response
 
 
-FLASHES = ("campaign_created", "model_activated")
+FLASHES = (
+    "campaign_created",
+    "model_activated",
+    "experiment_created",
+    "push_planned",
+    "push_approved",
+    "push_sent",
+    "push_sending",
+)
 
 
 def _flash(request: Request) -> str | None:
@@ -241,6 +250,29 @@ def _chart(data: list[dict[str, Any]], **layout: Any) -> str:
     """A plotly figure as the JSON the page's script draws."""
     base = {"margin": {"l": 48, "r": 16, "t": 16, "b": 48}, "height": 320}
     return json.dumps({"data": data, "layout": {**base, **layout}}, ensure_ascii=False)
+
+
+def _date_axis(days: list[str]) -> dict[str, Any]:
+    """An x axis of ISO days; a single day is shown with a day either side (plotly would
+    otherwise zoom to milliseconds around it)."""
+    axis: dict[str, Any] = {"type": "date"}
+    if len(set(days)) == 1:
+        from datetime import date, timedelta
+
+        day = date.fromisoformat(str(days[0])[:10])
+        axis["range"] = [str(day - timedelta(days=1)), str(day + timedelta(days=1))]
+        axis["dtick"] = 86_400_000
+    return axis
+
+
+def _bar(
+    labels: list[Any], values: list[Any], color: str, *, name: str = "", dates: bool = False
+) -> str:
+    """A one-series bar chart (days along x when ``dates``)."""
+    trace: dict[str, Any] = {"type": "bar", "x": labels, "y": values, "marker": {"color": color}}
+    if name:
+        trace["name"] = name
+    return _chart([trace], xaxis=_date_axis(labels) if dates else {"automargin": True})
 
 
 def _as_datetime(value: Any) -> datetime | None:

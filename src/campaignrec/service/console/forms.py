@@ -6,7 +6,7 @@ The console and its live preview read a form the same way, so what is previewed 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,6 +61,19 @@ FORM_FIELDS = (
 )
 
 
+def filled(
+    form: Mapping[str, str], names: tuple[str, ...], convert: Callable[[str], Any] = str
+) -> dict[str, Any]:
+    """The fields of ``names`` that the form filled in, stripped and converted (a value that
+    does not convert stays text, for the schema to name it)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        value = form.get(name, "").strip()
+        if value:
+            out[name] = convert(value)
+    return out
+
+
 def _number(text: str) -> float | str:
     try:
         return float(text)
@@ -90,16 +103,22 @@ def _rule_value(op: str, text: str) -> Any:
     return conv[0] if len(conv) == 1 else text
 
 
-def _audience(form: Mapping[str, str], errors: dict[str, str]) -> dict[str, Any] | None:
+def _audience(
+    form: Mapping[str, str], errors: dict[str, str], lang: str = "en"
+) -> dict[str, Any] | None:
+    from campaignrec.service.console.validation import sentence
+
     raw = form.get("audience_json", "").strip()
     if raw:
         try:
             parsed = json.loads(raw)
         except json.JSONDecodeError as exc:
-            errors["audience"] = f"not valid JSON: {exc.msg} (line {exc.lineno})"
+            errors["audience"] = sentence(f"not valid JSON: {exc.msg} (line {exc.lineno})", lang)
             return None
         if not isinstance(parsed, dict):
-            errors["audience"] = 'a rule is a JSON object, for example {"field": ..., "op": ...}'
+            errors["audience"] = sentence(
+                'a rule is a JSON object, for example {"field": ..., "op": ...}', lang
+            )
             return None
         return parsed
     field = form.get("audience_field", "").strip()
@@ -125,51 +144,41 @@ def _time(text: str) -> datetime | str:
 def campaign_from_form(
     form: Mapping[str, str], lang: str = "en"
 ) -> tuple[Campaign | None, dict[str, str]]:
-    """The campaign a form describes, or None and the error of each field that is wrong
-    (a missing field is said in ``lang``; other reasons are the schema's own English)."""
-    from campaignrec.service.console.i18n import translate
+    """The campaign a form describes, or None and the error of each field that is wrong, said
+    in ``lang`` (:mod:`campaignrec.service.console.validation`)."""
+    from campaignrec.service.console.validation import field_errors
 
     errors: dict[str, str] = {}
-    body: dict[str, Any] = {}
-    for name in TEXT_FIELDS:
-        value = form.get(name, "").strip()
-        if value:
-            body[name] = value
-    for name in NUMBER_FIELDS:
-        value = form.get(name, "").strip()
-        if value:
-            body[name] = _number(value)
-    for name in INT_FIELDS:
-        value = form.get(name, "").strip()
-        if value:
-            body[name] = _integer(value)
+    body: dict[str, Any] = {
+        **filled(form, TEXT_FIELDS),
+        **filled(form, NUMBER_FIELDS, _number),
+        **filled(form, INT_FIELDS, _integer),
+    }
     for name in LIST_FIELDS:
         body[name] = [p.strip() for p in form.get(name, "").split(",") if p.strip()]
-    for name in TIME_FIELDS:
-        value = form.get(name, "").strip()
-        if value:
-            body[name] = _time(value)
-    audience = _audience(form, errors)
+    body.update(filled(form, TIME_FIELDS, _time))
+    audience = _audience(form, errors, lang)
     if audience is not None:
         body["audience"] = audience
     try:
         campaign = Campaign.model_validate(body)
     except PydanticValidationError as exc:
-        for err in exc.errors():
-            loc = [str(x) for x in err["loc"]]
-            where = loc[0] if loc else "_form"
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            if err.get("type") == "missing":
-                msg = translate(lang, "required")
-            if where == "_form" and "end_time" in msg:
-                where = "end_time"
-            elif where == "_form" and "discount_value" in msg:
-                where = "discount_value"
+        for where, msg in field_errors(exc, lang, _campaign_field).items():
             errors.setdefault(where, msg)
         return None, errors
     if errors:
         return None, errors
     return campaign, {}
+
+
+def _campaign_field(loc: tuple[Any, ...], message: str) -> str:
+    """The form field of a campaign error; the model's own checks name theirs in the message."""
+    if loc:
+        return str(loc[0])
+    for name in ("end_time", "discount_value"):
+        if name in message:
+            return name
+    return "_form"
 
 
 def _local(value: datetime | None) -> str:

@@ -24,6 +24,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav_overview": {"en": "Overview", "zh": "概览"},
     "nav_campaigns": {"en": "Campaigns", "zh": "营销活动"},
     "nav_experiments": {"en": "Experiments", "zh": "实验"},
+    "nav_push": {"en": "Push", "zh": "消息推送"},
     "nav_shoppers": {"en": "Shoppers", "zh": "用户画像"},
     "nav_lookup": {"en": "Shopper lookup", "zh": "用户查询"},
     "nav_models": {"en": "Models", "zh": "模型"},
@@ -47,6 +48,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "login_wrong_password": {
         "en": "Unknown user, wrong password or disabled user.",
         "zh": "用户不存在、密码错误或账号已停用。",
+    },
+    "login_throttled": {
+        "en": "Too many failed logins: try again in {seconds} s.",
+        "zh": "登录失败次数过多：请在 {seconds} 秒后重试。",
     },
     "login_not_admin": {
         "en": "This key lacks the 'admin' scope.",
@@ -149,6 +154,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     "segment_description": {"en": "Description", "zh": "描述"},
     "rfm_segments": {"en": "RFM segments", "zh": "RFM 分层"},
     "lifecycle_stages": {"en": "Lifecycle stages", "zh": "生命周期阶段"},
+    "lifecycle_flow": {"en": "Lifecycle flow", "zh": "生命周期流转"},
+    "lifecycle_flow_help": {
+        "en": "Shoppers by lifecycle stage {days} days before the latest event (left) and at "
+        "the latest event (right), from the profiles' lifecycle rules at both cut-offs.",
+        "zh": "左侧为最新事件前 {days} 天时的生命周期阶段，右侧为最新事件时的阶段，"
+        "两个时点均按画像的生命周期规则计算。",
+    },
+    "lc_joined": {"en": "joined since", "zh": "新加入"},
+    "lc_new": {"en": "new", "zh": "新用户"},
+    "lc_active": {"en": "active", "zh": "活跃"},
+    "lc_at_risk": {"en": "at risk", "zh": "有流失风险"},
+    "lc_dormant": {"en": "dormant", "zh": "沉睡"},
+    "lc_churned": {"en": "churned", "zh": "已流失"},
     "no_profiles": {
         "en": "No profiles yet: run campaignrec profiles export --refresh.",
         "zh": "尚无用户画像：请运行 campaignrec profiles export --refresh。",
@@ -201,6 +219,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ctr": {"en": "click-through (clicks / views)", "zh": "点击率（点击 / 浏览）"},
     "conversion": {"en": "conversion (purchases / views)", "zh": "转化率（购买 / 浏览）"},
     "revenue_per_day": {"en": "Revenue per day", "zh": "每日销售额"},
+    "roi_title": {"en": "Campaign ROI over time", "zh": "营销活动投资回报率趋势"},
+    "roi_help": {
+        "en": "Per day, all campaigns: the cost of redeemed coupons against the incremental "
+        "revenue of shoppers shown a campaign (their revenue on its items in the session, less "
+        "what its held-out control group spent per exposure). ROI = (incremental revenue − "
+        "cost) / cost, cumulative. Campaigns without a control group add cost only.",
+        "zh": "按天汇总所有活动：已核销优惠券的成本与看到活动的用户带来的增量收入"
+        "（其在会话内购买活动商品的收入，减去对照组每次曝光的平均收入）。"
+        "投资回报率 =（增量收入 − 成本）/ 成本，按累计计算。没有对照组的活动只计成本。",
+    },
+    "roi_cost": {"en": "cost of redeemed coupons", "zh": "已核销优惠券成本"},
+    "roi_incremental": {"en": "incremental revenue", "zh": "增量收入"},
+    "roi_cumulative": {"en": "cumulative ROI", "zh": "累计投资回报率"},
+    "roi_none": {
+        "en": "No campaign exposures or coupon redemptions in the event log yet.",
+        "zh": "行为日志中暂无活动曝光或优惠券核销。",
+    },
     "funnel_by_segment": {"en": "Funnel by segment", "zh": "分群转化漏斗"},
     "stage_view": {"en": "view", "zh": "浏览"},
     "stage_click": {"en": "click", "zh": "点击"},
@@ -247,9 +282,40 @@ MESSAGES: dict[str, dict[str, str]] = {
     "timing_use": {"en": "Use this window", "zh": "使用该时段"},
     "experiments_title": {"en": "Experiments", "zh": "实验"},
     "experiment_none": {
-        "en": "No experiments yet: POST /v1/experiments or campaignrec experiments create.",
-        "zh": "暂无实验：请使用 POST /v1/experiments 或 campaignrec experiments create 创建。",
+        "en": "No experiments yet: create one here, with POST /v1/experiments or campaignrec "
+        "experiments create.",
+        "zh": "暂无实验：可在此新建，或使用 POST /v1/experiments、campaignrec experiments create 创建。",
     },
+    "experiment_new": {"en": "New experiment", "zh": "新建实验"},
+    "experiment_created": {"en": "Experiment created.", "zh": "实验已创建。"},
+    "experiment_exists": {
+        "en": "An experiment with this id exists; definitions are never overwritten.",
+        "zh": "该 ID 的实验已存在；实验定义不可覆盖。",
+    },
+    "experiment_help": {
+        "en": "Shares are fractions: traffic 0.5 puts half of the layer's shoppers in the "
+        "experiment; the holdout share of them gets no personalisation. Variant shares are "
+        "relative weights; the first variant is the control unless named. Times are UTC.",
+        "zh": "比例以小数表示：流量 0.5 表示该实验层一半的用户进入实验；其中留出比例的用户不接受个性化。"
+        "实验组比例为相对权重；未指定时第一个实验组为对照组。时间为 UTC。",
+    },
+    "f_experiment_id": {"en": "Experiment id", "zh": "实验 ID"},
+    "f_layer": {"en": "Layer", "zh": "实验层"},
+    "f_control": {"en": "Control variant (default: the first)", "zh": "对照组（默认第一个）"},
+    "f_traffic": {"en": "Traffic (share of the layer, 0–1)", "zh": "流量（占实验层比例，0–1）"},
+    "f_holdout_share": {"en": "Holdout (share, 0–1)", "zh": "留出比例（0–1）"},
+    "f_primary_metric": {"en": "Primary metric", "zh": "主要指标"},
+    "f_variants": {"en": "Variants", "zh": "实验组"},
+    "f_variant_name": {"en": "Variant name", "zh": "实验组名称"},
+    "f_variant_share": {"en": "Share (weight)", "zh": "比例（权重）"},
+    "f_variant_config": {
+        "en": 'What it serves (JSON, e.g. {"model_version": "v3"})',
+        "zh": '实验内容（JSON，例如 {"model_version": "v3"}）',
+    },
+    "metric_conversion": {"en": "conversion", "zh": "转化率"},
+    "metric_ctr": {"en": "CTR", "zh": "点击率"},
+    "metric_revenue_per_user": {"en": "revenue per user", "zh": "人均收入"},
+    "metric_redemptions_per_user": {"en": "coupon redemptions per user", "zh": "人均核销券数"},
     "x_id": {"en": "Experiment", "zh": "实验"},
     "x_layer": {"en": "Layer", "zh": "实验层"},
     "x_variants": {"en": "Variants", "zh": "实验组"},
@@ -274,6 +340,109 @@ MESSAGES: dict[str, dict[str, str]] = {
     "x_p": {"en": "p-value", "zh": "p 值"},
     "x_seq_p": {"en": "sequential p", "zh": "序贯 p 值"},
     "x_sample": {"en": "Sample size", "zh": "样本量"},
+    "gate_activated": {"en": "activated", "zh": "已启用"},
+    "gate_kept": {"en": "kept the active version", "zh": "保留当前版本"},
+    "gate_skipped": {"en": "skipped", "zh": "已跳过"},
+    "gate_when": {"en": "Decided", "zh": "决定时间"},
+    "gate_candidate": {"en": "Candidate version", "zh": "候选版本"},
+    "gate_active_before": {"en": "Active before", "zh": "此前启用的版本"},
+    "gate_diff": {"en": "Difference (95% interval)", "zh": "差值（95% 区间）"},
+    "gate_p": {"en": "p (worse beyond the tolerance)", "zh": "p 值（差于容差）"},
+    "gate_users": {"en": "Shoppers judged on", "zh": "参与评估的用户数"},
+    "gate_none": {
+        "en": "The retrain gate has not decided yet: run campaignrec retrain.",
+        "zh": "重训质量门尚未做出决定：请运行 campaignrec retrain。",
+    },
+    "push_title": {"en": "Push", "zh": "消息推送"},
+    "push_new": {"en": "Plan a campaign for push", "zh": "为活动制定推送计划"},
+    "push_new_help": {
+        "en": "The planner picks each recipient's send time, channel and text within consent, "
+        "quiet hours, caps and the holdout; the plan waits here as a draft until approved.",
+        "zh": "规划器在授权、免打扰时段、频次上限和对照组的约束下为每位用户选择发送时间、渠道和文案；"
+        "计划以草稿形式保存在此，审核通过后才可发送。",
+    },
+    "push_plan": {"en": "Plan", "zh": "生成计划"},
+    "push_at": {"en": "Plan as of (UTC; empty: now)", "zh": "规划时点（UTC；留空为现在）"},
+    "push_plans": {"en": "Plans", "zh": "推送计划"},
+    "push_none": {
+        "en": "No push plans yet: plan a campaign above, with POST /v1/push/plans or campaignrec "
+        "push plan.",
+        "zh": "暂无推送计划：可在上方生成，或使用 POST /v1/push/plans、campaignrec push plan。",
+    },
+    "push_unknown_campaign": {"en": "No campaign with this id.", "zh": "没有该 ID 的活动。"},
+    "push_plan_id": {"en": "Push plan", "zh": "推送计划"},
+    "push_planned_at": {"en": "Planned", "zh": "规划时间"},
+    "push_recipients": {"en": "Recipients", "zh": "接收人数"},
+    "push_holdout": {"en": "Holdout", "zh": "对照组"},
+    "push_treatment": {"en": "Treatment arm", "zh": "实验组"},
+    "push_channels": {"en": "Channels", "zh": "渠道"},
+    "push_channel": {"en": "Channel", "zh": "渠道"},
+    "push_expected_value": {"en": "Expected value", "zh": "预期价值"},
+    "push_status_draft": {"en": "awaiting review", "zh": "待审核"},
+    "push_status_approved": {"en": "approved", "zh": "已批准"},
+    "push_status_sending": {"en": "sending", "zh": "发送中"},
+    "push_status_sent": {"en": "sent", "zh": "已发送"},
+    "push_review": {"en": "Review", "zh": "审核"},
+    "push_review_help": {
+        "en": "Approve the plan to allow sending; sending delivers the rows that are due and "
+        "never sends one twice (the send log), so a later send delivers the rest.",
+        "zh": "批准后才可发送；发送只投递已到时间的消息，且不会重复发送（发送日志），之后再次发送会投递其余消息。",
+    },
+    "push_value_source": {"en": "Values from", "zh": "价值估计来源"},
+    "push_approve": {"en": "Approve", "zh": "批准"},
+    "push_to": {
+        "en": "Send to (amqp:// broker or https:// webhook)",
+        "zh": "发送至（amqp:// 消息队列或 https:// Webhook）",
+    },
+    "push_queue": {"en": "Queue (amqp only, optional)", "zh": "队列（仅 amqp，可选）"},
+    "push_send": {"en": "Send due pushes", "zh": "发送到期消息"},
+    "push_sent_n": {"en": "sent", "zh": "已发送"},
+    "push_not_due": {"en": "not yet due", "zh": "未到时间"},
+    "push_rejected": {"en": "rejected", "zh": "被拒绝"},
+    "push_planned": {
+        "en": "Push plan made: review it below.",
+        "zh": "推送计划已生成，请在下方审核。",
+    },
+    "push_approved": {"en": "Push plan approved.", "zh": "推送计划已批准。"},
+    "push_sent": {"en": "Every push of the plan is sent.", "zh": "计划中的消息已全部发送。"},
+    "push_sending": {
+        "en": "The due pushes are sent; the rest go out at their time.",
+        "zh": "已发送到期消息，其余将按计划时间发送。",
+    },
+    "push_send_times": {
+        "en": "Send times (shopper's local hour)",
+        "zh": "发送时间（用户当地小时）",
+    },
+    "push_local_hour": {"en": "local hour", "zh": "当地小时"},
+    "push_sends": {"en": "pushes", "zh": "推送数"},
+    "push_no_rows": {"en": "The plan has no pushes.", "zh": "该计划没有推送。"},
+    "push_skipped": {"en": "Left out", "zh": "未推送原因"},
+    "push_skip_no_marketing_consent": {"en": "no marketing consent", "zh": "未授权营销"},
+    "push_skip_no_consented_channel": {"en": "no consented channel", "zh": "无已授权渠道"},
+    "push_skip_holdout": {"en": "holdout", "zh": "对照组"},
+    "push_skip_no_positive_value": {"en": "no positive value", "zh": "预期价值不为正"},
+    "push_skip_caps": {"en": "frequency caps", "zh": "频次上限"},
+    "push_skip_quota": {"en": "channel quota", "zh": "渠道配额"},
+    "push_skip_no_slot": {"en": "no send slot", "zh": "无可用发送时段"},
+    "push_skip_cooldown": {"en": "cool-down after an ignored push", "zh": "忽略推送后的冷却期"},
+    "push_report": {"en": "Report against the holdout", "zh": "与对照组的对比报告"},
+    "push_report_help": {
+        "en": "Intent to treat: the treatment arm is every eligible shopper outside the holdout "
+        "(pushed, or left out by the rules), measured for 7 days from their send time; the "
+        "holdout from the arm's median send time; differences with 95% intervals. "
+        "Treatment arm / holdout",
+        "zh": "意向处理分析：实验组为对照组以外的所有符合条件用户（已推送或被规则排除），"
+        "从各自发送时间起统计 7 天；对照组从实验组发送时间的中位数起统计；差值附 95% 区间。实验组 / 对照组",
+    },
+    "push_basis_sent": {"en": "sent pushes", "zh": "基于已发送"},
+    "push_basis_planned": {"en": "planned, nothing sent yet", "zh": "基于计划，尚未发送"},
+    "push_basis_partly_sent": {"en": "partly sent", "zh": "部分已发送"},
+    "push_window_open": {"en": "the window is still open", "zh": "统计窗口尚未结束"},
+    "push_difference": {"en": "Difference", "zh": "差值"},
+    "push_rows": {"en": "Recipients", "zh": "接收人"},
+    "push_rows_help": {"en": "The first rows of the plan:", "zh": "计划的前若干行："},
+    "push_send_at": {"en": "Send at (local)", "zh": "发送时间（当地）"},
+    "push_content": {"en": "Text", "zh": "文案"},
     "error": {"en": "Error", "zh": "错误"},
     "required": {"en": "required", "zh": "必填"},
     "yes": {"en": "yes", "zh": "是"},

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+import pandas as pd
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
@@ -17,7 +19,10 @@ from campaignrec.service.console.common import (
     EVENT_DAYS,
     _admin_key,
     _as_datetime,
+    _bar,
     _chart,
+    _date_axis,
+    _finite,
     _guard,
     _lang,
     _nan_to_none,
@@ -26,7 +31,7 @@ from campaignrec.service.console.common import (
     _state,
     router,
 )
-from campaignrec.service.console.i18n import translate
+from campaignrec.service.console.i18n import Formatter, translate
 from campaignrec.service.state import ServiceState
 
 # ---- overview ---------------------------------------------------------------------------------
@@ -121,6 +126,59 @@ def _age(lang: str, then: datetime, now: datetime) -> str:
     )  # past: "ago"
 
 
+def _roi(roi: pd.DataFrame, since: str, lang: str) -> dict[str, Any] | None:
+    """Campaign ROI over time (:func:`campaignrec.campaigns.roi.roi_over_time`) from the day
+    ``since``: cost of redeemed coupons and incremental revenue per day as bars, the cumulative
+    ROI (over the whole log) as a line; the totals."""
+    if roi.empty:
+        return None
+    roi = roi[roi["day"].astype(str) >= since]
+    if roi.empty:
+        return None
+    days = list(roi["day"])
+    chart = _chart(
+        [
+            {
+                "type": "bar",
+                "x": days,
+                "y": _nan_to_none(roi["cost"]),
+                "name": translate(lang, "roi_cost"),
+                "marker": {"color": "#d95f02"},
+            },
+            {
+                "type": "bar",
+                "x": days,
+                "y": _nan_to_none(roi["incremental_revenue"]),
+                "name": translate(lang, "roi_incremental"),
+                "marker": {"color": "#1b9e77"},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "x": days,
+                "y": _nan_to_none(roi["cumulative_roi"]),
+                "name": translate(lang, "roi_cumulative"),
+                "yaxis": "y2",
+                "line": {"color": "#2f6fde"},
+                "connectgaps": True,
+            },
+        ],
+        barmode="group",
+        xaxis=_date_axis(days),
+        yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "showgrid": False},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 48, "r": 56, "t": 16, "b": 48},
+    )
+    last = roi.iloc[-1]
+    fmt = Formatter(lang)
+    return {
+        "chart": chart,
+        "cost": fmt.money(_finite(last["cumulative_cost"])),
+        "incremental": fmt.money(_finite(last["cumulative_incremental"])),
+        "roi": fmt.percent(_finite(last["cumulative_roi"])),
+    }
+
+
 @router.get("/overview")
 def overview(request: Request) -> Response:
     guard = _guard(request)
@@ -149,27 +207,20 @@ def overview(request: Request) -> Response:
             "created": created_dt,
             "age": _age(_lang(request), created_dt, now) if created_dt else "",
         }
-    per_day = events_per_day(state)
-    chart = None
-    if per_day:
-        lang = _lang(request)
-        chart = _chart(
-            [
-                {
-                    "type": "bar",
-                    "x": [d for d, _ in per_day],
-                    "y": [n for _, n in per_day],
-                    "name": translate(lang, "events_per_day"),
-                    "marker": {"color": "#2f6fde"},
-                }
-            ],
-            xaxis={"type": "date"},
-        )
     lang = _lang(request)
-    rates_chart = revenue_chart = None
+    per_day = events_per_day(state)
+    chart = rates_chart = revenue_chart = None
+    roi: dict[str, Any] | None = None
     if per_day:
-        by_day = shop_analytics(state.store, profiles_dir(state.settings.home)).by_day
-        by_day = by_day[by_day["day"] >= per_day[0][0]]
+        chart = _bar(
+            [d for d, _ in per_day],
+            [n for _, n in per_day],
+            "#2f6fde",
+            name=translate(lang, "events_per_day"),
+            dates=True,
+        )
+        found = shop_analytics(state.store, profiles_dir(state.settings.home))
+        by_day = found.by_day[found.by_day["day"] >= per_day[0][0]]
         if len(by_day):
             rates_chart = _chart(
                 [
@@ -188,17 +239,10 @@ def overview(request: Request) -> Response:
             )
         revenue = revenue_per_day(state)
         if revenue:
-            revenue_chart = _chart(
-                [
-                    {
-                        "type": "bar",
-                        "x": [d for d, _ in revenue],
-                        "y": [v for _, v in revenue],
-                        "marker": {"color": "#1b9e77"},
-                    }
-                ],
-                xaxis={"type": "date"},
+            revenue_chart = _bar(
+                [d for d, _ in revenue], [v for _, v in revenue], "#1b9e77", dates=True
             )
+        roi = _roi(found.roi, per_day[0][0], lang)
     return _render(
         request,
         "overview.html",
@@ -211,5 +255,6 @@ def overview(request: Request) -> Response:
         live_chart=_live_chart(*events_per_minute(state, now)),
         rates_chart=rates_chart,
         revenue_chart=revenue_chart,
+        roi=roi,
         charts=True,
     )

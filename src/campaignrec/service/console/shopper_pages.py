@@ -1,4 +1,4 @@
-"""Console: shopper lookup, the Shoppers analytics, Models and Experiments pages."""
+"""Console: shopper lookup, the Shoppers analytics and the Models page."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from campaignrec.pipeline.campaigns import check_eligibility
 from campaignrec.pipeline.profiles import has_saved_profiles, profiles_dir
 from campaignrec.pipeline.retrain import last_decision
 from campaignrec.profiles.pipeline import load_profiles
-from campaignrec.service.console.analytics import shop_analytics
+from campaignrec.service.console.analytics import FLOW_DAYS, shop_analytics
 from campaignrec.service.console.common import (
     PREFIX,
     PROFILE_CARD,
     _as_datetime,
+    _bar,
     _chart,
     _checked_form,
     _finite,
@@ -32,7 +33,6 @@ from campaignrec.service.console.common import (
 )
 from campaignrec.service.console.i18n import Formatter, translate
 from campaignrec.service.errors import ApiError
-from campaignrec.service.routers import experiments as experiments_api
 from campaignrec.service.routers import models as models_api
 from campaignrec.service.routers import users as users_api
 from campaignrec.service.schemas import ActivateIn
@@ -122,13 +122,6 @@ def lookup(request: Request, user_id: str = "") -> Response:
 # ---- shoppers and models ------------------------------------------------------------------------
 
 
-def _bar(labels: list[str], values: list[int], color: str) -> str:
-    return _chart(
-        [{"type": "bar", "x": labels, "y": values, "marker": {"color": color}}],
-        xaxis={"automargin": True},
-    )
-
-
 def _heatmap(
     z: list[list[float | None]], x: list[Any], y: list[str], fmt: str, **layout: Any
 ) -> str:
@@ -147,6 +140,50 @@ def _heatmap(
             }
         ],
         **layout,
+    )
+
+
+STAGE_COLORS = {
+    "joined": "#9e9e9e",
+    "new": "#66a61e",
+    "active": "#1b9e77",
+    "at_risk": "#e6ab02",
+    "dormant": "#d95f02",
+    "churned": "#a6761d",
+}
+
+
+def _faded(color: str, alpha: float = 0.35) -> str:
+    """``#rrggbb`` as a translucent ``rgba(...)`` (the flow's bands take their source's colour)."""
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _flow_chart(flow: pd.DataFrame, lang: str) -> str:
+    """The lifecycle flow as a Sankey: stages at the first cut-off on the left, at the second
+    on the right, a band per (before, after) pair as wide as its shoppers."""
+    left = list(dict.fromkeys(str(v) for v in flow["before"]))
+    right = list(dict.fromkeys(str(v) for v in flow["after"]))
+    nodes = [*left, *right]
+    return _chart(
+        [
+            {
+                "type": "sankey",
+                "arrangement": "snap",
+                "node": {
+                    "label": [translate(lang, f"lc_{n}") for n in nodes],
+                    "color": [STAGE_COLORS.get(n, "#7570b3") for n in nodes],
+                    "pad": 14,
+                },
+                "link": {
+                    "color": [_faded(STAGE_COLORS.get(str(v), "#7570b3")) for v in flow["before"]],
+                    "source": [left.index(str(v)) for v in flow["before"]],
+                    "target": [len(left) + right.index(str(v)) for v in flow["after"]],
+                    "value": [int(v) for v in flow["shoppers"]],
+                },
+            }
+        ],
+        margin={"l": 16, "r": 16, "t": 16, "b": 16},
     )
 
 
@@ -175,6 +212,8 @@ def _behaviour_charts(state: ServiceState, lang: str, profiles: pd.DataFrame) ->
             yaxis={"type": "log"},
             legend={"orientation": "h", "y": -0.3},
         )
+    if len(found.flow):
+        out["flow_chart"] = _flow_chart(found.flow, lang)
     hm = found.heatmap
     if len(hm):
         names = get_day_names("abbreviated", locale=LOCALES[lang])
@@ -252,8 +291,11 @@ def shoppers(request: Request) -> Response:
         ):
             if column in profiles.columns:
                 counts = profiles[column].dropna().astype(str).value_counts()
-                context[name] = _bar(list(counts.index), [int(v) for v in counts], color)
-        context.update(_behaviour_charts(state, lang, profiles))
+                labels = list(counts.index)
+                if column == "lifecycle":  # the stages have names in both languages
+                    labels = [translate(lang, f"lc_{v}") for v in labels]
+                context[name] = _bar(labels, [int(v) for v in counts], color)
+        context.update(_behaviour_charts(state, lang, profiles), flow_days=FLOW_DAYS)
         context["charts"] = bool(segments)
     return _render(
         request,
@@ -294,7 +336,7 @@ def models_page(request: Request) -> Response:
         )
     rows.sort(key=lambda r: (r["name"], r["version"]), reverse=True)
     board, board_metric, board_version = _last_leaderboard(registry)
-    gate = last_decision(state.store)
+    gate = _last_gate_decision(state)
     return _render(
         request,
         "models.html",
@@ -306,8 +348,23 @@ def models_page(request: Request) -> Response:
         board_metric=board_metric,
         board_version=board_version,
         gate=gate,
-        gate_at=datetime.fromtimestamp(gate["created_at"] / 1e6, UTC) if gate else None,
     )
+
+
+def _last_gate_decision(state: ServiceState) -> dict[str, Any] | None:
+    """The retrain gate's last decision (:func:`campaignrec.pipeline.retrain.last_decision`):
+    outcome, the sentence in both languages, versions, when, and the paired test's figures."""
+    found = last_decision(state.store)
+    if found is None:
+        return None
+    judgement = found.get("judgement")
+    at = found.get("created_at")
+    return {
+        **found,
+        "when": datetime.fromtimestamp(int(at) / 1e6, UTC) if at else None,
+        "judgement": judgement if isinstance(judgement, dict) else {},
+        "sentence": found.get("sentence") or {},
+    }
 
 
 def _last_leaderboard(registry: pd.DataFrame) -> tuple[list[dict[str, Any]], str, str]:
@@ -352,55 +409,3 @@ async def activate_model(request: Request) -> Response:
             message=_message(exc),
         )
     return RedirectResponse(f"{PREFIX}/models?done=model_activated", status_code=303)
-
-
-# ---- experiments --------------------------------------------------------------------------------
-
-
-@router.get("/experiments")
-def experiments_page(request: Request) -> Response:
-    guard = _guard(request)
-    if isinstance(guard, Response):
-        return guard
-    session, key = guard
-    found = experiments_api.list_all(_state(request), key, layer=None).experiments
-    return _render(
-        request,
-        "experiments.html",
-        session,
-        title_key="experiments_title",
-        active="nav_experiments",
-        experiments=found,
-    )
-
-
-@router.get("/experiments/{experiment_id}")
-def experiment_page(request: Request, experiment_id: str) -> Response:
-    guard = _guard(request)
-    if isinstance(guard, Response):
-        return guard
-    session, key = guard
-    state = _state(request)
-    try:
-        exp = experiments_api.read(experiment_id, state, key)
-        result = experiments_api.results(experiment_id, state, key, at=None)
-    except (CampaignrecError, ApiError) as exc:
-        status = 404 if isinstance(exc, UnknownIdError) else 422
-        return _render(
-            request,
-            "message.html",
-            session,
-            title_key="error",
-            status_code=status,
-            message=_message(exc),
-        )
-    return _render(
-        request,
-        "experiment.html",
-        session,
-        title_key="experiments_title",
-        active="nav_experiments",
-        exp=exp,
-        result=result,
-        variants=list(result.get("variants", {}).items()),
-    )
