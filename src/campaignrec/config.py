@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     model_check_seconds: float = Field(
         default=2.0, ge=0, description="how often the service checks for a new active model"
     )
+    audit_reads: bool = Field(
+        default=True,
+        description="audit every API read made with a key (recommendations, a shopper's "
+        "campaigns...), not only writes and admin reads; written in batches off the request path",
+    )
     attribute_cache_seconds: float = Field(
         default=0.0,
         ge=0,

@@ -1,6 +1,7 @@
 """The access audit: a console login, a campaign made in the console and an API erasure are in
 the audit log with who made them (the console user, the admin key), refused writes too; reads of
-recommendations by ordinary keys are not; no raw user id reaches the audit table; ``GET
+recommendations by ordinary keys too (``audit_reads``, on by default), the shopper as a keyed hash;
+no raw user id reaches the audit table; ``GET
 /v1/audit`` (admin) and ``campaignrec audit [--since] [--json]`` read it."""
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def test_console_and_api_actions_are_audited_with_their_actor(tmp_path, cli):
         }
         assert client.post("/console/campaigns", data=form).status_code == 303
         read, admin = auth(keys["read"]), auth(keys["admin"])
-        for user in RAW_IDS:  # the read path: not audited
+        for user in RAW_IDS:  # the read path: audited too (audit_reads, the default)
             assert client.get(f"/v1/users/{user}/recommendations?k=2", headers=read).is_success
         refused = client.post("/v1/campaigns", json={"campaign_id": "x"}, headers=read)
         assert refused.status_code == 403
@@ -93,7 +94,9 @@ def test_console_and_api_actions_are_audited_with_their_actor(tmp_path, cli):
     looked = rows[("console-user:alice", "GET /console/lookup")]
     assert looked.subject.startswith("sh_")
     assert ("console-user:alice", "GET /console/campaigns/new") in rows  # a console page read
-    assert not any("recommendations" in a for _, a in rows)
+    reads = records[records["action"] == "GET /v1/users/{user_id}/recommendations"]
+    assert len(reads) == len(RAW_IDS) and set(reads["actor"]) == {f"api-key:{ids['read']}"}
+    assert reads["subject"].str.startswith("sh_").all() and reads["subject"].nunique() == 4
     assert not any(a.startswith("GET /console/static") for _, a in rows)
     # no raw user id in any column of the audit table, nor a key's secret
     repo = PrivacyRepository(store)
@@ -155,7 +158,9 @@ def test_what_is_audited():
     assert audited("DELETE", "/v1/users/u1", False, False)
     assert audited("GET", "/metrics", True, False)
     assert audited("GET", "/console/shoppers", False, True)
-    assert not audited("GET", "/v1/users/u1/recommendations", False, False)
+    assert not audited("GET", "/v1/users/u1/recommendations", False, False)  # audit_reads off
+    assert audited("GET", "/v1/users/u1/recommendations", False, False, key_read=True)
+    assert not audited("GET", "/healthz", False, False, key_read=True)
     assert not audited("GET", "/console/static/app.css", False, True)
     assert not audited("GET", "/console/login", False, False)
     assert parse_since("2025-01-02T03:04").tzinfo is not None

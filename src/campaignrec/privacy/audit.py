@@ -44,12 +44,18 @@ USER_PARAMS = frozenset({"user_id"})
 TARGET_QUERY_PARAMS = ("user_id", "campaign_id", "item_id", "model", "experiment_id")
 
 
-def audited(method: str, path: str, admin_route: bool, console_actor: bool) -> bool:
-    """Whether a request is audited: a write, a read of an admin route, or a console page
-    read by a logged-in session (static files and the login page are not actions)."""
+def audited(
+    method: str, path: str, admin_route: bool, console_actor: bool, key_read: bool = False
+) -> bool:
+    """Whether a request is audited: a write, a read of an admin route, a console page read by
+    a logged-in session (static files and the login page are not actions), or, with
+    ``key_read`` (the ``audit_reads`` setting and a request that presented an API key), any
+    read of the API."""
     if method.upper() in WRITE_METHODS:
         return True
     if admin_route:
+        return True
+    if key_read and path.startswith("/v1/"):
         return True
     return console_actor and not path.startswith("/console/static")
 

@@ -81,7 +81,8 @@ def lifecycle_flow(
     ids = now[USER_ID].astype(str)
     pairs = pd.DataFrame(
         {
-            "before": ids.map(then_stage).fillna(JOINED).to_numpy(),
+            # object dtype: with nobody known at the start the map is all-NaN float64
+            "before": ids.map(then_stage).astype(object).fillna(JOINED).to_numpy(),
             "after": now["lifecycle"].astype(str).to_numpy(),
         }
     )

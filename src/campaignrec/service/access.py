@@ -59,7 +59,11 @@ class AuditMiddleware:
         console = path.startswith("/console")
         method = str(scope.get("method", "GET"))
         admin_route = state.get("required_scope") == "admin"
-        if not audited(method, path, admin_route, console and bool(state.get("audit_actor"))):
+        settings = getattr(service, "settings", None)
+        key_read = bool(getattr(settings, "audit_reads", False)) and state.get("key_id") is not None
+        if not audited(
+            method, path, admin_route, console and bool(state.get("audit_actor")), key_read
+        ):
             return
         route = getattr(scope.get("route"), "path", None) or "unmatched"
         params: dict[str, Any] = dict(scope.get("path_params") or {})
