@@ -41,14 +41,14 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 
 GEN_CHILD = r"""
-import sys, time
+import json, sys, time
 from campaignrec.data.synthetic import ShopConfig
 from campaignrec.data.synthetic.writing import write_shop
 n_users, n_items, n_events, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 t = time.perf_counter()
 write_shop(ShopConfig(n_users=n_users, n_items=n_items, n_events=n_events, days=90, seed=0),
            out, "parquet", chunk_rows=500_000)
-print(time.perf_counter() - t)
+print(json.dumps({"status": "ok", "seconds": time.perf_counter() - t}))
 """
 
 LOCAL_CHILD = r"""
