@@ -27,7 +27,7 @@ from campaignrec.service.console.common import (
     _state,
     router,
 )
-from campaignrec.service.console.i18n import Formatter, translate
+from campaignrec.service.console.i18n import Formatter, source_text, translate
 from campaignrec.service.console.session import (
     Session,
     csrf_ok,
@@ -302,7 +302,7 @@ async def preview(request: Request) -> Response:
             "campaign_id": out.campaign_id,
             "audience_size": out.audience_size,
             "audience_size_text": fmt.number(out.audience_size),
-            "source": out.source,
+            "source": source_text(out.source, lang),
             "strategies": strategies,
         },
         headers={"Cache-Control": "no-store"},

@@ -8,6 +8,7 @@ Numbers, money and dates are formatted by Babel for the page's locale.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from typing import Any
 
@@ -504,3 +505,46 @@ class Formatter:
         if value is None:
             return "—"
         return str(format_datetime(value, format="medium", tzinfo=None, locale=self.locale))
+
+
+_SOURCE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^uplift estimates from (?P<name>.+)$"), "来自文件 {name} 的增益估计"),
+    (
+        re.compile(
+            r"^uplift model fitted on the store's logged exposures \(version (?P<version>[^,]+), "
+            r"(?P<rows>[\d,]+) exposures(?:; held-out Qini (?P<q>[-\d.]+) vs random "
+            r"(?P<qr>[-\d.]+))?\)$"
+        ),
+        "基于店铺已记录曝光训练的增益模型（版本 {version}，{rows} 次曝光{qini}）",
+    ),
+    (
+        re.compile(
+            r"^fallback: logged response rates per segment '(?P<field>[^']+)' "
+            r"\((?P<scope>this campaign|all campaigns \(none logged for this one\)); "
+            r"not an uplift model\)$"
+        ),
+        "后备：按分群字段“{field}”统计的已记录响应率（{scope}；不是增益模型）",
+    ),
+)
+_SCOPES_ZH = {
+    "this campaign": "本活动",
+    "all campaigns (none logged for this one)": "所有活动（本活动尚无记录）",
+}
+
+
+def source_text(source: str | None, lang: str) -> str:
+    """The planner's label of where its estimates come from, in the page's language (the
+    library writes it in English; an unknown label is shown as it is)."""
+    if not source:
+        return "—"
+    if lang != "zh":
+        return source
+    for pattern, template in _SOURCE_PATTERNS:
+        m = pattern.match(source)
+        if m is None:
+            continue
+        g = m.groupdict()
+        qini = f"；留出集 Qini {g['q']}，随机 {g['qr']}" if g.get("q") else ""
+        scope = _SCOPES_ZH.get(g.get("scope") or "", g.get("scope") or "")
+        return template.format(**{**g, "qini": qini, "scope": scope})
+    return source

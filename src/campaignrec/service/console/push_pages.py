@@ -36,7 +36,7 @@ from campaignrec.service.console.common import (
     router,
 )
 from campaignrec.service.console.forms import _time
-from campaignrec.service.console.i18n import translate
+from campaignrec.service.console.i18n import source_text, translate
 from campaignrec.service.console.session import Session
 from campaignrec.service.console.validation import field_errors, sentence
 from campaignrec.service.errors import ApiError
@@ -188,7 +188,9 @@ def plan_page(request: Request, plan_id: str) -> Response:
         table = read_plan(plans_dir(state.settings.home) / plan_id / "plan.parquet")
     except (CampaignrecError, ApiError) as exc:
         return _refused(request, session, exc)
-    summary = meta.get("summary") or {}
+    summary = dict(meta.get("summary") or {})
+    summary["value_source"] = source_text(summary.get("value_source"), lang)
+    meta = {**meta, "summary": summary}
     hours = [datetime.fromisoformat(str(v)).hour for v in table["send_at"]]
     channels = summary.get("by_channel") or {}
     skipped = summary.get("skipped") or {}
