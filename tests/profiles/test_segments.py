@@ -11,12 +11,10 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from campaignrec.errors import ConfigError, ValidationError
+from campaignrec.profiles.segment_names import ARCHETYPES, GENERIC_NAME, archetype_holds
 from campaignrec.profiles.segments import (
-    ARCHETYPES,
-    GENERIC_NAME,
     SegmentConfig,
     SegmentModel,
-    archetype_holds,
     assign_segments,
     block_weights,
     choose_k,
