@@ -32,11 +32,10 @@ if TYPE_CHECKING:
     import pandas as pd
     from numpy.typing import NDArray
 
-    from campaignrec.experiments.logs_io import LoadedLog
 
 console = Console()
 
-__all__ = ["analyze", "experiments_app", "ope", "read_policy_file", "uplift"]
+__all__ = ["analyze", "experiments_app", "ope", "uplift"]
 
 experiments_app = typer.Typer(
     help="Online experiments: analyse per-shopper rows, define experiments, assign shoppers.",
@@ -46,66 +45,6 @@ experiments_app = typer.Typer(
 
 def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
-
-
-def read_policy_file(path: Path, loaded: LoadedLog) -> NDArray[np.float64]:
-    """Action probabilities of every logged round from a CSV file.
-
-    Two layouts: long, with columns ``round,action,prob`` (missing pairs have probability 0),
-    or wide, one column per action id (optionally a ``round`` column), one row per round in log
-    order.
-
-    Parameters
-    ----------
-    path : Path
-        The policy CSV.
-    loaded : LoadedLog
-        The log it applies to (its action ids name the columns / values).
-
-    Returns
-    -------
-    ndarray of shape (n_rounds, n_actions)
-    """
-    import numpy as np
-    import pandas as pd
-
-    from campaignrec.experiments.ope import check_action_dist
-
-    if not path.is_file():
-        raise ConfigError(
-            f"policy file {str(path)!r} does not exist",
-            hint="use --policy uniform, --policy model or a CSV of action probabilities",
-        )
-    df = pd.read_csv(path)
-    n, k = loaded.log.n_rounds, loaded.log.n_actions
-    index = {a: i for i, a in enumerate(loaded.action_ids)}
-    pi = np.zeros((n, k))
-    if {"round", "action", "prob"} <= set(df.columns):
-        rounds = df["round"].to_numpy(dtype=np.int64)
-        if rounds.min() < 0 or rounds.max() >= n:
-            raise ValidationError("round", f"must be in [0, {n})", value=int(rounds.max()))
-        unknown = sorted({str(a) for a in df["action"]} - set(index))
-        if unknown:
-            raise ValidationError(
-                "action", "unknown action ids in the policy file", value=unknown[:5]
-            )
-        acts = np.array([index[str(a)] for a in df["action"]], dtype=np.int64)
-        np.add.at(pi, (rounds, acts), df["prob"].to_numpy(dtype=np.float64))
-    else:
-        cols = [c for c in df.columns if c != "round"]
-        unknown = sorted(set(map(str, cols)) - set(index))
-        if unknown:
-            raise ValidationError(
-                "policy columns",
-                "are not action ids of the log",
-                value=unknown[:5],
-                hint="use columns round,action,prob or one column per action id",
-            )
-        if len(df) != n:
-            raise ValidationError("policy rows", f"must be one per round ({n})", value=len(df))
-        for c in cols:
-            pi[:, index[str(c)]] = df[c].to_numpy(dtype=np.float64)
-    return check_action_dist(loaded.log, pi)
 
 
 def ope(
@@ -233,6 +172,8 @@ def ope(
         q_pol = q if kind == reward_model else fit_reward_model(log, model=kind, seed=seed)  # type: ignore[arg-type]
         pi = learned_softmax_policy(q_pol, temperature=temperature, floor=floor)
     else:
+        from campaignrec.experiments.logs_io import read_policy_file
+
         pi = read_policy_file(Path(policy), loaded)
     settings = OPESettings(
         n_boot=n_boot,

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
 from campaignrec.errors import ConfigError, ValidationError
-from campaignrec.experiments.ope import BanditLog
+from campaignrec.experiments.ope import BanditLog, check_action_dist
 
 __all__ = [
     "LoadedLog",
@@ -35,6 +35,7 @@ __all__ = [
     "log_from_frame",
     "read_log",
     "read_obd_csv",
+    "read_policy_file",
 ]
 
 
@@ -295,3 +296,58 @@ def decision_log(
             .to_numpy(),
         }
     )
+
+
+def read_policy_file(path: Path, loaded: LoadedLog) -> NDArray[np.float64]:
+    """Action probabilities of every logged round from a CSV file.
+
+    Two layouts: long, with columns ``round,action,prob`` (missing pairs have probability 0),
+    or wide, one column per action id (optionally a ``round`` column), one row per round in log
+    order.
+
+    Parameters
+    ----------
+    path : Path
+        The policy CSV.
+    loaded : LoadedLog
+        The log it applies to (its action ids name the columns / values).
+
+    Returns
+    -------
+    ndarray of shape (n_rounds, n_actions)
+    """
+    if not path.is_file():
+        raise ConfigError(
+            f"policy file {str(path)!r} does not exist",
+            hint="use --policy uniform, --policy model or a CSV of action probabilities",
+        )
+    df = pd.read_csv(path)
+    n, k = loaded.log.n_rounds, loaded.log.n_actions
+    index = {a: i for i, a in enumerate(loaded.action_ids)}
+    pi = np.zeros((n, k))
+    if {"round", "action", "prob"} <= set(df.columns):
+        rounds = df["round"].to_numpy(dtype=np.int64)
+        if rounds.min() < 0 or rounds.max() >= n:
+            raise ValidationError("round", f"must be in [0, {n})", value=int(rounds.max()))
+        unknown = sorted({str(a) for a in df["action"]} - set(index))
+        if unknown:
+            raise ValidationError(
+                "action", "unknown action ids in the policy file", value=unknown[:5]
+            )
+        acts = np.array([index[str(a)] for a in df["action"]], dtype=np.int64)
+        np.add.at(pi, (rounds, acts), df["prob"].to_numpy(dtype=np.float64))
+    else:
+        cols = [c for c in df.columns if c != "round"]
+        unknown = sorted(set(map(str, cols)) - set(index))
+        if unknown:
+            raise ValidationError(
+                "policy columns",
+                "are not action ids of the log",
+                value=unknown[:5],
+                hint="use columns round,action,prob or one column per action id",
+            )
+        if len(df) != n:
+            raise ValidationError("policy rows", f"must be one per round ({n})", value=len(df))
+        for c in cols:
+            pi[:, index[str(c)]] = df[c].to_numpy(dtype=np.float64)
+    return check_action_dist(loaded.log, pi)
