@@ -25,7 +25,6 @@ group (fairness) are counted on Spark.
 from __future__ import annotations
 
 import json
-import pickle
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +51,7 @@ from campaignrec.pipeline.campaigns import (
 )
 
 _BUCKET = "__bucket"
-_PROFILE = "__profile"  # the pickled profile attributes of a shopper
+_PROFILE = "__profile"  # the profile attributes of a shopper, as JSON text
 _PROFILE_ROW = "__profile_row"
 _IN_USERS = "__in_users"
 SCORES_DIR = "scores"
@@ -64,15 +63,15 @@ _ATTR_DDL = (
 
 
 def profile_attributes_frame(store: Any) -> pd.DataFrame:
-    """The store's profile attributes, one row per shopper: ``user_id``, the pickled attributes
-    and their order (they reach the executors through the driver: no shared file system)."""
+    """The store's profile attributes, one row per shopper: ``user_id``, the attributes as JSON
+    text (as the store keeps them: data, never code, on the executors) and their order (they reach the executors through the driver: no shared file system)."""
     from campaignrec.store.profiles import ProfileRepository
 
     profiles = ProfileRepository(store).all()
     return pd.DataFrame(
         {
             USER_ID: pd.Series([str(u) for u in profiles], dtype=object),
-            _PROFILE: pd.Series([pickle.dumps(dict(a)) for a in profiles.values()], dtype=object),
+            _PROFILE: pd.Series([json.dumps(dict(a)) for a in profiles.values()], dtype=object),
             _PROFILE_ROW: np.arange(len(profiles), dtype=np.int64),
         }
     )
@@ -101,7 +100,7 @@ def _attributes_job(
         base = base_attributes(users, events, items, now=now)
         prof_rows = people[people[_PROFILE].notna()].sort_values(_PROFILE_ROW)
         profiles = {
-            str(u): pickle.loads(p)
+            str(u): json.loads(p)
             for u, p in zip(prof_rows[USER_ID], prof_rows[_PROFILE], strict=True)
         }
         attrs = merge_attributes(base, profiles or None)

@@ -27,7 +27,7 @@ each partition with :func:`~campaignrec.profiles.segments.assign_segments`.
 
 from __future__ import annotations
 
-import pickle
+import io
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -65,6 +65,19 @@ _ZW = "__zw"
 Partial = dict[str, NDArray[np.float64]]
 
 
+def _pack(part: Partial) -> bytes:
+    """A partial as ``.npz`` bytes: float arrays only (read back with ``allow_pickle=False``)."""
+    buf = io.BytesIO()
+    arrays: dict[str, Any] = {k: np.asarray(v, dtype=np.float64) for k, v in part.items()}
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _unpack(data: bytes) -> Partial:
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
 def _reduce(profiles: Any, fn: Callable[[pd.DataFrame], Partial]) -> Partial:
     """Sum of ``fn`` over the Arrow batches of ``profiles`` (partial sums, counts, maxima).
 
@@ -73,11 +86,11 @@ def _reduce(profiles: Any, fn: Callable[[pd.DataFrame], Partial]) -> Partial:
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for b in batches:
-            yield pd.DataFrame({"p": [pickle.dumps(fn(b))]})
+            yield pd.DataFrame({"p": [_pack(fn(b))]})
 
     out: Partial = {}
     for row in profiles.mapInPandas(run, "p binary").collect():
-        part: Partial = pickle.loads(row["p"])
+        part = _unpack(row["p"])
         for k, v in part.items():
             if k not in out:
                 out[k] = np.asarray(v, dtype=np.float64)
