@@ -5,7 +5,9 @@ bookkeeping (keeps the snapshot's id maps and the seen-item matrix) and calls ``
 maths; ``recommend`` is batch-first with an allow-list (``items=``) and a block-list
 (``exclude_items=``). Cold users (no history, or not in the snapshot at all) are handled
 explicitly: a model that cannot score them from features falls back to popularity, and says so
-in the explanation.
+in the explanation. Cold items (in the catalogue, touched by nobody in the snapshot) are handled
+once for every family: they borrow the scores of their content neighbours
+(:mod:`campaignrec.models.cold`), unless the model scores them itself (``handles_cold_items``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from numpy.typing import NDArray
 
 from campaignrec.data.interactions import IdMap, Interactions
 from campaignrec.errors import CampaignrecError, ConfigError, NotFittedError, UnknownIdError
+from campaignrec.models.cold import ColdItems, find_cold_items
 
 BATCH_USERS = 2048
 #: rows ranked at a time by ``top_k`` (bounds its temporaries)
@@ -124,6 +127,9 @@ class Recommender(ABC):
     params_class: ClassVar[type[Params]] = Params
     #: True when the model scores users without history from their features itself.
     handles_cold_users: ClassVar[bool] = False
+    #: True when the model scores never-touched items from their features itself (content,
+    #: hybrid) or they mean nothing to it (random); else they borrow content neighbours' scores
+    handles_cold_items: ClassVar[bool] = False
     #: True for models built out of other models (blend, rerank): their ``__init__`` takes
     #: ``factory=`` / ``loader=`` and their ``load`` takes ``loader=`` for the members.
     composite: ClassVar[bool] = False
@@ -152,8 +158,21 @@ class Recommender(ABC):
         self.popularity_: NDArray[np.float32] = interactions.item_popularity.astype(np.float32)
         self.snapshot_id_: str = interactions.snapshot_id
         self._fit(interactions)
+        self.cold_items_: ColdItems | None = None
+        if not (self.handles_cold_items or self.composite):
+            warm = np.diff(interactions.binary.tocsc().indptr) > 0
+            self.cold_items_ = find_cold_items(interactions.item_features, warm)
         self.fitted_ = True
         return self
+
+    def _fill_cold(self, scores: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Cold items' columns from their content neighbours (the shared fallback)."""
+        cold = getattr(self, "cold_items_", None)
+        if cold is None or not len(cold):
+            return scores
+        if not (scores.flags.writeable and scores.flags.owndata):  # never write into the model
+            scores = scores.copy()
+        return cold.apply(scores)
 
     @classmethod
     def predicted_work(cls, params: Params, shape: WorkShape) -> float:
@@ -204,13 +223,13 @@ class Recommender(ABC):
         uidx = np.asarray(user_idx, dtype=np.int64)
         warm = self._has_history(uidx) | (self.handles_cold_users & (uidx >= 0))
         if warm.all():  # the common case: no second users x items matrix to copy into
-            return np.asarray(self._score_idx(uidx), dtype=np.float32)
+            return self._fill_cold(np.asarray(self._score_idx(uidx), dtype=np.float32))
         out = np.empty((len(uidx), self.n_items), dtype=np.float32)
         if warm.any():
             out[warm] = self._score_idx(uidx[warm])
         if (~warm).any():
             out[~warm] = self._cold_scores(int((~warm).sum()))
-        return out
+        return self._fill_cold(out)
 
     def recommend_idx(
         self,
@@ -348,14 +367,14 @@ class Recommender(ABC):
         if seqs is not None:
             empty &= np.asarray([len(q) == 0 for q in seqs], dtype=bool)
         if not empty.any():
-            return np.asarray(self._score_history(h, seqs), dtype=np.float32)
+            return self._fill_cold(np.asarray(self._score_history(h, seqs), dtype=np.float32))
         out = np.empty((h.shape[0], self.n_items), dtype=np.float32)
         if (~empty).any():
             keep = np.flatnonzero(~empty)
             sub = None if seqs is None else [seqs[r] for r in keep]
             out[keep] = self._score_history(h[keep], sub)
         out[empty] = self._cold_scores(int(empty.sum()))
-        return out
+        return self._fill_cold(out)
 
     def _score_history(
         self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
@@ -456,6 +475,9 @@ class Recommender(ABC):
             "_seen_indices": seen.indices,
             "_popularity": self.popularity_,
         }
+        cold = getattr(self, "cold_items_", None)
+        if cold is not None:
+            arrays.update(cold.to_arrays())
         arrays.update(self._state())
         big = sorted(k for k, v in arrays.items() if _mappable(np.asarray(v)))
         folder = out / ARRAYS_DIR
@@ -507,6 +529,7 @@ class Recommender(ABC):
         )
         model.popularity_ = arrays["_popularity"]
         model.snapshot_id_ = meta["snapshot_id"]
+        model.cold_items_ = ColdItems.from_arrays(arrays)
         model._load_state({k: v for k, v in arrays.items() if not k.startswith("_")})
         model.fitted_ = True
         return model

@@ -10,7 +10,7 @@ one thread (implicit's advice, and it silences its warning); recommending uses i
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,6 +73,14 @@ class _Factorization(Recommender):
 
     user_factors_: NDArray[np.float32]
     item_factors_: NDArray[np.float32]
+
+    def fit(self, interactions: Interactions) -> Self:
+        """Fit, then give cold items their content neighbours' mean factor (the shared cold-item
+        fallback, done once here so the fast ``topk`` path ranks them too)."""
+        super().fit(interactions)
+        if self.cold_items_ is not None:
+            self.item_factors_ = self.cold_items_.fold(self.item_factors_)
+        return self
 
     def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
         return np.asarray(self.user_factors_[user_idx] @ self.item_factors_.T, dtype=np.float32)

@@ -119,6 +119,7 @@ class Hybrid(Recommender):
     name = "hybrid"
     params_class = HybridParams
     handles_cold_users = True
+    handles_cold_items = True  # side features score cold items
     no_history_reason = (
         "a shopper's vector is the sum of their id and feature embeddings, and a history "
         "carries neither"

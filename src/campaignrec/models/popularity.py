@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -183,6 +183,16 @@ class MostPopular(Recommender):
             cnt = self._item_counts(interactions, w, rows_seg == s)
             scores[s] = (cnt + m * prior) / (cnt.sum() + m) if cnt.sum() + m > 0 else prior
         self.segment_scores_ = scores
+
+    def fit(self, interactions: Interactions) -> Self:
+        """Fit, then fold the shared cold-item fallback into the score tables (its own
+        ``recommend_idx`` reads them directly): a new item ranks with its content neighbours."""
+        super().fit(interactions)
+        if self.cold_items_ is not None:
+            self.global_scores_ = self.cold_items_.apply(self.global_scores_[None, :].copy())[0]
+            if len(self.segment_scores_):
+                self.segment_scores_ = self.cold_items_.apply(self.segment_scores_.copy())
+        return self
 
     # ---- scoring -------------------------------------------------------------------------------
     def _score_idx(self, user_idx: NDArray[np.int64]) -> NDArray[np.float32]:
@@ -508,6 +518,7 @@ class Random(Recommender):
     name = "random"
     params_class = RandomParams
     handles_cold_users = True
+    handles_cold_items = True  # a random score means nothing to borrow
     params: RandomParams
 
     def _fit(self, interactions: Interactions) -> None:

@@ -25,7 +25,16 @@ from campaignrec.service.access import AuditMiddleware
 from campaignrec.service.console import router as console_router
 from campaignrec.service.deps import AdminKey
 from campaignrec.service.errors import error_response, install_error_handlers
-from campaignrec.service.routers import campaigns, events, health, items, models, privacy, users
+from campaignrec.service.routers import (
+    campaigns,
+    events,
+    health,
+    items,
+    models,
+    privacy,
+    search,
+    users,
+)
 from campaignrec.service.routers import experiments as experiments_router
 from campaignrec.service.routers import push as push_router
 from campaignrec.service.state import ServiceState
@@ -125,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state: ServiceState = request.app.state.service
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    routers = (health, events, users, items, models, campaigns, privacy, experiments_router)
+    routers = (health, events, users, items, search, models, campaigns, privacy, experiments_router)
     for module in (*routers, push_router):
         app.include_router(module.router)
     app.include_router(console_router)

@@ -184,3 +184,18 @@ class CampaignPreviewOut(_Model):
         description="per targeting strategy: reach, expected cost, redemptions, incremental "
         "conversions, revenue, profit and ROI"
     )
+
+
+class SearchHit(_Model):
+    item_id: str
+    score: float = Field(description="match of the item's text with the query (higher is better)")
+    rank: int
+    title: str | None = None
+    text: str = Field(description="why it is listed, in the requested language")
+
+
+class SearchOut(_Model):
+    q: str
+    items: list[SearchHit]
+    model_name: str
+    model_version: str | None
