@@ -304,3 +304,30 @@ class RecommenderContract:
             (history + extra).tocsr(), sequences=[np.concatenate([seqs[0], added])]
         )[0, others]
         assert after.mean() > before.mean(), (before, after)
+
+    def test_cold_items_borrow_their_content_neighbours(
+        self, fitted: Recommender, block_shop: Interactions, warm_users: list[str]
+    ) -> None:
+        """The shared cold-item fallback (campaignrec.models.cold): a_new / b_new, touched by
+        nobody, score the weighted mean of their text neighbours' scores, which are items of
+        their own block."""
+        if type(fitted).handles_cold_items or fitted.composite:
+            pytest.skip("the model scores cold items itself (or its members do)")
+        cold = fitted.cold_items_
+        assert cold is not None
+        assert set(block_shop.items.external(cold.items)) == {"a_new", "b_new"}
+        for i, row, w in zip(cold.items, cold.neighbours, cold.weights, strict=True):
+            own = block_of(str(block_shop.items.ids[i]))
+            assert all(block_of(str(x)) == own for x in block_shop.items.external(row[w > 0]))
+            assert abs(float(w.sum()) - 1.0) < 1e-5
+        uidx = block_shop.users.index([*warm_users[:6], "ua_cold"])
+        scores = fitted.score_matrix(uidx)
+        for i, row, w in zip(cold.items, cold.neighbours, cold.weights, strict=True):
+            keep = w > 0
+            want = (scores[:, row[keep]] * w[keep]).sum(axis=1) / w[keep].sum()
+            np.testing.assert_allclose(scores[:, i], want, rtol=1e-4, atol=1e-6)
+        if self.known_answer:
+            a_new, b_new = block_shop.items.index(["a_new", "b_new"])
+            for user, r in zip(warm_users[:6], scores[:6], strict=True):
+                mine, other = (a_new, b_new) if user[1] == "a" else (b_new, a_new)
+                assert r[mine] > r[other], user
