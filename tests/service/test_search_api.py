@@ -55,7 +55,9 @@ def searchable(home: Path, keys: dict[str, str]) -> Iterator[TestClient]:
 def test_search_finds_matching_items_and_skips_hidden(
     searchable: TestClient, keys: dict[str, str], home: Path
 ) -> None:
-    r = searchable.get("/v1/search", params={"q": "running shoes", "k": 5}, headers=auth(keys["read"]))
+    r = searchable.get(
+        "/v1/search", params={"q": "running shoes", "k": 5}, headers=auth(keys["read"])
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     ids = [h["item_id"] for h in body["items"]]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,7 @@ from campaignrec.models.text import embed_items, load_text_encoder, text_encoder
 from campaignrec.models.tokens import tokenize
 
 TEXT_ENCODERS = ("auto", "tfidf", "embedding")
+
 
 def _as_list(value: Any) -> list[str]:
     """Tags come as lists, JSON strings (after Parquet) or 'a, b; c' strings."""

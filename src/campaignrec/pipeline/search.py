@@ -11,7 +11,6 @@ from campaignrec.errors import CampaignrecError
 from campaignrec.models.registry import load_model
 from campaignrec.pipeline.training import active_model_row
 
-
 #: loaded search models kept per process (by artifact path: a new version is a new path)
 CACHED_MODELS = 4
 _lock = threading.Lock()

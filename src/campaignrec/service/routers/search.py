@@ -67,15 +67,18 @@ def search(
     except CampaignrecError as exc:
         raise ApiError(503, "no_model", exc.message) from exc
     template = _TEXT[lang_code]
+    titles = [t if isinstance(t, str) else None for t in found["title"].tolist()]
     hits = [
         SearchHit(
-            item_id=str(row.item_id),
-            score=float(row.score),
+            item_id=str(item_id),
+            score=float(score),
             rank=rank,
-            title=row.title if isinstance(row.title, str) else None,
+            title=title,
             text=template.format(q=query),
         )
-        for rank, row in enumerate(found.itertuples(index=False), start=1)
+        for rank, (item_id, score, title) in enumerate(
+            zip(found["item_id"].tolist(), found["score"].tolist(), titles, strict=True), start=1
+        )
     ]
     return SearchOut(
         q=query,
