@@ -66,7 +66,9 @@ def test_plan_review_approve_send_and_report(api, monkeypatch) -> None:  # type:
         ok = c.post(f"/v1/push/plans/{pid}/approve", headers=admin).json()
         assert ok["status"] == "approved" and ok["approved_by"]
         # a URL in the body is refused: the body names a configured target
-        res = c.post(f"/v1/push/plans/{pid}/send", json={"target": "hook", "to": hook.url}, headers=admin)
+        res = c.post(
+            f"/v1/push/plans/{pid}/send", json={"target": "hook", "to": hook.url}, headers=admin
+        )
         assert res.status_code == 422 and res.json()["error"]["field"] == "to", res.text
         for bad, field in (("nope", "target"), ("bad", "to"), ("a b", "target")):
             res = c.post(f"/v1/push/plans/{pid}/send", json={"target": bad}, headers=admin)
@@ -118,7 +120,13 @@ def test_plan_review_approve_send_and_report(api, monkeypatch) -> None:  # type:
         ),
         ("get", "/v1/push/plans/pp_000000000000", None, 404, "push plan"),
         ("get", "/v1/push/plans/..%2Fetc", None, 404, None),  # no route: never a file
-        ("post", "/v1/push/plans/pp_000000000000/send", {"target": "x", "to": "ftp://x"}, 422, "to"),
+        (
+            "post",
+            "/v1/push/plans/pp_000000000000/send",
+            {"target": "x", "to": "ftp://x"},
+            422,
+            "to",
+        ),
         ("post", "/v1/push/plans/pp_000000000000/send", {"target": "x/y"}, 422, "target"),
         ("post", "/v1/push/plans/pp_000000000000/send", {"target": "x"}, 422, "target"),
         ("get", "/v1/push/reports/spring", None, 422, "campaign_id"),

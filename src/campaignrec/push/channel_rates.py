@@ -98,8 +98,9 @@ class ChannelRates:
         """``settings`` with each channel's ``open_rate`` replaced by its global estimate
         (what a shopper without logged pushes is expected to answer)."""
         chans = {
-            c: s.model_copy(update={"open_rate": min(max(self.global_rates.get(c, s.open_rate),
-                                                         1e-6), 1.0)})
+            c: s.model_copy(
+                update={"open_rate": min(max(self.global_rates.get(c, s.open_rate), 1e-6), 1.0)}
+            )
             for c, s in settings.channels.items()
         }
         return settings.model_copy(update={"channels": chans})

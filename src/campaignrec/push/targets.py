@@ -286,12 +286,12 @@ def named_target(name: str, settings: PushSettings) -> PushTarget:
 
 __all__ = [
     "TARGETS_ENV",
-    "configured_targets",
-    "named_target",
     "DeliveryError",
     "MessageRejected",
     "RabbitTarget",
     "Target",
     "WebhookTarget",
+    "configured_targets",
+    "named_target",
     "target_for",
 ]
