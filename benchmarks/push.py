@@ -310,6 +310,101 @@ def run_channels(n_users: int, n_events: int, seed: int, past: int) -> dict[str,
     return out
 
 
+def run_channel_learning(
+    n_users: int, n_events: int, seed: int, weeks: int, per_week: int = 2
+) -> dict[str, Any]:
+    """Per-shopper channel rates estimated from the shop's own logged pushes against the
+    channels' global rates, after a learning period.
+
+    Learning: ``weeks`` weeks of ``per_week`` campaigns to every shopper (all consented to every
+    channel, no quotas); each campaign is planned with the rates estimated from the outcomes
+    logged so far (:func:`campaignrec.push.channel_rates.estimate_channel_rates`: pooled rate
+    per channel, per-shopper beta prior by moments), the planted truth answers, and the answers
+    are logged. Then one more campaign, planned twice from the same log: with the global
+    (pooled) rate of each channel for everyone, and with each shopper's estimated rates; both
+    answered by the truth from the same history. Clicks per cost."""
+    from campaignrec.push.channel_rates import estimate_channel_rates
+
+    cfg = ShopConfig(n_users=n_users, n_events=n_events, seed=seed)
+    shop = generate_shop(cfg)
+    truth = push_truth(shop, seed)
+    end = cfg.start + timedelta(days=cfg.days)
+    attrs = base_attributes(shop.users, now=end)
+    users = [u for u in truth.users["user_id"] if u in attrs]
+    everyone = {f"consent_{c}": True for c in ("app_push", "in_app", "email", "sms")}
+    attrs = {u: {**a, **everyone} for u, a in attrs.items()}
+    base = PushSettings(holdout_share=0.0, min_lead_minutes=0, cooldown_hours=0.0)
+    specs = {c: s.model_copy(update={"daily_quota": None}) for c, s in base.channels.items()}
+    base = base.model_copy(update={"channels": specs})
+    tz = {u: timezone_of(attrs.get(u, {}), base) for u in users}
+    activity = activity_counts(shop.events[["user_id", "timestamp"]], tz, base.default_timezone)
+    recipients = pd.DataFrame({"user_id": users, "value": 1.0})
+    start = end - timedelta(days=7 * weeks)
+    history: dict[str, list[tuple[pd.Timestamp, bool]]] = {}
+    gone: set[str] = set()
+    log: list[pd.DataFrame] = []
+    sent: list[pd.DataFrame] = []
+
+    def plan(at: datetime, name: str, per_shopper: bool) -> pd.DataFrame:
+        outcomes = (
+            pd.concat(log, ignore_index=True)
+            if log
+            else pd.DataFrame(columns=["user_id", "channel", "answered"])
+        )
+        est = estimate_channel_rates(outcomes, base)
+        settings = est.settings_with_global(base)
+        camp = Campaign(
+            campaign_id=name, name=name, type="custom", start_time=at,
+            end_time=at + timedelta(days=3),
+        )  # fmt: skip
+        ex = pd.concat(sent, ignore_index=True) if sent else None
+        rates = est.rates_for(base) if per_shopper else None
+        live = recipients[~recipients["user_id"].isin(gone)]
+        p = plan_pushes(live, attrs, activity, camp, settings, at, existing=ex, channel_rates=rates)
+        return p.table[["user_id", "channel", "send_at_utc"]]
+
+    t0 = time.perf_counter()
+    for j in range(weeks * per_week):
+        at = start + timedelta(days=7 * (j // per_week) + 3 * (j % per_week))
+        table = plan(at, f"learn{j}", True)
+        res = simulate_pushes(truth, table, seed=seed + 100 + j, opted_out=gone, history=history)
+        got = res.pushes[res.pushes["delivered"]]
+        log.append(got.assign(answered=got["clicked"])[["user_id", "channel", "answered"]])
+        sent.append(got[["user_id", "channel", "send_at_utc"]])
+    final = estimate_channel_rates(pd.concat(log, ignore_index=True), base)
+    out: dict[str, Any] = {
+        "seed": seed,
+        "users": len(users),
+        "learning_weeks": weeks,
+        "learning_pushes": int(sum(len(x) for x in log)),
+        "pooled_rates": {c: round(v, 4) for c, v in final.global_rates.items()},
+        "prior_pushes": {c: round(v, 2) for c, v in final.prior_pushes.items()},
+    }
+    for name, per_shopper in (("global_rates", False), ("per_shopper_rates", True)):
+        table = plan(end, "eval", per_shopper)
+        res = simulate_pushes(
+            truth,
+            table,
+            seed=seed + 7,
+            opted_out=set(gone),
+            history={u: list(h) for u, h in history.items()},
+        ).pushes
+        res = res[res["delivered"]]
+        cost = float(sum(specs[c].cost for c in res["channel"]))
+        clicks = int(res["clicked"].sum())
+        out[name] = {
+            "pushes": len(res),
+            "clicks": clicks,
+            "cost": round(cost, 4),
+            "clicks_per_cost": clicks / cost if cost else None,
+            "by_channel": {str(k): int(v) for k, v in res["channel"].value_counts().items()},
+        }
+    g, o = out["global_rates"]["clicks_per_cost"], out["per_shopper_rates"]["clicks_per_cost"]
+    out["ratio_per_shopper_to_global"] = o / g if g and o is not None else None
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--users", type=int, default=2000)
@@ -318,11 +413,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weeks", type=int, default=4, help="fatigue: weeks of daily campaigns")
     ap.add_argument("--per-week", type=int, default=5, help="fatigue: campaigns a week")
     ap.add_argument("--past", type=int, default=8, help="channels: logged pushes per shopper")
+    ap.add_argument("--learn-weeks", type=int, default=4, help="learned: learning weeks")
     ap.add_argument(
         "--only",
-        choices=["time", "fatigue", "channels"],
+        choices=["time", "fatigue", "channels", "learned"],
         nargs="+",
-        default=["time", "fatigue", "channels"],
+        default=["time", "fatigue", "channels", "learned"],
     )
     args = ap.parse_args(argv)
     out: dict[str, Any] = {
@@ -353,6 +449,25 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(v, dict)
         ]
         print(pd.DataFrame(flat).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if "learned" in args.only:
+        learned = [
+            run_channel_learning(args.users, args.events, s, args.learn_weeks) for s in args.seeds
+        ]
+        out["learned"] = learned
+        flat = [
+            {"seed": r["seed"], "policy": k, **{c: v[c] for c in v if c != "by_channel"}}
+            for r in learned
+            for k, v in r.items()
+            if k in ("global_rates", "per_shopper_rates")
+        ]
+        print(pd.DataFrame(flat).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        for r in learned:
+            print(r["seed"], r["ratio_per_shopper_to_global"], r["prior_pushes"], r["pooled_rates"])
+            print({k: r[k]["by_channel"] for k in ("global_rates", "per_shopper_rates")})
+        if args.only == ["learned"]:
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            (RESULTS / "push_channel_learning.json").write_text(json.dumps(out, indent=2))
+            return 0
     if "time" not in args.only:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "push_fatigue_channels.json").write_text(json.dumps(out, indent=2))

@@ -3,6 +3,8 @@ nothing twice), the report; admin key on writes; 4xx naming the field."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], dict[str, 
         yield c, keys, {"campaign_id": "spring", "at": AT, "uplift": uplift}
 
 
-def test_plan_review_approve_send_and_report(api) -> None:  # type: ignore[no-untyped-def]
+def test_plan_review_approve_send_and_report(api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     c, keys, body = api
     admin, read = auth(keys["admin"]), auth(keys["read"])
     assert c.post("/v1/push/plans", json=body, headers=read).status_code == 403
@@ -53,7 +55,9 @@ def test_plan_review_approve_send_and_report(api) -> None:  # type: ignore[no-un
     assert len(one["rows"]) == 5 and one["rows"][0]["send_at"][-6:-3] in ("+08", "+00")
     assert {"user_id", "channel", "send_at", "content", "expected_value"} <= set(one["rows"][0])
     with webhook() as hook:
-        send = {"to": hook.url, "now": "2025-03-20T00:00:00Z"}
+        targets = {"hook": {"url": hook.url}, "bad": {"url": "amqp://h:port/"}}
+        monkeypatch.setenv("CAMPAIGNREC_PUSH_TARGETS", json.dumps(targets))
+        send = {"target": "hook", "now": "2025-03-20T00:00:00Z"}
         # a draft is not sent
         res = c.post(f"/v1/push/plans/{pid}/send", json=send, headers=admin)
         assert res.status_code == 409 and res.json()["error"]["field"] == "status"
@@ -61,9 +65,15 @@ def test_plan_review_approve_send_and_report(api) -> None:  # type: ignore[no-un
         assert c.post(f"/v1/push/plans/{pid}/approve", headers=read).status_code == 403
         ok = c.post(f"/v1/push/plans/{pid}/approve", headers=admin).json()
         assert ok["status"] == "approved" and ok["approved_by"]
-        for bad in ("http://[", "http://:80/x", "amqp://h:port/"):
-            res = c.post(f"/v1/push/plans/{pid}/send", json={"to": bad}, headers=admin)
-            assert res.status_code == 422 and res.json()["error"]["field"] == "to", res.text
+        # a URL in the body is refused: the body names a configured target
+        res = c.post(
+            f"/v1/push/plans/{pid}/send", json={"target": "hook", "to": hook.url}, headers=admin
+        )
+        assert res.status_code == 422 and res.json()["error"]["field"] == "to", res.text
+        for bad, field in (("nope", "target"), ("bad", "to"), ("a b", "target")):
+            res = c.post(f"/v1/push/plans/{pid}/send", json={"target": bad}, headers=admin)
+            assert res.status_code == 422 and res.json()["error"]["field"] == field, res.text
+        assert not hook.received
         res = c.post(f"/v1/push/plans/{pid}/send", json=send, headers=admin)
         assert res.status_code == 200, res.text
         sent = res.json()
@@ -110,15 +120,15 @@ def test_plan_review_approve_send_and_report(api) -> None:  # type: ignore[no-un
         ),
         ("get", "/v1/push/plans/pp_000000000000", None, 404, "push plan"),
         ("get", "/v1/push/plans/..%2Fetc", None, 404, None),  # no route: never a file
-        ("post", "/v1/push/plans/pp_000000000000/send", {"to": "ftp://x"}, 422, "to"),
-        ("post", "/v1/push/plans/pp_000000000000/send", {"to": "http://x"}, 404, "push plan"),
         (
             "post",
             "/v1/push/plans/pp_000000000000/send",
-            {"to": "http://x", "queue": "q"},
+            {"target": "x", "to": "ftp://x"},
             422,
-            "queue",
+            "to",
         ),
+        ("post", "/v1/push/plans/pp_000000000000/send", {"target": "x/y"}, 422, "target"),
+        ("post", "/v1/push/plans/pp_000000000000/send", {"target": "x"}, 422, "target"),
         ("get", "/v1/push/reports/spring", None, 422, "campaign_id"),
         ("get", "/v1/push/reports/spring?window_days=0", None, 422, "window_days"),
     ],
@@ -131,3 +141,42 @@ def test_bad_requests_are_4xx_naming_the_field(api, method, path, payload, statu
     res = getattr(c, method)(path, **kw)
     assert res.status_code == status, res.text
     assert res.json()["error"]["field"] == field, res.text
+
+
+def test_a_named_target_keeps_its_credentials_out_of_responses_logs_and_files(
+    api, monkeypatch, caplog, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The body names the target; the password of its broker URL and a webhook's token never
+    appear in a response, the log or any file of the data directory."""
+    c, keys, body = api
+    admin = auth(keys["admin"])
+    secret, token = "pw-S3cretXYZ", "T0kenQRS"
+    pid = c.post("/v1/push/plans", json=body, headers=admin).json()["plan_id"]
+    c.post(f"/v1/push/plans/{pid}/approve", headers=admin)
+    caplog.set_level(logging.DEBUG)
+    with webhook() as hook:
+        targets = {
+            # nothing listens on port 1: the broker cannot be reached (503)
+            "broker": {"url": f"amqp://shop:{secret}@127.0.0.1:1/%2F", "queue": "q"},
+            "hook": {"url": f"{hook.url}?token={token}"},
+        }
+        monkeypatch.setenv("CAMPAIGNREC_PUSH_TARGETS", json.dumps(targets))
+        down = c.post(
+            f"/v1/push/plans/{pid}/send",
+            json={"target": "broker", "now": "2025-03-20T00:00:00Z"},
+            headers=admin,
+        )
+        assert down.status_code == 503, down.text
+        ok = c.post(
+            f"/v1/push/plans/{pid}/send",
+            json={"target": "hook", "now": "2025-03-20T00:00:00Z"},
+            headers=admin,
+        )
+        assert ok.status_code == 200 and ok.json()["sent"] >= 2, ok.text
+        assert hook.received  # the token did reach the webhook's URL
+        listed = c.get(f"/v1/push/plans/{pid}", headers=admin).text
+    seen = down.text + ok.text + listed + caplog.text
+    files = [p for p in (tmp_path / "home").rglob("*") if p.is_file()]
+    seen += "".join(p.read_bytes().decode("utf-8", "replace") for p in files)
+    assert "127.0.0.1:1" in seen and "/push?" in ok.text  # the log and responses were read
+    assert secret not in seen and token not in seen

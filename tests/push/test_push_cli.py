@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from campaignrec.cli.main import app
-from campaignrec.errors import EXIT_VALIDATION
+from campaignrec.errors import EXIT_VALIDATION, ValidationError
 
 START = pd.Timestamp("2025-03-03T00:00:00Z")  # a Monday
 
@@ -257,3 +257,31 @@ def test_replanning_after_a_send_leaves_out_the_shoppers_already_reached(shop) -
     ledger = pd.read_parquet(home / "push" / "ledger.parquet")
     pushes = ledger[ledger["group"] == "push"]
     assert (pushes["status"] == "sent").sum() == 5 and len(pushes) == len(a)
+
+
+def test_push_send_to_a_named_target_of_the_settings(shop) -> None:  # type: ignore[no-untyped-def]
+    from tests.push.helpers import webhook
+
+    home, files = shop
+    runner = CliRunner()
+    out = home.parent / "plan.csv"
+    planned = runner.invoke(
+        app,
+        ["--data-dir", str(home), "push", "plan", "spring", "--uplift", str(files["uplift"]),
+         "--at", "2025-03-03T01:00Z", "--out", str(out)],
+    )  # fmt: skip
+    assert planned.exit_code == 0, planned.output
+    send = ["--data-dir", str(home), "push", "send", str(out), "--now", "2025-03-20T00:00Z"]
+    with webhook() as hook:
+        (home / "campaignrec.toml").write_text(
+            f'[push.targets.hook]\nurl = "{hook.url}?token=T0PSECRET"\n', encoding="utf-8"
+        )
+        unknown = runner.invoke(app, [*send, "--target", "nope"])
+        assert isinstance(unknown.exception, ValidationError)
+        assert unknown.exception.field == "--target" and "hook" in str(unknown.exception)
+        both = runner.invoke(app, [*send, "--target", "hook", "--to", hook.url])
+        assert isinstance(both.exception, ValidationError) and not hook.received
+        ok = runner.invoke(app, [*send, "--target", "hook"])
+        assert ok.exit_code == 0, ok.output
+        assert len(hook.received) == len(pd.read_csv(out)) > 0
+        assert "T0PSECRET" not in ok.output

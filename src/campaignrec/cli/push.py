@@ -93,6 +93,10 @@ def send_cmd(
         str | None,
         typer.Option("--to", help="amqp://user:pass@host:5672/vhost or https://webhook"),
     ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="a configured target's name ([push.targets.NAME])"),
+    ] = None,
     exchange: Annotated[
         str, typer.Option("--exchange", help="RabbitMQ exchange (default: the default one)")
     ] = "",
@@ -123,9 +127,18 @@ def send_cmd(
     from campaignrec.push.send import read_plan
 
     plan = read_plan(plan_file)
-    if not dry_run and not to:
-        raise ValidationError("--to", "name the broker or webhook", hint="or pass --dry-run")
     cfg = context.settings()
+    if target is not None:
+        from campaignrec.push.targets import named_target
+
+        if to:
+            raise ValidationError("--target", "give --to or --target, not both")
+        named = named_target(target, cfg.push)
+        to, exchange, queue = named.url, exchange or named.exchange, queue or named.queue
+    if not dry_run and not to:
+        raise ValidationError(
+            "--to", "name the broker or webhook", hint="or --target NAME, or pass --dry-run"
+        )
     result = send_push(
         cfg.home,
         plan,

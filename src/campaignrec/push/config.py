@@ -30,6 +30,25 @@ class ChannelSpec(BaseModel):
     default_consent: bool = True
 
 
+class PushTarget(BaseModel):
+    """A named destination of ``push send``: a RabbitMQ URL (``amqp://`` / ``amqps://``, with
+    ``exchange`` / ``queue``) or a webhook (``http://`` / ``https://``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(min_length=1, pattern=r"^(amqps?|https?)://[^\s]+$")
+    exchange: str = ""
+    queue: str | None = None
+
+    def __repr__(self) -> str:  # never the password
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        return f"PushTarget(scheme={parts.scheme!r}, host={parts.hostname!r}, queue={self.queue!r})"
+
+    __str__ = __repr__
+
+
 def _default_channels() -> dict[str, ChannelSpec]:
     # app push is cheap, SMS costs money (and needs an explicit opt-in), e-mail is rarely opened
     return {
@@ -107,6 +126,16 @@ class PushSettings(BaseModel):
     optout_cost : what a shopper who opts out is worth to the shop (the pushes they would
         still have answered); ``optout_per_push * pushes * optout_cost`` is taken off a push's
         value.
+    estimate_channel_rates : estimate each shopper's response rate per channel from the
+        shop's logged push outcomes (:mod:`campaignrec.push.channel_rates`) for the channel
+        choice; off: the channels' ``open_rate`` for everyone.
+    channel_prior_pushes : the beta prior's strength (pseudo-pushes) when too few shoppers
+        have a history on a channel to estimate it.
+    channel_global_prior : pseudo-pushes at the configured ``open_rate`` in a channel's
+        pooled (global) rate.
+    targets : named send destinations (``[push.targets.<name>]``: ``url``, ``exchange``,
+        ``queue``), so an API client names a target and never sends a broker URL or a
+        password; also from ``CAMPAIGNREC_PUSH_TARGETS`` (JSON of the same shape).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -132,6 +161,10 @@ class PushSettings(BaseModel):
     fatigue_decay: float = Field(default=0.8, gt=0, le=1)
     optout_per_push: float = Field(default=0.002, ge=0, le=1)
     optout_cost: float = Field(default=2.0, ge=0)
+    estimate_channel_rates: bool = True
+    channel_prior_pushes: float = Field(default=10.0, gt=0)
+    channel_global_prior: float = Field(default=100.0, ge=0)
+    targets: dict[str, PushTarget] = Field(default_factory=dict)
 
     @field_validator("quiet_start", "quiet_end")
     @classmethod
@@ -176,4 +209,4 @@ class PushSettings(BaseModel):
         return minute_of_day >= s or minute_of_day < e
 
 
-__all__ = ["CHANNELS", "ChannelSpec", "PushSettings", "check_timezone", "parse_clock"]
+__all__ = ["CHANNELS", "ChannelSpec", "PushSettings", "PushTarget", "check_timezone", "parse_clock"]

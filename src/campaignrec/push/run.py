@@ -20,6 +20,7 @@ from campaignrec.errors import ValidationError
 from campaignrec.pipeline.campaigns import plan_for
 from campaignrec.privacy.consent import ConsentState
 from campaignrec.push.activity import activity_counts
+from campaignrec.push.channel_rates import estimate_channel_rates, push_outcomes
 from campaignrec.push.config import PushSettings
 from campaignrec.push.ledger import pushes_counted, read_ledger, record_plan
 from campaignrec.push.plan import PushPlan, plan_pushes
@@ -124,15 +125,26 @@ def plan_push(
     events = events[pd.to_datetime(events["timestamp"], utc=True) <= pd.Timestamp(now)]
     activity = activity_counts(events, tz, settings.default_timezone)
     existing = pushes_counted(held, cid)
+    rates = None
+    plan_settings = settings
+    if settings.estimate_channel_rates:
+        # each shopper's answers to earlier sent pushes, per channel, shrunk towards the
+        # channel's pooled rate (a shop without sent pushes plans with the configured rates)
+        outcomes = push_outcomes(held, events, now, settings.ignored_after_hours)
+        if len(outcomes):
+            est = estimate_channel_rates(outcomes, settings)
+            plan_settings = est.settings_with_global(settings)
+            rates = est.rates_for(settings)
     plan = plan_pushes(
         recipients,
         attrs,
         activity,
         result.campaign,
-        settings,
+        plan_settings,
         now,
         existing=mark_ignored(existing, events, now, settings.ignored_after_hours),
         state=state,
+        channel_rates=rates,
     )
     if again.any():
         plan.skipped["already_sent"] = int(again.sum())

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from campaignrec.errors import StoreError, ValidationError
+from campaignrec.push.config import PushSettings, PushTarget
 
 
 class DeliveryError(StoreError):
@@ -187,11 +188,14 @@ class WebhookTarget:
 
 
 def _safe_url(url: str) -> str:
-    """``url`` without its password (never printed or logged)."""
+    """``url`` without its password or query string (a webhook's token): never printed or
+    logged."""
     try:
         parts = urlsplit(url)
+        if parts.query:
+            parts = parts._replace(query="(hidden)")
         if parts.password is None:
-            return url
+            return parts.geturl()
         port = parts.port
     except ValueError:
         return "(an unreadable URL)"
@@ -232,11 +236,62 @@ def target_for(
     )
 
 
+#: a JSON object ``{"name": {"url": ..., "exchange": ..., "queue": ...}}`` of named targets,
+#: over the ``[push.targets]`` entries of the settings (a secret store can set it)
+TARGETS_ENV = "CAMPAIGNREC_PUSH_TARGETS"
+
+
+def configured_targets(settings: PushSettings) -> dict[str, PushTarget]:
+    """The named send targets: ``[push.targets.<name>]`` of the settings, with those of the
+    ``CAMPAIGNREC_PUSH_TARGETS`` environment variable over them (an unreadable variable is a
+    :class:`ValidationError` that names it, never its value, which may hold a password)."""
+    import os
+
+    from pydantic import ValidationError as PydanticError
+
+    out = dict(settings.targets)
+    raw = os.environ.get(TARGETS_ENV)
+    if raw and raw.strip():
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError
+            for name, spec in data.items():
+                out[str(name)] = (
+                    PushTarget(url=spec) if isinstance(spec, str) else PushTarget(**spec)
+                )
+        except (ValueError, TypeError, PydanticError):
+            raise ValidationError(
+                TARGETS_ENV,
+                'must be a JSON object {"name": {"url": "amqp://...", "queue": "..."}}',
+                hint="each target needs an amqp(s):// or http(s):// url",
+            ) from None
+    return out
+
+
+def named_target(name: str, settings: PushSettings) -> PushTarget:
+    """The configured target ``name`` (a :class:`ValidationError` naming ``target`` when
+    there is none of that name)."""
+    targets = configured_targets(settings)
+    if name not in targets:
+        known = ", ".join(sorted(targets)) or "none configured"
+        raise ValidationError(
+            "--target",
+            f"no push target of this name (known: {known})",
+            value=name,
+            hint=f"add [push.targets.{name}] to campaignrec.toml or set {TARGETS_ENV}",
+        )
+    return targets[name]
+
+
 __all__ = [
+    "TARGETS_ENV",
     "DeliveryError",
     "MessageRejected",
     "RabbitTarget",
     "Target",
     "WebhookTarget",
+    "configured_targets",
+    "named_target",
     "target_for",
 ]

@@ -392,8 +392,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "push_value_source": {"en": "Values from", "zh": "价值估计来源"},
     "push_approve": {"en": "Approve", "zh": "批准"},
     "push_to": {
-        "en": "Send to (amqp:// broker or https:// webhook)",
-        "zh": "发送至（amqp:// 消息队列或 https:// Webhook）",
+        "en": "Target (a configured name: [push.targets] or CAMPAIGNREC_PUSH_TARGETS)",
+        "zh": "发送目标（已配置的名称：[push.targets] 或 CAMPAIGNREC_PUSH_TARGETS）",
     },
     "push_queue": {"en": "Queue (amqp only, optional)", "zh": "队列（仅 amqp，可选）"},
     "push_send": {"en": "Send due pushes", "zh": "发送到期消息"},

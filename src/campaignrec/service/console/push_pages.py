@@ -236,7 +236,7 @@ async def approve(request: Request, plan_id: str) -> Response:
 
 @router.post("/push/{plan_id}/send")
 async def send(request: Request, plan_id: str) -> Response:
-    """Send an approved plan's due rows to the RabbitMQ or webhook address of the form."""
+    """Send an approved plan's due rows to the configured target the form names."""
     checked = await _checked_form(request)
     if isinstance(checked, Response):
         return checked
@@ -244,7 +244,7 @@ async def send(request: Request, plan_id: str) -> Response:
     lang = _lang(request)
     try:
         body = push_api.PushSendIn(
-            to=form.get("to", "").strip(), queue=form.get("queue", "").strip() or None
+            target=form.get("target", "").strip(), queue=form.get("queue", "").strip() or None
         )
         out = push_api.send_plan(plan_id, body, _state(request), key)
     except PydanticValidationError as exc:

@@ -2,7 +2,8 @@
 
 ``POST /v1/push/plans`` plans a campaign (as ``campaignrec push plan``: recorded in the push
 ledger) and keeps the plan as a ``draft``; ``POST .../approve`` approves it; ``POST .../send``
-sends its due rows to RabbitMQ or a webhook (as ``campaignrec push send``: idempotency keys and
+sends its due rows to a configured target named in the body (RabbitMQ or a webhook: the URL
+and its credentials come from the settings, never from the request) (as ``campaignrec push send``: idempotency keys and
 the send log, so a repeated call sends nothing twice). Writes need the ``admin`` scope, reads
 the ``read`` scope. A draft sent is 409 naming ``status``; an unknown plan 404; a broker that
 cannot be reached 503.
@@ -29,6 +30,7 @@ from campaignrec.push.reviews import (
     list_reviews,
     send_review,
 )
+from campaignrec.push.targets import named_target
 from campaignrec.service.deps import AdminKey, ReadKey, State
 from campaignrec.service.errors import ApiError
 
@@ -88,15 +90,21 @@ class PushPlanIn(BaseModel):
 
 
 class PushSendIn(BaseModel):
+    """A send names a configured target (``[push.targets.<name>]`` or
+    ``CAMPAIGNREC_PUSH_TARGETS``): a broker URL or its password never travels in a body."""
+
     model_config = ConfigDict(extra="forbid")
 
-    to: str = Field(
-        pattern=r"^(amqps?|https?)://[^\s]+$",
-        max_length=2000,
-        description="amqp://user:pass@host:5672/vhost or https://webhook",
+    target: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="the name of a configured push target",
     )
-    exchange: str = Field(default="", max_length=255)
-    queue: str | None = Field(default=None, min_length=1, max_length=255)
+    exchange: str | None = Field(default=None, max_length=255, description="over the target's")
+    queue: str | None = Field(
+        default=None, min_length=1, max_length=255, description="over the target's"
+    )
     now: datetime | None = Field(default=None, description="treat this moment as now")
 
 
@@ -151,18 +159,17 @@ def approve_plan(plan_id: PlanId, state: State, key: AdminKey) -> dict[str, Any]
 @router.post("/plans/{plan_id}/send", responses={409: {}, 503: {}})
 def send_plan(plan_id: PlanId, body: PushSendIn, state: State, _key: AdminKey) -> dict[str, Any]:
     now = _aware(body.now, "now")
-    if body.to.lower().startswith("http") and (body.exchange or body.queue):
+    with _api_fields():
+        target = named_target(body.target, state.settings.push)
+    exchange = target.exchange if body.exchange is None else body.exchange
+    queue = target.queue if body.queue is None else body.queue
+    if target.url.lower().startswith("http") and (body.exchange or body.queue):
         field = "queue" if body.queue else "exchange"
         raise ApiError(422, "validation_error", f"{field}: only for an amqp:// target", field=field)
     try:
         with _api_fields():
             return send_review(
-                state.settings.home,
-                plan_id,
-                body.to,
-                exchange=body.exchange,
-                queue=body.queue,
-                now=now,
+                state.settings.home, plan_id, target.url, exchange=exchange, queue=queue, now=now
             )
     except PlanStateError as exc:
         raise ApiError(409, "conflict", str(exc), field=exc.field) from None
