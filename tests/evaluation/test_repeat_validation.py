@@ -70,3 +70,15 @@ def test_select_default_picks_repeat_popular_on_a_grocery_shop():
     assert sel.report["validation"]["repeats"] is True
     board = {r["name"]: r["score"] for r in sel.report["leaderboard"]}
     assert board["repeat_popular"] > 2 * board["most_popular"]
+
+
+def test_repeat_popular_sits_out_where_nothing_repeats_and_says_why():
+    cands = (
+        Candidate("most_popular", "most_popular", {}, {}),
+        Candidate("repeat_popular", "repeat_popular", {}, SEARCH_SPACES["repeat_popular"]),
+    )
+    sel = select_default(make_shop(), candidates=cands, n_trials=1, blend=False, seed=0)
+    assert sel.name == "most_popular"
+    row = next(r for r in sel.report["leaderboard"] if r["name"] == "repeat_popular")
+    assert "does not repeat purchases" in row["skipped"]
+    assert sel.report["validation"]["repeats"] is False

@@ -22,6 +22,7 @@ from campaignrec.errors import ConfigError, ValidationError
 from campaignrec.evaluation.budget import Budget, SelectionProgress
 from campaignrec.evaluation.selection_rule import one_standard_error, simplicity
 from campaignrec.evaluation.tuning import (
+    REPEAT_SHOP_SHARE,
     SEARCH_SPACES,
     ValidationData,
     make_validation,
@@ -468,6 +469,17 @@ def select_default(
         progress.skipped(label, str(exc))
 
     for cand in candidates:
+        if cand.model == "repeat_popular" and val.exclude_seen:
+            # with seen items excluded it ranks exactly as all-time popularity: a duplicate
+            reason = (
+                f"the shop does not repeat purchases (repeat share {val.repeat_share:.2f} < "
+                f"{REPEAT_SHOP_SHARE}): with seen items excluded it ranks as most_popular"
+            )
+            board.append(
+                {"name": cand.label, "model": cand.model, "score": float("nan"), "skipped": reason}
+            )
+            progress.skipped(cand.label, reason)
+            continue
         try:
             runs.append(_prepare(cand, seed, val_shape, full_shape, rate))
         except Exception as exc:
