@@ -1019,6 +1019,8 @@ def run_small_shops(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                         print(f"  {label} FAILED: {exc}", flush=True)
                         shops.append({"source": src, "users": n, "seed": seed, "error": str(exc)})
                         continue
+                    partial = out_root / "ranking_E_partial.json"
+                    out_root.mkdir(parents=True, exist_ok=True)
                     v = payload.get("verdict", {})
                     for d in v.get("train_defaults", [])[:1]:
                         shops.append(
@@ -1037,6 +1039,7 @@ def run_small_shops(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                                 "best_popularity": v.get("best_popularity_on_test"),
                             }
                         )
+                    partial.write_text(json.dumps(shops, indent=1, default=str))
     finally:
         args.out = base_out
     summary: dict[str, Any] = {}
