@@ -369,7 +369,26 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         "title": "Taobao subset, last two days",
     },
     "C": {"data": "ml-100k", "split": ("leave_one_out", {}), "title": "ML-100k, leave-one-out"},
+    "D": {
+        "data": "completejourney",
+        "split": ("basket_temporal", {"test_fraction": 0.2}),
+        "title": "The Complete Journey, each household's last 20 % of baskets (new + repeat items)",
+        "repeats": True,
+    },
+    "E": {
+        "data": "small shops",
+        "split": ("source protocol", {}),
+        "title": "small shops: 100 / 200 / 400 users drawn from D and from B (Taobao), 10 seeds each",
+    },
 }
+
+#: the popularity variants among ours (the default must not lose to the best of them on test)
+POPULARITY_ROWS = (
+    "campaignrec most_popular",
+    "campaignrec most_popular (trending)",
+    "campaignrec category_popular",
+    "campaignrec repeat_popular",
+)
 
 
 # ---- reference systems, called directly ----------------------------------------------------------
@@ -669,37 +688,97 @@ TUNE_TIMEOUT: list[float | None] = [None]
 
 
 def run_protocol(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    from campaignrec.evaluation.runner import evaluate_model, item_category_codes, prepare
-    from campaignrec.evaluation.splits import ground_truth, make_split
-    from campaignrec.evaluation.stats import feature_groups, history_length_groups
-    from campaignrec.evaluation.tuning import SEARCH_SPACES, make_validation
-
     proto = PROTOCOLS[name]
     CACHE["dir"] = args.cache
     data = find_data(args.data)
+    if name == "E":
+        return run_small_shops(data, args)
+    inter, split = protocol_data(name, data, args)
+    return run_split(name, proto["title"], inter, split, args, bool(proto.get("repeats")))
+
+
+def protocol_data(name: str, data: Path, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The snapshot and the split of protocol A, B, C or D."""
+    from campaignrec.evaluation.splits import make_split
+
+    proto = PROTOCOLS[name]
+    if proto["data"] == "completejourney":
+        from ranking_shops import basket_split, load_completejourney
+
+        inter = load_completejourney(
+            data, households=args.cj_households, min_buyers=args.cj_min_buyers, seed=0
+        )
+        return inter, basket_split(inter, **proto["split"][1])
     inter = load_ml100k(data) if proto["data"] == "ml-100k" else load_taobao(data)
     kind, sparams = proto["split"]
-    split = make_split(inter, kind, **sparams)
+    return inter, make_split(inter, kind, **sparams)
+
+
+def run_split(
+    name: str,
+    title: str,
+    inter: Any,
+    split: Any,
+    args: argparse.Namespace,
+    repeats: bool = False,
+) -> dict[str, Any]:
+    """Every system on one split of one snapshot; the payload ``summarise`` writes.
+
+    ``repeats`` (grocery, protocol D): the headline table counts every distinct test item with
+    seen items allowed in every list; ``<name> new`` counts only items new to the user (seen
+    items excluded, as in A-C) and ``<name> repeat`` only items bought before (seen allowed).
+    Every system, references included, is tuned on a validation that counts repeats too.
+    """
+    from campaignrec.evaluation.runner import evaluate_model, item_category_codes, prepare
+    from campaignrec.evaluation.splits import GroundTruth, ground_truth
+    from campaignrec.evaluation.stats import feature_groups, history_length_groups
+    from campaignrec.evaluation.tuning import SEARCH_SPACES, make_validation
+
+    proto = PROTOCOLS.get(name[:1], {})
+    kind, sparams = proto.get("split", ("", {}))
     train, test = split.apply(inter)
-    truth = ground_truth(train, test)
-    val = make_validation(train, split, k=10)
+    truth = ground_truth(train, test, exclude_train_items=not repeats)
+    val = make_validation(train, split, k=10, repeats=repeats)
     CACHE["key"] = f"{name}-{inter.snapshot_id}-s{args.seed}-t{args.trials}-q{int(args.quick)}"
     print(
-        f"\n== Protocol {name}: {proto['title']} | users {inter.n_users} items {inter.n_items} events {len(inter)} | "
-        f"train {len(train)} test {len(test)} | evaluated users {truth.n_users} | validation users {val.truth.n_users}",
+        f"\n== Protocol {name}: {title} | users {inter.n_users} items {inter.n_items} events {len(inter)} | "
+        f"train {len(train)} test {len(test)} | evaluated users {truth.n_users} | validation users {val.truth.n_users}"
+        + (f" | validation repeat share {val.repeat_share:.2f}" if repeats else ""),
         flush=True,
     )
-    results = prepare(
-        train,
-        truth,
-        ks=KS,
-        protocol={"name": name, "title": proto["title"], "split": kind, **sparams},
-        item_category=item_category_codes(inter),
-        seed=args.seed,
-    )
-    results.groups["history length"] = history_length_groups(train, truth.user_idx)
-    if "gender" in inter.user_features.columns:
-        results.groups["gender"] = feature_groups(inter, truth.user_idx, "gender")
+
+    def make_results(tr: Any, label: str) -> Any:
+        res = prepare(
+            train,
+            tr,
+            ks=KS,
+            protocol={"name": label, "title": title, "split": kind, **sparams},
+            item_category=item_category_codes(inter),
+            seed=args.seed,
+        )
+        res.groups["history length"] = history_length_groups(train, tr.user_idx)
+        if "gender" in inter.user_features.columns:
+            res.groups["gender"] = feature_groups(inter, tr.user_idx, "gender")
+        return res
+
+    results = make_results(truth, name)
+    extra_results: dict[str, Any] = {}
+    if repeats:
+        new_truth = ground_truth(train, test)
+        old = truth.items.multiply(train.binary[truth.user_idx]).tocsr()
+        has = np.flatnonzero(np.diff(old.indptr) > 0)
+        rep_truth = GroundTruth(truth.user_idx[has], old[has])
+        extra_results = {
+            f"{name} new": make_results(new_truth, f"{name} new"),
+            f"{name} repeat": make_results(rep_truth, f"{name} repeat"),
+        }
+        results.protocol["scoring"] = (
+            "headline: every distinct test item (new and bought before), seen items allowed in "
+            "every list; 'new': items new to the household, seen items excluded; 'repeat': "
+            "items bought before, seen items allowed. LightFM / RecBole workers always mask "
+            "seen items, so they can hit only new items"
+        )
+        results.protocol["repeat_share_validation"] = val.repeat_share
     trials = args.trials
     tuning: dict[str, Any] = {}
     val_scores: dict[str, float] = {}
@@ -709,7 +788,9 @@ def run_protocol(name: str, args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         cached = _cache_path(label, ".npz")
         try:
-            if cached is not None and cached.exists():
+            if repeats:
+                res = add_repeats(label, model, cached)
+            elif cached is not None and cached.exists():
                 with np.load(cached) as z:
                     res = results.add(
                         label,
@@ -736,6 +817,31 @@ def run_protocol(name: str, args: argparse.Namespace) -> dict[str, Any]:
             f"fit {res.fit_seconds:.1f}s rec {res.recommend_seconds:.1f}s (total {time.perf_counter() - t0:.0f}s)",
             flush=True,
         )
+
+    def add_repeats(label: str, model: Any, cached: Path | None) -> Any:
+        """Fit once; lists with seen items allowed (headline, repeat) and excluded (new)."""
+        kmax = max(KS)
+        if cached is not None and cached.exists():
+            with np.load(cached) as z:
+                rec_all, rec_new = z["recs"], z["recs_new"]
+                fit_s, rec_s = float(z["fit"]), float(z["rec"])
+        else:
+            t0 = time.perf_counter()
+            model.fit(train)
+            fit_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            rec_all, _ = model.recommend_idx(results.user_idx, kmax, exclude_seen=False)
+            rec_s = time.perf_counter() - t0
+            new_users = extra_results[f"{name} new"].user_idx
+            rec_new, _ = model.recommend_idx(new_users, kmax, exclude_seen=True)
+            if cached is not None:
+                np.savez(cached, recs=rec_all, recs_new=rec_new, fit=fit_s, rec=rec_s)
+        res = results.add(label, rec_all, fit_seconds=fit_s, recommend_seconds=rec_s)
+        extra_results[f"{name} new"].add(label, rec_new, fit_seconds=fit_s)
+        rep = extra_results[f"{name} repeat"]
+        pos = np.searchsorted(results.user_idx, rep.user_idx)
+        rep.add(label, np.asarray(rec_all)[pos], fit_seconds=fit_s)
+        return res
 
     seed = args.seed
     # ---------------- references ----------------
@@ -861,7 +967,110 @@ def run_protocol(name: str, args: argparse.Namespace) -> dict[str, Any]:
     print("-- campaignrec", flush=True)
     run_ours(add, tuned, results, train, val, trials, seed, tuning, val_scores, args)
 
-    return summarise(name, results, tuning, val_scores, family, args)
+    payload = summarise(name, results, tuning, val_scores, family, args)
+    for label, extra in extra_results.items():
+        payload.setdefault("tables", {})[label] = summarise(
+            label, extra, tuning, val_scores, family, args
+        )["verdict"]
+    return payload
+
+
+def run_small_shops(data: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Protocol E: small shops drawn from D's households and from B's Taobao users.
+
+    Every shop runs its source protocol in full (references tuned, ours, the default) with its
+    results under ``<out>/E/``; the payload holds each shop's two ratios (default over the best
+    single reference, default over the best popularity variant, both on test) with paired-t
+    p-values, and their distribution per source and size.
+    """
+    from ranking_shops import basket_split, distribution, sample_users
+
+    from campaignrec.evaluation.splits import make_split
+
+    sources: dict[str, tuple[Any, str]] = {}
+    for src in args.e_sources.split(","):
+        src = src.strip().upper()
+        sources[src] = (protocol_data(src, data, args)[0], src)
+    out_root = Path(args.out)
+    shops: list[dict[str, Any]] = []
+    base_out = args.out
+    args.out = str(out_root / "E")
+    try:
+        for src, (inter, _) in sources.items():
+            for n in args.e_sizes:
+                for seed in range(args.e_seeds):
+                    shop = sample_users(inter, n, seed)
+                    if src == "D":
+                        split = basket_split(shop, **PROTOCOLS["D"]["split"][1])
+                    else:
+                        kind, sparams = PROTOCOLS[src]["split"]
+                        split = make_split(shop, kind, **sparams)
+                    label = f"E-{src}{n}-s{seed}"
+                    try:
+                        payload = run_split(
+                            label,
+                            f"{n} users of protocol {src} (seed {seed})",
+                            shop,
+                            split,
+                            args,
+                            src == "D",
+                        )
+                    except Exception as exc:  # a shop too small to split is reported
+                        print(f"  {label} FAILED: {exc}", flush=True)
+                        shops.append({"source": src, "users": n, "seed": seed, "error": str(exc)})
+                        continue
+                    partial = out_root / "ranking_E_partial.json"
+                    out_root.mkdir(parents=True, exist_ok=True)
+                    v = payload.get("verdict", {})
+                    for d in v.get("train_defaults", [])[:1]:
+                        shops.append(
+                            {
+                                "source": src,
+                                "users": n,
+                                "seed": seed,
+                                "events": len(shop),
+                                "items": shop.n_items,
+                                "chosen": d.get("chosen"),
+                                "ratio_ref": d.get("ratio"),
+                                "p_ref": d.get("p_value_t"),
+                                "best_reference": v.get("best_reference_on_test"),
+                                "ratio_pop": d.get("ratio_pop"),
+                                "p_pop": d.get("p_value_pop_t"),
+                                "best_popularity": v.get("best_popularity_on_test"),
+                            }
+                        )
+                    partial.write_text(json.dumps(shops, indent=1, default=str))
+    finally:
+        args.out = base_out
+    summary: dict[str, Any] = {}
+    for src in sources:
+        for n in args.e_sizes:
+            rows = [r for r in shops if r["source"] == src and r["users"] == n and "error" not in r]
+            summary[f"{src}{n}"] = {
+                "ratio_ref": distribution([float(r["ratio_ref"]) for r in rows]),
+                "ratio_pop": distribution([float(r["ratio_pop"]) for r in rows]),
+                "significantly_worse_than_ref": sum(
+                    r["ratio_ref"] < 1 and r["p_ref"] < 0.05 for r in rows
+                ),
+                "significantly_worse_than_pop": sum(
+                    r["ratio_pop"] < 1 and r["p_pop"] < 0.05 for r in rows
+                ),
+                "shops": len(rows),
+            }
+    from _datasets import machine
+
+    payload = {
+        "protocol": {"name": "E", "title": PROTOCOLS["E"]["title"]},
+        "command": " ".join(["python", *sys.argv]),
+        "machine": machine(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "shops": shops,
+        "summary": summary,
+    }
+    out_root.mkdir(parents=True, exist_ok=True)
+    (out_root / "ranking_E.json").write_text(json.dumps(payload, indent=2, default=str))
+    print("\nProtocol E summary:", json.dumps(summary, indent=1, default=str), flush=True)
+    return {"verdict": summary}
 
 
 def default_rows(protocol: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -963,7 +1172,14 @@ def run_ours(
     ]
     # the sequence and category families exactly as `campaignrec train` tries them
     default_candidates = {c.label: c for c in DEFAULT_CANDIDATES}
-    for label in ("ease (proximity)", "item_knn (sequential)", "transition", "category_popular"):
+    for label in (
+        "ease (proximity)",
+        "item_knn (sequential)",
+        "transition",
+        "category_popular",
+        "most_popular (trending)",
+        "repeat_popular",
+    ):
         c = default_candidates[label]
         configs.append((c.model, f"campaignrec {c.label}", dict(c.space), dict(c.base)))
     for name, label, space, base in configs:
@@ -1018,6 +1234,8 @@ def run_ours(
 
     # overhead of our implicit wrapper: the same parameters as the direct call, timed alternately
     try:
+        if args.no_overhead:
+            raise RuntimeError("skipped (--no-overhead)")
         tuning["implicit_overhead"] = measure_overhead(
             train, results.user_idx, max(results.ks), seed, make
         )
@@ -1085,6 +1303,7 @@ SASREC_PARAMS = {
 }
 BLEND_PARTS = (
     "campaignrec most_popular",
+    "campaignrec repeat_popular",
     "campaignrec category_popular",
     "campaignrec ease (recency)",
     "campaignrec ease (short recency)",
@@ -1137,6 +1356,10 @@ def measure_overhead(
     }
 
 
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else float("nan")
+
+
 def summarise(
     name: str,
     results: Any,
@@ -1159,7 +1382,7 @@ def summarise(
         ours_sel = max(ours, key=lambda m: val_scores[m])  # ours: chosen on validation only
         t = results.compare(ours_sel, best_ref, "ndcg@10")
         w = results.compare(ours_sel, best_ref, "ndcg@10", method="wilcoxon")
-        ratio = results.mean(ours_sel, "ndcg@10") / results.mean(best_ref, "ndcg@10")
+        ratio = _ratio(results.mean(ours_sel, "ndcg@10"), results.mean(best_ref, "ndcg@10"))
         verdict = {
             "ours_selected_on_validation": ours_sel,
             "best_reference_on_test": best_ref,
@@ -1178,20 +1401,40 @@ def summarise(
             flush=True,
         )
         keys = {label: key for label, key, _ in default_rows(results.protocol)}
+        pops = [m for m in board["model"] if m in POPULARITY_ROWS]
+        best_pop = max(pops, key=lambda m: results.mean(m, "ndcg@10")) if pops else None
+        verdict["best_popularity_on_test"] = best_pop
         verdict["train_defaults"] = []
         for d in (m for m in board["model"] if family.get(m) == "default"):
             td = results.compare(d, best_ref, "ndcg@10")
             row = {
                 "model": d,
                 "ndcg@10": results.mean(d, "ndcg@10"),
-                "ratio": results.mean(d, "ndcg@10") / results.mean(best_ref, "ndcg@10"),
+                "ratio": _ratio(results.mean(d, "ndcg@10"), results.mean(best_ref, "ndcg@10")),
                 "p_value_t": td.p_value,
                 "chosen": tuning.get(keys.get(d, ""), {}).get("chosen"),
             }
+            if best_pop is not None:
+                tp = results.compare(d, best_pop, "ndcg@10")
+                wp = results.compare(d, best_pop, "ndcg@10", method="wilcoxon")
+                row |= {
+                    "best_popularity": best_pop,
+                    "ratio_pop": _ratio(
+                        results.mean(d, "ndcg@10"), results.mean(best_pop, "ndcg@10")
+                    ),
+                    "p_value_pop_t": tp.p_value,
+                    "p_value_pop_wilcoxon": wp.p_value,
+                }
             verdict["train_defaults"].append(row)
             print(
                 f"Protocol {name}: {d} -> {row['chosen']} {row['ndcg@10']:.4f}: ratio "
-                f"{row['ratio']:.3f} vs the best reference, paired t p={td.p_value:.3g}",
+                f"{row['ratio']:.3f} vs the best reference ({best_ref}), paired t p={td.p_value:.3g}"
+                + (
+                    f"; ratio {row['ratio_pop']:.3f} vs the best popularity variant ({best_pop}), "
+                    f"paired t p={row['p_value_pop_t']:.3g}"
+                    if best_pop is not None
+                    else ""
+                ),
                 flush=True,
             )
     overhead = tuning.get("implicit_overhead", {})
@@ -1212,14 +1455,18 @@ def summarise(
         "implicit_overhead": overhead,
         "leaderboard": json.loads(board.to_json(orient="records")),
     }
-    (out_dir / f"ranking_{name}.json").write_text(json.dumps(payload, indent=2, default=str))
-    results.write_report(out_dir / f"ranking_{name}")
+    slug = name.replace(" ", "_")
+    (out_dir / f"ranking_{slug}.json").write_text(json.dumps(payload, indent=2, default=str))
+    if not name.startswith("E-"):  # small shops: the JSON only
+        results.write_report(out_dir / f"ranking_{slug}")
     return payload
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--protocol", default="all", help="A, B, C or all (comma-separated allowed)")
+    ap.add_argument(
+        "--protocol", default="all", help="A, B, C, D, E or all (comma-separated allowed)"
+    )
     ap.add_argument(
         "--data", default=None, help="data directory (default: $CAMPAIGNREC_DATA or ../shared/data)"
     )
@@ -1256,7 +1503,31 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--no-default", action="store_true", help="skip the `campaignrec train` default row"
     )
-    ap.add_argument("--bench-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
+    ap.add_argument(
+        "--bench-python",
+        default=os.environ.get(
+            "CAMPAIGNREC_BENCH_PYTHON", str(ROOT / ".venv-bench" / "bin" / "python")
+        ),
+        help="python of the reference env (or $CAMPAIGNREC_BENCH_PYTHON)",
+    )
+    ap.add_argument(
+        "--cj-households",
+        type=int,
+        default=800,
+        help="protocol D: households sampled from The Complete Journey (0: all 2,469)",
+    )
+    ap.add_argument(
+        "--cj-min-buyers",
+        type=int,
+        default=10,
+        help="protocol D: keep products bought by at least this many of those households",
+    )
+    ap.add_argument("--e-sizes", type=int, nargs="*", default=[100, 200, 400])
+    ap.add_argument("--e-seeds", type=int, default=10, help="protocol E: shops per source and size")
+    ap.add_argument("--e-sources", default="D,B", help="protocol E: source protocols (D, B)")
+    ap.add_argument(
+        "--no-overhead", action="store_true", help="skip the implicit wrapper overhead timing"
+    )
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -1268,15 +1539,17 @@ def main(argv: list[str] | None = None) -> None:
     TUNE_TIMEOUT[0] = args.tune_timeout
     if args.trials is None:
         args.trials = 4 if args.quick else 10
+    if args.cj_households <= 0:
+        args.cj_households = None
     names = (
-        ["A", "B", "C"]
+        ["A", "B", "C", "D", "E"]
         if args.protocol.lower() == "all"
         else [p.strip().upper() for p in args.protocol.split(",")]
     )
     summary = {}
     for n in names:
         if n not in PROTOCOLS:
-            raise SystemExit(f"unknown protocol {n!r}: use A, B, C or all")
+            raise SystemExit(f"unknown protocol {n!r}: use A, B, C, D, E or all")
         summary[n] = run_protocol(n, args).get("verdict", {})
     print("\nSummary:", json.dumps(summary, indent=1, default=str))
 

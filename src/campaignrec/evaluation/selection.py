@@ -22,6 +22,7 @@ from campaignrec.errors import ConfigError, ValidationError
 from campaignrec.evaluation.budget import Budget, SelectionProgress
 from campaignrec.evaluation.selection_rule import one_standard_error, simplicity
 from campaignrec.evaluation.tuning import (
+    REPEAT_SHOP_SHARE,
     SEARCH_SPACES,
     ValidationData,
     make_validation,
@@ -59,6 +60,14 @@ DEFAULT_CANDIDATES: tuple[Candidate, ...] = (
             "half_life_days": {"type": "categorical", "choices": [0.5, 1.0, 3.0, 7.0, 14.0, 30.0]},
             "count": {"type": "categorical", "choices": ["users", "weight"]},
         },
+    ),
+    # consumables: a shopper's own most-bought items, then popularity; it differs from plain
+    # popularity only where the validation counts repeat purchases (see repeat_share)
+    Candidate(
+        "repeat_popular",
+        "repeat_popular",
+        {"half_life_days": None, "global_weight": 0.1},
+        SEARCH_SPACES["repeat_popular"],
     ),
     Candidate(
         "ease (recency)",
@@ -155,6 +164,7 @@ def _validation_for(
     seed: int,
     kind: str = "user_temporal",
     params: Mapping[str, Any] | None = None,
+    repeats: bool | None = None,
 ) -> tuple[ValidationData, str]:
     """The validation split ``select_default`` tunes on.
 
@@ -162,7 +172,8 @@ def _validation_for(
     than 20 users qualify. ``global_temporal``: the last ``test_days`` days (or the last
     ``test_fraction`` of events, 0.2 when neither is given) for every user: the right question
     when the shop asks "what will they look at next week". ``leave_one_out``: each user's last
-    event.
+    event. ``repeats=None`` counts items bought again as targets (and lets every candidate
+    recommend them) when the shop repeats (:func:`~campaignrec.evaluation.tuning.repeat_share`).
     """
     if kind not in VALIDATION_KINDS:
         raise ConfigError(
@@ -172,7 +183,9 @@ def _validation_for(
         extra = dict(params or {})
         if kind == "global_temporal" and not {"cut", "test_days", "test_fraction"} & set(extra):
             extra["test_fraction"] = 0.2
-        val = make_validation(interactions, kind, k=k, max_users=max_users, seed=seed, **extra)
+        val = make_validation(
+            interactions, kind, k=k, max_users=max_users, seed=seed, repeats=repeats, **extra
+        )
         return val, kind
     last_err: Exception | None = None
     options: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -181,7 +194,9 @@ def _validation_for(
     )
     for kind, params in options:
         try:
-            val = make_validation(interactions, kind, k=k, max_users=max_users, seed=seed, **params)
+            val = make_validation(
+                interactions, kind, k=k, max_users=max_users, seed=seed, repeats=repeats, **params
+            )
         except ValidationError as exc:
             last_err = exc
             continue
@@ -454,6 +469,17 @@ def select_default(
         progress.skipped(label, str(exc))
 
     for cand in candidates:
+        if cand.model == "repeat_popular" and val.exclude_seen:
+            # with seen items excluded it ranks exactly as all-time popularity: a duplicate
+            reason = (
+                f"the shop does not repeat purchases (repeat share {val.repeat_share:.2f} < "
+                f"{REPEAT_SHOP_SHARE}): with seen items excluded it ranks as most_popular"
+            )
+            board.append(
+                {"name": cand.label, "model": cand.model, "score": float("nan"), "skipped": reason}
+            )
+            progress.skipped(cand.label, reason)
+            continue
         try:
             runs.append(_prepare(cand, seed, val_shape, full_shape, rate))
         except Exception as exc:
@@ -631,7 +657,13 @@ def select_default(
             windows=windows,
             make=model_from_row,
             second=lambda: _validation_for(
-                val.fit_part, k, max_validation_users, seed + 1, validation, validation_params
+                val.fit_part,
+                k,
+                max_validation_users,
+                seed + 1,
+                validation,
+                validation_params,
+                repeats=not val.exclude_seen,
             )[0],
         )
     elif rule not in ("one_se", "best"):
@@ -650,6 +682,8 @@ def select_default(
             "metric": f"ndcg@{k}",
             "users": int(val.truth.n_users),
             "fit_events": len(val.fit_part),
+            "repeat_share": round(val.repeat_share, 4),
+            "repeats": not val.exclude_seen,
         },
         "leaderboard": ok + board,
         "chosen": chosen["name"],

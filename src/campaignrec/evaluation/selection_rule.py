@@ -35,6 +35,7 @@ SIMPLICITY: dict[str, int] = {
     "most_popular": 0,
     "random": 0,
     "category_popular": 1,
+    "repeat_popular": 1,
     "item_knn": 2,
     "user_knn": 2,
     "transition": 2,

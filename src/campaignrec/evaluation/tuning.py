@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from campaignrec.data.interactions import Interactions
@@ -78,6 +79,10 @@ SEARCH_SPACES: dict[str, dict[str, dict[str, Any]]] = {
         "interest_half_life": {"type": "float", "low": 1.0, "high": 200.0, "log": True},
         "global_weight": {"type": "float", "low": 0.0, "high": 2.0},
     },
+    "repeat_popular": {
+        "half_life_days": {"type": "categorical", "choices": [None, 14.0, 30.0, 90.0, 365.0]},
+        "global_weight": {"type": "float", "low": 0.01, "high": 2.0, "log": True},
+    },
     "transition": {
         "window": {"type": "int", "low": 1, "high": 20},
         "history_half_life": {"type": "float", "low": 0.5, "high": 20.0, "log": True},
@@ -117,6 +122,11 @@ class ValidationData:
     fit_part: Interactions
     truth: GroundTruth
     k: int
+    #: False on a repeat-purchase shop: targets include items bought before, and every model
+    #: is scored with seen items allowed (see :func:`repeat_share`)
+    exclude_seen: bool = True
+    #: share of the validation period's (user, item) pairs already in the user's fit history
+    repeat_share: float = 0.0
 
     def user_scores(self, recs: NDArray[np.int64]) -> NDArray[np.float64]:
         """NDCG@k of each user of ``truth.user_idx`` for top-k lists ``recs``."""
@@ -129,12 +139,39 @@ class ValidationData:
 
     def evaluate_users(self, model: Any) -> NDArray[np.float64]:
         """Per-user NDCG@k of a model already fitted on ``fit_part``."""
-        recs, _ = model.recommend_idx(self.truth.user_idx, self.k, exclude_seen=True)
+        recs, _ = model.recommend_idx(self.truth.user_idx, self.k, exclude_seen=self.exclude_seen)
         return self.user_scores(recs)
 
     def evaluate(self, model: Any) -> float:
         """Mean NDCG@k of a model already fitted on ``fit_part``."""
         return float(self.evaluate_users(model).mean())
+
+
+#: a shop whose validation purchases are at least this share repeats is a repeat-purchase shop
+REPEAT_SHOP_SHARE = 0.3
+
+
+def repeat_share(fit_part: Interactions, later: Interactions) -> float:
+    """Share of ``later``'s distinct (user, item) pairs the user already had in ``fit_part``.
+
+    Counted over purchase events when ``later`` has any (a viewed-again item is no staple),
+    otherwise over every event (a log of one event type). Grocery baskets score about one half; films and one-off buys
+    near zero.
+    """
+    rows = np.ones(len(later), dtype=bool)
+    if "purchase" in later.event_types:
+        bought = np.asarray(later.event_code == later.event_types.index("purchase"))
+        rows = bought if bought.any() else rows
+    if not rows.any():
+        return 0.0
+    m = sp.csr_matrix(
+        (np.ones(int(rows.sum()), np.float32), (later.user_idx[rows], later.item_idx[rows])),
+        shape=(later.n_users, later.n_items),
+    )
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    before = m.multiply(fit_part.binary)
+    return float(before.nnz / m.nnz) if m.nnz else 0.0
 
 
 def make_validation(
@@ -145,12 +182,23 @@ def make_validation(
     max_users: int | None = None,
     target_event_types: Sequence[str] | None = None,
     seed: int = 0,
+    repeats: bool | None = False,
     **split_params: Any,
 ) -> ValidationData:
-    """Carve validation from ``train`` like ``like`` (a Split or a split kind) and its targets."""
+    """Carve validation from ``train`` like ``like`` (a Split or a split kind) and its targets.
+
+    ``repeats``: False (targets are items new to the user, seen items excluded), True (targets
+    include items bought before and seen items are allowed: consumables), None (True when
+    :func:`repeat_share` of the validation period is at least ``REPEAT_SHOP_SHARE``).
+    """
     vsplit = validation_split(train, like, **split_params)
     fit_part, val = vsplit.apply(train)
-    truth = ground_truth(fit_part, val, event_types=target_event_types)
+    share = repeat_share(fit_part, val)
+    if repeats is None:
+        repeats = share >= REPEAT_SHOP_SHARE
+    truth = ground_truth(
+        fit_part, val, event_types=target_event_types, exclude_train_items=not repeats
+    )
     if truth.n_users == 0:
         raise ValidationError(
             "validation",
@@ -162,7 +210,7 @@ def make_validation(
             np.random.default_rng(seed).choice(truth.n_users, size=max_users, replace=False)
         )
         truth = GroundTruth(truth.user_idx[keep], truth.items[keep])
-    return ValidationData(fit_part, truth, k)
+    return ValidationData(fit_part, truth, k, exclude_seen=not repeats, repeat_share=share)
 
 
 @dataclasses.dataclass
@@ -346,6 +394,8 @@ def tune_blend_weights(
     users = validation.truth.user_idx
     scores = blend.component_scores(users)
     seen = blend.seen_mask(users)
+    if not validation.exclude_seen:  # a repeat-purchase shop: seen items may be recommended
+        seen = np.zeros_like(seen)
     k = validation.k
     trials: list[dict[str, Any]] = []
     best_users: list[NDArray[np.float64]] = []

@@ -22,6 +22,7 @@ from campaignrec.models.factorization import ALS, BPR
 from campaignrec.models.knn import ItemKNN, UserKNN
 from campaignrec.models.popularity import CategoryPopular, MostPopular, Random
 from campaignrec.models.rating import RatingMF
+from campaignrec.models.repeat import RepeatPopular
 from campaignrec.models.transition import ItemTransition
 
 #: Leaf models importable without optional extras.
@@ -30,6 +31,7 @@ LEAF_MODELS: dict[str, type[Recommender]] = {
     for cls in (
         MostPopular,
         CategoryPopular,
+        RepeatPopular,
         Random,
         ItemKNN,
         UserKNN,
