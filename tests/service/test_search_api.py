@@ -1,5 +1,5 @@
 """``GET /v1/search``: search terms to items through the ASGI client (the same library function
-as ``campaignrec search``), its validation, its auth and its 503 without a content model."""
+as ``campaignrec search``), its validation, its auth and its 409 without a content model."""
 
 from __future__ import annotations
 
@@ -106,9 +106,9 @@ def test_search_needs_a_read_key(client: TestClient, keys: dict[str, str]) -> No
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
 
 
-def test_search_without_a_content_model_is_503(client: TestClient, keys: dict[str, str]) -> None:
+def test_search_without_a_content_model_is_409(client: TestClient, keys: dict[str, str]) -> None:
     r = client.get("/v1/search?q=mug", headers=auth(keys["read"]))  # the shop trained item_knn
-    assert r.status_code == 503 and r.json()["error"]["code"] == "no_model"
+    assert r.status_code == 409 and r.json()["error"]["code"] == "no_model"
 
 
 def test_search_is_in_the_openapi_schema(client: TestClient) -> None:

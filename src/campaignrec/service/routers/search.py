@@ -29,7 +29,7 @@ _TEXT = {
     response_model=SearchOut,
     responses={
         422: {"description": "bad parameter (the error names it: q, k or lang)"},
-        503: {"description": "no content model is trained, or the active one cannot search"},
+        409: {"description": "no content model is trained, or the active one cannot search"},
     },
 )
 def search(
@@ -65,7 +65,7 @@ def search(
     except ConfigError as exc:
         raise ApiError(422, "validation_error", f"q: {exc.message}", field="q") from exc
     except CampaignrecError as exc:
-        raise ApiError(503, "no_model", exc.message) from exc
+        raise ApiError(409, "no_model", exc.message) from exc
     template = _TEXT[lang_code]
     titles = [t if isinstance(t, str) else None for t in found["title"].tolist()]
     hits = [
