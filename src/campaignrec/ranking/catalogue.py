@@ -104,22 +104,32 @@ class CatalogueView:
         codes, uniques = pd.factorize(lower)  # None -> -1
         return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
 
-    def in_category(self, categories: tuple[str, ...]) -> NDArray[np.bool_]:
+    def in_category(
+        self, categories: tuple[str, ...], at: NDArray[np.int64] | None = None
+    ) -> NDArray[np.bool_]:
         """Items whose category equals one of ``categories`` or lies below it in the path.
 
         The paths are matched once per distinct category, then looked up by code, so a filter on
-        a large catalogue costs one pass over integer codes.
+        a large catalogue costs one pass over integer codes. ``at``: only those item indices
+        (the answer is aligned with ``at``).
         """
         codes, uniques = self._category_codes
+        if at is not None:
+            codes = codes[at]
         names = pd.Series(uniques, dtype=object).astype(str)
         hit = np.zeros(len(uniques), dtype=bool)
         for c in categories:
             hit |= ((names == c) | names.str.startswith(c + "/")).to_numpy()
         return hit[codes] if len(codes) else np.zeros(0, dtype=bool)
 
-    def in_brands(self, brands: tuple[str, ...]) -> NDArray[np.bool_]:
-        """Items of one of ``brands`` (case-insensitive); items without a brand never match."""
+    def in_brands(
+        self, brands: tuple[str, ...], at: NDArray[np.int64] | None = None
+    ) -> NDArray[np.bool_]:
+        """Items of one of ``brands`` (case-insensitive); items without a brand never match.
+        ``at``: only those item indices (the answer is aligned with ``at``)."""
         codes, uniques = self._brand_codes
+        if at is not None:
+            codes = codes[at]
         wanted = {b.lower() for b in brands}
         hit = np.asarray([u in wanted for u in uniques], dtype=bool)
         out = np.zeros(len(codes), dtype=bool)

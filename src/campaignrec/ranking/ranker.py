@@ -42,6 +42,14 @@ from campaignrec.ranking.explain import check_lang, explain, fair_note
 from campaignrec.ranking.fairness import FairRankingConfig, ProtectedGroup, fair_order
 from campaignrec.ranking.history import PrefetchedUser, fresh_history, history_row, positions
 from campaignrec.ranking.rerank import select
+from campaignrec.ranking.sparse import (
+    Boost,
+    Entries,
+    model_entries,
+    nonzero,
+    sparse_total,
+    value_at,
+)
 from campaignrec.store.online import OnlineState
 
 
@@ -182,6 +190,10 @@ class Ranker:
                 shape=(snapshot.n_users, snapshot.n_items),
             )
         self._trending_cache: tuple[float, NDArray[np.float32]] | None = None
+        self._trending_unit_cache: tuple[Any, NDArray[np.float64], NDArray[np.int64]] | None = None
+        self._entries_cache: dict[int, tuple[Any, Entries]] = {}
+        #: False: always the dense path (the reference the candidate-first path is tested on)
+        self.candidate_first = True
         self._open_cache: dict[str, tuple[float, bool]] = {}
         self._segments: dict[tuple[str, str], NDArray[np.float32]] = {}
         self._content: ContentBased | None = None
@@ -276,6 +288,24 @@ class Ranker:
         self._trending_cache = (now, scores)
         return scores
 
+    def _trending_unit(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """``_unit`` of the trending counts and its non-zero items (kept with the counts)."""
+        scores = self._trending()
+        kept = self._trending_unit_cache
+        if kept is None or kept[0] is not scores:
+            unit = _unit(scores)
+            kept = (scores, unit, nonzero(unit)[0])
+            self._trending_unit_cache = kept
+        return kept[1], kept[2]
+
+    def _entries_of(self, source: NDArray[Any]) -> Entries:
+        """The non-zero entries of a score vector the ranker keeps (popularity, a segment's)."""
+        kept = self._entries_cache.get(id(source))
+        if kept is None or kept[0] is not source:
+            kept = (source, nonzero(source))
+            self._entries_cache[id(source)] = kept
+        return kept[1]
+
     def _segment_scores(
         self, attrs: Mapping[str, Any], context: Mapping[str, str]
     ) -> tuple[NDArray[np.float32] | None, str | None]:
@@ -327,7 +357,11 @@ class Ranker:
             attrs, online, request.user_id
         )
         n_items = len(self.view)
-        boost = np.zeros(n_items, dtype=np.float64)
+        large = n_items >= LARGE_CATALOGUE
+        # a large catalogue keeps the boosts (and, for item-KNN, the scores) as their non-zero
+        # entries: the candidate-first path (campaignrec.ranking.sparse), same totals
+        boost = Boost(n_items, dense=not (large and self.candidate_first))
+        entries: Entries | None = None
         base_reason = "popular"  # every item's reason, but those in reason_at
         reason_at: dict[int, str] = {}
         evidence: dict[int, tuple[str, ...]] = {}
@@ -349,13 +383,24 @@ class Ranker:
             row, seq = history_row(uidx, self.model, fresh, self.view, snapshot=self._snapshot_rows)
             history_items = row.indices.astype(np.int64)
             if len(history_items):
-                base, how = cand.model_scores(self.model, uidx, row, seq, has_fresh=not fresh.empty)
-                scores = base.astype(np.float64)
+                found = (
+                    model_entries(self.model, uidx, row, seq, has_fresh=not fresh.empty)
+                    if boost.dense is None
+                    else None
+                )
+                if found is not None:
+                    entries, how = found
+                    scores = None
+                else:
+                    base, how = cand.model_scores(
+                        self.model, uidx, row, seq, has_fresh=not fresh.empty
+                    )
+                    scores = base.astype(np.float64)
                 fresh_idx = positions(self.model.items_, list(fresh.recent))
                 fresh_idx = fresh_idx[fresh_idx >= 0]
                 if how == "fallback" and len(fresh_idx):
                     # FALLBACK (no score_history): fresh items count through co-occurrence
-                    boost += _unit(cand.session_coviews(self._seen_csc, self._seen, fresh_idx))
+                    boost.add(_unit(cand.session_coviews(self._seen_csc, self._seen, fresh_idx)))
                 base_reason = "because_viewed"
                 seen = history_items
                 bought = positions(self.model.items_, list(fresh.purchased))
@@ -364,15 +409,17 @@ class Ranker:
                     purchased = np.union1d(purchased, self._purchases[uidx].indices)
             else:
                 seg_scores, segment = self._segment_scores(attrs, context)
-                scores = (seg_scores if seg_scores is not None else self._popularity).astype(
-                    np.float64
-                )
+                source = seg_scores if seg_scores is not None else self._popularity
+                if boost.dense is None:  # the same vector every request: its entries, kept
+                    entries, scores = self._entries_of(source), None
+                else:
+                    scores = source.astype(np.float64)
                 base_reason = "segment_popular" if segment is not None else "popular"
             session = positions(self.model.items_, list(fresh.session))
             session = session[session >= 0]
             if len(session) and cfg.session_weight > 0:
                 co = _unit(cand.session_coviews(self._seen_csc, self._seen, session))
-                boost += cfg.session_weight * co
+                boost.add(co, cfg.session_weight)
                 shown = tuple(str(x) for x in self.model.items_.external(session[-2:]))
                 for hit_idx in np.flatnonzero(co >= 0.5):
                     reason_at[int(hit_idx)] = "session"
@@ -384,15 +431,16 @@ class Ranker:
                 covered_pos = positions(self.model.items_, list(covered))
                 for item_id, p in zip(covered, covered_pos, strict=True):
                     if p >= 0:
-                        boost[p] += cfg.campaign_weight
+                        boost.add_at(int(p), cfg.campaign_weight)
                         camp_of[int(p)] = covered[item_id]
             if cfg.trending_weight > 0:
-                boost += cfg.trending_weight * _unit(self._trending())
+                unit, support = self._trending_unit()
+                boost.add(unit, cfg.trending_weight, support)
         else:  # consent withheld: popular + trending + context, nothing of the history read
             scores = _unit(self._popularity) + _unit(self._trending())
             base_reason = "non_personalised"
         for pos, sim in similar.items():
-            boost[pos] += 1.0 + sim  # the item being viewed leads: its neighbours come first
+            boost.add_at(pos, 1.0 + sim)  # the item being viewed leads: its neighbours come first
             if personalised:
                 reason_at[pos] = "similar"
                 evidence[pos] = (str(context["item_id"]),)
@@ -403,30 +451,51 @@ class Ranker:
             exclude = np.append(
                 exclude, self.model.items_.index([context["item_id"]], missing="ignore")
             )
-        allow = (
-            rules.request_filters(
+
+        def allowed(at: NDArray[np.int64] | None = None) -> NDArray[np.bool_]:
+            """The rules' allow-list (of every item, or of items ``at``)."""
+            ok = rules.request_filters(
                 self.view,
                 exclude=exclude,
                 categories=tuple(request.categories),
                 brands=tuple(request.brands),
                 price_min=request.price_min,
                 price_max=request.price_max,
-            )
-            & ~self._hidden
-        )
-        allow &= ~rules.history_exclusions(self.view, cfg, seen=seen, purchased=purchased)
-        if boost.any():
-            total = _minmax(scores) + boost
-        else:
-            total = scores.copy()  # no boost: exactly the model's scores (and its order)
+                at=at,
+            ) & ~(self._hidden if at is None else self._hidden[at])
+            ok &= ~rules.history_exclusions(self.view, cfg, seen=seen, purchased=purchased, at=at)
+            return ok
+
         want = max(cfg.n_candidates, request.k)
-        if n_items >= LARGE_CATALOGUE:
-            cands = self._large_candidates(total, allow, want)
+        sparse_total_: Entries | None = None
+        if boost.dense is None:
+            if entries is None:
+                assert scores is not None
+                entries = nonzero(scores)
+            sparse_total_ = sparse_total(n_items, entries, boost)
+            if sparse_total_ is None:  # the dense total is not zero off the signal: dense
+                if scores is None:
+                    scores = np.zeros(n_items, dtype=np.float64)
+                    scores[entries[0]] = entries[1]
+                boost = boost.densified()
+        if sparse_total_ is not None and boost.dense is None:
+            cands = self._large_candidates_at(sparse_total_, allowed, want)
+            total_of = value_at(sparse_total_, cands)
         else:
-            total[~allow] = -np.inf
-            idx, _ = top_k(total[None, :].astype(np.float32), want)
-            cands = idx[0][idx[0] >= 0]
-        rel = _minmax(total[cands])
+            assert scores is not None and boost.dense is not None
+            allow = allowed()
+            if boost.dense.any():
+                total = _minmax(scores) + boost.dense
+            else:
+                total = scores.copy()  # no boost: exactly the model's scores (and its order)
+            if large:
+                cands = self._large_candidates(total, allow, want)
+            else:
+                total[~allow] = -np.inf
+                idx, _ = top_k(total[None, :].astype(np.float32), want)
+                cands = idx[0][idx[0] >= 0]
+            total_of = total[cands]
+        rel = _minmax(total_of)
 
         # ---- re-ranking -------------------------------------------------------------------
         weight = cfg.diversity if request.diversity is None else float(request.diversity)
@@ -452,6 +521,7 @@ class Ranker:
 
         # ---- explanations -----------------------------------------------------------------
         because = self._because(history_items, chosen) if personalised else {}
+        where = {int(c): n for n, c in enumerate(cands)}  # every listed item is a candidate
         out = []
         for rank, picked_idx in enumerate(chosen, start=1):
             i = int(picked_idx)
@@ -475,7 +545,8 @@ class Ranker:
             boosted = bool(moved[rank - 1])
             if boosted and self.fair_group is not None:
                 text = fair_note(text, self.fair_group.label(lang), lang)
-            out.append(RankedItem(item_id, float(total[i]), rank, reason, text, ev, boosted))
+            score = float(total_of[where[i]])
+            out.append(RankedItem(item_id, score, rank, reason, text, ev, boosted))
         return RankedList(
             request.user_id, tuple(out), self.model.name, self.model_version, personalised
         )
@@ -517,6 +588,39 @@ class Ranker:
             ]
             if len(fill) < want - len(part):  # rare: the popular head is filtered out
                 rest = np.flatnonzero(allow)
+                fill += [int(i) for i in rest[:want] if int(i) not in chosen]
+            part = np.concatenate([part, np.asarray(fill[: want - len(part)], dtype=np.int64)])
+        return part.astype(np.int64)
+
+    def _large_candidates_at(
+        self,
+        total: Entries,
+        allowed: Callable[[NDArray[np.int64]], NDArray[np.bool_]],
+        want: int,
+    ) -> NDArray[np.int64]:
+        """:meth:`_large_candidates` on the items with a total (``total``: sorted indices and
+        their totals, every other item's total is zero), the rules asked only for those and for
+        the popular head: the same candidates, in the same order."""
+        idx, val = total
+        ok = allowed(idx) & (val != 0) & np.isfinite(val) if len(idx) else np.zeros(0, bool)
+        signal, sig_val = idx[ok], val[ok]
+        if len(signal) > want:
+            pick = np.argpartition(-sig_val, want - 1)[:want]
+            part, part_val = signal[pick], sig_val[pick]
+        else:
+            part, part_val = signal, sig_val
+        part = part[np.argsort(-part_val, kind="stable")]
+        if len(part) < want:
+            chosen = set(part.tolist())
+            head = self._popular_order[: 4 * want + len(chosen)]
+            head_ok = allowed(head.astype(np.int64))
+            fill = [
+                int(i)
+                for i, good in zip(head, head_ok, strict=True)
+                if good and int(i) not in chosen
+            ]
+            if len(fill) < want - len(part):  # rare: the popular head is filtered out
+                rest = np.flatnonzero(allowed(np.arange(len(self.view), dtype=np.int64)))
                 fill += [int(i) for i in rest[:want] if int(i) not in chosen]
             part = np.concatenate([part, np.asarray(fill[: want - len(part)], dtype=np.int64)])
         return part.astype(np.int64)

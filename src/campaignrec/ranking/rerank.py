@@ -33,26 +33,40 @@ def select(
     picked: list[int] = []
     brands: Counter[str] = Counter()
     cats: Counter[str] = Counter()
-    cat_of = [view.top_category(int(i)) for i in candidates]
-    brand_of = [None if view.brand[int(i)] is None else str(view.brand[int(i)]) for i in candidates]
-    open_ = list(range(len(candidates)))
+    top = view.top_categories[candidates].tolist()  # str or None, as view.top_category gives
+    raw = view.brand[candidates].tolist()
 
     def allowed(j: int) -> bool:
-        b, c = brand_of[j], cat_of[j]
+        b, c = brand_of[j], top[j]
         if max_per_brand is not None and b is not None and brands[b] >= max_per_brand:
             return False
         return not (max_per_category is not None and c is not None and cats[c] >= max_per_category)
 
+    def take(j: int) -> None:
+        picked.append(j)
+        if brand_of[j] is not None:
+            brands[str(brand_of[j])] += 1
+        if top[j] is not None:
+            cats[str(top[j])] += 1
+
+    brand_of = [None if b is None else str(b) for b in raw]
+    if diversity <= 0:
+        # pure relevance: the first allowed candidate each step; a cap only ever closes, so a
+        # candidate passed over once stays closed and one pass gives the same list
+        for j in range(len(candidates)):
+            if len(picked) >= k:
+                break
+            if allowed(j):
+                take(j)
+        return picked
+    open_ = list(range(len(candidates)))
     while len(picked) < k and open_:
         best, best_val = -1, -np.inf
         for j in open_:
             if not allowed(j):
                 continue
-            if diversity <= 0:
-                best = j
-                break
             sim = 0.0
-            c, b = cat_of[j], brand_of[j]
+            c, b = top[j], brand_of[j]
             if c is not None and cats[c] > 0:
                 sim = 1.0
             elif b is not None and brands[b] > 0:
@@ -62,10 +76,6 @@ def select(
                 best, best_val = j, val
         if best < 0:
             break
-        picked.append(best)
+        take(best)
         open_.remove(best)
-        if brand_of[best] is not None:
-            brands[str(brand_of[best])] += 1
-        if cat_of[best] is not None:
-            cats[str(cat_of[best])] += 1
     return picked
