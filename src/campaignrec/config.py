@@ -142,6 +142,15 @@ class Settings(BaseSettings):
         description="audit every API read made with a key (recommendations, a shopper's "
         "campaigns...), not only writes and admin reads; written in batches off the request path",
     )
+    result_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="how long a service worker may answer GET /v1/users/{id}/recommendations and "
+        "GET /v1/items/{id}/similar from the list it computed before for the same request (0: "
+        "compute every time). A shopper's events or consent change, an erasure, a catalogue "
+        "change, an import or a model swap drops the cached lists at once in every worker; this "
+        "bounds how old trending and campaign boosts in a cached list can be (docs/api.md)",
+    )
     attribute_cache_seconds: float = Field(
         default=0.0,
         ge=0,

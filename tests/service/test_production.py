@@ -62,7 +62,7 @@ def database() -> Iterator[str]:
         admin.dispose()
 
 
-def _shop(home: Path, env: dict[str, str]) -> str:
+def _shop(home: Path, env: dict[str, str], model: str = "most_popular") -> str:
     settings = load_settings(
         home,
         database_url=env["CAMPAIGNREC_DATABASE_URL"],
@@ -135,7 +135,7 @@ def _shop(home: Path, env: dict[str, str]) -> str:
         ("campaigns", campaigns),
     ):
         import_frame(store, entity, frame)
-    train(store, settings, model="most_popular")
+    train(store, settings, model=model)
     key, _ = KeyStore(store).create("read")
     store.close()
     return key
@@ -220,3 +220,74 @@ def test_two_workers_never_exceed_inventory_cap_or_budget(database: str, tmp_pat
     logged = Counter(zip(log["user_id"], log["campaign_id"], strict=True))
     assert logged == per_pair  # every granted coupon is in the decision log, nothing else
     assert set(log["policy"]) and log["propensity"].notna().all()
+
+
+def test_two_workers_the_feedback_loop_with_the_result_cache_on(
+    database: str, tmp_path: Path
+) -> None:
+    """Both workers cache the shopper's list; views posted to either change the next answer of
+    both (the per-shopper version in Redis), never the list cached before."""
+    env = {
+        **os.environ,
+        "CAMPAIGNREC_HOME": str(tmp_path / "home"),
+        "CAMPAIGNREC_DATABASE_URL": database,
+        "CAMPAIGNREC_ONLINE_URL": REDIS,
+        "CAMPAIGNREC_ONLINE_PREFIX": f"t{uuid.uuid4().hex[:10]}:",
+        "CAMPAIGNREC_API_RATE_PER_SECOND": "100000",
+        "CAMPAIGNREC_API_RATE_BURST": "100000",
+        "CAMPAIGNREC_RESULT_CACHE_SECONDS": "300",
+    }
+    read = _shop(tmp_path / "home", env, model="item_knn")
+    store = SQLStore(database)
+    ingest, _ = KeyStore(store).create("ingest")
+    store.close()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "campaignrec", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    url = base + "/v1/users/newcomer/recommendations?k=5"
+
+    def lists(n: int) -> list[dict[str, Any]]:  # a new connection each: both workers answer
+        out = []
+        for _ in range(n):
+            r = httpx.get(url, headers={"Authorization": f"Bearer {read}"}, timeout=10)
+            assert r.status_code == 200, r.text
+            out.append(r.json())
+        return out
+
+    try:
+        deadline = time.monotonic() + 60
+        ready = 0
+        while ready < 4:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the service did not become ready in 60 s"
+            try:
+                ready += httpx.get(base + "/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        before = lists(12)
+        assert all(b["items"] == before[0]["items"] for b in before)
+        assert {i["reason"] for i in before[0]["items"]} <= {"popular", "segment_popular"}
+        events = [
+            {"user_id": "newcomer", "item_id": i, "event_type": "view",
+             "timestamp": NOW.isoformat()}
+            for i in ("i2", "i3")
+        ]  # fmt: skip
+        r = httpx.post(base + "/v1/events", json={"events": events},
+                       headers={"Authorization": f"Bearer {ingest}"}, timeout=10)  # fmt: skip
+        assert r.status_code == 200 and r.json()["accepted"] == 2, r.text
+        after = lists(12)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    for body in after:
+        ids = {i["item_id"] for i in body["items"]}
+        assert not ids & {"i2", "i3"}  # seen: not recommended back, by either worker
+        assert {i["reason"] for i in body["items"]} & {"because_viewed", "session"}

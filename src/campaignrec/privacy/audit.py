@@ -40,6 +40,7 @@ log = logging.getLogger("campaignrec.audit")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Path and query parameters that name a shopper: written as their keyed hash only.
 USER_PARAMS = frozenset({"user_id"})
+NAME_CACHE = 100_000
 #: Query parameters kept as targets (ids of things, not of people).
 TARGET_QUERY_PARAMS = ("user_id", "campaign_id", "item_id", "model", "experiment_id")
 
@@ -115,6 +116,7 @@ class AccessAuditor:
     ) -> None:
         self.repo = PrivacyRepository(store)
         self._namer = audit_namer(settings)
+        self._names: dict[str, str] = {}
         self._queue: deque[AccessRecord] = deque()
         self._max = max_queued
         self._flush_seconds = flush_seconds
@@ -127,8 +129,15 @@ class AccessAuditor:
         self._thread.start()
 
     def name_user(self, user_id: str) -> str:
-        """The keyed hash of a shopper's id, as the erasure audit names them."""
-        return self._namer.audit_name(user_id)
+        """The keyed hash of a shopper's id, as the erasure audit names them (the last
+        ``NAME_CACHE`` names kept: a keyed read of ``audit_reads`` hashes each shopper once)."""
+        name = self._names.get(user_id)
+        if name is None:
+            name = self._namer.audit_name(user_id)
+            if len(self._names) >= NAME_CACHE:
+                self._names.clear()
+            self._names[user_id] = name
+        return name
 
     def record(
         self,

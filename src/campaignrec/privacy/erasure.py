@@ -214,6 +214,9 @@ def erase_users(
             online = opened = open_online_state(settings.online_url)
         try:
             report.online_keys = sum(online.clear_user(uid) for uid in every)
+            from campaignrec.store.online import bump_results_epoch
+
+            bump_results_epoch(online)  # no worker serves a list it cached before
         finally:
             if opened is not None:
                 opened.close()

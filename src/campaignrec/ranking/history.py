@@ -9,11 +9,14 @@ per-user values under :func:`campaignrec.store.online.user_key` (so erasure remo
   (weights are applied when read, so ``settings.event_weights`` stay the one definition);
 * ``user:<id>:session:<session_id>`` -- the session's item ids in order (expires after
   ``session_ttl_seconds``); ``user:<id>:last_session`` names the latest session;
+* ``user:<id>:ver`` -- set anew by every recorded batch that touches the shopper (the service's
+  result cache compares it, :func:`campaignrec.store.online.user_version_key`);
 * ``trending:<YYYYMMDD>`` -- a shop-wide hash ``item_id -> weighted events`` per UTC day.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +29,7 @@ from numpy.typing import NDArray
 from campaignrec.data.schema import DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES
 from campaignrec.errors import ValidationError
 from campaignrec.ranking.catalogue import CatalogueView
-from campaignrec.store.online import OnlineState, user_key
+from campaignrec.store.online import OnlineState, user_key, user_version_key
 
 TRENDING_PREFIX = "trending:"
 SESSION_MAX_ITEMS = 50
@@ -152,6 +155,9 @@ def record_events(
             online.set(key, items[-SESSION_MAX_ITEMS:], ttl_seconds=session_ttl_seconds)
         for uid, sid in last.items():
             online.set(user_key(uid, "last_session"), sid, ttl_seconds=session_ttl_seconds)
+        stamp = uuid.uuid4().hex  # the result cache's per-shopper version (any worker sees it)
+        for uid in dict.fromkeys(u for u, _ in fresh):
+            online.set(user_version_key(uid), stamp)
     return len(recent)
 
 

@@ -25,7 +25,8 @@ from campaignrec.service.auth import KeyStore, TokenBucket
 from campaignrec.service.campaigns import CatalogCache
 from campaignrec.service.exposures import ExposureLog
 from campaignrec.service.health_metrics import HealthCollector
-from campaignrec.store.online import online_for
+from campaignrec.service.result_cache import ResultCache
+from campaignrec.store.online import bump_results_epoch, online_for
 from campaignrec.store.sql import SQLStore
 
 log = logging.getLogger("campaignrec.service")
@@ -85,6 +86,9 @@ class ServiceState:
         self._checked = 0.0
         self.ranker: Ranker | None = None
         self.version: str | None = None
+        #: the lists answered before, per worker (docs/api.md); ``generation`` counts ranker swaps
+        self.results = ResultCache(settings.result_cache_seconds)
+        self.generation = 0
         self.live = LiveExperiments()
         self.exposures = ExposureLog(self.store)
         self.rng = np.random.default_rng()  # the coins of interleaved lists
@@ -128,6 +132,7 @@ class ServiceState:
     def catalogue_changed(self) -> None:
         """Tell every worker that items changed (picked up at their next check)."""
         self.online.incr_capped(CATALOGUE_KEY, 2**62, 10 * 365 * 86400.0)
+        bump_results_epoch(self.online)  # every worker's cached lists are dropped at once
         self._checked = 0.0
 
     def refresh(self, *, force: bool = False) -> None:
@@ -176,6 +181,8 @@ class ServiceState:
                     ranker = None
                 if ranker is not None:
                     self.ranker, self.version = ranker, version  # requests see old or new
+                    self.generation += 1  # cached lists of the old ranker are never answered
+                    self.results.clear()
                     self.metrics.model_version.clear()
                     self.metrics.model_version.labels(
                         ranker.model.name, ranker.model_version or ""

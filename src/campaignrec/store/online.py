@@ -52,6 +52,23 @@ def user_key(user_id: str, *parts: str) -> str:
     return ":".join((USER_NAMESPACE, _user_segment(user_id), *parts))
 
 
+#: a shop-wide stamp the service's result cache reads with every lookup: set anew (any value
+#: differs from the last) by a catalogue change, an erasure or a users import, so every worker
+#: drops the lists it cached before (docs/api.md, "Result cache")
+RESULTS_EPOCH_KEY = "results:epoch"
+
+
+def user_version_key(user_id: str) -> str:
+    """``user:<id>:ver``: a stamp set anew whenever the shopper's events are recorded, read
+    by the result cache in the same round trip as the live consent (erasure removes it)."""
+    return user_key(user_id, "ver")
+
+
+def bump_results_epoch(online: OnlineState) -> None:
+    """Invalidate every worker's cached lists at once (a new :data:`RESULTS_EPOCH_KEY`)."""
+    online.set(RESULTS_EPOCH_KEY, uuid.uuid4().hex)
+
+
 def _user_segment(user_id: str) -> str:
     # ':' inside an id would let user "a" erase the keys of user "a:b"; escape it (and '%')
     return str(user_id).replace("%", "%25").replace(":", "%3A")

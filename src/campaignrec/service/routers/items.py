@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 
-from campaignrec.service.deps import IngestKey, ReadKey, State, language, on_event_loop
+from campaignrec.service.deps import IngestKey, ReadKey, State, language
 from campaignrec.service.errors import ApiError
-from campaignrec.service.routers.users import items_out
+from campaignrec.service.routers.users import cached_answer, items_out
 from campaignrec.service.rows import validate_rows
 from campaignrec.service.schemas import ItemBatch, ItemsOut, SimilarOut
 
@@ -34,8 +35,13 @@ def similar(
     )
 
 
+@functools.wraps(similar)
+async def similar_endpoint(**kwargs: Any) -> Any:
+    return cached_answer(similar, "similar", kwargs)
+
+
 router.add_api_route(  # on the event loop, as recommendations (see users.py)
-    "/{item_id}/similar", on_event_loop(similar), methods=["GET"], response_model=SimilarOut
+    "/{item_id}/similar", similar_endpoint, methods=["GET"], response_model=SimilarOut
 )
 
 

@@ -86,6 +86,7 @@ def erase_user(
         actor=f"api-key:{key.id}",
         online=state.online,
     )
+    state.results.clear()  # other workers: the results epoch erase_users set anew
     state.version = None  # the artifact was rewritten in place: load it again
     state.refresh(force=True)
     return ErasureOut(**report.to_dict())
