@@ -124,12 +124,23 @@ def test_a_migrated_database_matches_the_derived_tables() -> None:
 def test_derived_tables_other_than_items_are_unchanged_ddl() -> None:
     derived = create_engine("sqlite://")
     build_tables().metadata.create_all(derived)
-    changed = ("items", "campaigns", "events", "schema_version")  # steps 3, 7 and 10
+    # steps 3, 7, 10 and 11 (SQLite's event_id: a unique index instead of the primary key)
+    changed = ("items", "campaigns", "events", "ux_events_event_id", "schema_version")
     now = [r for r in _sqlite_master(derived) if r[1] not in changed]
     assert now == [r for r in VERSION_2_SQLITE if r[1] not in changed]
     events = next(r[2] for r in _sqlite_master(derived) if r[1] == "events")
     v2 = next(r[2] for r in VERSION_2_SQLITE if r[1] == "events")
-    assert events == v2.replace("propensity FLOAT, ", "propensity FLOAT, \n\trating FLOAT, ")
+    assert events == v2.replace(
+        "propensity FLOAT, ", "propensity FLOAT, \n\trating FLOAT, "
+    ).replace(", \n\tPRIMARY KEY (event_id)", "")
+    ux = [r for r in _sqlite_master(derived) if r[1] == "ux_events_event_id"]
+    assert ux == [
+        (
+            "index",
+            "ux_events_event_id",
+            "CREATE UNIQUE INDEX ux_events_event_id ON events (event_id)",
+        )
+    ]
 
 
 def test_campaigns_gained_the_protected_declaration_in_step_7(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -180,4 +191,32 @@ def test_an_old_version_2_store_upgrades_and_keeps_its_items(tmp_path) -> None: 
         "i1": False,
         "i2": True,
     }
+    store.close()
+
+
+def test_an_old_version_10_store_keeps_its_events_and_dedupes_after_step_11(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    apply_migrations(engine, build_tables(), MIGRATIONS[:10])
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO events (event_id, user_id, event_type, timestamp, rating) "
+            "VALUES ('e1', 'u1', 'view', 5, NULL), ('e2', 'u2', 'rating', 6, 4.5)"
+        )
+    engine.dispose()
+    store = SQLStore(url)
+    assert store.schema_version == 11
+    events = store.read_table("events")
+    assert events["event_id"].tolist() == ["e1", "e2"]
+    assert events["rating"].tolist()[1] == 4.5
+    again = pd.DataFrame(
+        {
+            "event_id": ["e2", "e3"],
+            "user_id": ["u2", "u3"],
+            "event_type": ["view", "view"],
+            "timestamp": pd.to_datetime([7, 8], unit="s", utc=True),
+        }
+    )
+    assert store.insert_events(again) == 1
+    assert store.count("events") == 3
     store.close()

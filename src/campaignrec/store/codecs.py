@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Table
 
 from campaignrec.errors import StoreError, ValidationError
+from campaignrec.store.migrations import key_columns
 
 _NAT = np.iinfo(np.int64).min
 
@@ -258,7 +259,7 @@ def unique_rows(
     table and the (event_type, timestamp) index appending at their ends; sorting by the
     hashed event_id measured slower.
     """
-    key = [names.index(c.name) for c in table.primary_key.columns if c.name in names]
+    key = [names.index(c) for c in key_columns(table) if c in names]
     if not key:
         return rows
     first: dict[Any, tuple[Any, ...]] = {}

@@ -216,7 +216,15 @@ def build_tables(prefix: str = "", dialect: str | None = None) -> Tables:
     users = Table(f"{p}users", md, *_entity_columns("users"), _ts("updated_at"))
     items = Table(f"{p}items", md, *_entity_columns("items"), _ts("updated_at"))
     campaigns = Table(f"{p}campaigns", md, *_entity_columns("campaigns"), _ts("updated_at"))
-    events = Table(f"{p}events", md, *_entity_columns("events"))
+    event_columns = _entity_columns("events")
+    if dialect != "postgresql":
+        # SQLite (step 11): event_id is a unique index of a rowid table, not the primary key,
+        # so that a bulk load into an empty table can drop it and build it once, sorted, at
+        # the end (campaignrec.store.stage). PostgreSQL keeps the primary key.
+        event_columns[0] = Column("event_id", TEXT, nullable=False, info={"kind": "str"})
+    events = Table(f"{p}events", md, *event_columns)
+    if dialect != "postgresql":
+        Index(f"ux_{p}events_event_id", events.c.event_id, unique=True)
     # A rowid table (not WITHOUT ROWID): events arrive roughly in time order, so rows append
     # at the end and only the narrow event_id index takes random inserts (measured faster,
     # docs/benchmarks/stores.md).
@@ -429,6 +437,57 @@ def event_secondary_indexes(tables: Tables) -> list[Index]:
     return [ix for ix in tables.events.indexes if not ix.unique]
 
 
+def event_id_index(tables: Tables) -> Index | None:
+    """The unique ``event_id`` index of a SQLite events table (None where it is the key)."""
+    return next((ix for ix in tables.events.indexes if ix.unique), None)
+
+
+def key_columns(table: Table) -> list[str]:
+    """The columns that identify a row: the primary key, or else the first unique index's
+    (SQLite's events table, step 11)."""
+    key = [c.name for c in table.primary_key.columns]
+    if key:
+        return key
+    unique = sorted((ix for ix in table.indexes if ix.unique), key=lambda ix: str(ix.name))
+    return [c.name for c in unique[0].columns] if unique else []
+
+
+def _v11_events_unique_event_id(conn: Connection, tables: Tables) -> None:
+    """SQLite: rebuild the events table as a rowid table whose ``event_id`` is a unique index.
+
+    Frozen as it shipped (the version-10 columns, in the order steps 1 and 10 left them); the
+    rows are copied in rowid order, so the table keeps its time-ordered layout. PostgreSQL keeps
+    its primary key (its bulk load COPYs into the table): nothing to do there.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    p, ev = tables.prefix, tables.events.name
+    new = f"{p}_cr_events_v11"
+    cols = (
+        "event_id TEXT NOT NULL, user_id TEXT NOT NULL, event_type TEXT NOT NULL, "
+        '"timestamp" BIGINT NOT NULL, item_id TEXT, campaign_id TEXT, "query" TEXT, '
+        "quantity FLOAT, price FLOAT, revenue FLOAT, session_id TEXT, order_id TEXT, "
+        'device TEXT, page TEXT, "position" INTEGER, policy TEXT, variant TEXT, '
+        "propensity FLOAT, rating FLOAT"
+    )
+    names = ", ".join(
+        f'"{c}"'
+        for c in (
+            "event_id user_id event_type timestamp item_id campaign_id query quantity price "
+            "revenue session_id order_id device page position policy variant propensity rating"
+        ).split()
+    )
+    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{new}"')
+    conn.exec_driver_sql(f'CREATE TABLE "{new}" ({cols})')
+    conn.exec_driver_sql(
+        f'INSERT INTO "{new}" ({names}) SELECT {names} FROM "{ev}" WHERE true ORDER BY rowid'
+    )
+    conn.exec_driver_sql(f'DROP TABLE "{ev}"')  # its indexes go with it
+    conn.exec_driver_sql(f'ALTER TABLE "{new}" RENAME TO "{ev}"')
+    conn.exec_driver_sql(f'CREATE UNIQUE INDEX "ux_{p}events_event_id" ON "{ev}" (event_id)')
+    conn.exec_driver_sql(f'CREATE INDEX "ix_{p}events_user_ts" ON "{ev}" (user_id, "timestamp")')
+
+
 def _v4_profiles_table(conn: Connection, tables: Tables) -> None:
     # Defined by campaignrec.store.profiles (not part of Tables): one row per shopper.
     p = tables.prefix
@@ -509,6 +568,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v9_retrain_decisions_table,
     ),
     Migration(10, "events.rating: the value of explicit-feedback events", _v10_event_rating),
+    Migration(
+        11,
+        "events (SQLite): event_id a unique index of a rowid table instead of the primary key",
+        _v11_events_unique_event_id,
+    ),
 )
 
 

@@ -20,6 +20,7 @@ from campaignrec.errors import StoreError, ValidationError
 from campaignrec.store.bulk import pg_write_rows
 from campaignrec.store.codecs import frame_rows, now_us, polars_rows, unique_rows, user_of_raw
 from campaignrec.store.engine import StoreCore, driver
+from campaignrec.store.migrations import key_columns
 
 
 class RowWriter:
@@ -42,7 +43,7 @@ class RowWriter:
         """
         if not rows:
             return 0
-        key = [c.name for c in table.primary_key.columns]
+        key = key_columns(table)
         missing = [k for k in key if k not in names]
         if missing:
             raise ValidationError(
