@@ -73,12 +73,18 @@ def _normalise(x: NDArray[np.float64]) -> NDArray[np.float64]:
 
 def _typical(counts: NDArray[np.float64], rows: Sequence[int]) -> NDArray[np.float64]:
     """The mean of the members' own distributions (members with events), so a group's pattern
-    is its typical member's, not its busiest members' (who hold most of the events)."""
+    is its typical member's, not its busiest members' (who hold most of the events), with one
+    uniform pseudo-member beside them: a weekday or hour nobody in the group happened to be
+    active at (a shop with a few days of history) keeps a small chance instead of exactly zero,
+    which would make every send slot in it worthless."""
     sub = counts[list(rows)]
     n = sub.sum(axis=1)
-    if not (n > 0).any():
-        return np.full(counts.shape[1], 1.0 / counts.shape[1])
-    return _normalise((sub[n > 0] / n[n > 0, None]).mean(axis=0))
+    uniform = np.full(counts.shape[1], 1.0 / counts.shape[1])
+    m = int((n > 0).sum())
+    if not m:
+        return uniform
+    mean = (sub[n > 0] / n[n > 0, None]).mean(axis=0)
+    return _normalise((m * mean + uniform) / (m + 1))
 
 
 @dataclass(frozen=True, eq=False)

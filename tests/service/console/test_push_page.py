@@ -55,7 +55,7 @@ def test_a_plan_made_in_the_console_awaits_review_in_the_list_and_the_api(
     listed = _api(shop, console_keys, "/v1/push/plans")["plans"]
     assert [p["plan_id"] for p in listed] == [pid] and listed[0]["status"] == "draft"
     summary = listed[0]["summary"]
-    assert summary["pushes"] > 0 and summary["holdout"] > 0
+    assert summary["pushes"] > 0 and summary["holdout"] > 0, json.dumps(summary)
     for lang in ("en", "zh"):
         html = shop.get(f"/console/push?lang={lang}").text
         row = re.search(rf'<tr data-plan="{pid}" data-status="draft">(.*?)</tr>', html, re.S)
@@ -165,7 +165,11 @@ def test_a_plan_can_be_made_as_of_a_later_moment(
     assert datetime.fromisoformat(made["planned_at"]) == later
 
 
-def test_a_draft_is_not_sent(shop: TestClient) -> None:
+def test_a_draft_is_not_sent(shop: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a configured target, so the draft status is what refuses the send
+    monkeypatch.setenv(
+        "CAMPAIGNREC_PUSH_TARGETS", json.dumps({"hook": {"url": "http://127.0.0.1:9/"}})
+    )
     pid = _plan_from_console(shop)
     token = csrf_of(shop.get(f"/console/push/{pid}").text)
     r = shop.post(f"/console/push/{pid}/send", data={"csrf": token, "target": "hook"})
