@@ -472,10 +472,27 @@ def _v11_events_unique_event_id(conn: Connection, tables: Tables) -> None:
     )
     names = ", ".join(
         f'"{c}"'
-        for c in (
-            "event_id user_id event_type timestamp item_id campaign_id query quantity price "
-            "revenue session_id order_id device page position policy variant propensity rating"
-        ).split()
+        for c in [
+            "event_id",
+            "user_id",
+            "event_type",
+            "timestamp",
+            "item_id",
+            "campaign_id",
+            "query",
+            "quantity",
+            "price",
+            "revenue",
+            "session_id",
+            "order_id",
+            "device",
+            "page",
+            "position",
+            "policy",
+            "variant",
+            "propensity",
+            "rating",
+        ]
     )
     conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{new}"')
     conn.exec_driver_sql(f'CREATE TABLE "{new}" ({cols})')
