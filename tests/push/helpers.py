@@ -59,7 +59,7 @@ class Receiver:
 
 
 @contextmanager
-def webhook() -> Iterator[Receiver]:
+def webhook(port: int = 0) -> Iterator[Receiver]:
     rec = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -76,7 +76,7 @@ def webhook() -> Iterator[Receiver]:
         def log_message(self, *args: object) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     rec.url = f"http://127.0.0.1:{server.server_address[1]}/push"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -11,6 +11,7 @@ page scrolls sideways. Skipped, with the reason, where Chromium or Playwright is
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -61,6 +62,7 @@ class Server:
         self.base = base
         self.keys = keys
         self.plan = ""
+        self.hook_port = 0
 
     def pages(self) -> dict[str, str]:
         """:data:`PAGES` with the push plan the fixture made."""
@@ -75,6 +77,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     add_push_shop(home)
     keys = make_keys(home)
     port = _free_port()
+    hook_port = _free_port()  # the webhook the send test starts: a configured target, by name
     src = str(Path(campaignrec.__file__).resolve().parents[1])  # this checkout's code
     env = {
         **os.environ,
@@ -82,6 +85,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
         "CAMPAIGNREC_API_RATE_PER_SECOND": "100000",
         "CAMPAIGNREC_API_RATE_BURST": "100000",
+        "CAMPAIGNREC_PUSH_TARGETS": json.dumps(
+            {"hook": {"url": f"http://127.0.0.1:{hook_port}/push"}}
+        ),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "campaignrec", "serve", "--port", str(port)],
@@ -103,6 +109,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             except httpx.HTTPError:
                 time.sleep(0.2)
         found = Server(base, keys)
+        found.hook_port = hook_port
         made = httpx.post(
             base + "/v1/push/plans",
             json={"campaign_id": "pushy"},
@@ -387,8 +394,8 @@ def test_a_push_plan_is_reviewed_approved_and_sent(
     page.click("#approve-push")
     page.wait_for_url("**done=push_approved")
     assert page.locator("#plan-status").get_attribute("data-status") == "approved"
-    with webhook() as hook:
-        page.fill("#f-to", hook.url)
+    with webhook(server.hook_port) as hook:
+        page.fill("#f-to", "hook")
         page.click("#send-push")
         page.wait_for_url("**done=push_s*")
         after = httpx.get(f"{server.base}/v1/push/plans/{server.plan}", headers=read).json()
