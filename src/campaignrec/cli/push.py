@@ -39,8 +39,29 @@ def _moment(at: str | None, flag: str = "--at") -> datetime:
 
 
 def plan_cmd(
-    campaign_id: Annotated[str, typer.Argument(help="campaign id")],
     out: Annotated[Path, typer.Option("--out", help="plan file (.csv or .parquet)")],
+    campaign_id: Annotated[
+        str | None, typer.Argument(help="campaign id (or --products)", show_default=False)
+    ] = None,
+    products: Annotated[
+        bool,
+        typer.Option("--products", help="a product-recommendation push: each shopper's top items"),
+    ] = False,
+    k: Annotated[int, typer.Option("--k", help="items per shopper (--products)")] = 3,
+    day: Annotated[
+        str | None,
+        typer.Option("--day", help="the push's day, YYYY-MM-DD (--products; default: today)"),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="at most this many recipients, by value (--products)"),
+    ] = None,
+    margin_rate: Annotated[
+        float, typer.Option("--margin-rate", help="gross margin share of a sale (--products)")
+    ] = 0.3,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="model to rank with (--products)")
+    ] = None,
     uplift: Annotated[
         Path | None,
         typer.Option("--uplift", help="CSV/Parquet of user_id, p_control, p_treated"),
@@ -52,32 +73,72 @@ def plan_cmd(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
-    """Plan CAMPAIGN_ID's pushes and write them to --out (one row per push).
+    """Plan CAMPAIGN_ID's pushes (or, with --products, a product-recommendation push for one
+    day, campaign id products-<day>) and write them to --out (one row per push).
 
     Quiet hours, caps, consent, quotas and the holdout share come from the ``[push]`` settings
     (defaults: quiet 22:00-08:00 local, 1 push a day and 3 a week per shopper, no push without
     consent). The plan and its holdout are recorded in the push ledger unless --dry-run.
     """
     from campaignrec.push.ledger import ledger_path, write_plan
-    from campaignrec.push.run import plan_push
+    from campaignrec.push.run import plan_product_push, plan_push
     from campaignrec.store.online import online_for
 
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ValidationError(
             "--out", "must end in .csv or .parquet", value=str(out), hint="e.g. plan.csv"
         )
+    if products == (campaign_id is not None):
+        raise ValidationError(
+            "CAMPAIGN_ID",
+            "name a campaign or pass --products, not both / 请指定活动或使用 --products（二选一）"
+            if products
+            else "name a campaign or pass --products / 请指定活动 ID 或使用 --products",
+            hint="campaignrec push plan c003 --out plan.csv, or push plan --products --out p.csv",
+        )
+    if not products:
+        used = [f for f, v in (("--day", day), ("--limit", limit)) if v is not None]
+        if used:
+            raise ValidationError(used[0], "only with --products / 仅用于 --products")
     cfg = context.settings()
     store = context.open_store()
-    result = plan_push(
-        store,
-        campaign_id,
-        now=_moment(at),
-        settings=cfg.push,
-        ledger=ledger_path(cfg.home),
-        uplift=uplift,
-        state=online_for(cfg),
-        record=not dry_run,
-    )
+    online = online_for(cfg)
+    if products:
+        from campaignrec.push.products import check_k, parse_day
+        from campaignrec.ranking import Ranker
+
+        if uplift is not None:
+            raise ValidationError("--uplift", "only for a campaign / 仅用于活动推送")
+        now = _moment(at)
+        check_k(k)
+        parse_day(day, now, cfg.push)  # a bad day is refused before the model is loaded
+        if limit is not None and limit < 1:
+            raise ValidationError("--limit", "must be at least 1 / 至少为 1", value=limit)
+        ranker = Ranker.from_store(store, cfg, online, model_name=model)
+        result = plan_product_push(
+            store,
+            ranker,
+            now=now,
+            settings=cfg.push,
+            ledger=ledger_path(cfg.home),
+            k=k,
+            day=day,
+            limit=limit,
+            margin_rate=margin_rate,
+            state=online,
+            record=not dry_run,
+        )
+    else:
+        result = plan_push(
+            store,
+            str(campaign_id),
+            now=_moment(at),
+            settings=cfg.push,
+            ledger=ledger_path(cfg.home),
+            uplift=uplift,
+            state=online,
+            record=not dry_run,
+        )
     write_plan(result.plan.table, out)
     summary = result.summary()
     summary["out"] = str(out)

@@ -133,6 +133,9 @@ class PushSettings(BaseModel):
         have a history on a channel to estimate it.
     channel_global_prior : pseudo-pushes at the configured ``open_rate`` in a channel's
         pooled (global) rate.
+    purchase_prior_days : a product push's purchase probability is the shopper's share of
+        active days with a purchase, shrunk towards the shop's with this many pseudo-days
+        (:func:`campaignrec.push.products.purchase_rates`).
     targets : named send destinations (``[push.targets.<name>]``: ``url``, ``exchange``,
         ``queue``), so an API client names a target and never sends a broker URL or a
         password; also from ``CAMPAIGNREC_PUSH_TARGETS`` (JSON of the same shape).
@@ -164,6 +167,7 @@ class PushSettings(BaseModel):
     estimate_channel_rates: bool = True
     channel_prior_pushes: float = Field(default=10.0, gt=0)
     channel_global_prior: float = Field(default=100.0, ge=0)
+    purchase_prior_days: float = Field(default=10.0, ge=0)
     targets: dict[str, PushTarget] = Field(default_factory=dict)
 
     @field_validator("quiet_start", "quiet_end")

@@ -242,7 +242,9 @@ def plan_pushes(
     ----------
     recipients : DataFrame
         ``user_id`` and ``value`` (expected incremental value of the campaign for the shopper),
-        e.g. the uplift allocation's selection.
+        e.g. the uplift allocation's selection; optionally ``content``, the shopper's own text
+        in their language (a product push's top items, :mod:`campaignrec.push.products`), used
+        over ``content``'s campaign text where it is a non-empty string.
     attributes : mapping
         ``user_id -> attributes`` (consent, ``consent_<channel>``, ``timezone`` / ``city`` /
         ``region``, ``language``, the segment field).
@@ -282,6 +284,13 @@ def plan_pushes(
     rec = rec.drop_duplicates("user_id").sort_values(
         ["value", "user_id"], ascending=[False, True], kind="stable"
     )
+    own_text: dict[str, str] = {}
+    if "content" in rec.columns:
+        own_text = {
+            u: t
+            for u, t in zip(rec["user_id"], rec["content"], strict=True)
+            if isinstance(t, str) and t
+        }
     for uid, value in zip(rec["user_id"], rec["value"].astype(float), strict=True):
         attrs = attributes.get(uid, {})
         channels = allowed_channels(attrs, settings, state, uid)
@@ -376,7 +385,7 @@ def plan_pushes(
                 "campaign_id": cid,
                 "channel": ch,
                 "send_at": slot.local.isoformat(),
-                "content": text(campaign, lang),
+                "content": own_text.get(uid) or text(campaign, lang),
                 "expected_value": round(ev, 6),
                 "send_at_utc": slot.at_utc.isoformat(),
                 "timezone": tz,

@@ -57,17 +57,23 @@ def _write_meta(d: Path, meta: dict[str, Any]) -> None:
 def create_review(
     store: Any,
     home: Path,
-    campaign_id: str,
+    campaign_id: str | None,
     *,
     settings: PushSettings,
     now: datetime | None = None,
     state: Any = None,
     uplift: pd.DataFrame | None = None,
+    products: dict[str, Any] | None = None,
+    ranker: Any = None,
 ) -> dict[str, Any]:
     """Plan ``campaign_id`` (as ``push plan`` does, recorded in the ledger) and keep the plan
     for review; returns its metadata (``plan_id``, ``status = draft``, ``summary``).
-    ``uplift``: estimates (``user_id, p_control, p_treated``) in place of the logged rates."""
-    from campaignrec.push.run import plan_push
+    ``uplift``: estimates (``user_id, p_control, p_treated``) in place of the logged rates.
+
+    ``products`` (``k``, ``day``, ``limit``, ``margin_rate``) with ``ranker``, in place of a
+    campaign: a product-recommendation push (``push plan --products``), campaign id
+    ``products-<day>``."""
+    from campaignrec.push.run import plan_product_push, plan_push
 
     at = now or datetime.now(UTC)
     plan_id = f"pp_{uuid.uuid4().hex[:12]}"
@@ -78,15 +84,26 @@ def create_review(
         est = d / "uplift.csv"
         uplift.to_csv(est, index=False)
     try:
-        result = plan_push(
-            store,
-            campaign_id,
-            now=at,
-            settings=settings,
-            ledger=ledger_path(home),
-            state=state,
-            uplift=est,
-        )
+        if products is not None:
+            result = plan_product_push(
+                store,
+                ranker,
+                now=at,
+                settings=settings,
+                ledger=ledger_path(home),
+                state=state,
+                **products,
+            )
+        else:
+            result = plan_push(
+                store,
+                str(campaign_id),
+                now=at,
+                settings=settings,
+                ledger=ledger_path(home),
+                state=state,
+                uplift=est,
+            )
     except BaseException:
         shutil.rmtree(d, ignore_errors=True)
         raise
@@ -95,7 +112,9 @@ def create_review(
     summary.pop("ledger", None)
     meta: dict[str, Any] = {
         "plan_id": plan_id,
-        "campaign_id": campaign_id,
+        "campaign_id": result.plan.campaign_id,
+        "kind": "products" if products is not None else "campaign",
+        "products": dict(products) if products is not None else None,
         "status": "draft",
         "planned_at": at.astimezone(UTC).isoformat(),
         "created_at": datetime.now(UTC).isoformat(),

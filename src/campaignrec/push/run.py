@@ -9,21 +9,23 @@ from the ledger (:mod:`campaignrec.push.ledger`). Nothing here prints.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from campaignrec.data.schema import Campaign
 from campaignrec.errors import ValidationError
 from campaignrec.pipeline.campaigns import plan_for
-from campaignrec.privacy.consent import ConsentState
+from campaignrec.privacy.consent import ConsentState, personalisation_allowed
 from campaignrec.push.activity import activity_counts
 from campaignrec.push.channel_rates import estimate_channel_rates, push_outcomes
 from campaignrec.push.config import PushSettings
 from campaignrec.push.ledger import pushes_counted, read_ledger, record_plan
-from campaignrec.push.plan import PushPlan, plan_pushes
+from campaignrec.push.plan import PushPlan, plan_pushes, push_window
 from campaignrec.push.send import SendResult
 from campaignrec.push.shoppers import timezone_of
 
@@ -71,6 +73,74 @@ def mark_ignored(
     return pushes.assign(ignored=(old & ~answered).to_numpy())
 
 
+def _reached(held: pd.DataFrame, cid: str) -> set[str]:
+    """The shoppers a campaign's sent pushes already reached (an earlier plan of it, partly
+    sent): they get no second push of it when it is planned again."""
+    if not len(held):
+        return set()
+    mine = held[
+        (held["campaign_id"].astype(str) == cid)
+        & (held["group"] == "push")
+        & (held["status"] == "sent")
+    ]
+    return set(mine["user_id"].astype(str))
+
+
+def _events_until(store: Any, now: datetime) -> pd.DataFrame:
+    events = store.read_table(
+        "events", columns=["user_id", "timestamp", "event_type", "campaign_id"]
+    )
+    return events[pd.to_datetime(events["timestamp"], utc=True) <= pd.Timestamp(now)]
+
+
+def _plan_over_store(
+    store: Any,
+    recipients: pd.DataFrame,
+    attrs: dict[str, dict[str, Any]],
+    campaign: Campaign,
+    held: pd.DataFrame,
+    *,
+    now: datetime,
+    settings: PushSettings,
+    state: ConsentState | None,
+    events: pd.DataFrame | None = None,
+    planner: Callable[..., PushPlan] = plan_pushes,
+) -> PushPlan:
+    """:func:`plan_pushes` over the store's events and the ledger ``held``: activity by local
+    hour, the pushes counted against the caps (ignored ones marked), the channel rates."""
+    cid = str(campaign.campaign_id)
+    users = recipients["user_id"].astype(str).tolist()
+    tz = {u: timezone_of(attrs.get(u, {}), settings) for u in users}
+    # every shopper's activity feeds the segment patterns; recipients get their own on top
+    for u, a in attrs.items():
+        tz.setdefault(u, timezone_of(a, settings))
+    if events is None:
+        events = _events_until(store, now)
+    activity = activity_counts(events, tz, settings.default_timezone)
+    existing = pushes_counted(held, cid)
+    rates = None
+    plan_settings = settings
+    if settings.estimate_channel_rates:
+        # each shopper's answers to earlier sent pushes, per channel, shrunk towards the
+        # channel's pooled rate (a shop without sent pushes plans with the configured rates)
+        outcomes = push_outcomes(held, events, now, settings.ignored_after_hours)
+        if len(outcomes):
+            est = estimate_channel_rates(outcomes, settings)
+            plan_settings = est.settings_with_global(settings)
+            rates = est.rates_for(settings)
+    return planner(
+        recipients,
+        attrs,
+        activity,
+        campaign,
+        plan_settings,
+        now,
+        existing=mark_ignored(existing, events, now, settings.ignored_after_hours),
+        state=state,
+        channel_rates=rates,
+    )
+
+
 def plan_push(
     store: Any,
     campaign_id: str,
@@ -100,51 +170,17 @@ def plan_push(
     if recipients is None:
         recipients = pd.DataFrame(columns=["user_id", "value"])
     held = read_ledger(ledger)
-    cid = str(result.campaign.campaign_id)
-    # a shopper this campaign already reached (an earlier plan of it, partly sent) gets no
-    # second push of it when it is planned again
-    reached: set[str] = set()
-    if len(held):
-        mine = held[
-            (held["campaign_id"].astype(str) == cid)
-            & (held["group"] == "push")
-            & (held["status"] == "sent")
-        ]
-        reached = set(mine["user_id"].astype(str))
-    again = recipients["user_id"].astype(str).isin(reached)
+    again = recipients["user_id"].astype(str).isin(_reached(held, str(result.campaign.campaign_id)))
     recipients = recipients[~again.to_numpy()]
-    attrs = result.attributes or {}
-    users = recipients["user_id"].astype(str).tolist()
-    tz = {u: timezone_of(attrs.get(u, {}), settings) for u in users}
-    # every shopper's activity feeds the segment patterns; recipients get their own on top
-    for u, a in attrs.items():
-        tz.setdefault(u, timezone_of(a, settings))
-    events = store.read_table(
-        "events", columns=["user_id", "timestamp", "event_type", "campaign_id"]
-    )
-    events = events[pd.to_datetime(events["timestamp"], utc=True) <= pd.Timestamp(now)]
-    activity = activity_counts(events, tz, settings.default_timezone)
-    existing = pushes_counted(held, cid)
-    rates = None
-    plan_settings = settings
-    if settings.estimate_channel_rates:
-        # each shopper's answers to earlier sent pushes, per channel, shrunk towards the
-        # channel's pooled rate (a shop without sent pushes plans with the configured rates)
-        outcomes = push_outcomes(held, events, now, settings.ignored_after_hours)
-        if len(outcomes):
-            est = estimate_channel_rates(outcomes, settings)
-            plan_settings = est.settings_with_global(settings)
-            rates = est.rates_for(settings)
-    plan = plan_pushes(
+    plan = _plan_over_store(
+        store,
         recipients,
-        attrs,
-        activity,
+        result.attributes or {},
         result.campaign,
-        plan_settings,
-        now,
-        existing=mark_ignored(existing, events, now, settings.ignored_after_hours),
+        held,
+        now=now,
+        settings=settings,
         state=state,
-        channel_rates=rates,
     )
     if again.any():
         plan.skipped["already_sent"] = int(again.sum())
@@ -152,6 +188,92 @@ def plan_push(
         record_plan(ledger, plan, now)
     return PushPlanResult(
         plan=plan, source=result.source, selected=len(recipients), ledger=ledger if record else None
+    )
+
+
+def plan_product_push(
+    store: Any,
+    ranker: Any,
+    *,
+    now: datetime,
+    settings: PushSettings,
+    ledger: Path,
+    k: int = 3,
+    day: str | date | None = None,
+    limit: int | None = None,
+    margin_rate: float = 0.3,
+    state: ConsentState | None = None,
+    record: bool = True,
+) -> PushPlanResult:
+    """Plan a product-recommendation push (:mod:`campaignrec.push.products`) for ``day`` (the
+    shop's date of ``now`` when None) at ``now``: campaign id ``products-<day>``, each
+    recipient's top ``k`` items from ``ranker`` (a :class:`campaignrec.ranking.Ranker`; its
+    clock is set to ``now`` for the plan), through the campaign planner's rules.
+
+    ``limit``: at most this many recipients (those of highest value); ``margin_rate``: the
+    gross margin share of a sale."""
+    from campaignrec.pipeline.profiles import all_attributes
+    from campaignrec.push.products import (
+        catalogue_mean_price,
+        check_k,
+        parse_day,
+        plan_product_pushes,
+        product_push_campaign,
+        product_recipients,
+        purchase_rates,
+        ranker_picks,
+    )
+
+    check_k(k)
+    if not 0 < margin_rate <= 1:
+        raise ValidationError("--margin-rate", "must be in (0, 1]", value=margin_rate)
+    the_day = parse_day(day, now, settings)
+    campaign = product_push_campaign(the_day, settings)
+    push_window(campaign, now, settings)  # a day with no time left is refused before ranking
+    attrs = all_attributes(store, now)
+    events = _events_until(store, now)
+    personal = {u: personalisation_allowed(a, state, u) for u, a in attrs.items()}
+    rates, shop_rate = purchase_rates(events, personal, settings.purchase_prior_days)
+    ranked = ranker.at_clock(lambda: now.timestamp())  # the plan's moment, not the wall's
+    recipients = product_recipients(
+        attrs,
+        ranker_picks(ranked),
+        rates,
+        shop_rate,
+        settings,
+        k=k,
+        margin_rate=margin_rate,
+        mean_price=catalogue_mean_price(ranker.catalogue),
+        state=state,
+        limit=limit,
+    )
+    held = read_ledger(ledger)
+    cid = str(campaign.campaign_id)
+    again = recipients["user_id"].astype(str).isin(_reached(held, cid))
+    recipients = recipients[~again.to_numpy()]
+    plan = _plan_over_store(
+        store,
+        recipients,
+        attrs,
+        campaign,
+        held,
+        now=now,
+        settings=settings,
+        state=state,
+        events=events,
+        planner=plan_product_pushes,
+    )
+    if again.any():
+        plan.skipped["already_sent"] = int(again.sum())
+    if record:
+        record_plan(ledger, plan, now)
+    reachable = int(recipients["content"].astype(bool).sum())
+    return PushPlanResult(
+        plan=plan,
+        source=f"top-{k} items of {getattr(ranker, 'served', 'the ranker')}; purchase rate "
+        f"shrunk to the shop's ({shop_rate:.4f}) x margin {margin_rate:g} x mean price",
+        selected=reachable,
+        ledger=ledger if record else None,
     )
 
 
@@ -232,4 +354,11 @@ def send_push(
             mark_sent(ledger, log.records())
 
 
-__all__ = ["PushPlanResult", "demo_push", "mark_ignored", "plan_push", "send_push"]
+__all__ = [
+    "PushPlanResult",
+    "demo_push",
+    "mark_ignored",
+    "plan_product_push",
+    "plan_push",
+    "send_push",
+]

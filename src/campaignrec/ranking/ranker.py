@@ -262,6 +262,15 @@ class Ranker:
         out.config = config
         return out
 
+    def at_clock(self, clock: Callable[[], float]) -> Ranker:
+        """This ranker with another clock (a batch planned as of a moment: push plans), and
+        its own time-based caches (trending, campaigns open), so neither clock sees the other's."""
+        out = copy.copy(self)
+        out.clock = clock
+        out._trending_cache = out._trending_unit_cache = None
+        out._open_cache = {}
+        return out
+
     # ---- steps -------------------------------------------------------------------------------
     def _attrs(self, user_id: str) -> dict[str, Any]:
         found = self.user_attributes(user_id) if self.user_attributes is not None else None

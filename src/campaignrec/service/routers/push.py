@@ -1,7 +1,8 @@
 """``/v1/push``: push plans made for review, approved, sent; and the report of a campaign.
 
 ``POST /v1/push/plans`` plans a campaign (as ``campaignrec push plan``: recorded in the push
-ledger) and keeps the plan as a ``draft``; ``POST .../approve`` approves it; ``POST .../send``
+ledger), or with ``products`` in place of ``campaign_id`` a product-recommendation push (as
+``push plan --products``), and keeps the plan as a ``draft``; ``POST .../approve`` approves it; ``POST .../send``
 sends its due rows to a configured target named in the body (RabbitMQ or a webhook: the URL
 and its credentials come from the settings, never from the request) (as ``campaignrec push send``: idempotency keys and
 the send log, so a repeated call sends nothing twice). Writes need the ``admin`` scope, reads
@@ -13,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from campaignrec.errors import ValidationError
 from campaignrec.push.report import push_report
@@ -77,10 +78,43 @@ def _api_fields() -> Iterator[None]:
         raise ApiError(422, "validation_error", f"{field}: {exc.reason}", field=field) from None
 
 
-class PushPlanIn(BaseModel):
+class ProductsIn(BaseModel):
+    """A product-recommendation push: each recipient's top ``k`` items from the ranking path,
+    for one day (campaign id ``products-<day>``), through the campaign planner's rules."""
+
     model_config = ConfigDict(extra="forbid")
 
-    campaign_id: str = Field(min_length=1, max_length=256)
+    k: int = Field(default=3, ge=1, le=50, description="items per shopper")
+    day: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="the push's day, YYYY-MM-DD, in the shop's time zone (default: today)",
+        examples=["2025-01-25"],
+    )
+    limit: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="at most this many recipients, by value"
+    )
+    margin_rate: float = Field(default=0.3, gt=0, le=1, description="gross margin of a sale")
+
+    @field_validator("day")
+    @classmethod
+    def _real_day(cls, v: str | None) -> str | None:
+        if v is not None:
+            date.fromisoformat(v)  # 2025-02-30 is refused (a ValueError: 422 naming the field)
+        return v
+
+
+class PushPlanIn(BaseModel):
+    """A campaign's push (``campaign_id``) or a product push (``products``): one of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: str | None = Field(
+        default=None, min_length=1, max_length=256, description="the campaign to push"
+    )
+    products: ProductsIn | None = Field(
+        default=None, description="a product-recommendation push, in place of campaign_id"
+    )
     at: datetime | None = Field(default=None, description="planning moment (default now)")
     uplift: list[UpliftIn] | None = Field(
         default=None,
@@ -115,6 +149,20 @@ class PushPlanListOut(BaseModel):
 @router.post("/plans", status_code=201)
 def create_plan(body: PushPlanIn, state: State, _key: AdminKey) -> dict[str, Any]:
     at = _aware(body.at, "at")
+    if (body.campaign_id is None) == (body.products is None):
+        field = "campaign_id" if body.products is None else "products"
+        raise ApiError(
+            422,
+            "validation_error",
+            f"{field}: give campaign_id or products, one of them",
+            field=field,
+        )
+    if body.products is not None:
+        if body.uplift is not None:
+            raise ApiError(
+                422, "validation_error", "uplift: only for a campaign push", field="uplift"
+            )
+        return _create_product_plan(body.products, at, state)
     uplift = None
     if body.uplift is not None:
         uplift = pd.DataFrame([r.model_dump() for r in body.uplift])
@@ -130,6 +178,32 @@ def create_plan(body: PushPlanIn, state: State, _key: AdminKey) -> dict[str, Any
             state=state.online,
             uplift=uplift,
         )
+
+
+def _create_product_plan(products: ProductsIn, at: datetime | None, state: Any) -> dict[str, Any]:
+    from campaignrec.ranking import Ranker
+
+    spec = products.model_dump()
+    with _api_fields():
+        ranker = Ranker.from_store(state.store, state.settings, state.online)
+        try:
+            return create_review(
+                state.store,
+                state.settings.home,
+                None,
+                settings=state.settings.push,
+                now=at,
+                state=state.online,
+                products=spec,
+                ranker=ranker,
+            )
+        except ValidationError as exc:
+            if exc.field.removeprefix("--") in spec:  # the library names the CLI flag
+                name = "products." + exc.field.removeprefix("--").replace("-", "_")
+                raise ApiError(
+                    422, "validation_error", f"{name}: {exc.reason}", field=name
+                ) from None
+            raise
 
 
 @router.get("/plans", response_model=PushPlanListOut)
