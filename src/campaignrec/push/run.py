@@ -229,7 +229,15 @@ def plan_product_push(
         raise ValidationError("--margin-rate", "must be in (0, 1]", value=margin_rate)
     the_day = parse_day(day, now, settings)
     campaign = product_push_campaign(the_day, settings)
-    push_window(campaign, now, settings)  # a day with no time left is refused before ranking
+    try:  # a day with no time left is refused before anything is ranked
+        push_window(campaign, now, settings)
+    except ValidationError:
+        raise ValidationError(
+            "--day",
+            f"no time left to send a push on {the_day.isoformat()} / 该日已无可发送时间",
+            value=the_day.isoformat(),
+            hint="plan today or a later day (days in push.default_timezone)",
+        ) from None
     attrs = all_attributes(store, now)
     events = _events_until(store, now)
     personal = {u: personalisation_allowed(a, state, u) for u, a in attrs.items()}
