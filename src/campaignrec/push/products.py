@@ -286,6 +286,15 @@ def ranker_picks(ranker: Any) -> RankFn:
     return rank
 
 
+def source_label(k: int, served: str, shop_rate: float, margin_rate: float) -> str:
+    """Where a product push's values come from (the summary's ``value_source``; the console
+    says it in Chinese, :func:`campaignrec.service.console.i18n.source_text`)."""
+    return (
+        f"top-{k} items of {served}; purchase rate shrunk to the shop's ({shop_rate:.4f}) "
+        f"x margin {margin_rate:g} x mean price"
+    )
+
+
 def catalogue_mean_price(catalogue: pd.DataFrame, order_value: float = 50.0) -> float:
     """The mean known price of the catalogue, else ``order_value``."""
     if "price" not in catalogue.columns:
@@ -310,4 +319,5 @@ __all__ = [
     "product_recipients",
     "purchase_rates",
     "ranker_picks",
+    "source_label",
 ]

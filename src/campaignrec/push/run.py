@@ -222,6 +222,7 @@ def plan_product_push(
         product_recipients,
         purchase_rates,
         ranker_picks,
+        source_label,
     )
 
     check_k(k)
@@ -278,8 +279,9 @@ def plan_product_push(
     reachable = int(recipients["content"].astype(bool).sum())
     return PushPlanResult(
         plan=plan,
-        source=f"top-{k} items of {getattr(ranker, 'served', 'the ranker')}; purchase rate "
-        f"shrunk to the shop's ({shop_rate:.4f}) x margin {margin_rate:g} x mean price",
+        source=source_label(
+            k, str(getattr(ranker, "served", "the ranker")), shop_rate, margin_rate
+        ),
         selected=reachable,
         ledger=ledger if record else None,
     )

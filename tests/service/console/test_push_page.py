@@ -4,6 +4,7 @@ functions, CSRF on every form), the report against the holdout; both languages."
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import os
 import re
@@ -174,3 +175,57 @@ def test_a_draft_is_not_sent(shop: TestClient, monkeypatch: pytest.MonkeyPatch) 
     token = csrf_of(shop.get(f"/console/push/{pid}").text)
     r = shop.post(f"/console/push/{pid}/send", data={"csrf": token, "target": "hook"})
     assert r.status_code == 409 and "status" in r.text
+
+
+def _tomorrow_in_shanghai() -> str:
+    from datetime import UTC, timedelta
+    from zoneinfo import ZoneInfo
+
+    return (
+        (datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")) + timedelta(days=1))
+        .date()
+        .isoformat()
+    )
+
+
+def test_the_push_page_plans_a_product_push_beside_a_campaign(
+    shop: TestClient, console_keys: dict[str, str]
+) -> None:
+    for lang in ("en", "zh"):
+        html = html_lib.unescape(shop.get(f"/console/push?lang={lang}").text)
+        assert 'name="push_kind"' in html and 'value="products"' in html
+        for key in ("push_kind_campaign", "push_kind_products", "f_k", "f_day"):
+            assert translate(lang, key) in html, key
+    day = _tomorrow_in_shanghai()
+    token = csrf_of(shop.get("/console/push").text)
+    r = shop.post(
+        "/console/push/plans",
+        data={"csrf": token, "push_kind": "products", "k": "2", "day": day, "campaign_id": "pushy"},
+    )
+    assert r.status_code == 303, r.text
+    pid = re.match(r"/console/push/(pp_[0-9a-f]{12})\?", r.headers["location"]).group(1)  # type: ignore[union-attr]
+    made = _api(shop, console_keys, f"/v1/push/plans/{pid}?rows=1000")
+    assert made["campaign_id"] == f"products-{day}" and made["kind"] == "products"
+    assert made["summary"]["pushes"] > 0 and made["products"]["k"] == 2
+    assert all(len(row["item_ids"].split()) == 2 for row in made["rows"])
+    assert all(row["content"].startswith("Recommended for you: ") for row in made["rows"])
+    zh = shop.get(f"/console/push/{pid}?lang=zh").text
+    assert f"products-{day}" in zh and "每位顾客的前 2 件商品" in zh  # the value source, in Chinese
+
+
+def test_a_product_push_with_bad_input_is_refused_on_the_form(shop: TestClient) -> None:
+    token = csrf_of(shop.get("/console/push").text)
+    for data, field in (
+        ({"k": "0"}, "k"),
+        ({"k": "many"}, "k"),
+        ({"day": "2025/01/01"}, "day"),
+        ({"day": "2020-01-01"}, "day"),  # no time left on that day
+        ({"push_kind": "both"}, "push_kind"),
+    ):
+        body = {"csrf": token, "push_kind": "products", **data}
+        r = shop.post("/console/push/plans?lang=zh", data=body)
+        assert r.status_code == 422, (data, r.text[:500])
+        assert re.search(rf'id="err-{field}">[^<]+<', r.text), (data, field)
+        for name, value in data.items():
+            if name != "push_kind":  # a select shows its own options
+                assert f'value="{value}"' in r.text  # the typed value is kept

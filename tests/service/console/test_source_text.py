@@ -24,3 +24,13 @@ def test_the_three_estimate_sources_read_in_chinese() -> None:
     assert source_text(fallback, "en") == fallback  # English pages keep the library's text
     assert source_text("something new", "zh") == "something new"
     assert source_text(None, "zh") == "—"
+
+
+def test_a_product_push_source_reads_in_chinese() -> None:
+    from campaignrec.push.products import source_label as product_source
+
+    label = product_source(3, "als:v7", 0.31544, 0.3)
+    assert source_text(label, "zh") == (
+        "推荐结果（als:v7）中每位顾客的前 3 件商品；购买率向全店（0.3154）收缩 × 毛利率 0.3 × 商品均价"
+    )
+    assert source_text(label, "en") == label

@@ -371,6 +371,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "暂无推送计划：可在上方生成，或使用 POST /v1/push/plans、campaignrec push plan。",
     },
     "push_unknown_campaign": {"en": "No campaign with this id.", "zh": "没有该 ID 的活动。"},
+    "f_push_kind": {"en": "What to push", "zh": "推送内容"},
+    "push_kind_campaign": {"en": "A campaign", "zh": "活动"},
+    "push_kind_products": {
+        "en": "Each shopper's top products (recommendations)",
+        "zh": "每位顾客的推荐商品",
+    },
+    "push_products_help": {
+        "en": "A product push goes through the same rules (consent, quiet hours, caps, holdout) "
+        "as a campaign, under the id products-<day>; each recipient's text names their top "
+        "items from the recommendations, in their language.",
+        "zh": "商品推送与活动推送遵循相同的规则（授权、免打扰时段、频次上限、对照组），计划 ID 为 "
+        "products-<日期>；每位接收人的文案以其语言列出推荐结果中的前几件商品。",
+    },
+    "f_k": {"en": "Products per shopper (products)", "zh": "每位顾客的商品数（商品推送）"},
+    "f_day": {
+        "en": "Day of the push (products; empty: today)",
+        "zh": "推送日期（商品推送；留空为今天）",
+    },
+    "push_products_no_model": {
+        "en": "No trained model yet: train one (campaignrec train) to push products.",
+        "zh": "尚无已训练的模型：请先运行 campaignrec train 再推送商品。",
+    },
     "push_plan_id": {"en": "Push plan", "zh": "推送计划"},
     "push_planned_at": {"en": "Planned", "zh": "规划时间"},
     "push_recipients": {"en": "Recipients", "zh": "接收人数"},
@@ -526,6 +548,10 @@ _SOURCE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         "后备：按分群字段“{field}”统计的已记录响应率（{scope}；不是增益模型）",
     ),
 )
+_PRODUCTS_SOURCE = re.compile(
+    r"^top-(?P<k>\d+) items of (?P<model>.+); purchase rate shrunk to the shop's "
+    r"\((?P<p>[\d.]+)\) x margin (?P<m>[\d.]+) x mean price$"
+)
 _SCOPES_ZH = {
     "this campaign": "本活动",
     "all campaigns (none logged for this one)": "所有活动（本活动尚无记录）",
@@ -539,6 +565,13 @@ def source_text(source: str | None, lang: str) -> str:
         return "—"
     if lang != "zh":
         return source
+    found = _PRODUCTS_SOURCE.match(source)
+    if found is not None:
+        g = found.groupdict()
+        return (
+            f"推荐结果（{g['model']}）中每位顾客的前 {g['k']} 件商品；购买率向全店（{g['p']}）"
+            f"收缩 × 毛利率 {g['m']} × 商品均价"
+        )
     for pattern, template in _SOURCE_PATTERNS:
         m = pattern.match(source)
         if m is None:

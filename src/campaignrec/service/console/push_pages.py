@@ -99,8 +99,9 @@ def _list_page(
         status_code=422 if errors else 200,
         plans=[_plan_row(p) for p in plans],
         campaigns=_campaign_choices(request, _lang(request)),
+        kinds=[(k, translate(_lang(request), f"push_kind_{k}")) for k in ("campaign", "products")],
         errors=errors or {},
-        values=values or {},
+        values={"k": "3", **(values or {})},
     )
 
 
@@ -133,28 +134,49 @@ async def create_plan(request: Request) -> Response:
         return checked
     session, key, form = checked
     lang = _lang(request)
+    kind = form.get("push_kind", "campaign").strip() or "campaign"
     campaign_id = form.get("campaign_id", "").strip()
     at = form.get("at", "").strip()
+    k, day = form.get("k", "").strip(), form.get("day", "").strip()
+    values = {"push_kind": kind, "campaign_id": campaign_id, "at": at, "k": k, "day": day}
+    if kind not in ("campaign", "products"):
+        errors = {"push_kind": sentence("must be campaign or products", lang)}
+        return _list_page(request, session, key, errors, values)
+    raw: dict[str, Any] = {"at": _time(at) if at else None}
+    if kind == "products":
+        raw["products"] = {"k": k or 3, **({"day": day} if day else {})}
+    else:
+        raw["campaign_id"] = campaign_id
     try:
-        body = push_api.PushPlanIn.model_validate(
-            {"campaign_id": campaign_id, "at": _time(at) if at else None}
-        )
+        body = push_api.PushPlanIn.model_validate(raw)
         meta = push_api.create_plan(body, _state(request), key)
     except PydanticValidationError as exc:
-        errors = field_errors(exc, lang)
+        errors = field_errors(exc, lang, _form_field)
     except UnknownIdError:
         errors = {"campaign_id": translate(lang, "push_unknown_campaign")}
     except CampaignrecValidationError as exc:
         field = exc.field if exc.field == "campaign_id" else "_form"
         errors = {field: sentence(exc.reason, lang)}
-    except ApiError as exc:  # e.g. a planning moment outside 1990..2200
-        errors = {exc.field if exc.field in ("campaign_id", "at") else "_form": exc.message}
+    except ApiError as exc:  # e.g. a planning moment outside 1990..2200, a day with no time left
+        field = exc.field.removeprefix("products.") if exc.field else "_form"
+        errors = {field if field in values else "_form": exc.message}
     except CampaignrecError as exc:
-        errors = {"_form": sentence(_message(exc).split(" (hint: ")[0], lang)}
+        if kind == "products" and "no trained model" in str(exc):
+            errors = {"_form": translate(lang, "push_products_no_model")}
+        else:
+            errors = {"_form": sentence(_message(exc).split(" (hint: ")[0], lang)}
     else:
         target = f"{PREFIX}/push/{meta['plan_id']}?done=push_planned"
         return RedirectResponse(target, status_code=303)
-    return _list_page(request, session, key, errors, {"campaign_id": campaign_id, "at": at})
+    return _list_page(request, session, key, errors, values)
+
+
+def _form_field(loc: tuple[Any, ...], english: str) -> str:
+    """The form field of a body error: ``products.k`` is the form's ``k``."""
+    parts = [str(p) for p in loc]
+    if parts[:1] == ["products"] and len(parts) > 1:
+        return parts[1]
+    return parts[0] if parts else "_form"
 
 
 def _hour_histogram(hours: list[int], lang: str) -> str:
