@@ -140,3 +140,48 @@ def distribution(values: list[float]) -> dict[str, Any]:
         "mean": float(a.mean()),
         "share_at_least_1": float((a >= 1.0).mean()),
     }
+
+
+def summarise_shops(
+    shops: list[dict[str, Any]], sources: list[str], sizes: list[int]
+) -> dict[str, Any]:
+    """Per source and size: the distribution of the two ratios and paired tests over shops.
+
+    The paired tests pair each shop's default NDCG@10 with that shop's best single reference
+    (and best popularity variant), both picked on test: a Wilcoxon signed-rank test and a
+    t-test on the per-shop differences (n = the shops that finished).
+    """
+    from scipy import stats
+
+    def paired(a: list[float], b: list[float]) -> dict[str, Any]:
+        x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        d = x - y
+        out: dict[str, Any] = {"n": len(d), "mean_diff": float(d.mean()) if len(d) else None}
+        if len(d) >= 2 and np.any(d != 0):
+            out["p_t"] = float(stats.ttest_rel(x, y).pvalue)
+            out["p_wilcoxon"] = float(stats.wilcoxon(x, y).pvalue)
+        return out
+
+    summary: dict[str, Any] = {}
+    for src in sources:
+        for n in sizes:
+            rows = [r for r in shops if r["source"] == src and r["users"] == n and "error" not in r]
+            ok = [r for r in rows if r.get("ndcg_default") is not None]
+            summary[f"{src}{n}"] = {
+                "ratio_ref": distribution([float(r["ratio_ref"]) for r in rows]),
+                "ratio_pop": distribution([float(r["ratio_pop"]) for r in rows]),
+                "paired_ref": paired([r["ndcg_default"] for r in ok], [r["ndcg_ref"] for r in ok]),
+                "paired_pop": paired([r["ndcg_default"] for r in ok], [r["ndcg_pop"] for r in ok]),
+                "significantly_worse_than_ref": sum(
+                    r["ratio_ref"] < 1 and r["p_ref"] < 0.05 for r in rows
+                ),
+                "significantly_worse_than_pop": sum(
+                    r["ratio_pop"] < 1 and r["p_pop"] < 0.05 for r in rows
+                ),
+                "chosen": sorted({str(r.get("chosen")) for r in rows}),
+                "shops": len(rows),
+                "failed": sum(
+                    "error" in r for r in shops if r["source"] == src and r["users"] == n
+                ),
+            }
+    return summary

@@ -14,8 +14,10 @@ never seen): with the default time budget and the one-standard-error rule, unbou
 same rule, and (``--runs`` with it) unbounded with the rule before (the leaderboard's top). Test
 NDCG@10 per user, the ratio of the default to each unbounded run and a paired t-test. Protocol
 A keeps its first loader (every rating a view, no features), so its figures compare with the
-first run of this script. Protocols D and E are taken from ranking.py when it defines them on
-data these loaders know; otherwise they are reported as not available. Writes
+first run of this script. Protocol D is ranking.py's (800 households of The Complete Journey,
+products of 10+ buyers, each household's last 20 % of baskets; repeat items count, lists may
+hold them); E (60 small shops) is not run here. The cold-item fallback is off, as in ranking.py
+(``--cold-fallback`` keeps it). Writes
 ``benchmarks/results/train_budget_quality.json`` (or ``--results``)::
 
     .venv/bin/python benchmarks/train_budget_quality.py [--data DIR] [--protocols A B C]
@@ -51,29 +53,37 @@ RUNS: dict[str, dict[str, Any]] = {
 DEFAULT_RUN = "default budget, one_se"
 
 
-def _protocol_data(name: str, data: str | None) -> tuple[Any, Any, str]:
-    """(train, test, title) of protocol ``name``; KeyError when it is not available here."""
+def _protocol_data(name: str, data: str | None) -> tuple[Any, Any, str, bool]:
+    """(train, test, title, repeats) of protocol ``name``; KeyError when it is not available.
+
+    ``repeats`` (protocol D): test counts items bought before too, and lists may hold them.
+    """
     if name == "A":
         inter = load_ml100k_views(data_dir(data, "ml-100k"))
         train, test = user_temporal_split(inter, test_fraction=0.2).apply(inter)
-        return train, test, "ML-100k, per-user temporal 80/20 (every rating a view)"
+        return train, test, "ML-100k, per-user temporal 80/20 (every rating a view)", False
     import ranking
 
     proto = ranking.PROTOCOLS[name]
     root = ranking.find_data(data)
+    if proto.get("data") == "completejourney":  # D: ranking.py's loader and basket split
+        opts = argparse.Namespace(cj_households=800, cj_min_buyers=10)
+        inter, split = ranking.protocol_data(name, root, opts)
+        train, test = split.apply(inter)
+        return train, test, str(proto["title"]), bool(proto.get("repeats"))
     loaders = {"ml-100k": ranking.load_ml100k, "taobao": ranking.load_taobao}
     if proto.get("data") not in loaders:
         raise KeyError(f"{name}: data {proto.get('data')!r} has no loader here")
     inter = loaders[proto["data"]](root)
     kind, sparams = proto["split"]
     train, test = make_split(inter, kind, **sparams).apply(inter)
-    return train, test, str(proto["title"])
+    return train, test, str(proto["title"]), False
 
 
 def run_protocol(name: str, data: str | None, runs: list[str]) -> dict[str, Any]:
     """Every run of ``runs`` on protocol ``name``: rows, ratios and paired tests."""
-    train, test, title = _protocol_data(name, data)
-    truth = ground_truth(train, test)
+    train, test, title, repeats = _protocol_data(name, data)
+    truth = ground_truth(train, test, exclude_train_items=not repeats)
     print(
         f"== {name}: {title} | train {len(train):,} events, {train.n_users:,} users x "
         f"{train.n_items:,} items | {truth.n_users:,} test users",
@@ -86,7 +96,7 @@ def run_protocol(name: str, data: str | None, runs: list[str]) -> dict[str, Any]
         t0 = time.perf_counter()
         sel = select_default(train, seed=0, **kwargs)
         seconds = time.perf_counter() - t0
-        recs, _ = sel.model.recommend_idx(truth.user_idx, 10, exclude_seen=True)
+        recs, _ = sel.model.recommend_idx(truth.user_idx, 10, exclude_seen=not repeats)
         per_user[label] = np.asarray(ranking_metrics(recs, truth.items, [10], ["ndcg"])["ndcg@10"])
         rows.append(
             {
@@ -127,7 +137,16 @@ def main() -> None:
     parser.add_argument(
         "--results", default="train_budget_quality.json", help="file under results/"
     )
+    parser.add_argument(
+        "--cold-fallback",
+        action="store_true",
+        help="keep the cold-item fallback on (off by default, as in ranking.py: BENCH_COLD)",
+    )
     opts = parser.parse_args()
+    if not opts.cold_fallback:
+        from ranking import BENCH_COLD
+
+        os.environ[BENCH_COLD[0]] = BENCH_COLD[1]
     runs = [DEFAULT_RUN] + [r for r in opts.runs if r != DEFAULT_RUN]
     load_start = os.getloadavg()
     protocols: list[dict[str, Any]] = []
@@ -143,6 +162,7 @@ def main() -> None:
         "machine": machine(load_start),
         "command": "benchmarks/train_budget_quality.py " + " ".join(sys.argv[1:]),
         "protocols": protocols,
+        "cold_fallback": bool(opts.cold_fallback),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / opts.results

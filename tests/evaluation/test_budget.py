@@ -209,3 +209,104 @@ def test_a_model_that_cannot_fit_in_memory_is_reported_as_such_not_as_slow() -> 
     rows = {r["name"]: r for r in sel.report["leaderboard"]}
     assert "memory_limit_gb" in rows["ease"]["error"] and "skipped" not in rows["ease"]
     assert sel.name == "most_popular"
+
+
+def test_the_popularity_variants_run_before_any_expensive_candidate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the variants are predicted dearer than item_knn / EASE here: the order must not follow
+    predicted = {"most_popular": 0.3, "category_popular": 0.5, "item_knn": 0.01, "ease": 0.02}
+
+    def fake(model, params, shape, rate=None):
+        return predicted[model]
+
+    monkeypatch.setattr(budget_mod, "predict_seconds", fake)
+    cands = (
+        Candidate("ease", "ease", {"l2": 10.0}, {}),
+        Candidate("item_knn", "item_knn", {"neighbours": 20}, {}),
+        Candidate("category_popular", "category_popular", {}, {}),
+        Candidate("most_popular", "most_popular", {}, {}),
+        Candidate("most_popular (trending)", "most_popular", {"half_life_days": 7.0}, {}),
+    )
+    progress = _Recorder()
+    sel = select_default(
+        _cluster_shop(), candidates=cands, n_trials=1, time_budget=60.0, progress=progress
+    )
+    started = [label for kind, label in progress.events if kind == "start"]
+    first = started[:3]
+    assert first[0] == "most_popular"  # the fallback, then the variants, dearest or not
+    assert set(first) == {"most_popular", "most_popular (trending)", "category_popular"}
+    assert started.index("item_knn") > 2 and started.index("ease") > 2
+    rows = {r["name"]: r for r in sel.report["leaderboard"]}
+    assert rows["category_popular"]["started_at_s"] < rows["item_knn"]["started_at_s"]
+
+
+class _Fitted:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def fit(self, data: object) -> _Fitted:
+        return self
+
+
+class _Window:
+    """A second validation window whose per-user scores are given per candidate."""
+
+    fit_part = None
+
+    def __init__(self, scores: dict[str, np.ndarray]) -> None:
+        self.scores = scores
+
+    def evaluate_users(self, model: _Fitted) -> np.ndarray:
+        return self.scores[model.name]
+
+
+class _NoTime:
+    def plan_left(self) -> float:
+        return 1.0
+
+
+def test_a_popularity_variant_keeps_its_second_window_when_time_runs_short() -> None:
+    """Protocol B under the default budget: category_popular was dropped from the decision for
+    lack of time for its second window, and the rule fell back to plain popularity although
+    category_popular was best on both windows."""
+    from campaignrec.evaluation.selection import _decide
+
+    rng = np.random.default_rng(0)
+
+    def hits(rate: float) -> np.ndarray:
+        return (rng.random(400) < rate).astype(np.float64)
+
+    first = {"transition": hits(0.35), "category_popular": hits(0.3), "most_popular": hits(0.1)}
+    second = {"transition": hits(0.1), "category_popular": hits(0.3), "most_popular": hits(0.1)}
+    ok = [
+        {"name": n, "model": n, "score": float(first[n].mean()), "params": {}}
+        for n in sorted(first, key=lambda n: -first[n].mean())
+    ]
+    cost = {"transition": (0.1, 0.1), "most_popular": (0.01, 0.01), "category_popular": (4.2, 0.5)}
+    chosen, report = _decide(
+        ok,
+        first,
+        cost,
+        None,  # type: ignore[arg-type]
+        _NoTime(),  # type: ignore[arg-type]
+        windows=2,
+        make=lambda r: _Fitted(r["name"]),
+        second=lambda: _Window(second),  # type: ignore[arg-type,return-value]
+    )
+    assert report["windows"] == 2
+    assert "category_popular" in {f["name"] for f in report["finalists"]}
+    assert chosen["name"] == "category_popular"
+    # a dear rich finalist is still left out for time, and the report says so
+    cost["transition"] = (4.2, 0.1)
+    _, report = _decide(
+        ok,
+        first,
+        cost,
+        None,  # type: ignore[arg-type]
+        _NoTime(),  # type: ignore[arg-type]
+        windows=2,
+        make=lambda r: _Fitted(r["name"]),
+        second=lambda: _Window(second),  # type: ignore[arg-type,return-value]
+    )
+    assert any("transition: no time" in n for n in report["notes"])

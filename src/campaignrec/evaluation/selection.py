@@ -228,6 +228,12 @@ class _Run:
         return create(self.cand.model, **(self.extra | dict(q)))
 
 
+def _is_cheap(model: str) -> bool:
+    """Popularity and its variants (by category, repeat purchase): counts and a lookup per user,
+    cheap on any shop, and what a small shop is hardest to beat with."""
+    return simplicity(model) <= 1
+
+
 def _fallback_label(candidates: Sequence[Candidate]) -> str | None:
     """The candidate that is never skipped for time: plain popularity when present."""
     for c in candidates:
@@ -285,15 +291,22 @@ def _decide(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The leaderboard row chosen by the one-standard-error rule, and the decision's report.
 
-    Finalists: the ``MAX_FINALISTS`` best rows plus the best popularity-family row. When
-    ``windows >= 2`` and the budget allows, each finalist is refitted on an earlier window (the
-    validation split carved again from the tuning window's fit part) and scored there too, so
-    the tuned candidates are also judged on targets their tuning never saw.
+    Finalists: the ``MAX_FINALISTS`` best rows plus the best plain-popularity row and the best
+    popularity variant (category or repeat popularity). When ``windows >= 2`` and the budget
+    allows, each finalist is refitted on an earlier window (the validation split carved again
+    from the tuning window's fit part) and scored there too, so the tuned candidates are also
+    judged on targets their tuning never saw. The best row goes first, then the popularity
+    variants (:func:`_is_cheap`), which are never left out for time: their one fit was measured
+    in step 1 and is cheap, and the rule leans on them. Leaving one out made the rule fall back
+    to plain popularity on protocol B while category popularity was best on both windows.
     """
     finalists = [r for r in ok[:MAX_FINALISTS] if users_of.get(r["name"]) is not None]
-    popular = [r for r in ok if simplicity(r["model"]) == 0 and users_of.get(r["name"]) is not None]
-    if popular and popular[0] not in finalists:
-        finalists.append(popular[0])
+    for level in (0, 1):
+        popular = [
+            r for r in ok if simplicity(r["model"]) == level and users_of.get(r["name"]) is not None
+        ]
+        if popular and popular[0] not in finalists:
+            finalists.append(popular[0])
     notes: list[str] = []
     scores: dict[str, list[NDArray[np.float64]]] = {
         r["name"]: [np.asarray(users_of[r["name"]])] for r in finalists
@@ -308,11 +321,13 @@ def _decide(
         if val2 is not None:
             reserve = max(cost_of.get(r["name"], (0.0, 0.0))[1] for r in finalists)
             kept = []
-            # the best and the popularity-leaning finalist first: the rule needs both
-            order = sorted(finalists, key=lambda r: (r is not ok[0], simplicity(r["model"]) != 0))
+            # the best and the popularity-leaning finalists first: the rule needs them
+            order = sorted(
+                finalists, key=lambda r: (r is not ok[0], simplicity(r["model"]), -r["score"])
+            )
             for r in order:
                 need = cost_of.get(r["name"], (0.0, 0.0))[0]
-                if need + reserve > budget.plan_left():
+                if not _is_cheap(r["model"]) and need + reserve > budget.plan_left():
                     notes.append(f"{r['name']}: no time for the second window (~{need:.1f} s)")
                     continue
                 try:
@@ -409,9 +424,10 @@ def select_default(
     1. carve validation from ``interactions`` (``validation="user_temporal"``: each user's last
        20 % by time, leave-one-out when too few users qualify; ``"global_temporal"`` with
        ``validation_params={"test_days": 7}``: the last week for everyone; ``"leave_one_out"``);
-    2. run every candidate's base configuration once, cheapest predicted first; a candidate
-       whose predicted trial plus refit on all data exceeds the time left is skipped, and its
-       leaderboard row says so (plain popularity, the fallback, is never skipped);
+    2. run every candidate's base configuration once: plain popularity (the fallback, never
+       skipped), then the popularity variants, then the rest cheapest predicted first; a
+       candidate whose predicted trial plus refit on all data exceeds the time left is skipped,
+       and its leaderboard row says so;
     3. tune the candidates best first (up to ``n_trials`` trials each in all, TPE, at most
        ``timeout_per_candidate`` seconds and a fair share of the time left each);
     4. optionally tune a score-fusion blend of the three best, when its refits fit the budget;
@@ -484,8 +500,10 @@ def select_default(
             runs.append(_prepare(cand, seed, val_shape, full_shape, rate))
         except Exception as exc:
             failed(cand.label, cand.model, exc)
-    # cheapest first, the fallback before everything: whatever the budget, something is trained
-    runs.sort(key=lambda r: (r.cand.label != fallback, r.trial_s))
+    # the fallback before everything (whatever the budget, something is trained), then the
+    # popularity variants, then the rest cheapest first: a budget that covers the cheap variants
+    # never spends itself on an expensive candidate before them
+    runs.sort(key=lambda r: (r.cand.label != fallback, not _is_cheap(r.cand.model), r.trial_s))
 
     # ---- 1. every candidate's base configuration, while it fits -------------------------------
     done: list[_Run] = []
@@ -543,7 +561,11 @@ def select_default(
     # ---- 2. tune, best first, each a fair share of the time left ------------------------------
     # kept back: the refit, and the decision's second window (one fit of each likely finalist)
     ranked = sorted(done, key=lambda r: -r.row["score"])
-    likely = ranked[:MAX_FINALISTS] + [r for r in ranked if simplicity(r.cand.model) == 0][:1]
+    likely = ranked[:MAX_FINALISTS] + [
+        next(r for r in ranked if simplicity(r.cand.model) == level)
+        for level in (0, 1)
+        if any(simplicity(r.cand.model) == level for r in ranked)
+    ]
     window_reserve = (
         sum({id(r): r.trial_s for r in likely}.values())
         if rule == "one_se" and windows >= 2

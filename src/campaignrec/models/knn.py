@@ -150,10 +150,14 @@ def _row_stat(a: sp.csr_matrix, p: KNNParams) -> NDArray[np.float64]:
     return np.sqrt(np.asarray(a.multiply(a).sum(axis=1)).ravel().astype(np.float64))
 
 
-def _fresh_history(
+def request_history(
     history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None, p: KNNParams
 ) -> sp.csr_matrix:
-    """What :func:`_history` gives a snapshot user, for a history given at request time."""
+    """What :func:`_history` gives a snapshot user, for a history given at request time.
+
+    Public: the ranking stage's candidate-first path (:mod:`campaignrec.ranking.sparse`) scores a
+    request's history with it, so both paths weight a fresh history the same way.
+    """
     base = history if p.use_weights else binarize(history)
     return history_recency(base, sequences, p.recency_half_life)
 
@@ -228,7 +232,7 @@ class ItemKNN(Recommender):
     def _score_history(
         self, history: sp.csr_matrix, sequences: list[NDArray[np.int64]] | None
     ) -> NDArray[np.float32]:
-        h = _fresh_history(history, sequences, self.params)
+        h = request_history(history, sequences, self.params)
         return np.asarray((h @ self.similarity_).toarray(), dtype=np.float32)
 
     def similar_items(
@@ -322,7 +326,7 @@ class UserKNN(Recommender):
         query = binarize(history) if p.similarity == "jaccard" or not p.use_weights else history
         query = sp.csr_matrix(query, dtype=np.float32)
         if p.recency_half_life is not None:
-            query = query.multiply(_fresh_history(history, sequences, p)).tocsr()
+            query = query.multiply(request_history(history, sequences, p)).tocsr()
         no_self = np.full(query.shape[0], -1, dtype=np.int64)  # a fresh history has no self
         sim = _scaled_neighbours(
             query, self.vectors_, no_self, _row_stat(query, p), _row_stat(self.vectors_, p), p

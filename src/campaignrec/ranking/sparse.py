@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from campaignrec.errors import CampaignrecError
-from campaignrec.models.knn import ItemKNN, _fresh_history
+from campaignrec.models.knn import ItemKNN, request_history
 
 Entries = tuple[NDArray[np.int64], NDArray[np.float64]]
 
@@ -67,7 +67,7 @@ def model_entries(
         seq = np.asarray(sequence, dtype=np.int64)
         if len(seq) and (seq.min() < 0 or seq.max() >= model.n_items):
             return None
-        fresh = _fresh_history(h, [seq], model.params)
+        fresh = request_history(h, [seq], model.params)
         return _row(fresh @ model.similarity_), "history"
     except (CampaignrecError, IndexError, ValueError):
         return None
